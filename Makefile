@@ -1,0 +1,47 @@
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STATIC := src/kefu/static/index.html
+
+.PHONY: install demo test lint typecheck pytest web services browser clean
+
+install: $(VENV)/.installed $(STATIC)
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# The web front end is built into the package's static folder (a clean clone has neither).
+$(STATIC): $(shell find web/src web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+	@if [ -f web/package.json ]; then \
+	  cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	else mkdir -p src/kefu/static && echo '<!doctype html><title>kefu</title>' > $(STATIC); fi
+
+web: $(STATIC)
+
+demo: install
+	$(BIN)/kefu demo
+
+services:
+	./scripts/ensure-services.sh
+
+browser:
+	./scripts/ensure-browser.sh
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: install services browser
+	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck pytest
+	@echo "screenshots: $(CURDIR)/test-artifacts/screenshots"
+
+clean:
+	rm -rf $(VENV) src/kefu/static/assets src/kefu/static/index.html web/node_modules

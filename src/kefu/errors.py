@@ -1,0 +1,87 @@
+"""One error hierarchy for every refusal: a stable dotted code, a message and params.
+
+Nothing here knows about HTTP or WebSocket; api/errors.py maps these classes to both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class KefuError(Exception):
+    code: ClassVar[str] = "error"
+    default_message: ClassVar[str] = "Request refused."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **params: Any):
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.params: dict[str, Any] = params
+        super().__init__(self.message)
+
+
+class BadInput(KefuError):
+    code = "bad_input"
+    default_message = "The request is malformed."
+
+
+class Unauthenticated(KefuError):
+    code = "auth.required"
+    default_message = "Sign in first."
+
+
+class Throttled(KefuError):
+    code = "auth.throttled"
+    default_message = "Too many attempts; try again later."
+
+
+class NotFound(KefuError):
+    """Missing, or belonging to another shop: the two are indistinguishable (ACCT-5)."""
+
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Forbidden(KefuError):
+    code = "forbidden"
+    default_message = "Your role may not do this."
+
+
+class Conflict(KefuError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class AlreadyLoggedIn(Conflict):
+    code = "account.already_logged_in"
+    default_message = "This account is already logged in; take over the session to continue."
+
+
+class ClientIdReused(Conflict):
+    code = "client_id_reused"
+    default_message = "This client message id was already used for different content."
+
+
+class RuleViolation(KefuError):
+    code = "rule_violation"
+    default_message = "The request breaks a business rule."
+
+
+class ReplyWindowClosed(RuleViolation):
+    code = "reply_window_closed"
+    default_message = "The reply window for this conversation has closed."
+
+
+class ConversationClosed(RuleViolation):
+    code = "conversation_closed"
+    default_message = "The conversation has ended."
+
+
+class Unavailable(KefuError):
+    code = "unavailable"
+    default_message = "Temporarily unavailable."
+
+
+class NoAgentAvailable(Unavailable):
+    code = "no_agent_available"
+    default_message = "No agent is available; try again later."
