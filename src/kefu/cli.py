@@ -1,16 +1,116 @@
-"""The `kefu` command: serve, demo, and the benchmarks."""
+"""The `kefu` command: serve, demo, migrate, and the benchmarks."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from pathlib import Path
+
 import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
 
 from kefu.bench import bot as bench_bot
+from kefu.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with one JSON line).")
 app.add_typer(bench_app, name="bench")
 
 bench_app.command("bot")(bench_bot.command)
+
+console = Console()
+
+
+def run_server(settings: Settings) -> None:
+    """Migrate, then serve with WebSocket limits far below uvicorn's defaults."""
+    from kefu.app import create_app
+    from kefu.storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_interval_s,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Overrides KEFU_HOST."),
+    port: int | None = typer.Option(None, help="Overrides KEFU_PORT."),
+) -> None:
+    """Serve for a real deployment, configured by KEFU_* environment variables."""
+    settings = Settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_server(settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database (KEFU_DATABASE_URL) to the newest schema."""
+    from kefu.storage.migrate import upgrade
+
+    upgrade(Settings().database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(8000, help="Port to serve on (127.0.0.1)."),
+    data_dir: Path = typer.Option(Path(".kefu/demo"), help="Where the demo keeps its SQLite file."),
+    no_browser: bool = typer.Option(
+        True, help="Kept for compatibility; the demo never opens a browser."
+    ),
+) -> None:
+    """Seed a demo shop, serve it on 127.0.0.1 and print the URLs and logins."""
+    from kefu.app import build_runtime
+    from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
+    from kefu.storage.migrate import upgrade
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "secret.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32))
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{(data_dir / 'kefu.db').resolve()}",
+        secret_key=key_file.read_text().strip(),
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+    )
+    upgrade(settings.database_url)
+
+    async def _seed() -> None:
+        runtime = build_runtime(settings)
+        await seed_demo(runtime.ctx)
+        await runtime.ctx.db.dispose()
+
+    asyncio.run(_seed())
+    base = f"http://127.0.0.1:{port}"
+    table = Table(title="kefu demo", show_header=True)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("start page", base + "/")
+    table.add_row("agent workbench", base + "/workbench")
+    table.add_row("demo shop (consumer side)", f"{base}/demo/shop?shop={DEMO_SHOP_ID}")
+    table.add_row("API docs", base + "/docs")
+    for username, name, role, _ in DEMO_ACCOUNTS:
+        table.add_row(
+            f"login: {role.value} {name}", f"shop {DEMO_SHOP_ID} / {username} / {DEMO_PASSWORD}"
+        )
+    console.print(table)
+    run_server(settings)
 
 
 def main() -> None:

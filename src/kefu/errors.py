@@ -30,6 +30,11 @@ class Unauthenticated(KefuError):
     default_message = "Sign in first."
 
 
+class InvalidCredentials(KefuError):
+    code = "auth.invalid_credentials"
+    default_message = "Wrong shop, username or password."
+
+
 class Throttled(KefuError):
     code = "auth.throttled"
     default_message = "Too many attempts; try again later."
@@ -70,6 +75,21 @@ class RuleViolation(KefuError):
 class ReplyWindowClosed(RuleViolation):
     code = "reply_window_closed"
     default_message = "The reply window for this conversation has closed."
+
+
+class ContinuationWindowClosed(RuleViolation):
+    code = "continuation_window_closed"
+    default_message = "An ended conversation can be continued for 72 hours only."
+
+
+class NotParticipant(Forbidden):
+    code = "not_participant"
+    default_message = "You are not a participant of this conversation."
+
+
+class AgentUnavailable(RuleViolation):
+    code = "agent_unavailable"
+    default_message = "That agent cannot take the conversation now."
 
 
 class ConversationClosed(RuleViolation):

@@ -1,10 +1,350 @@
-"""`kefu bench bot`: placeholder until the matcher lands."""
+"""`kefu bench bot`: measures the bot's matcher (BOT-5) on a labelled question-pair file against a
+plain jieba + BM25 baseline. PLACEHOLDER docstring."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import jieba
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from kefu.bot.matcher import DEFAULT_CONFIDENCE_THRESHOLD, Matcher
+from kefu.bot.text import ensure_jieba
+
+KB_LIMIT = 5000
+# Calibrated once for the baseline by the same rule as the matcher's threshold (see above).
+BASELINE_CONFIDENCE_THRESHOLD = 0.5
 
 
-def command(pairs: str = typer.Option(..., "--pairs")) -> None:
-    """Measure the bot's matcher on a question-pair file."""
-    raise typer.Exit(1)
+class PairFormat(StrEnum):
+    """Question-pair file layouts the benchmark reads (BOT-5)."""
+
+    LCQMC = "lcqmc"
+    AFQMC = "afqmc"
+    BQ = "bq"
+    PAWSX = "pawsx"
+    OPPO = "oppo"
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two questions and whether they mean the same (BOT-5)."""
+
+    first: str
+    second: str
+    same: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question asked of the knowledge base, with the entries that would answer it (BOT-5)."""
+
+    text: str
+    correct: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The knowledge base and the questions asked of it (BOT-5)."""
+
+    entries: tuple[str, ...]
+    answerable: tuple[Query, ...]
+    unanswerable: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The top three entry ids and the top confidence for one query (BOT-5)."""
+
+    top: tuple[int, ...]
+    confidence: float
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading pair files
+
+
+def read_pairs(path: Path, fmt: PairFormat | None = None, limit: int | None = None) -> list[Pair]:
+    """Read a pair file, detecting its layout when `fmt` is None (BOT-5)."""
+    text = path.read_text(encoding="utf-8-sig")
+    fmt = fmt or detect_format(text)
+    rows = _ROW_READERS[fmt](text)
+    pairs: list[Pair] = []
+    for first, second, label in rows:
+        if limit is not None and len(pairs) >= limit:
+            break
+        parsed = _label(label)
+        if parsed is not None and first.strip() and second.strip():
+            pairs.append(Pair(first.strip(), second.strip(), parsed))
+    return pairs
+
+
+def detect_format(text: str) -> PairFormat:
+    """Guess the layout from the first non-empty line (BOT-5)."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if line.lstrip().startswith("{"):
+        return PairFormat.AFQMC
+    columns = line.split("\t")
+    if len(columns) >= 4 or columns[:2] == ["id", "sentence1"]:
+        return PairFormat.PAWSX
+    if len(columns) == 3:
+        return PairFormat.LCQMC
+    return PairFormat.BQ
+
+
+def _label(value: object) -> bool | None:
+    try:
+        return int(str(value).strip()) == 1
+    except ValueError:
+        return None
+
+
+def _tsv_rows(text: str) -> Iterator[tuple[str, str, str]]:
+    for line in text.splitlines():
+        columns = line.split("\t")
+        if len(columns) >= 3:
+            yield columns[-3], columns[-2], columns[-1]
+
+
+def _json_or_tsv_rows(text: str) -> Iterator[tuple[str, str, str]]:
+    # AFQMC ships as CLUE JSON lines; some mirrors convert it to TSV.
+    for line in text.splitlines():
+        if line.lstrip().startswith("{"):
+            row = json.loads(line)
+            yield str(row["sentence1"]), str(row["sentence2"]), str(row.get("label", ""))
+        else:
+            yield from _tsv_rows(line)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[str, str, str]]:
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) >= 3:
+            yield row[-3], row[-2], row[-1]
+
+
+_ROW_READERS: dict[PairFormat, Callable[[str], Iterator[tuple[str, str, str]]]] = {
+    PairFormat.LCQMC: _tsv_rows,
+    PairFormat.OPPO: _tsv_rows,
+    PairFormat.PAWSX: _tsv_rows,
+    PairFormat.AFQMC: _json_or_tsv_rows,
+    PairFormat.BQ: _csv_rows,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the workload
+
+
+def build_workload(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> Workload:
+    """Knowledge base from first questions; queries from second questions (BOT-5)."""
+    kb: dict[str, int] = {}
+    for pair in pairs:
+        if pair.first not in kb and len(kb) < kb_limit:
+            kb[pair.first] = len(kb)
+    same_as: dict[str, set[str]] = {}
+    for pair in pairs:
+        if pair.same:
+            same_as.setdefault(pair.first, set()).add(pair.second)
+            same_as.setdefault(pair.second, set()).add(pair.first)
+    answerable: dict[str, Query] = {}
+    unanswerable: dict[str, Query] = {}
+    for pair in pairs:
+        if pair.first not in kb:
+            continue
+        known = {kb[t] for t in same_as.get(pair.second, ()) if t in kb}
+        if pair.second in kb:
+            known.add(kb[pair.second])
+        if pair.same:
+            answerable.setdefault(pair.second, Query(pair.second, frozenset(known)))
+        elif not known:
+            unanswerable.setdefault(pair.second, Query(pair.second, frozenset()))
+    return Workload(
+        tuple(kb),
+        tuple(answerable.values()),
+        tuple(q for t, q in unanswerable.items() if t not in answerable),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The baseline
+
+
+class BaselineBm25:
+    """Plain jieba words ranked by Okapi BM25: no synonyms, n-grams or fuzzy matching (BOT-5)."""
+
+    def __init__(self, entries: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self._k1, self._b = k1, b
+        self._postings: dict[str, dict[int, int]] = {}
+        self._lengths: list[int] = []
+        for entry_id, text in enumerate(entries):
+            counts = Counter(_plain_words(text))
+            self._lengths.append(sum(counts.values()))
+            for term, tf in counts.items():
+                self._postings.setdefault(term, {})[entry_id] = tf
+        self._avg = (sum(self._lengths) / len(self._lengths)) if self._lengths else 1.0
+
+    def match(self, text: str, k: int = 3) -> list[tuple[int, float]]:
+        """The `k` best entries with a confidence: BM25 over the query's ideal score (BOT-5)."""
+        n = len(self._lengths)
+        scores: dict[int, float] = {}
+        ideal = 0.0
+        for term in set(_plain_words(text)):
+            posting = self._postings.get(term, {})
+            idf = math.log(1.0 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
+            ideal += idf
+            for entry_id, tf in posting.items():
+                norm = self._k1 * (1.0 - self._b + self._b * self._lengths[entry_id] / self._avg)
+                gain = idf * tf * (self._k1 + 1.0) / (tf + norm)
+                scores[entry_id] = scores.get(entry_id, 0.0) + gain
+        top = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:k]
+        return [(entry_id, min(1.0, score / ideal)) for entry_id, score in top]
+
+
+def _plain_words(text: str) -> list[str]:
+    return [w for w in jieba.lcut(text.lower()) if w.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and scoring
+
+
+def run_matcher(
+    matcher: Matcher, queries: Sequence[Query], tick: Callable[[], None]
+) -> list[Outcome]:
+    """Ask the matcher every query, timing each call (BOT-5)."""
+    outcomes: list[Outcome] = []
+    for query in queries:
+        started = time.perf_counter()
+        candidates = matcher.match(query.text, k=3)
+        seconds = time.perf_counter() - started
+        top = tuple(c.entry_id for c in candidates)
+        confidence = candidates[0].confidence if candidates else 0.0
+        outcomes.append(Outcome(top, confidence, seconds))
+        tick()
+    return outcomes
+
+
+def run_baseline(
+    baseline: BaselineBm25, queries: Sequence[Query], tick: Callable[[], None]
+) -> list[Outcome]:
+    """Ask the baseline every query, timing each call (BOT-5)."""
+    outcomes: list[Outcome] = []
+    for query in queries:
+        started = time.perf_counter()
+        ranked = baseline.match(query.text, k=3)
+        seconds = time.perf_counter() - started
+        confidence = ranked[0][1] if ranked else 0.0
+        outcomes.append(Outcome(tuple(e for e, _ in ranked), confidence, seconds))
+        tick()
+    return outcomes
+
+
+def score(
+    answerable: Sequence[Query],
+    answered: Sequence[Outcome],
+    unanswered: Sequence[Outcome],
+    threshold: float,
+) -> dict[str, float]:
+    """Accuracy, abstention and confident-wrong rates for one system (BOT-5)."""
+    hits1 = sum(
+        bool(o.top) and o.top[0] in q.correct for q, o in zip(answerable, answered, strict=True)
+    )
+    hits3 = sum(bool(set(o.top) & q.correct) for q, o in zip(answerable, answered, strict=True))
+    abstained = sum(o.confidence < threshold for o in answered)
+    right = sum(
+        o.confidence >= threshold and o.top[0] in q.correct
+        for q, o in zip(answerable, answered, strict=True)
+    )
+    wrong = sum(o.confidence >= threshold for o in unanswered)
+    times = sorted(o.seconds * 1000.0 for o in (*answered, *unanswered))
+    return {
+        "top1": _rate(hits1, len(answerable)),
+        "top3": _rate(hits3, len(answerable)),
+        "confident_wrong": _rate(wrong, len(unanswered)),
+        "abstain_answerable": _rate(abstained, len(answerable)),
+        "answered_correct": _rate(right, len(answerable)),
+        "p50_ms": statistics.median(times) if times else 0.0,
+        "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] if times else 0.0,
+    }
+
+
+def _rate(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def command(
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, readable=True),
+    fmt: PairFormat | None = typer.Option(None, "--format", help="Detected when omitted."),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Read at most N pairs."),
+    kb_limit: int = typer.Option(KB_LIMIT, "--kb-limit", min=1, help="Knowledge-base size cap."),
+) -> None:
+    """Measure the bot's matcher on a question-pair file (BOT-5)."""
+    report = benchmark(read_pairs(pairs, fmt, limit), kb_limit)
+    _print_table(pairs.name, report)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, sort_keys=True))
+
+
+def benchmark(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> dict[str, float]:
+    """Run the matcher and the baseline on one workload and report both (BOT-5)."""
+    workload = build_workload(pairs, kb_limit)
+    ensure_jieba()
+    started = time.perf_counter()
+    matcher = Matcher()
+    for entry_id, text in enumerate(workload.entries):
+        matcher.upsert(entry_id, [text])
+    load_seconds = time.perf_counter() - started
+    baseline = BaselineBm25(workload.entries)
+    queries = (*workload.answerable, *workload.unanswerable)
+    split = len(workload.answerable)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("matching", total=2 * len(queries))
+
+        def tick() -> None:
+            progress.advance(task)
+
+        ours = run_matcher(matcher, queries, tick)
+        theirs = run_baseline(baseline, queries, tick)
+    report = score(workload.answerable, ours[:split], ours[split:], DEFAULT_CONFIDENCE_THRESHOLD)
+    base = score(workload.answerable, theirs[:split], theirs[split:], BASELINE_CONFIDENCE_THRESHOLD)
+    report.update({f"baseline_{key}": value for key, value in base.items()})
+    report.update(
+        kb_size=len(workload.entries),
+        queries=len(queries),
+        answerable=split,
+        unanswerable=len(queries) - split,
+        load_ms=load_seconds * 1000.0,
+        threshold=DEFAULT_CONFIDENCE_THRESHOLD,
+    )
+    return report
+
+
+def _print_table(title: str, report: dict[str, float]) -> None:
+    table = Table(title=f"kefu bench bot: {title}")
+    table.add_column("metric")
+    table.add_column("kefu", justify="right")
+    table.add_column("baseline", justify="right")
+    for key in ("top1", "top3", "confident_wrong", "abstain_answerable", "answered_correct"):
+        table.add_row(key, f"{report[key]:.1%}", f"{report['baseline_' + key]:.1%}")
+    for key in ("p50_ms", "p99_ms"):
+        table.add_row(key, f"{report[key]:.2f}", f"{report['baseline_' + key]:.2f}")
+    table.caption = (
+        f"{int(report['kb_size'])} entries, {int(report['answerable'])} answerable and "
+        f"{int(report['unanswerable'])} unanswerable questions; load {report['load_ms']:.0f} ms"
+    )
+    Console().print(table)

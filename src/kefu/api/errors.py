@@ -1,0 +1,59 @@
+"""The one place that maps KefuError classes (by MRO) to HTTP statuses and WebSocket frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from kefu import errors
+from kefu.api.responses import JsonOut
+
+_STATUS: dict[type[errors.KefuError], int] = {
+    errors.BadInput: 422,
+    errors.Unauthenticated: 401,
+    errors.InvalidCredentials: 401,
+    errors.Throttled: 429,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.RuleViolation: 422,
+    errors.Unavailable: 503,
+    errors.KefuError: 400,
+}
+
+
+def http_status(exc: errors.KefuError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 400
+
+
+def body(exc: errors.KefuError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message, "params": exc.params}
+
+
+def validation_error(exc: ValidationError | RequestValidationError) -> errors.BadInput:
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    return errors.BadInput(errors=details)
+
+
+def error_frame(exc: errors.KefuError, ref: str | None) -> dict[str, Any]:
+    return {"type": "error", "ref": ref, **body(exc)}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.KefuError)
+    async def _kefu(_request: Request, exc: errors.KefuError) -> JsonOut:
+        return JsonOut(body(exc), status_code=http_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JsonOut:
+        bad = validation_error(exc)
+        return JsonOut(body(bad), status_code=422)

@@ -1,0 +1,257 @@
+"""HTTP routes (API-2): authenticate, validate, call a service, shape the answer. No rules here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kefu.api import schemas as s
+from kefu.api.deps import SESSION_COOKIE, ctx_of, current_staff, runtime, sign_session
+from kefu.api.responses import JsonOut
+from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.presence import AgentStatus
+from kefu.services import accounts, conversations, messages, presence, shops
+from kefu.services.context import Staff
+from kefu.services.messages import SendRequest
+
+router = APIRouter(prefix="/api", default_response_class=JsonOut)
+StaffDep = Annotated[Staff, Depends(current_staff)]
+Id = Annotated[int, Query(ge=1)]
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(body: s.LoginIn, request: Request) -> JsonOut:
+    ctx = ctx_of(request)
+    result = await accounts.login(
+        ctx,
+        shop_id=body.shop_id,
+        username=body.username,
+        password=body.password,
+        take_over=body.take_over,
+    )
+    response = JsonOut({"account": result.account})
+    response.set_cookie(
+        SESSION_COOKIE,
+        sign_session(ctx, result.session_id),
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.cookie_secure,
+        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+@router.post("/auth/logout", tags=["auth"])
+async def logout(staff: StaffDep, request: Request) -> JsonOut:
+    await accounts.logout(ctx_of(request), staff)
+    response = JsonOut({"ok": True})
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", tags=["presence"])
+async def me(staff: StaffDep, request: Request) -> JsonOut:
+    ctx = ctx_of(request)
+    account = await presence.me(ctx, staff)
+    shop = await shops.public_shop(ctx, staff.shop_id)
+    return JsonOut({"account": account, "shop": {"id": shop["id"], "name": shop["name"]}})
+
+
+@router.put("/me/status", tags=["presence"])
+async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> JsonOut:
+    account = await presence.set_status(ctx_of(request), staff, AgentStatus(body.status))
+    return JsonOut({"account": account})
+
+
+@router.put("/me/reception-limit", tags=["presence"])
+async def set_limit(body: s.LimitIn, staff: StaffDep, request: Request) -> JsonOut:
+    account = await presence.set_reception_limit(ctx_of(request), staff, body.limit)
+    return JsonOut({"account": account})
+
+
+@router.get("/me/stats", tags=["presence"])
+async def stats(staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await presence.work_stats(ctx_of(request), staff))
+
+
+@router.get("/agents", tags=["agents"])
+async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut({"items": await presence.list_accounts(ctx_of(request), staff)})
+
+
+@router.put("/agents/{agent_id}", tags=["agents"])
+async def update_agent(
+    agent_id: int, body: s.AgentUpdateIn, staff: StaffDep, request: Request
+) -> JsonOut:
+    account = await presence.update_agent(
+        ctx_of(request),
+        staff,
+        agent_id,
+        display_name=body.display_name,
+        has_im_permission=body.has_im_permission,
+    )
+    return JsonOut({"account": account})
+
+
+@router.post("/agents/batch", tags=["agents"])
+async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> JsonOut:
+    items = await presence.batch_update(
+        ctx_of(request), staff, agent_ids=body.agent_ids, action=body.action, group_id=body.group_id
+    )
+    return JsonOut({"items": items})
+
+
+@router.get("/groups", tags=["agents"])
+async def list_groups(staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut({"items": await shops.list_groups(ctx_of(request), staff)})
+
+
+@router.get("/shop/settings", tags=["settings"])
+async def get_settings(staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await shops.get_settings(ctx_of(request), staff))
+
+
+@router.put("/shop/settings", tags=["settings"])
+async def put_settings(body: s.SettingsIn, staff: StaffDep, request: Request) -> JsonOut:
+    changes = body.model_dump(exclude_none=True)
+    return JsonOut(await shops.update_settings(ctx_of(request), staff, changes))
+
+
+@router.get("/conversations", tags=["conversations"])
+async def list_conversations(
+    staff: StaffDep,
+    request: Request,
+    scope: Literal["mine", "colleagues", "history", "recent"] = "mine",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JsonOut:
+    items, total = await conversations.list_conversations(
+        ctx_of(request), staff, scope=scope, page=page, page_size=page_size
+    )
+    return JsonOut({"items": items, "total": total})
+
+
+@router.get("/conversations/{conversation_id}", tags=["conversations"])
+async def get_conversation(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await conversations.get_conversation(ctx_of(request), staff, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/messages", tags=["messages"])
+async def list_messages(
+    conversation_id: int,
+    staff: StaffDep,
+    request: Request,
+    since_seq: Annotated[int | None, Query(ge=0)] = None,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 200,
+) -> JsonOut:
+    items, has_more = await messages.history(
+        ctx_of(request),
+        staff,
+        conversation_id,
+        since_seq=since_seq,
+        before_seq=before_seq,
+        limit=limit,
+    )
+    return JsonOut({"items": items, "has_more": has_more})
+
+
+@router.post("/conversations/{conversation_id}/messages", tags=["messages"])
+async def send_message(
+    conversation_id: int, body: s.SendHttpIn, staff: StaffDep, request: Request
+) -> JsonOut:
+    ack = await runtime(request).writer.send(
+        SendRequest(
+            staff.shop_id,
+            conversation_id,
+            SenderKind.AGENT,
+            staff.account_id,
+            MessageKind(body.kind),
+            body.body,
+            body.client_id,
+        )
+    )
+    return JsonOut(
+        {
+            "conversation_id": ack.conversation_id,
+            "seq": ack.seq,
+            "client_id": ack.client_id,
+            "created_at": ack.created_at,
+        }
+    )
+
+
+@router.post("/conversations/{conversation_id}/end", tags=["conversations"])
+async def end(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await conversations.end_conversation(ctx_of(request), staff, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/transfer", tags=["conversations"])
+async def transfer(
+    conversation_id: int, body: s.TransferIn, staff: StaffDep, request: Request
+) -> JsonOut:
+    ctx = ctx_of(request)
+    if (body.to_agent_id is None) == (body.to_group_id is None):
+        from kefu import errors
+
+        raise errors.BadInput("Name exactly one of to_agent_id and to_group_id.")
+    if body.to_agent_id is not None:
+        return JsonOut(
+            await conversations.transfer_to_agent(
+                ctx, staff, conversation_id, to_agent_id=body.to_agent_id
+            )
+        )
+    assert body.to_group_id is not None
+    return JsonOut(
+        await conversations.transfer_to_group(
+            ctx, staff, conversation_id, to_group_id=body.to_group_id
+        )
+    )
+
+
+@router.post("/transfers/{transfer_id}/accept", tags=["conversations"])
+async def accept_transfer(transfer_id: int, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(
+        await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=True)
+    )
+
+
+@router.post("/transfers/{transfer_id}/decline", tags=["conversations"])
+async def decline_transfer(transfer_id: int, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(
+        await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=False)
+    )
+
+
+@router.post("/conversations/{conversation_id}/invite", tags=["conversations"])
+async def invite(
+    conversation_id: int, body: s.InviteIn, staff: StaffDep, request: Request
+) -> JsonOut:
+    return JsonOut(
+        await conversations.invite(ctx_of(request), staff, conversation_id, agent_id=body.agent_id)
+    )
+
+
+@router.post("/conversations/{conversation_id}/join", tags=["conversations"])
+async def join(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await conversations.join(ctx_of(request), staff, conversation_id))
+
+
+@router.post("/consumer/session", tags=["consumer"])
+async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonOut:
+    identity = None
+    if body.identity is not None:
+        i = body.identity
+        identity = (i.uid, i.nickname, i.ts, i.sig)
+    session = await accounts.start_consumer_session(
+        ctx_of(request), shop_id=body.shop_id, identity=identity, token=body.token
+    )
+    return JsonOut(
+        {"token": session.token, "consumer": {"uid": session.uid, "nickname": session.nickname}}
+    )
+
+
+@router.get("/public/shops/{shop_id}", tags=["consumer"])
+async def public_shop(shop_id: int, request: Request) -> JsonOut:
+    return JsonOut(await shops.public_shop(ctx_of(request), shop_id))

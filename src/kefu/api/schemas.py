@@ -1,0 +1,84 @@
+"""HTTP request bodies: strict, size-limited, extra fields refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS
+from kefu.gateway.protocol import Short
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(In):
+    shop_id: Annotated[int, Field(ge=1)]
+    username: Name
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    take_over: bool = False
+
+
+class StatusIn(In):
+    status: Literal["online", "busy", "break", "offline"]
+
+
+class LimitIn(In):
+    limit: int
+
+
+class AgentUpdateIn(In):
+    display_name: Name | None = None
+    has_im_permission: bool | None = None
+
+
+class BatchIn(In):
+    agent_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=500)]
+    action: Literal["suspend", "unsuspend", "move"]
+    group_id: Annotated[int, Field(ge=1)] | None = None
+
+
+class SettingsIn(In):
+    queue_order: Literal["fcfs", "lcfs"] | None = None
+    auto_end: Literal["15min", "5min_warn"] | None = None
+    bot_enabled: bool | None = None
+    bot_mode: Literal["bot_first", "human_first"] | None = None
+    welcome_message: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    entry_groups: (
+        dict[Literal["product", "order", "after_sale", "live", "ad", "direct"], int] | None
+    ) = None
+
+
+class SendHttpIn(In):
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+    kind: Literal["text", "emoji"] = "text"
+    body: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+
+
+class TransferIn(In):
+    to_agent_id: Annotated[int, Field(ge=1)] | None = None
+    to_group_id: Annotated[int, Field(ge=1)] | None = None
+
+
+class InviteIn(In):
+    agent_id: Annotated[int, Field(ge=1)]
+
+
+class IdentityIn(In):
+    uid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    nickname: Name
+    ts: int
+    sig: Annotated[str, StringConstraints(min_length=64, max_length=64)]
+
+
+class ConsumerSessionIn(In):
+    shop_id: Annotated[int, Field(ge=1)]
+    identity: IdentityIn | None = None
+    token: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+__all__ = ["Short"]

@@ -1,0 +1,128 @@
+"""The composition root: builds everything from Settings and a Clock. Importing this module
+creates nothing; `create_app` does."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from kefu import __version__
+from kefu.api import errors as api_errors
+from kefu.api.responses import JsonOut
+from kefu.api.routes import router
+from kefu.broker.base import Broker
+from kefu.broker.memory import MemoryBroker
+from kefu.broker.redis import RedisBroker
+from kefu.clock import Clock, SystemClock
+from kefu.gateway.hub import Hub
+from kefu.gateway.sockets import consumer_socket, staff_socket
+from kefu.scheduler.loop import Scheduler
+from kefu.services.context import Context
+from kefu.services.messages import MessageWriter
+from kefu.services.queue_notifier import QueueNotifier
+from kefu.settings import Settings
+from kefu.storage.db import Database
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass
+class Runtime:
+    ctx: Context
+    hub: Hub
+    writer: MessageWriter
+    scheduler: Scheduler
+    notifier: QueueNotifier
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> Runtime:
+    broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+    ctx = Context(
+        db=Database(settings.database_url),
+        clock=clock or SystemClock(),
+        broker=broker,
+        settings=settings,
+        rng=rng or random.Random(),
+    )
+    notifier = QueueNotifier(ctx)
+    ctx.on_queue_changed = notifier.changed
+    return Runtime(
+        ctx=ctx,
+        hub=Hub(broker),
+        writer=MessageWriter(ctx),
+        scheduler=Scheduler(ctx),
+        notifier=notifier,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    runtime = build_runtime(settings, clock=clock, rng=rng)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.ctx.broker.start(runtime.hub.handle)
+        await runtime.writer.start()
+        if run_scheduler:
+            await runtime.scheduler.start()
+        try:
+            yield
+        finally:
+            await runtime.scheduler.stop()
+            await runtime.notifier.stop()
+            await runtime.writer.stop()
+            await runtime.ctx.broker.stop()
+            await runtime.ctx.db.dispose()
+
+    app = FastAPI(
+        title="kefu", version=__version__, lifespan=lifespan, default_response_class=JsonOut
+    )
+    app.state.runtime = runtime
+    api_errors.install(app)
+    app.include_router(router)
+    app.add_api_websocket_route("/ws/staff", staff_socket)
+    app.add_api_websocket_route("/ws/consumer", consumer_socket)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JsonOut:
+        return JsonOut({"ok": True, "version": __version__})
+
+    _mount_front_end(app)
+    return app
+
+
+def _mount_front_end(app: FastAPI) -> None:
+    """The built web front end; every other non-API path falls back to index.html (SPA)."""
+    assets = STATIC_DIR / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def front_end(path: str) -> Response:
+        if path.startswith(("api/", "ws/")):
+            return JsonOut(
+                {"code": "not_found", "message": "Not found.", "params": {}}, status_code=404
+            )
+        candidate = (STATIC_DIR / path).resolve()
+        if path and candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:
+            return FileResponse(candidate)
+        index = STATIC_DIR / "index.html"
+        if index.is_file():
+            return FileResponse(index)
+        return Response(
+            "kefu: the web front end is not built (run `make install`).", media_type="text/plain"
+        )

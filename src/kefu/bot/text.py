@@ -1,0 +1,174 @@
+"""Chinese text preparation for the bot's matcher (BOT-5): normalisation, jieba segmentation with
+protected words, stop tokens and character n-grams. It owns the one shared jieba tokenizer,
+loaded lazily and quietly with its cache in the system temp dir; it keeps no per-shop state and
+never mutates jieba's dictionary, so two shops' words cannot leak into each other's matching."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+
+import jieba
+
+# Characters that users type for one another (old and variant forms, IME slips).
+_CHAR_VARIANTS = str.maketrans(
+    {
+        "帐": "账",
+        "麽": "么",
+        "劵": "券",
+        "妳": "你",
+        "唻": "来",
+        "囉": "啰",
+        "裏": "里",
+        "後": "后",
+        "麼": "么",
+        "為": "为",
+        "嗎": "吗",
+        "沒": "没",
+        "這": "这",
+        "個": "个",
+        "們": "们",
+        "發": "发",
+        "貨": "货",
+        "號": "号",
+    }
+)
+_NOT_WORD = re.compile(r"[\W_]+")
+
+# Tokens that carry tone, politeness or grammar but not what the question is about.
+STOP_TOKENS: frozenset[str] = frozenset(
+    [
+        "的",
+        "了",
+        "吗",
+        "呢",
+        "啊",
+        "呀",
+        "吧",
+        "哦",
+        "哈",
+        "啦",
+        "嘛",
+        "呐",
+        "哇",
+        "噢",
+        "嗯",
+        "额",
+        "呃",
+        "么",
+        "之",
+        "得",
+        "地",
+        "着",
+        "过",
+        "哟",
+        "咯",
+        "喔",
+        "诶",
+        "请问",
+        "你好",
+        "您好",
+        "亲",
+        "亲亲",
+        "亲们",
+        "一下",
+        "下",
+        "麻烦",
+        "谢谢",
+        "您",
+        "在吗",
+        "问问",
+        "想问",
+        "请",
+        "问下",
+        "问一下",
+    ]
+)
+
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+
+def normalise(text: str) -> str:
+    """Fold width, case and variant characters so equal questions compare equal (BOT-5)."""
+    folded = unicodedata.normalize("NFKC", text).lower().translate(_CHAR_VARIANTS)
+    return folded.strip()
+
+
+def ensure_jieba() -> None:
+    """Load jieba's dictionary once per process, quietly, caching in the temp dir (BOT-5)."""
+    global _jieba_ready
+    if _jieba_ready:
+        return
+    with _jieba_lock:
+        if _jieba_ready:
+            return
+        jieba.setLogLevel(logging.WARNING)
+        jieba.dt.tmp_dir = tempfile.gettempdir()
+        jieba.dt.initialize()
+        _jieba_ready = True
+
+
+class WordCutter:
+    """Segments text with jieba while keeping protected words (shop words, synonyms) whole."""
+
+    __slots__ = ("_lengths", "_protected")
+
+    def __init__(self, protected: Iterable[str]) -> None:
+        words = {normalise(w) for w in protected}
+        # Single characters are left to jieba: protecting 能 would split 功能.
+        self._protected = frozenset(w for w in words if len(w) > 1)
+        self._lengths = sorted({len(w) for w in self._protected}, reverse=True)
+
+    def cut(self, text: str) -> list[str]:
+        """Return the words of `text`, already normalised, punctuation dropped (BOT-5)."""
+        ensure_jieba()
+        words: list[str] = []
+        for piece in _NOT_WORD.split(normalise(text)):
+            if piece:
+                self._cut_piece(piece, words)
+        return words
+
+    def _cut_piece(self, piece: str, out: list[str]) -> None:
+        # Forward maximum matching of protected words; jieba segments the gaps between them.
+        start = gap = 0
+        while start < len(piece):
+            hit = self._protected_at(piece, start)
+            if hit:
+                if gap < start:
+                    out.extend(_jieba_cut(piece[gap:start]))
+                out.append(hit)
+                start += len(hit)
+                gap = start
+            else:
+                start += 1
+        if gap < len(piece):
+            out.extend(_jieba_cut(piece[gap:]))
+
+    def _protected_at(self, piece: str, start: int) -> str:
+        for length in self._lengths:
+            candidate = piece[start : start + length]
+            if len(candidate) == length and candidate in self._protected:
+                return candidate
+        return ""
+
+
+def _jieba_cut(piece: str) -> list[str]:
+    return [w for w in jieba.dt.lcut(piece, HMM=True) if w.strip()]
+
+
+def content_words(words: Sequence[str], canonical: Mapping[str, str]) -> list[str]:
+    """Map words to their synonym group's canonical word and drop stop tokens (BOT-5)."""
+    mapped = (canonical.get(w, w) for w in words)
+    return [w for w in mapped if w not in STOP_TOKENS]
+
+
+def char_ngrams(text: str, n: int) -> list[str]:
+    """Overlapping character n-grams of `text`; shorter text yields itself (BOT-5)."""
+    if len(text) <= n:
+        return [text] if text else []
+    return [text[i : i + n] for i in range(len(text) - n + 1)]

@@ -1,0 +1,179 @@
+"""The conversation state machine (CONV-1), reply windows (LIMIT-1, LIMIT-3) and the auto-end
+rule (CONV-3). Pure: the caller passes the conversation's facts and the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from kefu import errors
+
+
+class ConversationState(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    ENDED = "ended"
+    OFFLINE = "offline"
+
+
+OPEN_STATES = frozenset(
+    {ConversationState.BOT, ConversationState.QUEUED, ConversationState.ASSIGNED}
+)
+
+_ALLOWED: dict[ConversationState, frozenset[ConversationState]] = {
+    ConversationState.BOT: frozenset(
+        {
+            ConversationState.QUEUED,
+            ConversationState.ASSIGNED,
+            ConversationState.ENDED,
+            ConversationState.OFFLINE,
+        }
+    ),
+    ConversationState.QUEUED: frozenset(
+        {ConversationState.ASSIGNED, ConversationState.ENDED, ConversationState.OFFLINE}
+    ),
+    ConversationState.ASSIGNED: frozenset({ConversationState.ASSIGNED, ConversationState.ENDED}),
+    ConversationState.ENDED: frozenset(),
+    ConversationState.OFFLINE: frozenset(),
+}
+
+
+class EndCause(StrEnum):
+    AGENT = "agent"
+    TIMEOUT = "timeout"
+    LEFT_QUEUE = "left_queue"
+    CONSUMER = "consumer"
+
+
+def check_transition(current: ConversationState, target: ConversationState) -> None:
+    """CONV-1: refuse a transition the state machine does not have."""
+    if target not in _ALLOWED[current]:
+        raise errors.ConversationClosed(
+            "The conversation cannot go from this state to that one.",
+            state=current.value,
+            target=target.value,
+        )
+
+
+CONSUMER_MESSAGE_WINDOW = timedelta(hours=24)
+CONTINUATION_WINDOW = timedelta(hours=72)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyWindow:
+    is_open: bool
+    closes_at: datetime | None
+    code: str | None
+
+
+def agent_reply_window(
+    *,
+    state: ConversationState,
+    ended_at: datetime | None,
+    last_consumer_message_at: datetime | None,
+    now: datetime,
+) -> ReplyWindow:
+    """LIMIT-1, LIMIT-3: may an agent still reply, until when, and if not, which rule closed it."""
+    if state in (ConversationState.BOT, ConversationState.QUEUED, ConversationState.OFFLINE):
+        return ReplyWindow(False, None, errors.ConversationClosed.code)
+    deadlines: list[tuple[datetime, str]] = []
+    if last_consumer_message_at is not None:
+        deadlines.append(
+            (last_consumer_message_at + CONSUMER_MESSAGE_WINDOW, errors.ReplyWindowClosed.code)
+        )
+    if state is ConversationState.ENDED and ended_at is not None:
+        deadlines.append((ended_at + CONTINUATION_WINDOW, errors.ContinuationWindowClosed.code))
+    if not deadlines:
+        return ReplyWindow(True, None, None)
+    closes_at, code = min(deadlines)
+    if now >= closes_at:
+        return ReplyWindow(False, closes_at, code)
+    return ReplyWindow(True, closes_at, None)
+
+
+def check_agent_may_reply(window: ReplyWindow) -> None:
+    """LIMIT-1 / LIMIT-3: raise the rule's own error when the window is closed."""
+    if window.is_open:
+        return
+    if window.code == errors.ReplyWindowClosed.code:
+        raise errors.ReplyWindowClosed(window_h=24, closed_at=_iso(window.closes_at))
+    if window.code == errors.ContinuationWindowClosed.code:
+        raise errors.ContinuationWindowClosed(window_h=72, closed_at=_iso(window.closes_at))
+    raise errors.ConversationClosed()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class AutoEndMode(StrEnum):
+    STANDARD = "15min"
+    XIXI = "5min_warn"
+
+
+@dataclass(frozen=True, slots=True)
+class AutoEndPolicy:
+    end_after: timedelta
+    warn_after: timedelta | None
+
+    @classmethod
+    def for_mode(cls, mode: AutoEndMode) -> AutoEndPolicy:
+        if mode is AutoEndMode.XIXI:
+            return cls(end_after=timedelta(minutes=5), warn_after=timedelta(minutes=4))
+        return cls(end_after=timedelta(minutes=15), warn_after=None)
+
+
+class TimerAction(StrEnum):
+    END = "end"
+    WARN = "warn"
+    WAIT = "wait"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDecision:
+    action: TimerAction
+    next_due_at: datetime | None
+
+
+def silence_started_at(
+    *,
+    created_at: datetime,
+    assigned_at: datetime | None,
+    last_consumer_message_at: datetime | None,
+) -> datetime:
+    """CONV-3: the consumer's silence runs from their last message, or from the start of service."""
+    return max(t for t in (created_at, assigned_at, last_consumer_message_at) if t is not None)
+
+
+def decide_auto_end(
+    *,
+    state: ConversationState,
+    silence_since: datetime,
+    warned_at: datetime | None,
+    policy: AutoEndPolicy,
+    now: datetime,
+) -> TimerDecision:
+    """CONV-3: end after the consumer's silence, warn first in the 5-minute variant.
+
+    Decided from the conversation's state when the timer fires, so a stale timer does nothing:
+    only consumer silence counts, never the agent's, and a queued consumer is never ended.
+    """
+    if state not in OPEN_STATES:
+        return TimerDecision(TimerAction.DONE, None)
+    end_at = silence_since + policy.end_after
+    if state is ConversationState.QUEUED:
+        return TimerDecision(TimerAction.WAIT, now + policy.end_after)
+    if now >= end_at:
+        return TimerDecision(TimerAction.END, None)
+    if policy.warn_after is not None:
+        warn_at = silence_since + policy.warn_after
+        already_warned = warned_at is not None and warned_at >= silence_since
+        if not already_warned and now >= warn_at:
+            return TimerDecision(TimerAction.WARN, end_at)
+        if not already_warned:
+            return TimerDecision(TimerAction.WAIT, warn_at)
+    return TimerDecision(TimerAction.WAIT, end_at)

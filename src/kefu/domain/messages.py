@@ -1,0 +1,43 @@
+"""What a message may contain (MSG-1) and who sends it; pure validation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from kefu import errors
+
+MAX_TEXT_CHARS = 2000
+MAX_TYPING_CHARS = 500
+MAX_CLIENT_ID_CHARS = 64
+
+
+class SenderKind(StrEnum):
+    CONSUMER = "consumer"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    EMOJI = "emoji"
+    SYSTEM = "system"
+
+
+SENDABLE_KINDS = frozenset({MessageKind.TEXT, MessageKind.EMOJI})
+
+
+def check_body(kind: MessageKind, body: str) -> str:
+    """MSG-1: text and emoji are non-empty, at most 2,000 characters, and free of NUL."""
+    if kind not in SENDABLE_KINDS:
+        raise errors.BadInput("This kind of message cannot be sent by a client.", kind=kind.value)
+    if "\x00" in body:
+        raise errors.BadInput("Text may not contain NUL characters.", field="body")
+    stripped = body.strip()
+    if not stripped:
+        raise errors.BadInput("A message cannot be empty.", field="body")
+    if len(body) > MAX_TEXT_CHARS:
+        raise errors.BadInput(
+            "The message is too long.", field="body", max_chars=MAX_TEXT_CHARS, chars=len(body)
+        )
+    return body

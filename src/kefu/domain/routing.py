@@ -1,0 +1,137 @@
+"""Who gets a human request (ROUTE-1), in what order the queue drains (ROUTE-2/3), and the
+estimated wait shown to a queued consumer (ROUTE-4). Pure: loads come in, decisions go out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from kefu.domain.ids import AccountId, ConversationId, GroupId
+from kefu.domain.presence import AgentStatus
+
+
+class QueueOrder(StrEnum):
+    FCFS = "fcfs"
+    LCFS = "lcfs"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoad:
+    agent_id: AccountId
+    group_id: GroupId | None
+    status: AgentStatus
+    is_suspended: bool
+    has_im_permission: bool
+    limit: int
+    current: int
+
+    @property
+    def idle_rate(self) -> float:
+        return (self.limit - self.current) / self.limit if self.limit > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRequest:
+    conversation_id: ConversationId
+    group_id: GroupId | None
+    human_requested_at: datetime
+
+
+def is_eligible(agent: AgentLoad, group_id: GroupId | None) -> bool:
+    """ROUTE-1: IM permission, online, not suspended, below the limit, in the entry's group."""
+    return (
+        agent.has_im_permission
+        and agent.status is AgentStatus.ONLINE
+        and not agent.is_suspended
+        and agent.current < agent.limit
+        and (group_id is None or agent.group_id == group_id)
+    )
+
+
+def choose_agent(
+    agents: Sequence[AgentLoad],
+    group_id: GroupId | None,
+    rng: random.Random,
+    *,
+    exclude: frozenset[AccountId] = frozenset(),
+) -> AgentLoad | None:
+    """ROUTE-1: the eligible agent with the highest idle rate; ties broken at random."""
+    eligible = [a for a in agents if a.agent_id not in exclude and is_eligible(a, group_id)]
+    if not eligible:
+        return None
+    best = max(a.idle_rate for a in eligible)
+    # Compare through the same integers as the rates so that 1/3 and 2/6 tie exactly.
+    tied = [a for a in eligible if _same_rate(a, best)]
+    return rng.choice(tied)
+
+
+def _same_rate(agent: AgentLoad, best: float) -> bool:
+    return abs(agent.idle_rate - best) < 1e-12
+
+
+def queue_sorted(requests: Sequence[QueuedRequest], order: QueueOrder) -> list[QueuedRequest]:
+    """ROUTE-3: first-come-first-served (default) or last-come-first-served."""
+    newest_first = order is QueueOrder.LCFS
+    return sorted(
+        requests,
+        key=lambda r: (r.human_requested_at, r.conversation_id),
+        reverse=newest_first,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    conversation_id: ConversationId
+    agent_id: AccountId
+
+
+def plan_assignments(
+    queue: Sequence[QueuedRequest],
+    agents: Sequence[AgentLoad],
+    order: QueueOrder,
+    rng: random.Random,
+) -> list[Assignment]:
+    """ROUTE-2: drain the queue in order while some eligible agent has room.
+
+    A request whose group has no room waits without blocking requests of other groups.
+    """
+    loads = {a.agent_id: a for a in agents}
+    planned: list[Assignment] = []
+    full_groups: set[GroupId | None] = set()
+    for request in queue_sorted(queue, order):
+        if request.group_id in full_groups:
+            continue
+        chosen = choose_agent(list(loads.values()), request.group_id, rng)
+        if chosen is None:
+            full_groups.add(request.group_id)
+            continue
+        loads[chosen.agent_id] = replace(chosen, current=chosen.current + 1)
+        planned.append(Assignment(request.conversation_id, chosen.agent_id))
+    return planned
+
+
+def queue_positions(queue: Sequence[QueuedRequest], order: QueueOrder) -> dict[ConversationId, int]:
+    """ROUTE-4: 1-based position of each request within its group's queue."""
+    positions: dict[ConversationId, int] = {}
+    seen: dict[GroupId | None, int] = {}
+    for request in queue_sorted(queue, order):
+        seen[request.group_id] = seen.get(request.group_id, 0) + 1
+        positions[request.conversation_id] = seen[request.group_id]
+    return positions
+
+
+THROUGHPUT_WINDOW = timedelta(minutes=30)
+
+
+def estimate_wait(
+    position: int, recent_assignments: int, window: timedelta = THROUGHPUT_WINDOW
+) -> timedelta | None:
+    """ROUTE-4: the wait at the group's recent pace; None while there is no pace yet."""
+    if recent_assignments <= 0:
+        return None
+    per_assignment = window / recent_assignments
+    return per_assignment * position

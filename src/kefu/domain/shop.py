@@ -1,0 +1,53 @@
+"""A shop's settings with their defaults (SET-1); stored as JSON, read through this type."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from kefu import errors
+from kefu.domain.conversation import AutoEndMode
+from kefu.domain.routing import QueueOrder
+
+DEFAULT_WELCOME = "您好，欢迎光临！请问有什么可以帮您？"
+ENTRY_SOURCES = ("product", "order", "after_sale", "live", "ad", "direct")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopSettings:
+    queue_order: QueueOrder = QueueOrder.FCFS
+    auto_end: AutoEndMode = AutoEndMode.STANDARD
+    bot_enabled: bool = False
+    bot_mode: str = "bot_first"
+    welcome_message: str = DEFAULT_WELCOME
+    entry_groups: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ShopSettings:
+        data = data or {}
+        return cls(
+            queue_order=QueueOrder(data.get("queue_order", QueueOrder.FCFS)),
+            auto_end=AutoEndMode(data.get("auto_end", AutoEndMode.STANDARD)),
+            bot_enabled=bool(data.get("bot_enabled", False)),
+            bot_mode=str(data.get("bot_mode", "bot_first")),
+            welcome_message=str(data.get("welcome_message", DEFAULT_WELCOME)),
+            entry_groups={str(k): int(v) for k, v in (data.get("entry_groups") or {}).items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, **changes: Any) -> ShopSettings:
+        """SET-1: apply a partial update, validating each value."""
+        try:
+            merged = {**self.to_json(), **{k: v for k, v in changes.items() if v is not None}}
+            return replace(ShopSettings.from_json(merged))
+        except (ValueError, TypeError) as exc:
+            raise errors.BadInput(str(exc)) from exc
+
+
+def group_for_entry(
+    settings: ShopSettings, source: str, default_group_id: int | None
+) -> int | None:
+    """ENTRY-1: the entry's source maps to a reception group; otherwise the shop's first group."""
+    return settings.entry_groups.get(source, default_group_id)

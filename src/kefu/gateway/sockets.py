@@ -1,0 +1,287 @@
+"""The two WebSocket endpoints. Thin: authenticate, parse a frame from the registry, call a
+service, answer with the same error model as HTTP. A bad frame never closes the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from kefu import errors
+from kefu.api.deps import runtime, staff_from_connection
+from kefu.api.errors import error_frame, validation_error
+from kefu.broker.base import Event
+from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.gateway import protocol as p
+from kefu.gateway.hub import Connection
+from kefu.services import accounts, conversations, messages
+from kefu.services.consumers import consumer_send
+from kefu.services.context import (
+    ConsumerActor,
+    Staff,
+    account_topic,
+    consumer_topic,
+    supervisors_topic,
+)
+from kefu.services.messages import SendRequest
+from kefu.services.presence import me
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ORIGIN = 4403
+CLOSE_TAKEN_OVER = 4409
+CLOSE_TOO_LARGE = 1009
+
+Handler = Callable[[p.FrameIn], Awaitable[dict[str, Any] | None]]
+
+
+def _ack(ack: messages.Ack, ref: str | None) -> dict[str, Any]:
+    return {
+        "type": "ack",
+        "ref": ref,
+        "conversation_id": ack.conversation_id,
+        "seq": ack.seq,
+        "client_id": ack.client_id,
+        "created_at": ack.created_at,
+    }
+
+
+def parse(text: str, registry: dict[str, type[p.FrameIn]], max_bytes: int) -> p.FrameIn:
+    """Decode one client frame against the registry (bad_input / unknown_frame on failure)."""
+    if len(text.encode()) > max_bytes:
+        raise errors.BadInput("Frame too large.", code="frame_too_large", max_bytes=max_bytes)
+    if "\x00" in text or "\\u0000" in text:
+        raise errors.BadInput("Frames may not contain NUL characters.")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadInput("Malformed JSON.", detail=str(exc)) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise errors.BadInput("A frame is a JSON object with a string `type`.")
+    model = registry.get(data["type"])
+    if model is None:
+        raise errors.BadInput("Unknown frame type.", code="unknown_frame", type=data["type"][:64])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+async def _serve(
+    websocket: WebSocket,
+    connection: Connection,
+    registry: dict[str, type[p.FrameIn]],
+    handle: Handler,
+) -> None:
+    limit = runtime(websocket).ctx.settings.ws_max_frame_bytes
+    while connection.close_code is None:
+        try:
+            text = await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        ref = None
+        try:
+            frame = parse(text, registry, limit)
+            ref = frame.ref
+            answer = await handle(frame)
+        except errors.KefuError as exc:
+            connection.push(error_frame(exc, ref))
+            if exc.code == "frame_too_large":
+                connection.close(CLOSE_TOO_LARGE)
+            continue
+        if answer is not None:
+            connection.push({**answer, "ref": ref})
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    """Staff sockets: a browser's Origin must be this server or in KEFU_ALLOWED_ORIGINS."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: nothing to hijack
+    allowed = set(runtime(websocket).ctx.settings.allowed_origins)
+    host = websocket.headers.get("host", "")
+    return origin in allowed or urlsplit(origin).netloc == host
+
+
+async def staff_socket(websocket: WebSocket) -> None:
+    rt = runtime(websocket)
+    if not _origin_allowed(websocket):
+        await websocket.close(CLOSE_ORIGIN)
+        return
+    try:
+        staff = await staff_from_connection(websocket)
+    except errors.KefuError:
+        await websocket.close(CLOSE_UNAUTHENTICATED)
+        return
+    await websocket.accept()
+
+    def on_event(conn: Connection, event: Event) -> bool:
+        if event.get("type") == "session_closed" and staff.session_id in event.get(
+            "session_ids", ()
+        ):
+            conn.push({"type": "session_closed", "reason": event.get("reason")})
+            conn.close(CLOSE_TAKEN_OVER)
+            return False
+        return event.get("type") != "session_closed"
+
+    connection = Connection(websocket, on_event=on_event)
+    topics = [account_topic(staff.account_id)]
+    if Role(staff.role) in SUPERVISING_ROLES:
+        topics.append(supervisors_topic(staff.shop_id))
+    # Subscribe before answering `ready`, so nothing falls between catch-up and live (MSG-2).
+    await rt.hub.listen(connection, topics)
+    connection.start()
+    try:
+        connection.push({"type": "ready", "account": await me(rt.ctx, staff)})
+        await _serve(
+            websocket, connection, p.STAFF_FRAMES, lambda f: _staff_frame(websocket, staff, f)
+        )
+    finally:
+        await rt.hub.forget(connection)
+        await asyncio.sleep(0)
+        await connection.stop()
+
+
+async def _staff_frame(
+    websocket: WebSocket, staff: Staff, frame: p.FrameIn
+) -> dict[str, Any] | None:
+    rt = runtime(websocket)
+    if isinstance(frame, p.PingIn):
+        return {"type": "pong"}
+    if isinstance(frame, p.SendIn):
+        ack = await rt.writer.send(
+            SendRequest(
+                staff.shop_id,
+                frame.conversation_id,
+                SenderKind.AGENT,
+                staff.account_id,
+                MessageKind(frame.kind),
+                frame.body,
+                frame.client_id,
+            )
+        )
+        return _ack(ack, frame.ref)
+    if isinstance(frame, p.SyncIn):
+        return await _sync(websocket, staff, frame)
+    raise errors.BadInput("Unknown frame type.", code="unknown_frame")
+
+
+async def _sync(
+    websocket: WebSocket, actor: Staff | ConsumerActor, frame: p.SyncIn
+) -> dict[str, Any]:
+    items, has_more = await messages.history(
+        runtime(websocket).ctx,
+        actor,
+        frame.conversation_id,
+        since_seq=frame.since_seq,
+        limit=frame.limit,
+    )
+    return {
+        "type": "messages",
+        "conversation_id": frame.conversation_id,
+        "items": items,
+        "has_more": has_more,
+    }
+
+
+async def consumer_socket(websocket: WebSocket) -> None:
+    rt = runtime(websocket)
+    await websocket.accept()
+    consumer = await _consumer_auth(websocket)
+    if consumer is None:
+        return
+    connection = Connection(websocket)
+    await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
+    connection.start()
+    try:
+        async with rt.ctx.db.read() as tx:
+            current = await conversations.current_conversation_id(tx.conn, consumer)
+        view = await conversations.get_view(rt.ctx, current) if current else None
+        connection.push(
+            {"type": "ready", "consumer": {"id": consumer.consumer_id}, "conversation": view}
+        )
+        if current and rt.ctx.on_queue_changed is not None:
+            rt.ctx.on_queue_changed(consumer.shop_id)
+        await _serve(
+            websocket,
+            connection,
+            p.CONSUMER_FRAMES,
+            lambda f: _consumer_frame(websocket, consumer, f),
+        )
+    finally:
+        await rt.hub.forget(connection)
+        await connection.stop()
+
+
+async def _consumer_auth(websocket: WebSocket) -> ConsumerActor | None:
+    """The first frame must be `auth`, within the timeout, or the socket closes with 4401."""
+    rt = runtime(websocket)
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), rt.ctx.settings.ws_auth_timeout_s)
+        frame = parse(text, {"auth": p.AuthIn}, rt.ctx.settings.ws_max_frame_bytes)
+        assert isinstance(frame, p.AuthIn)
+        return accounts.consumer_from_token(rt.ctx, frame.shop_id, frame.token)
+    except (TimeoutError, WebSocketDisconnect, RuntimeError):
+        pass
+    except errors.KefuError as exc:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(orjson.dumps(error_frame(exc, None)).decode())
+    with contextlib.suppress(Exception):
+        await websocket.close(CLOSE_UNAUTHENTICATED)
+    return None
+
+
+async def _consumer_frame(
+    websocket: WebSocket, consumer: ConsumerActor, frame: p.FrameIn
+) -> dict[str, Any] | None:
+    rt = runtime(websocket)
+    ctx = rt.ctx
+    if isinstance(frame, p.PingIn):
+        return {"type": "pong"}
+    if isinstance(frame, p.OpenIn):
+        entry = _entry(websocket, frame.entry)
+        return {
+            "type": "conversation",
+            "conversation": await conversations.open_conversation(ctx, consumer, entry=entry),
+        }
+    if isinstance(frame, p.RequestHumanIn):
+        view = await conversations.request_human(
+            ctx, consumer, entry=_entry(websocket, p.EntryIn())
+        )
+        return {"type": "conversation", "conversation": view}
+    if isinstance(frame, p.LeaveQueueIn):
+        return {
+            "type": "conversation",
+            "conversation": await conversations.leave_queue(ctx, consumer),
+        }
+    if isinstance(frame, p.TypingIn):
+        await messages.preview_typing(ctx, consumer, frame.conversation_id, frame.text)
+        return None
+    if isinstance(frame, p.SendIn):
+        ack = await consumer_send(
+            ctx,
+            rt.writer,
+            consumer,
+            conversation_id=frame.conversation_id,
+            client_id=frame.client_id,
+            kind=MessageKind(frame.kind),
+            body=frame.body,
+        )
+        return _ack(ack, frame.ref)
+    if isinstance(frame, p.SyncIn):
+        return await _sync(websocket, consumer, frame)
+    raise errors.BadInput("Unknown frame type.", code="unknown_frame")
+
+
+def _entry(websocket: WebSocket, entry: p.EntryIn) -> dict[str, Any]:
+    """ENTRY-1: the page's context plus what the server knows (IP; region from a proxy header)."""
+    data = entry.model_dump(exclude_none=True)
+    data["ip"] = websocket.client.host if websocket.client else ""
+    data["region"] = websocket.headers.get("x-kefu-region", "")[:50]
+    return data

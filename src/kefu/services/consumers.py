@@ -1,0 +1,42 @@
+"""What a consumer's message sets in motion: a new conversation after the end (CONV-5) and,
+with the bot off, direct entry into routing (ROUTE-1's "human request")."""
+
+from __future__ import annotations
+
+from kefu import errors
+from kefu.domain.conversation import ConversationState
+from kefu.domain.messages import MessageKind, SenderKind
+from kefu.services.context import ConsumerActor, Context
+from kefu.services.conversations import open_conversation, request_human
+from kefu.services.messages import Ack, MessageWriter, SendRequest
+from kefu.storage import repos
+
+
+async def consumer_send(
+    ctx: Context,
+    writer: MessageWriter,
+    consumer: ConsumerActor,
+    *,
+    conversation_id: int,
+    client_id: str,
+    kind: MessageKind,
+    body: str,
+) -> Ack:
+    """MSG-2 for consumers, plus CONV-5 and direct entry when the bot is off."""
+
+    def request(cid: int) -> SendRequest:
+        return SendRequest(
+            consumer.shop_id, cid, SenderKind.CONSUMER, consumer.consumer_id, kind, body, client_id
+        )
+
+    try:
+        ack = await writer.send(request(conversation_id))
+    except errors.ConversationClosed:
+        view = await open_conversation(ctx, consumer, entry={"source": "direct"})
+        ack = await writer.send(request(view.id))
+    if ack.conversation_state == ConversationState.BOT:
+        async with ctx.db.read() as tx:
+            settings = await repos.shop_settings(tx.conn, consumer.shop_id)
+        if not settings.bot_enabled:
+            await request_human(ctx, consumer, cause="direct")
+    return ack

@@ -1,0 +1,55 @@
+"""What every use case receives: the database, the clock, the broker and the random source."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+
+from kefu.broker.base import Broker
+from kefu.clock import Clock
+from kefu.settings import Settings
+from kefu.storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """An authenticated account acting in its own shop."""
+
+    account_id: int
+    shop_id: int
+    role: str
+    group_id: int | None
+    session_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerActor:
+    consumer_id: int
+    shop_id: int
+
+
+@dataclass
+class Context:
+    db: Database
+    clock: Clock
+    broker: Broker
+    settings: Settings
+    rng: random.Random = field(default_factory=random.Random)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    # Set by the app: coalesced queue-position refreshes for a shop (ROUTE-4).
+    on_queue_changed: Callable[[int], None] | None = None
+
+
+def consumer_topic(consumer_id: int) -> str:
+    return f"consumer:{consumer_id}"
+
+
+def account_topic(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+def supervisors_topic(shop_id: int) -> str:
+    return f"supervisors:{shop_id}"

@@ -1,0 +1,568 @@
+"""The conversation lifecycle: open, human request, leave the queue, end, transfer, invite,
+join (CONV-1 to CONV-9). Each use case: access, load, decide (domain), save, publish.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu import errors
+from kefu.domain import routing
+from kefu.domain.conversation import (
+    OPEN_STATES,
+    AutoEndPolicy,
+    ConversationState,
+    EndCause,
+    check_transition,
+)
+from kefu.domain.ids import AccountId, GroupId
+from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.domain.shop import group_for_entry
+from kefu.services.context import ConsumerActor, Context, Staff, account_topic
+from kefu.services.routing import agent_loads, announce, assign_from_queue
+from kefu.storage import repos
+from kefu.storage import tables as t
+from kefu.storage.db import UnitOfWork
+from kefu.storage.repos import NewMessage
+from kefu.storage.views import ConversationView, TransferView, conversation_views, transfer_view
+
+AUTO_END_TIMER = "auto_end"
+
+
+async def open_conversation(
+    ctx: Context, consumer: ConsumerActor, *, entry: dict[str, Any]
+) -> ConversationView:
+    """CONV-1, ENTRY-1: the consumer's open conversation, or a new one with the welcome message."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(consumer.shop_id)
+        conversation_id = await _open_or_create(tx, consumer, entry, now)
+        tx.on_commit(lambda: announce(ctx, consumer.shop_id, [conversation_id]))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def _open_or_create(
+    tx: UnitOfWork, consumer: ConsumerActor, entry: dict[str, Any], now: datetime
+) -> int:
+    existing = await current_conversation_id(tx.conn, consumer)
+    if existing is not None:
+        return existing
+    settings = await repos.shop_settings(tx.conn, consumer.shop_id)
+    group_id = group_for_entry(
+        settings,
+        str(entry.get("source", "direct")),
+        await repos.default_group_id(tx.conn, consumer.shop_id),
+    )
+    conversation_id = await tx.conn.scalar(
+        insert(t.conversations)
+        .values(
+            shop_id=consumer.shop_id,
+            consumer_id=consumer.consumer_id,
+            state=ConversationState.BOT,
+            group_id=group_id,
+            entry=entry,
+            created_at=now,
+        )
+        .returning(t.conversations.c.id)
+    )
+    assert conversation_id is not None
+    await repos.record_event(
+        tx.conn,
+        shop_id=consumer.shop_id,
+        conversation_id=conversation_id,
+        kind="opened",
+        cause=str(entry.get("source", "direct")),
+        group_id=group_id,
+        at=now,
+    )
+    await repos.append_messages(
+        tx.conn,
+        shop_id=consumer.shop_id,
+        conversation_id=conversation_id,
+        now=now,
+        items=[NewMessage("system", None, "system", settings.welcome_message)],
+    )
+    policy = AutoEndPolicy.for_mode(settings.auto_end)
+    await repos.set_timer(
+        tx.conn,
+        shop_id=consumer.shop_id,
+        conversation_id=conversation_id,
+        kind=AUTO_END_TIMER,
+        due_at=now + (policy.warn_after or policy.end_after),
+    )
+    return int(conversation_id)
+
+
+async def current_conversation_id(conn: AsyncConnection, consumer: ConsumerActor) -> int | None:
+    c = t.conversations.c
+    return await conn.scalar(
+        select(c.id).where(
+            c.shop_id == consumer.shop_id,
+            c.consumer_id == consumer.consumer_id,
+            c.state.in_([s.value for s in OPEN_STATES]),
+        )
+    )
+
+
+async def request_human(
+    ctx: Context,
+    consumer: ConsumerActor,
+    *,
+    cause: str = "consumer",
+    entry: dict[str, Any] | None = None,
+) -> ConversationView:
+    """ROUTE-1/2: queue the request and assign it at once if an eligible agent has room.
+
+    Idempotent: asking again while queued or assigned changes nothing (one conversation).
+    """
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(consumer.shop_id)
+        conversation_id = await _open_or_create(tx, consumer, entry or {"source": "direct"}, now)
+        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        if row.state == ConversationState.BOT:
+            await tx.conn.execute(
+                update(t.conversations)
+                .where(t.conversations.c.id == conversation_id)
+                .values(state=ConversationState.QUEUED, human_requested_at=now)
+            )
+            await repos.record_event(
+                tx.conn,
+                shop_id=consumer.shop_id,
+                conversation_id=conversation_id,
+                kind="human_requested",
+                cause=cause,
+                group_id=row.group_id,
+                at=now,
+            )
+            assigned = await assign_from_queue(ctx, tx, consumer.shop_id, now)
+            if conversation_id not in assigned:
+                await repos.record_event(
+                    tx.conn,
+                    shop_id=consumer.shop_id,
+                    conversation_id=conversation_id,
+                    kind="queued",
+                    cause=cause,
+                    group_id=row.group_id,
+                    at=now,
+                )
+            changed = sorted({conversation_id, *assigned})
+            tx.on_commit(lambda: announce(ctx, consumer.shop_id, changed))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView:
+    """ROUTE-4: a queued consumer gives up; the conversation ends with cause left_queue."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(consumer.shop_id)
+        conversation_id = await current_conversation_id(tx.conn, consumer)
+        if conversation_id is None:
+            raise errors.NotFound(kind="conversation")
+        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        if row.state != ConversationState.QUEUED:
+            raise errors.ConversationClosed("You are not in the queue.", state=row.state)
+        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
+        tx.on_commit(lambda: announce(ctx, consumer.shop_id, [conversation_id]))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def _end(
+    tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: str
+) -> None:
+    check_transition(ConversationState(row.state), ConversationState.ENDED)
+    await tx.conn.execute(
+        update(t.conversations)
+        .where(t.conversations.c.id == row.id)
+        .values(
+            state=ConversationState.ENDED, ended_at=now, end_cause=cause, awaiting_reply_since=None
+        )
+    )
+    await repos.record_event(
+        tx.conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        kind="ended",
+        cause=cause,
+        agent_id=row.agent_id,
+        group_id=row.group_id,
+        at=now,
+    )
+    await repos.append_messages(
+        tx.conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        now=now,
+        items=[NewMessage("system", None, "system", notice)],
+    )
+
+
+async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
+    """CONV-3: the agent ends it; the freed slot goes to the queue at once (ROUTE-2)."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        row = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        if row.state != ConversationState.ASSIGNED:
+            raise errors.ConversationClosed(state=row.state)
+        await _end(tx, row, EndCause.AGENT, now, notice="本次会话已结束，感谢您的咨询。")
+        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime) -> list[int]:
+    """CONV-3: the consumer stayed silent: end, and give the slot to the queue.
+
+    The caller holds the shop lock.
+    """
+    await _end(tx, row, EndCause.TIMEOUT, now, notice="由于您长时间未回复，本次会话已自动结束。")
+    if row.state != ConversationState.ASSIGNED:
+        return [row.id]
+    return [row.id, *await assign_from_queue(ctx, tx, row.shop_id, now)]
+
+
+async def access_conversation(
+    conn: AsyncConnection, staff: Staff, conversation_id: int, *, speak: bool = False
+) -> Row[Any]:
+    """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
+
+    Speaking needs participation; supervisors join first (CONV-9).
+    """
+    row = await repos.shop_conversation(conn, staff.shop_id, conversation_id)
+    if await _is_participant(conn, conversation_id, staff.account_id):
+        return row
+    if not speak and _supervises(staff, row.group_id):
+        return row
+    raise errors.NotParticipant()
+
+
+def _supervises(staff: Staff, group_id: int | None) -> bool:
+    role = Role(staff.role)
+    if role is Role.LEADER:
+        return staff.group_id is not None and staff.group_id == group_id
+    return role in SUPERVISING_ROLES
+
+
+async def _is_participant(conn: AsyncConnection, conversation_id: int, account_id: int) -> bool:
+    p = t.participants.c
+    found = await conn.scalar(
+        select(p.account_id).where(p.conversation_id == conversation_id, p.account_id == account_id)
+    )
+    return found is not None
+
+
+async def get_view(ctx: Context, conversation_id: int) -> ConversationView:
+    async with ctx.db.read() as tx:
+        (view,) = await conversation_views(tx.conn, [conversation_id], now=ctx.clock.now())
+    return view
+
+
+async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
+    async with ctx.db.read() as tx:
+        await access_conversation(tx.conn, staff, conversation_id)
+        (view,) = await conversation_views(tx.conn, [conversation_id], now=ctx.clock.now())
+    return view
+
+
+async def _add_participant(
+    tx: UnitOfWork, row: Row[Any], account_id: int, role: str, now: datetime
+) -> None:
+    if await _is_participant(tx.conn, row.id, account_id):
+        return
+    await tx.conn.execute(
+        insert(t.participants).values(
+            conversation_id=row.id,
+            account_id=account_id,
+            shop_id=row.shop_id,
+            role=role,
+            joined_at=now,
+        )
+    )
+
+
+async def transfer_to_agent(
+    ctx: Context, staff: Staff, conversation_id: int, *, to_agent_id: int
+) -> TransferView:
+    """CONV-7: offer the conversation to a named agent, who must accept."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        row = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
+        if row.state != ConversationState.ASSIGNED:
+            raise errors.ConversationClosed(state=row.state)
+        if target.id == row.agent_id:
+            raise errors.Conflict("The conversation is already with that agent.")
+        tr = t.transfers.c
+        pending = await tx.conn.scalar(
+            select(tr.id).where(tr.conversation_id == conversation_id, tr.state == "pending")
+        )
+        if pending is not None:
+            raise errors.Conflict("A transfer of this conversation is already pending.")
+        transfer_id = await tx.conn.scalar(
+            insert(t.transfers)
+            .values(
+                shop_id=staff.shop_id,
+                conversation_id=conversation_id,
+                from_agent_id=staff.account_id,
+                to_agent_id=target.id,
+                state="pending",
+                created_at=now,
+            )
+            .returning(tr.id)
+        )
+        view = transfer_view(
+            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+        )
+        tx.on_commit(lambda: _offer(ctx, view))
+        await tx.commit()
+    return view
+
+
+async def _offer(ctx: Context, transfer: TransferView) -> None:
+    conversation = await get_view(ctx, transfer.conversation_id)
+    assert transfer.to_agent_id is not None
+    await ctx.broker.publish(
+        account_topic(transfer.to_agent_id),
+        {"type": "transfer_request", "transfer": transfer, "conversation": conversation},
+    )
+
+
+async def decide_transfer(
+    ctx: Context, staff: Staff, transfer_id: int, *, accept: bool
+) -> TransferView:
+    """CONV-7: the receiver accepts (if they still have room) or declines; the sender is told."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        tr = t.transfers.c
+        row = (
+            await tx.conn.execute(
+                select(t.transfers).where(
+                    tr.id == transfer_id,
+                    tr.shop_id == staff.shop_id,
+                    tr.to_agent_id == staff.account_id,
+                )
+            )
+        ).first()
+        if row is None:
+            raise errors.NotFound(kind="transfer", id=transfer_id)
+        if row.state != "pending":
+            raise errors.Conflict("This transfer was already decided.", state=row.state)
+        conv = await repos.shop_conversation(tx.conn, staff.shop_id, row.conversation_id)
+        state = "declined"
+        if accept:
+            if conv.state != ConversationState.ASSIGNED:
+                raise errors.ConversationClosed(state=conv.state)
+            await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
+            await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
+            state = "accepted"
+        await tx.conn.execute(
+            update(t.transfers).where(tr.id == transfer_id).values(state=state, decided_at=now)
+        )
+        view = transfer_view(
+            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+        )
+        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now) if accept else []
+        tx.on_commit(lambda: _tell_sender(ctx, view))
+        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conv.id, *assigned]))
+        await tx.commit()
+    return view
+
+
+async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
+    if transfer.from_agent_id is not None:
+        await ctx.broker.publish(
+            account_topic(transfer.from_agent_id), {"type": "transfer_result", "transfer": transfer}
+        )
+
+
+async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: AccountId) -> None:
+    loads = {a.agent_id: a for a in await agent_loads(conn, shop_id)}
+    agent = loads.get(agent_id)
+    if agent is None or not routing.is_eligible(agent, None):
+        raise errors.AgentUnavailable()
+
+
+async def _reassign(
+    tx: UnitOfWork,
+    conv: Row[Any],
+    agent_id: int,
+    group_id: int | None,
+    now: datetime,
+    *,
+    cause: str,
+) -> None:
+    """CONV-7: the receiver now owns the conversation, its count and its rating."""
+    await tx.conn.execute(
+        update(t.conversations)
+        .where(t.conversations.c.id == conv.id)
+        .values(agent_id=agent_id, group_id=group_id, is_transferred=True)
+    )
+    await tx.conn.execute(
+        update(t.participants)
+        .where(t.participants.c.conversation_id == conv.id, t.participants.c.role == "owner")
+        .values(role="previous")
+    )
+    p = t.participants.c
+    await tx.conn.execute(
+        t.participants.delete().where(p.conversation_id == conv.id, p.account_id == agent_id)
+    )
+    await _add_participant(tx, conv, agent_id, "owner", now)
+    await repos.record_event(
+        tx.conn,
+        shop_id=conv.shop_id,
+        conversation_id=conv.id,
+        kind="transferred",
+        cause=cause,
+        agent_id=agent_id,
+        group_id=group_id,
+        at=now,
+        data={"from_agent_id": conv.agent_id},
+    )
+    await repos.append_messages(
+        tx.conn,
+        shop_id=conv.shop_id,
+        conversation_id=conv.id,
+        now=now,
+        items=[NewMessage("system", None, "system", "会话已转接给其他客服。")],
+    )
+
+
+async def transfer_to_group(
+    ctx: Context, staff: Staff, conversation_id: int, *, to_group_id: int
+) -> TransferView:
+    """CONV-7: routing picks an agent of the group; nobody free is no_agent_available."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        conv = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
+        if conv.state != ConversationState.ASSIGNED:
+            raise errors.ConversationClosed(state=conv.state)
+        agents = await agent_loads(tx.conn, staff.shop_id)
+        exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
+        chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
+        if chosen is None:
+            raise errors.NoAgentAvailable(group_id=to_group_id)
+        await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
+        tr = t.transfers.c
+        transfer_id = await tx.conn.scalar(
+            insert(t.transfers)
+            .values(
+                shop_id=staff.shop_id,
+                conversation_id=conversation_id,
+                from_agent_id=staff.account_id,
+                to_agent_id=chosen.agent_id,
+                to_group_id=to_group_id,
+                state="accepted",
+                created_at=now,
+                decided_at=now,
+            )
+            .returning(tr.id)
+        )
+        view = transfer_view(
+            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+        )
+        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
+        await tx.commit()
+    return view
+
+
+async def invite(
+    ctx: Context, staff: Staff, conversation_id: int, *, agent_id: int
+) -> ConversationView:
+    """CONV-8: bring another agent into the conversation; each participant is credited once."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conv = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        if conv.state != ConversationState.ASSIGNED:
+            raise errors.ConversationClosed(state=conv.state)
+        await _add_participant(tx, conv, agent_id, "invited", now)
+        await repos.record_event(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            kind="invited",
+            agent_id=agent_id,
+            at=now,
+            data={"by": staff.account_id},
+        )
+        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id]))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def join(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
+    """CONV-9: a supervisor or group leader joins a colleague session to speak in it."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conv = await access_conversation(tx.conn, staff, conversation_id)
+        if not _supervises(staff, conv.group_id):
+            raise errors.Forbidden()
+        if conv.state != ConversationState.ASSIGNED:
+            raise errors.ConversationClosed(state=conv.state)
+        await _add_participant(tx, conv, staff.account_id, "observer", now)
+        await repos.record_event(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            kind="joined",
+            agent_id=staff.account_id,
+            at=now,
+        )
+        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id]))
+        await tx.commit()
+    return await get_view(ctx, conversation_id)
+
+
+async def list_conversations(
+    ctx: Context, staff: Staff, *, scope: str, page: int, page_size: int
+) -> tuple[list[ConversationView], int]:
+    """DESK-1: my conversations, colleague sessions (supervisors, CONV-9), history."""
+    from sqlalchemy import func
+
+    c = t.conversations.c
+    p = t.participants.c
+    mine = select(p.conversation_id).where(p.account_id == staff.account_id)
+    query = select(c.id).where(c.shop_id == staff.shop_id)
+    if scope == "mine":
+        query = query.where(
+            c.id.in_(mine), c.state == ConversationState.ASSIGNED, c.agent_id == staff.account_id
+        )
+    elif scope == "colleagues":
+        role = Role(staff.role)
+        if role not in SUPERVISING_ROLES:
+            raise errors.Forbidden()
+        query = query.where(c.state == ConversationState.ASSIGNED, c.agent_id != staff.account_id)
+        if role is Role.LEADER:
+            query = query.where(c.group_id == staff.group_id)
+    elif scope == "history":
+        query = query.where(c.id.in_(mine), c.state == ConversationState.ENDED)
+    else:
+        query = query.where(c.id.in_(mine))
+    async with ctx.db.read() as tx:
+        total = await tx.conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ordering = c.ended_at.desc() if scope == "history" else c.last_message_at.desc()
+        ids = list(
+            (
+                await tx.conn.scalars(
+                    query.order_by(ordering, c.id.desc())
+                    .limit(page_size)
+                    .offset((page - 1) * page_size)
+                )
+            ).all()
+        )
+        views = await conversation_views(tx.conn, ids, now=ctx.clock.now())
+    return views, total

@@ -1,0 +1,40 @@
+"""Who hears about a conversation: its consumer, its participants and the shop's supervisors.
+Called after commit only; the frames are the ones docs/protocol.md documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kefu.services.context import Context, account_topic, consumer_topic, supervisors_topic
+from kefu.storage.views import ConversationView
+
+
+def audience(view: ConversationView, extra_accounts: Iterable[int] = ()) -> list[str]:
+    accounts = set(view.participants) | set(extra_accounts)
+    if view.agent_id is not None:
+        accounts.add(view.agent_id)
+    return [
+        consumer_topic(view.consumer.id),
+        supervisors_topic(view.shop_id),
+        *(account_topic(a) for a in sorted(accounts)),
+    ]
+
+
+async def publish_conversation(
+    ctx: Context, view: ConversationView, extra_accounts: Iterable[int] = ()
+) -> None:
+    """The conversation frame, then its newest message (system notices reach clients this way;
+    a client that sees a seq gap resyncs)."""
+    frames: list[dict[str, Any]] = [{"type": "conversation", "conversation": view}]
+    if view.last_message is not None:
+        frames.append({"type": "message", "message": view.last_message})
+    for topic in audience(view, extra_accounts):
+        for frame in frames:
+            await ctx.broker.publish(topic, frame)
+
+
+async def publish_to(ctx: Context, topics: Iterable[str], frame: dict[str, Any]) -> None:
+    for topic in topics:
+        await ctx.broker.publish(topic, frame)

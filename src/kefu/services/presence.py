@@ -1,0 +1,183 @@
+"""Agent states, reception limits, supervisor actions and work statistics (PRES-1 to PRES-3,
+ACCT-1 to ACCT-3). A change that frees capacity drains the queue at once (ROUTE-2)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, insert, select, update
+
+from kefu import errors
+from kefu.domain.conversation import ConversationState
+from kefu.domain.presence import (
+    MAX_RECEPTION_LIMIT,
+    MIN_RECEPTION_LIMIT,
+    SUPERVISING_ROLES,
+    AgentStatus,
+    Role,
+    StatusChange,
+    work_time,
+)
+from kefu.services.context import Context, Staff, account_topic
+from kefu.services.routing import announce, assign_from_queue
+from kefu.storage import repos
+from kefu.storage import tables as t
+from kefu.storage.db import UnitOfWork
+from kefu.storage.views import AccountView, account_views
+
+
+async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> AccountView:
+    """PRES-1: going online may take queued requests at once (ROUTE-2)."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        await tx.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == staff.account_id).values(status=status)
+        )
+        await tx.conn.execute(
+            insert(t.status_changes).values(
+                shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
+            )
+        )
+        return await _commit_and_drain(ctx, tx, staff.shop_id, [staff.account_id], now)
+
+
+async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
+    """PRES-2: each agent sets their own limit, 1–50; raising it may take queued requests."""
+    if not MIN_RECEPTION_LIMIT <= limit <= MAX_RECEPTION_LIMIT:
+        raise errors.BadInput(
+            "The reception limit must be between 1 and 50.",
+            field="limit",
+            min=MIN_RECEPTION_LIMIT,
+            max=MAX_RECEPTION_LIMIT,
+        )
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        await tx.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == staff.account_id)
+            .values(reception_limit=limit)
+        )
+        return await _commit_and_drain(ctx, tx, staff.shop_id, [staff.account_id], now)
+
+
+async def _commit_and_drain(
+    ctx: Context, tx: UnitOfWork, shop_id: int, account_ids: list[int], now: datetime
+) -> AccountView:
+    assigned = await assign_from_queue(ctx, tx, shop_id, now)
+    views = await account_views(tx.conn, t.accounts.c.id.in_(account_ids))
+    if assigned:
+        tx.on_commit(lambda: announce(ctx, shop_id, assigned))
+    for view in views:
+        tx.on_commit(_account_changed(ctx, view))
+    await tx.commit()
+    return views[0]
+
+
+def _account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
+    async def publish() -> None:
+        await ctx.broker.publish(account_topic(view.id), {"type": "account", "account": view})
+
+    return publish
+
+
+async def batch_update(
+    ctx: Context, staff: Staff, *, agent_ids: list[int], action: str, group_id: int | None
+) -> list[AccountView]:
+    """PRES-1: supervisors suspend, un-suspend or move agents, one or many at once."""
+    if Role(staff.role) not in SUPERVISING_ROLES:
+        raise errors.Forbidden()
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(staff.shop_id)
+        for agent_id in agent_ids:
+            await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        if action == "move":
+            if group_id is None:
+                raise errors.BadInput("Moving agents needs a group.", field="group_id")
+            await repos.shop_group(tx.conn, staff.shop_id, group_id)
+            values: dict[str, object] = {"group_id": group_id}
+        elif action in ("suspend", "unsuspend"):
+            values = {"is_suspended": action == "suspend"}
+        else:
+            raise errors.BadInput(
+                "Unknown action.", field="action", allowed=["suspend", "unsuspend", "move"]
+            )
+        await tx.conn.execute(
+            update(t.accounts).where(t.accounts.c.id.in_(agent_ids)).values(**values)
+        )
+        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        views = await account_views(tx.conn, t.accounts.c.id.in_(agent_ids))
+        if assigned:
+            tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
+        await tx.commit()
+    return views
+
+
+async def update_agent(
+    ctx: Context,
+    staff: Staff,
+    agent_id: int,
+    *,
+    display_name: str | None,
+    has_im_permission: bool | None,
+) -> AccountView:
+    """ACCT-1, ACCT-3 (owner only): IM permission and display name; the owner's name is fixed."""
+    if Role(staff.role) is not Role.OWNER:
+        raise errors.Forbidden()
+    async with ctx.db.uow() as tx:
+        target = await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        values: dict[str, object] = {}
+        if display_name is not None:
+            if target.role == Role.OWNER:
+                raise errors.RuleViolation("The main account's name is the shop's manager name.")
+            values["display_name"] = display_name
+        if has_im_permission is not None:
+            values["has_im_permission"] = has_im_permission
+        if values:
+            await tx.conn.execute(
+                update(t.accounts).where(t.accounts.c.id == agent_id).values(**values)
+            )
+        (view,) = await account_views(tx.conn, t.accounts.c.id == agent_id)
+        await tx.commit()
+    return view
+
+
+async def list_accounts(ctx: Context, staff: Staff) -> list[AccountView]:
+    async with ctx.db.read() as tx:
+        return await account_views(tx.conn, t.accounts.c.shop_id == staff.shop_id)
+
+
+async def me(ctx: Context, staff: Staff) -> AccountView:
+    async with ctx.db.read() as tx:
+        (view,) = await account_views(tx.conn, t.accounts.c.id == staff.account_id)
+        return view
+
+
+async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:
+    """PRES-3: today's online and login time, and the queue this account may see."""
+    now = ctx.clock.now()
+    since = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    async with ctx.db.read() as tx:
+        sc = t.status_changes.c
+        rows = await tx.conn.execute(
+            select(sc.status, sc.at).where(
+                sc.account_id == staff.account_id, sc.at >= since - timedelta(days=1)
+            )
+        )
+        changes = [StatusChange(AgentStatus(r.status), r.at) for r in rows]
+        c = t.conversations.c
+        queued = select(func.count()).where(
+            c.shop_id == staff.shop_id, c.state == ConversationState.QUEUED
+        )
+        if Role(staff.role) in (Role.AGENT, Role.LEADER):
+            queued = queued.where(c.group_id == staff.group_id)
+        queue_length = await tx.conn.scalar(queued) or 0
+    spent = work_time(changes, since=since, now=now, before=AgentStatus.OFFLINE)
+    return {
+        "online_seconds": int(spent.online.total_seconds()),
+        "login_seconds": int(spent.login.total_seconds()),
+        "queue_length": int(queue_length),
+    }

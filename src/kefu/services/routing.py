@@ -1,0 +1,217 @@
+"""Human requests, the queue and assignment (ROUTE-1 to ROUTE-4, ROUTE-7).
+
+Every decision is taken under the shop lock with loads read from the database in the same
+transaction, so that several processes reach the same, safe assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.domain import routing
+from kefu.domain.conversation import ConversationState
+from kefu.domain.ids import AccountId, ConversationId, GroupId
+from kefu.domain.presence import AgentStatus
+from kefu.services import events
+from kefu.services.context import Context
+from kefu.storage import repos
+from kefu.storage import tables as t
+from kefu.storage.db import UnitOfWork
+from kefu.storage.views import conversation_views
+
+
+async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.AgentLoad]:
+    """Each agent's load as the database says it now (ROUTE-7)."""
+    c = t.conversations.c
+    load = (
+        select(c.agent_id, func.count().label("n"))
+        .where(c.shop_id == shop_id, c.state == ConversationState.ASSIGNED)
+        .group_by(c.agent_id)
+        .subquery()
+    )
+    a = t.accounts.c
+    rows = await conn.execute(
+        select(
+            a.id,
+            a.group_id,
+            a.status,
+            a.is_suspended,
+            a.has_im_permission,
+            a.reception_limit,
+            func.coalesce(load.c.n, 0).label("current"),
+        )
+        .outerjoin(load, load.c.agent_id == a.id)
+        .where(a.shop_id == shop_id)
+    )
+    return [
+        routing.AgentLoad(
+            agent_id=AccountId(r.id),
+            group_id=GroupId(r.group_id) if r.group_id is not None else None,
+            status=AgentStatus(r.status),
+            is_suspended=r.is_suspended,
+            has_im_permission=r.has_im_permission,
+            limit=r.reception_limit,
+            current=r.current,
+        )
+        for r in rows
+    ]
+
+
+async def assign_from_queue(ctx: Context, tx: UnitOfWork, shop_id: int, now: datetime) -> list[int]:
+    """ROUTE-2: assign queued requests while capacity allows. Caller holds the shop lock."""
+    settings = await repos.shop_settings(tx.conn, shop_id)
+    agents = await agent_loads(tx.conn, shop_id)
+    free: dict[GroupId | None, int] = {}
+    for agent in agents:
+        if routing.is_eligible(agent, agent.group_id):
+            free[agent.group_id] = free.get(agent.group_id, 0) + agent.limit - agent.current
+    queue: list[routing.QueuedRequest] = []
+    for group_id, room in free.items():
+        queue += await _queued(tx.conn, shop_id, group_id, settings.queue_order, limit=room)
+    plan = routing.plan_assignments(queue, agents, settings.queue_order, ctx.rng)
+    await apply_assignments(tx, shop_id, plan, now, cause="routing")
+    return [a.conversation_id for a in plan]
+
+
+async def _queued(
+    conn: AsyncConnection,
+    shop_id: int,
+    group_id: GroupId | None,
+    order: routing.QueueOrder,
+    *,
+    limit: int | None = None,
+) -> list[routing.QueuedRequest]:
+    c = t.conversations.c
+    ordering = (
+        c.human_requested_at.desc() if order is routing.QueueOrder.LCFS else c.human_requested_at
+    )
+    query = (
+        select(c.id, c.group_id, c.human_requested_at)
+        .where(c.shop_id == shop_id, c.state == ConversationState.QUEUED, c.group_id == group_id)
+        .order_by(ordering, c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        routing.QueuedRequest(ConversationId(r.id), r.group_id, r.human_requested_at)
+        for r in await conn.execute(query)
+    ]
+
+
+async def apply_assignments(
+    tx: UnitOfWork,
+    shop_id: int,
+    plan: Sequence[routing.Assignment],
+    now: datetime,
+    *,
+    cause: str,
+) -> None:
+    """Write planned assignments; the caller holds the shop lock and planned them from its loads."""
+    if not plan:
+        return
+    c = t.conversations.c
+    await tx.conn.execute(
+        update(t.conversations)
+        .where(c.id == bindparam("b_id"))
+        .values(
+            state=ConversationState.ASSIGNED,
+            agent_id=bindparam("b_agent"),
+            assigned_at=now,
+            awaiting_reply_since=now,
+        ),
+        [{"b_id": a.conversation_id, "b_agent": a.agent_id} for a in plan],
+    )
+    await tx.conn.execute(
+        insert(t.participants),
+        [
+            {
+                "conversation_id": a.conversation_id,
+                "account_id": a.agent_id,
+                "shop_id": shop_id,
+                "role": "owner",
+                "joined_at": now,
+            }
+            for a in plan
+        ],
+    )
+    await tx.conn.execute(
+        insert(t.conversation_events),
+        [
+            {
+                "shop_id": shop_id,
+                "conversation_id": a.conversation_id,
+                "kind": "assigned",
+                "cause": cause,
+                "agent_id": a.agent_id,
+                "group_id": None,
+                "at": now,
+                "data": {},
+            }
+            for a in plan
+        ],
+    )
+
+
+async def drain_queue(ctx: Context, shop_id: int) -> list[int]:
+    """ROUTE-2: capacity freed somewhere in the shop: assign what waits, at once."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(shop_id)
+        assigned = await assign_from_queue(ctx, tx, shop_id, now)
+        if assigned:
+            tx.on_commit(lambda: announce(ctx, shop_id, assigned))
+        await tx.commit()
+    return assigned
+
+
+async def announce(ctx: Context, shop_id: int, conversation_ids: Sequence[int]) -> None:
+    """After commit: tell consumers and agents, and refresh the queue positions."""
+    now = ctx.clock.now()
+    async with ctx.db.read() as tx:
+        views = await conversation_views(tx.conn, list(conversation_ids), now=now)
+    for view in views:
+        await events.publish_conversation(ctx, view)
+    if ctx.on_queue_changed is not None:
+        ctx.on_queue_changed(shop_id)
+
+
+async def queue_snapshot(ctx: Context, shop_id: int) -> list[tuple[int, int, int, int | None]]:
+    """ROUTE-4: (conversation, consumer, position, wait in seconds) per queued request."""
+    now = ctx.clock.now()
+    async with ctx.db.read() as tx:
+        settings = await repos.shop_settings(tx.conn, shop_id)
+        c = t.conversations.c
+        rows = (
+            await tx.conn.execute(
+                select(c.id, c.consumer_id, c.group_id, c.human_requested_at).where(
+                    c.shop_id == shop_id, c.state == ConversationState.QUEUED
+                )
+            )
+        ).all()
+        paces = await _recent_assignments(tx.conn, shop_id, now)
+    requests = [
+        routing.QueuedRequest(ConversationId(r.id), r.group_id, r.human_requested_at) for r in rows
+    ]
+    positions = routing.queue_positions(requests, settings.queue_order)
+    out = []
+    for r in rows:
+        position = positions[ConversationId(r.id)]
+        wait = routing.estimate_wait(position, paces.get(r.group_id, 0))
+        out.append((r.id, r.consumer_id, position, int(wait.total_seconds()) if wait else None))
+    return out
+
+
+async def _recent_assignments(
+    conn: AsyncConnection, shop_id: int, now: datetime
+) -> dict[int | None, int]:
+    c = t.conversations.c
+    rows = await conn.execute(
+        select(c.group_id, func.count())
+        .where(c.shop_id == shop_id, c.assigned_at > now - routing.THROUGHPUT_WINDOW)
+        .group_by(c.group_id)
+    )
+    return {r[0]: r[1] for r in rows}

@@ -1,0 +1,158 @@
+"""Queries shared by several services. Nothing outside storage/ speaks SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu import errors
+from kefu.domain.shop import ShopSettings
+from kefu.storage import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    sender: str
+    sender_id: int | None
+    kind: str
+    body: str
+    client_id: str | None = None
+
+
+async def append_messages(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    conversation_id: int,
+    items: Sequence[NewMessage],
+    now: datetime,
+) -> list[int]:
+    """MSG-2: take the next seqs from the conversation row (row-locked until commit) and insert.
+
+    Returns the assigned seqs in order.
+    """
+    n = len(items)
+    c = t.conversations.c
+    last = await conn.scalar(
+        update(t.conversations)
+        .where(c.id == conversation_id)
+        .values(last_seq=c.last_seq + n, last_message_at=now)
+        .returning(c.last_seq)
+    )
+    assert last is not None
+    first = last - n + 1
+    await conn.execute(
+        insert(t.messages),
+        [
+            {
+                "shop_id": shop_id,
+                "conversation_id": conversation_id,
+                "seq": first + i,
+                "sender": m.sender,
+                "sender_id": m.sender_id,
+                "kind": m.kind,
+                "body": m.body,
+                "client_id": m.client_id,
+                "created_at": now,
+            }
+            for i, m in enumerate(items)
+        ],
+    )
+    return list(range(first, last + 1))
+
+
+async def record_event(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    conversation_id: int,
+    kind: str,
+    at: datetime,
+    cause: str | None = None,
+    agent_id: int | None = None,
+    group_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """CONV-1: every transition is an append-only row with its time and cause."""
+    await conn.execute(
+        insert(t.conversation_events).values(
+            shop_id=shop_id,
+            conversation_id=conversation_id,
+            kind=kind,
+            cause=cause,
+            agent_id=agent_id,
+            group_id=group_id,
+            at=at,
+            data=data or {},
+        )
+    )
+
+
+async def shop_settings(conn: AsyncConnection, shop_id: int) -> ShopSettings:
+    data = await conn.scalar(select(t.shops.c.settings).where(t.shops.c.id == shop_id))
+    return ShopSettings.from_json(data)
+
+
+async def default_group_id(conn: AsyncConnection, shop_id: int) -> int | None:
+    found = await conn.scalar(select(func.min(t.groups.c.id)).where(t.groups.c.shop_id == shop_id))
+    return int(found) if found is not None else None
+
+
+async def set_timer(
+    conn: AsyncConnection, *, shop_id: int, conversation_id: int, kind: str, due_at: datetime
+) -> None:
+    """A durable deadline (CONV-3); one row per conversation and kind."""
+    tm = t.timers.c
+    changed = await conn.execute(
+        update(t.timers)
+        .where(tm.conversation_id == conversation_id, tm.kind == kind)
+        .values(due_at=due_at, fired_at=None)
+    )
+    if changed.rowcount == 0:
+        await conn.execute(
+            insert(t.timers).values(
+                shop_id=shop_id, conversation_id=conversation_id, kind=kind, due_at=due_at
+            )
+        )
+
+
+async def shop_conversation(
+    conn: AsyncConnection, shop_id: int, conversation_id: int, *, for_update: bool = False
+) -> Row[Any]:
+    """A conversation of this shop; another shop's is NotFound like a missing one (ACCT-5)."""
+    query = select(t.conversations).where(
+        t.conversations.c.id == conversation_id, t.conversations.c.shop_id == shop_id
+    )
+    if for_update and conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return row
+
+
+async def shop_account(conn: AsyncConnection, shop_id: int, account_id: int) -> Row[Any]:
+    row = (
+        await conn.execute(
+            select(t.accounts).where(t.accounts.c.id == account_id, t.accounts.c.shop_id == shop_id)
+        )
+    ).first()
+    if row is None:
+        raise errors.NotFound(kind="account", id=account_id)
+    return row
+
+
+async def shop_group(conn: AsyncConnection, shop_id: int, group_id: int) -> Row[Any]:
+    row = (
+        await conn.execute(
+            select(t.groups).where(t.groups.c.id == group_id, t.groups.c.shop_id == shop_id)
+        )
+    ).first()
+    if row is None:
+        raise errors.NotFound(kind="group", id=group_id)
+    return row

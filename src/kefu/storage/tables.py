@@ -1,0 +1,251 @@
+"""Every table, as SQLAlchemy Core. Every shop-owned row carries shop_id (ACCT-5)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from kefu.storage.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids that are still INTEGER PRIMARY KEY (rowid aliases) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+shops = Table(
+    "shops",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("manager_name", String(50), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
+    Column("name", String(50), nullable=False),
+    UniqueConstraint("shop_id", "name"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("username", String(50), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("display_name", String(50), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("group_id", ForeignKey("groups.id"), nullable=True),
+    Column("has_im_permission", Boolean, nullable=False, default=True),
+    Column("status", String(20), nullable=False, default="offline"),
+    Column("is_suspended", Boolean, nullable=False, default=False),
+    Column("reception_limit", Integer, nullable=False, default=3),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "username"),
+)
+
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_status_changes_account_at", "account_id", "at"),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_reason", String(20), nullable=True),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", Id, nullable=False),
+    Column("username", String(50), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_who_at", "shop_id", "username", "at"),
+)
+
+consumers = Table(
+    "consumers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("uid", String(64), nullable=False),
+    Column("nickname", String(50), nullable=False),
+    Column("is_vip", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "uid"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("price", String(20), nullable=False),
+    Column("url", String(500), nullable=False, default=""),
+    Column("image", String(500), nullable=False, default=""),
+    UniqueConstraint("shop_id", "external_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("consumer_id", ForeignKey("consumers.id"), nullable=True),
+    Column("order_no", String(64), nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("amount", String(20), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("ordered_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "order_no"),
+)
+
+OPEN_STATES_SQL = "state IN ('bot', 'queued', 'assigned')"
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("consumer_id", ForeignKey("consumers.id"), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("group_id", ForeignKey("groups.id"), nullable=True),
+    Column("agent_id", ForeignKey("accounts.id"), nullable=True),
+    Column("entry", JSON, nullable=False, default=dict),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("human_requested_at", UtcDateTime, nullable=True),
+    Column("assigned_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("end_cause", String(20), nullable=True),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("last_message_at", UtcDateTime, nullable=True),
+    Column("last_consumer_message_at", UtcDateTime, nullable=True),
+    Column("awaiting_reply_since", UtcDateTime, nullable=True),
+    Column("auto_end_warned_at", UtcDateTime, nullable=True),
+    Column("is_transferred", Boolean, nullable=False, default=False),
+    Index("ix_conversations_shop_state_agent", "shop_id", "state", "agent_id"),
+    Index("ix_conversations_shop_state_group", "shop_id", "state", "group_id"),
+    Index("ix_conversations_agent_ended", "agent_id", "ended_at"),
+    Index("ix_conversations_consumer", "consumer_id", "created_at"),
+    # At most one open conversation per consumer and shop, enforced by the database (CONV-5).
+    Index(
+        "uq_conversations_open_per_consumer",
+        "shop_id",
+        "consumer_id",
+        unique=True,
+        sqlite_where=text(OPEN_STATES_SQL),
+        postgresql_where=text(OPEN_STATES_SQL),
+    ),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("joined_at", UtcDateTime, nullable=False),
+    Index("ix_participants_account", "account_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("sender_id", Id, nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("client_id", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "seq"),
+    UniqueConstraint("conversation_id", "sender", "client_id"),
+)
+
+conversation_events = Table(
+    "conversation_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("cause", String(30), nullable=True),
+    Column("agent_id", Id, nullable=True),
+    Column("group_id", Id, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("data", JSON, nullable=False, default=dict),
+    Index("ix_conversation_events_shop_kind_at", "shop_id", "kind", "at"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("from_agent_id", ForeignKey("accounts.id"), nullable=True),
+    Column("to_agent_id", ForeignKey("accounts.id"), nullable=True),
+    Column("to_group_id", ForeignKey("groups.id"), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime, nullable=True),
+    UniqueConstraint("conversation_id", "kind"),
+    Index("ix_timers_due", "fired_at", "due_at"),
+)
