@@ -1,0 +1,60 @@
+import { createI18n } from 'vue-i18n'
+import { computed } from 'vue'
+
+export const LOCALES = ['zh-CN', 'en-US'] as const
+export type Locale = (typeof LOCALES)[number]
+const STORAGE_KEY = 'kefu.locale'
+
+type Tree = { [key: string]: string | Tree }
+
+// locales/<locale>/<feature>.json; the file name is the first segment of every key.
+const files = import.meta.glob<{ default: Tree }>('../locales/*/*.json', { eager: true })
+const messages: Record<string, Tree> = {}
+for (const [path, mod] of Object.entries(files)) {
+  const m = /locales\/([^/]+)\/([^/]+)\.json$/.exec(path)
+  if (!m) continue
+  const [, locale, feature] = m
+  messages[locale] ??= {}
+  messages[locale][feature] = mod.default
+}
+
+function initialLocale(): Locale {
+  const saved = localStorage.getItem(STORAGE_KEY)
+  if (saved && (LOCALES as readonly string[]).includes(saved)) return saved as Locale
+  const params = new URLSearchParams(location.search)
+  const q = params.get('lang')
+  if (q && (LOCALES as readonly string[]).includes(q)) return q as Locale
+  return 'zh-CN'
+}
+
+export const i18n = createI18n({
+  legacy: false,
+  locale: initialLocale(),
+  fallbackLocale: false,
+  messages,
+  missingWarn: false,
+  fallbackWarn: false,
+  // Report every missing key in production builds too, so browser tests can catch them.
+  missing: (locale: string, key: string) => {
+    console.warn(`[intlify] Not found '${key}' key in '${locale}' locale messages.`)
+    return key
+  },
+})
+
+export const currentLocale = computed<Locale>(() => i18n.global.locale.value as Locale)
+
+export function setLocale(locale: Locale): void {
+  i18n.global.locale.value = locale
+  localStorage.setItem(STORAGE_KEY, locale)
+  document.documentElement.lang = locale
+}
+
+document.documentElement.lang = i18n.global.locale.value
+
+/** Translate a server error code (errors.<code>), never its English message. */
+export function errorText(code: string, params: Record<string, unknown> = {}): string {
+  const { t, te } = i18n.global
+  const key = `errors.${code}`
+  if (te(key)) return t(key, params as Record<string, unknown>)
+  return t('errors.unknown', { code })
+}

@@ -1,0 +1,173 @@
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import { consumerSocket, resetConsumerSocket, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
+import type { ChatItem, Conversation, Entry, Message } from '@/common/types'
+import { useMessagesStore } from '@/features/messages/store'
+import { widgetApi } from './api'
+
+const TYPING_EVERY_MS = 300
+
+/** The consumer's side of the chat: session token, socket, conversation, queue (ROUTE-4). */
+export const useWidgetStore = defineStore('widget', () => {
+  const msgs = useMessagesStore()
+  const shopId = ref(0)
+  const token = ref<string | null>(null)
+  const nickname = ref('')
+  const conversation = ref<Conversation | null>(null)
+  const conversationIds = ref<number[]>([])
+  const queue = ref<{ position: number; estimated_wait_s: number | null } | null>(null)
+  const entry = ref<Entry>({ source: 'direct' })
+  const failed = ref<string | null>(null)
+  const humanRequested = ref(false)
+  let socket: RealtimeSocket | null = null
+  let opened = false
+  let retriedAuth = false
+  let waiters: ((c: Conversation) => void)[] = []
+  let typingTimer: ReturnType<typeof setTimeout> | null = null
+  let typingLastSent = 0
+  let typingText = ''
+
+  const socketRef = shallowRef<RealtimeSocket | null>(null)
+  const state = computed(() => socketRef.value?.state.value ?? 'connecting')
+  const items = computed<ChatItem[]>(() => conversationIds.value.flatMap((id) => msgs.items[id] ?? []))
+  const live = computed(() => !!conversation.value && conversation.value.state !== 'ended' && conversation.value.state !== 'offline')
+
+  function tokenKey(): string {
+    return `kefu.consumer.${shopId.value}`
+  }
+
+  async function ensureToken(forceNew = false): Promise<void> {
+    if (!forceNew) token.value = localStorage.getItem(tokenKey())
+    if (!token.value || forceNew) {
+      const res = await widgetApi.session(shopId.value)
+      token.value = res.token
+      nickname.value = res.consumer?.nickname ?? ''
+      localStorage.setItem(tokenKey(), res.token)
+    }
+  }
+
+  function follow(c: Conversation): void {
+    if (!conversationIds.value.includes(c.id)) conversationIds.value.push(c.id)
+    if (!conversation.value || c.id >= conversation.value.id) {
+      conversation.value = c
+      if (c.state !== 'queued') queue.value = null
+      else if (c.queue_position !== null && c.queue_position !== undefined) queue.value = { position: c.queue_position, estimated_wait_s: c.estimated_wait_s }
+      if (c.state === 'ended' || c.state === 'offline') humanRequested.value = false
+      if (c.state === 'assigned' || c.state === 'queued') humanRequested.value = true
+    }
+    if (c.state !== 'ended' && c.state !== 'offline') {
+      const ws = waiters
+      waiters = []
+      for (const w of ws) w(c)
+    }
+  }
+
+  async function start(shop: number, e: Entry): Promise<void> {
+    shopId.value = shop
+    entry.value = e
+    try {
+      await ensureToken()
+    } catch {
+      failed.value = 'network'
+      return
+    }
+    socket = consumerSocket(() => (token.value ? { type: 'auth', token: token.value } : null))
+    socketRef.value = socket
+    socket.on('ready', (f: Frame) => {
+      const consumer = f.consumer as { nickname?: string } | undefined
+      if (consumer?.nickname) nickname.value = consumer.nickname
+      const c = f.conversation as Conversation | null
+      if (c) follow(c)
+      if (!opened) {
+        opened = true
+        openConversation()
+      }
+    })
+    socket.on('conversation', (f: Frame) => follow(f.conversation as Conversation))
+    socket.on('message', (f: Frame) => {
+      const m = f.message as Message
+      if (!conversationIds.value.includes(m.conversation_id)) conversationIds.value.push(m.conversation_id)
+      msgs.ingest(m)
+    })
+    socket.on('queue', (f: Frame) => {
+      queue.value = { position: Number(f.position), estimated_wait_s: (f.estimated_wait_s as number | null) ?? null }
+    })
+    socket.on('closed', (f: Frame) => {
+      if (f.code === 4401 && !retriedAuth) {
+        retriedAuth = true
+        void (async () => {
+          try {
+            await ensureToken(true)
+            resetConsumerSocket()
+            opened = false
+            await start(shop, e)
+          } catch {
+            failed.value = 'auth'
+          }
+        })()
+      }
+    })
+    socket.connect()
+  }
+
+  function openConversation(): void {
+    const e = entry.value
+    const frame: Frame = { type: 'open', entry: { ...e } }
+    socket?.send(frame)
+  }
+
+  /** Wait for a live conversation, opening a new one after an end (CONV-5). */
+  function liveConversation(): Promise<Conversation> {
+    if (live.value && conversation.value) return Promise.resolve(conversation.value)
+    return new Promise((resolve, reject) => {
+      waiters.push(resolve)
+      openConversation()
+      setTimeout(() => reject({ code: 'timeout', message: '', params: {} }), 10000)
+    })
+  }
+
+  async function send(kind: string, body: string): Promise<void> {
+    if (!socket) return
+    const c = await liveConversation()
+    if (!conversationIds.value.includes(c.id)) conversationIds.value.push(c.id)
+    clearTyping()
+    await msgs.send(socket, c.id, kind, body, 'consumer', nickname.value)
+  }
+
+  function requestHuman(): void {
+    humanRequested.value = true
+    if (!live.value) {
+      void liveConversation().then(() => socket?.send({ type: 'request_human' }))
+      return
+    }
+    socket?.send({ type: 'request_human' })
+  }
+
+  function leaveQueue(): void {
+    socket?.send({ type: 'leave_queue' })
+    queue.value = null
+  }
+
+  /** MSG-3: the unsent text, at most every 300 ms, with the last state always sent. */
+  function typing(text: string): void {
+    typingText = text
+    if (!socket || !conversation.value || !live.value) return
+    const cid = conversation.value.id
+    const fire = () => {
+      typingTimer = null
+      typingLastSent = Date.now()
+      socket?.send({ type: 'typing', conversation_id: cid, text: typingText.slice(0, 500) })
+    }
+    const wait = TYPING_EVERY_MS - (Date.now() - typingLastSent)
+    if (wait <= 0 && !typingTimer) fire()
+    else if (!typingTimer) typingTimer = setTimeout(fire, Math.max(0, wait))
+  }
+
+  function clearTyping(): void {
+    if (typingTimer) clearTimeout(typingTimer)
+    typingTimer = null
+    typingText = ''
+  }
+
+  return { shopId, nickname, conversation, conversationIds, queue, entry, failed, humanRequested, state, items, live, start, send, requestHuman, leaveQueue, typing }
+})

@@ -1,0 +1,115 @@
+import { ref } from 'vue'
+import { useRouter } from 'vue-router'
+import { useI18n } from 'vue-i18n'
+import { ElMessage, ElNotification } from 'element-plus'
+import { staffSocket, resetStaffSocket, type Frame } from '@/common/realtime/socket'
+import type { Account, Conversation, Message, Transfer } from '@/common/types'
+import { beep, desktopNotify } from '@/common/notify'
+import { useSessionStore } from '@/features/auth/store'
+import { useConversationsStore } from '@/features/conversations/store'
+import { useMessagesStore } from '@/features/messages/store'
+
+export interface IncomingTransfer {
+  transfer: Transfer
+  conversation: Conversation
+}
+
+/** Wires the staff socket's frames into the stores, notifications and dialogs. */
+export function useStaffRealtime() {
+  const { t } = useI18n()
+  const router = useRouter()
+  const session = useSessionStore()
+  const convs = useConversationsStore()
+  const msgs = useMessagesStore()
+  const socket = staffSocket()
+  const incoming = ref<IncomingTransfer[]>([])
+  const offs: (() => void)[] = []
+  /** Set by the page: whether the agent is looking at this conversation right now. */
+  let isOnScreen: (cid: number) => boolean = () => false
+
+  function notify(title: string, body: string, cid: number): void {
+    beep()
+    desktopNotify(title, body, `kefu-${cid}`, () => convs.select(cid))
+  }
+
+  function preview(m: Message): string {
+    return m.kind === 'emoji' ? m.body : m.body.slice(0, 80)
+  }
+
+  offs.push(
+    socket.on('ready', (f: Frame) => {
+      if (f.account) session.setAccount(f.account as Account)
+      if (f.reconnected) void convs.loadMine()
+    }),
+    socket.on('conversation', (f: Frame) => {
+      const c = f.conversation as Conversation
+      const fresh = convs.upsert(c, true)
+      if (fresh && !isOnScreen(c.id)) {
+        notify(t('desk.notify.newConversation'), c.consumer?.nickname ?? '', c.id)
+      }
+    }),
+    socket.on('message', (f: Frame) => {
+      const m = f.message as Message
+      const added = msgs.ingest(m)
+      if (!added) return
+      const onScreen = isOnScreen(m.conversation_id)
+      convs.onMessage(m, onScreen)
+      if (m.sender === 'consumer' && !onScreen && !f.fromSync) {
+        const c = convs.byId[m.conversation_id]
+        if (c && convs.isMine(c)) notify(t('desk.notify.newMessage', { name: c.consumer?.nickname ?? '' }), preview(m), m.conversation_id)
+      }
+    }),
+    socket.on('typing', (f: Frame) => {
+      msgs.setTyping(f.conversation_id as number, String(f.text ?? ''))
+    }),
+    socket.on('transfer_request', (f: Frame) => {
+      const conversation = f.conversation as Conversation
+      convs.upsert(conversation)
+      incoming.value.push({ transfer: f.transfer as Transfer, conversation })
+      beep()
+      desktopNotify(t('desk.notify.transferRequest'), conversation.consumer?.nickname ?? '', `kefu-transfer-${(f.transfer as Transfer).id}`)
+    }),
+    socket.on('transfer_result', (f: Frame) => {
+      const tr = f.transfer as Transfer
+      const ok = tr.state === 'accepted'
+      ElNotification({
+        type: ok ? 'success' : 'warning',
+        title: t(ok ? 'desk.transfer.acceptedTitle' : 'desk.transfer.declinedTitle'),
+        message: t(ok ? 'desk.transfer.acceptedText' : 'desk.transfer.declinedText', { id: tr.conversation_id }),
+        customClass: `transfer-result transfer-${tr.state}`,
+        duration: 6000,
+      })
+    }),
+    socket.on('account', (f: Frame) => {
+      session.setAccount(f.account as Account)
+    }),
+    socket.on('session_closed', (f: Frame) => {
+      void endSession(String(f.reason ?? 'logged_out'))
+    }),
+    socket.on('closed', (f: Frame) => {
+      if (f.code === 4409) void endSession('taken_over')
+      else if (f.code === 4401) void endSession('logged_out')
+    }),
+  )
+
+  let ended = false
+  async function endSession(reason: string): Promise<void> {
+    if (ended) return
+    ended = true
+    if (reason === 'taken_over') ElMessage({ type: 'warning', message: t('desk.session.takenOver'), duration: 8000 })
+    stop()
+    await router.push('/login')
+  }
+
+  function start(onScreen: (cid: number) => boolean): void {
+    isOnScreen = onScreen
+    socket.connect()
+  }
+
+  function stop(): void {
+    for (const off of offs.splice(0)) off()
+    resetStaffSocket()
+  }
+
+  return { socket, incoming, start, stop }
+}
