@@ -1,0 +1,271 @@
+"""A real kefu server in the test's event loop (uvicorn on a free port, FakeClock), named
+personas, and thin WebSocket clients for consumers and staff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from argon2 import PasswordHasher
+from sqlalchemy import insert
+from websockets.asyncio.client import ClientConnection, connect
+
+from kefu.app import Runtime, create_app
+from kefu.clock import FakeClock
+from kefu.domain.shop import ShopSettings
+from kefu.settings import Settings
+from kefu.storage import tables as t
+from kefu.storage.db import Database
+
+PASSWORD = "secret-pass-1"
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_password_hash = FAST_HASHER.hash(PASSWORD)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AgentSpec:
+    username: str
+    group: int | None = 0
+    limit: int = 5
+    status: str = "online"
+    role: str = "agent"
+    suspended: bool = False
+    im: bool = True
+
+
+@dataclass
+class ShopIds:
+    shop_id: int
+    group_ids: list[int]
+    accounts: dict[str, int]
+    secret: str
+
+
+async def make_shop(
+    db: Database,
+    *,
+    name: str = "Shop",
+    groups: int = 1,
+    agents: list[AgentSpec] | None = None,
+    settings: ShopSettings | None = None,
+    clock: FakeClock,
+) -> ShopIds:
+    """A shop with an owner (`owner`), groups and agents; the entry sources map to group 0."""
+    now = clock.now()
+    secret = "s3cret-" + name
+    async with db.uow() as tx:
+        shop_id = await tx.conn.scalar(
+            insert(t.shops)
+            .values(name=name, manager_name="Boss", secret=secret, settings={}, created_at=now)
+            .returning(t.shops.c.id)
+        )
+        group_ids = [
+            await tx.conn.scalar(
+                insert(t.groups).values(shop_id=shop_id, name=f"g{i}").returning(t.groups.c.id)
+            )
+            for i in range(groups)
+        ]
+        settings = settings or ShopSettings()
+        await tx.conn.execute(
+            t.shops.update().where(t.shops.c.id == shop_id).values(settings=settings.to_json())
+        )
+        accounts = {}
+        for spec in [
+            AgentSpec("owner", group=None, role="owner", status="offline"),
+            *(agents or []),
+        ]:
+            accounts[spec.username] = await tx.conn.scalar(
+                insert(t.accounts)
+                .values(
+                    shop_id=shop_id,
+                    username=spec.username,
+                    password_hash=_password_hash,
+                    display_name=spec.username.title(),
+                    role=spec.role,
+                    group_id=group_ids[spec.group] if spec.group is not None else None,
+                    has_im_permission=spec.im,
+                    status=spec.status,
+                    is_suspended=spec.suspended,
+                    reception_limit=spec.limit,
+                    created_at=now,
+                )
+                .returning(t.accounts.c.id)
+            )
+        await tx.commit()
+    return ShopIds(shop_id, group_ids, accounts, secret)
+
+
+class Frames:
+    """A socket's received frames, with waiting for one that matches."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+        self._new = asyncio.Condition()
+        self._task = asyncio.create_task(self._read())
+        self._refs = itertools.count(1)
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                async with self._new:
+                    self.received.append(orjson.loads(raw))
+                    self._new.notify_all()
+
+    async def send(self, frame: dict[str, Any]) -> str:
+        ref = frame.setdefault("ref", f"r{next(self._refs)}")
+        await self.ws.send(orjson.dumps(frame).decode())
+        return str(ref)
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
+        async def scan() -> dict[str, Any]:
+            async with self._new:
+                while True:
+                    for frame in self.received:
+                        if predicate(frame):
+                            return frame
+                    await self._new.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def request(self, frame: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Send and wait for the answer carrying the same ref (ack, result or error)."""
+        ref = await self.send(frame)
+        return await self.wait_for(lambda f: f.get("ref") == ref, timeout)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.received if f.get("type") == kind]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@dataclass
+class Server:
+    runtime: Runtime
+    clock: FakeClock
+    base_url: str
+    ws_url: str
+    _clients: list[httpx.AsyncClient] = field(default_factory=list)
+    _sockets: list[Frames] = field(default_factory=list)
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.ctx.db
+
+    async def staff(self, shop_id: int, username: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=self.base_url)
+        self._clients.append(client)
+        response = await client.post(
+            "/api/auth/login", json={"shop_id": shop_id, "username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return client
+
+    async def staff_socket(self, client: httpx.AsyncClient) -> Frames:
+        cookie = client.cookies.get("kefu_session")
+        ws = await connect(
+            self.ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
+        )
+        frames = Frames(ws)
+        self._sockets.append(frames)
+        await frames.wait_for(lambda f: f["type"] == "ready")
+        return frames
+
+    async def consumer(self, shop_id: int, *, entry: dict[str, Any] | None = None) -> Frames:
+        """A consumer with an anonymous session, authenticated and with an open conversation."""
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            session = (await client.post("/api/consumer/session", json={"shop_id": shop_id})).json()
+        ws = await connect(self.ws_url + "/ws/consumer")
+        frames = Frames(ws)
+        self._sockets.append(frames)
+        await frames.send({"type": "auth", "shop_id": shop_id, "token": session["token"]})
+        await frames.wait_for(lambda f: f["type"] == "ready")
+        opened = await frames.request({"type": "open", "entry": entry or {"source": "product"}})
+        frames.conversation_id = opened["conversation"]["id"]  # type: ignore[attr-defined]
+        frames.token = session["token"]  # type: ignore[attr-defined]
+        return frames
+
+    async def close(self) -> None:
+        for frames in self._sockets:
+            with contextlib.suppress(Exception):
+                await frames.close()
+        for client in self._clients:
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    db_url: str,
+    *,
+    clock: FakeClock | None = None,
+    seed: int = 7,
+    create_schema: bool = True,
+    run_scheduler: bool = False,
+    **settings: Any,
+) -> AsyncIterator[Server]:
+    """Serve kefu for real on a free port; the scheduler is ticked by the test unless asked."""
+    clock = clock or FakeClock()
+    port = free_port()
+    config = Settings(
+        database_url=db_url, secret_key="test-secret-key-0123456789", port=port, **settings
+    )
+    app = create_app(config, clock=clock, rng=random.Random(seed), run_scheduler=run_scheduler)
+    runtime: Runtime = app.state.runtime
+    runtime.ctx.hasher = FAST_HASHER
+    if create_schema:
+        await runtime.ctx.db.create_all()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_max_size=config.ws_max_frame_bytes,
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    handle = Server(runtime, clock, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+    try:
+        yield handle
+    finally:
+        await handle.close()
+        server.should_exit = True
+        await task
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll an async or sync check until it returns a truthy value (for cross-socket effects)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
