@@ -86,13 +86,15 @@ async def _queued(
     limit: int | None = None,
 ) -> list[routing.QueuedRequest]:
     c = t.conversations.c
-    ordering = (
-        c.human_requested_at.desc() if order is routing.QueueOrder.LCFS else c.human_requested_at
-    )
+    # The same order as the domain's queue_sorted, so that the LIMIT keeps the right heads.
+    if order is routing.QueueOrder.LCFS:
+        ordering = (c.human_requested_at.desc(), c.id.desc())
+    else:
+        ordering = (c.human_requested_at.asc(), c.id.asc())
     query = (
         select(c.id, c.group_id, c.human_requested_at)
         .where(c.shop_id == shop_id, c.state == ConversationState.QUEUED, c.group_id == group_id)
-        .order_by(ordering, c.id)
+        .order_by(*ordering)
     )
     if limit is not None:
         query = query.limit(limit)
