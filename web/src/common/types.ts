@@ -1,4 +1,4 @@
-export type Role = 'owner' | 'supervisor' | 'agent'
+export type Role = 'owner' | 'supervisor' | 'leader' | 'agent'
 export type AgentStatus = 'online' | 'busy' | 'break' | 'offline'
 
 export interface Account {
@@ -43,6 +43,7 @@ export interface Order {
   amount?: string | number
   total?: string | number
   created_at?: string
+  ordered_at?: string
   status?: string
   [key: string]: unknown
 }

@@ -9,7 +9,7 @@ export const useSessionStore = defineStore('session', () => {
   const account = ref<Account | null>(null)
   const shop = ref<Shop | null>(null)
 
-  const isSupervisor = computed(() => account.value?.role === 'supervisor' || account.value?.role === 'owner')
+  const isSupervisor = computed(() => account.value?.role === 'supervisor' || account.value?.role === 'owner' || account.value?.role === 'leader')
 
   async function login(body: LoginBody): Promise<void> {
     const res = await authApi.login(body)

@@ -71,7 +71,7 @@ export const useWidgetStore = defineStore('widget', () => {
       failed.value = 'network'
       return
     }
-    socket = consumerSocket(() => (token.value ? { type: 'auth', token: token.value } : null))
+    socket = consumerSocket(() => (token.value ? { type: 'auth', shop_id: shopId.value, token: token.value } : null))
     socketRef.value = socket
     socket.on('ready', (f: Frame) => {
       const consumer = f.consumer as { nickname?: string } | undefined
