@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,9 @@ class Consumer:
         r.raise_for_status()
         self.token = r.json()["token"]
         self.nickname = r.json()["consumer"]["nickname"]
-        self.ws: ClientConnection = connect(
-            f"{server.ws}/ws/consumer", origin=server.base, open_timeout=10
+        self._stack = ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(
+            connect(f"{server.ws}/ws/consumer", origin=server.base, open_timeout=10)
         )
         self.ws.send(json.dumps({"type": "auth", "shop_id": 1, "token": self.token}))
         self.frames: list[dict[str, Any]] = []
@@ -275,7 +277,7 @@ class Consumer:
         return [f["message"]["body"] for f in self.frames if f["type"] == "message"]
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
 
 PRODUCT = {"id": "p-1001", "title": "轻薄羽绒服 女款 冬季保暖短款", "price": "399.00", "url": "/x"}
