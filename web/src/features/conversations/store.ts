@@ -23,6 +23,7 @@ export const useConversationsStore = defineStore('conversations', () => {
   const currentId = ref<number | null>(null)
   const closed = ref<Set<number>>(new Set())
 
+  const handedOver = new Set<number>()
   const me = computed(() => session.account?.id ?? null)
 
   function closedKey(): string {
@@ -64,6 +65,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     const t = activityOf(byId.value[c.id])
     if (!activity.value[c.id] || t > activity.value[c.id][0] || live) touch(c.id, t)
     let becameMine = false
+    if (handedOver.has(c.id) && c.agent_id !== me.value) return false
     if (isMine(c) && (c.state === 'assigned' || c.state === 'ended')) {
       if (!mineIds.value.includes(c.id) && !closed.value.has(c.id)) {
         if (c.state === 'assigned' || live) {
@@ -164,6 +166,13 @@ export const useConversationsStore = defineStore('conversations', () => {
     if (currentId.value === id) currentId.value = null
   }
 
+  /** A conversation transferred away: off my list, and off the screen. */
+  function handOver(id: number): void {
+    mineIds.value = mineIds.value.filter((x) => x !== id)
+    handedOver.add(id)
+    if (currentId.value === id) currentId.value = null
+  }
+
   function closeAllEnded(): number {
     const ids = endedMine.value.map((c) => c.id)
     for (const id of ids) close(id)
@@ -202,6 +211,6 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   return {
     byId, mineIds, tabIds, tabLoading, unread, unanswered, currentId, current, mine, endedMine,
-    isMine, upsert, onMessage, list, loadMine, loadTab, select, close, closeAllEnded, smartPick, reset,
+    isMine, upsert, handOver, onMessage, list, loadMine, loadTab, select, close, closeAllEnded, smartPick, reset,
   }
 })

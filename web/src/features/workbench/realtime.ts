@@ -72,6 +72,8 @@ export function useStaffRealtime() {
     socket.on('transfer_result', (f: Frame) => {
       const tr = f.transfer as Transfer
       const ok = tr.state === 'accepted'
+      // The conversation now belongs to the receiver (CONV-7).
+      if (ok && tr.from_agent_id === session.account?.id) convs.handOver(tr.conversation_id)
       ElNotification({
         type: ok ? 'success' : 'warning',
         title: t(ok ? 'desk.transfer.acceptedTitle' : 'desk.transfer.declinedTitle'),
