@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
 
-Ref = Annotated[str, StringConstraints(max_length=64)] | None
+MAX_REF_CHARS = 64
+# Seqs are INTEGER columns: a larger since_seq is refused here, not by the database driver.
+MAX_SEQ = 2**31 - 1
+
+Ref = Annotated[str, StringConstraints(max_length=MAX_REF_CHARS)] | None
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 Short = Annotated[str, StringConstraints(max_length=200)]
 Url = Annotated[str, StringConstraints(max_length=500)]
@@ -89,7 +93,7 @@ class SendIn(FrameIn):
 class SyncIn(FrameIn):
     type: Literal["sync"]
     conversation_id: ConversationRef
-    since_seq: Annotated[int, Field(ge=0)] = 0
+    since_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)] = 0
     limit: Annotated[int, Field(ge=1, le=200)] = 200
 
 

@@ -56,12 +56,13 @@ def parse(text: str, registry: dict[str, type[p.FrameIn]], max_bytes: int) -> p.
     """Decode one client frame against the registry (bad_input / unknown_frame on failure)."""
     if len(text.encode()) > max_bytes:
         raise errors.BadInput("Frame too large.", code="frame_too_large", max_bytes=max_bytes)
-    if "\x00" in text or "\\u0000" in text:
-        raise errors.BadInput("Frames may not contain NUL characters.")
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise errors.BadInput("Malformed JSON.", detail=str(exc)) from exc
+    # Decoded, not raw: a user may type a literal backslash-u0000 (escaped as "\\u0000").
+    if "\\u0000" in text and _has_nul(data):
+        raise errors.BadInput("Frames may not contain NUL characters.")
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise errors.BadInput("A frame is a JSON object with a string `type`.")
     model = registry.get(data["type"])
@@ -71,6 +72,33 @@ def parse(text: str, registry: dict[str, type[p.FrameIn]], max_bytes: int) -> p.
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from exc
+
+
+def _has_nul(data: object) -> bool:
+    """Iterative: a deeply nested frame must not exhaust the stack."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _raw_ref(text: str, max_bytes: int) -> str | None:
+    """The `ref` of a frame that failed validation, so the client can match the error to it."""
+    if len(text) > max_bytes:
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    ref = data.get("ref") if isinstance(data, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= p.MAX_REF_CHARS else None
 
 
 async def _serve(
@@ -91,7 +119,7 @@ async def _serve(
             ref = frame.ref
             answer = await handle(frame)
         except errors.KefuError as exc:
-            connection.push(error_frame(exc, ref))
+            connection.push(error_frame(exc, ref if ref is not None else _raw_ref(text, limit)))
             if exc.code == "frame_too_large":
                 connection.close(CLOSE_TOO_LARGE)
             continue
