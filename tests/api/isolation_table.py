@@ -1,0 +1,328 @@
+"""The ACCT-5 isolation table: for every HTTP route and WebSocket frame that names an object, the
+request that names shop B's object and what shop A's accounts must get back. The discovery
+functions find what names an object in the OpenAPI document and the frame registries, so a new
+route or frame without a case here is reported by the meta-test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kefu.gateway import protocol as p
+
+# An object-naming field: ("path" | "query" | "body", name).
+Field = tuple[str, str]
+Route = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A placeholder for one object of the world, e.g. `Obj("B.conversation")`."""
+
+    name: str
+
+
+def fill(template: Any, ids: dict[str, int]) -> Any:
+    """The template with every Obj replaced by the world's id."""
+    if isinstance(template, Obj):
+        return ids[template.name]
+    if isinstance(template, dict):
+        return {k: fill(v, ids) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, ids) for v in template]
+    return template
+
+
+@dataclass(frozen=True)
+class HttpCase:
+    """Shop A's accounts name shop B's object in `field`: they get not_found of `kind`.
+
+    `role_only`: the route is refused to agents whatever the id (ACCT-2), so an agent gets
+    `forbidden` for B's id exactly as for their own shop's: nothing tells them B's id exists.
+    """
+
+    method: str
+    path: str
+    field: Field
+    kind: str
+    path_params: dict[str, Obj] = field(default_factory=dict)
+    body: Any = None
+    role_only: bool = False
+
+    @property
+    def route(self) -> Route:
+        return (self.method, self.path)
+
+    def url(self, ids: dict[str, int]) -> str:
+        return self.path.format(**fill(self.path_params, ids))
+
+
+CONV = "/api/conversations/{conversation_id}"
+B_CONV = {"conversation_id": Obj("B.conversation")}
+A_CONV = {"conversation_id": Obj("A.conversation")}
+
+HTTP_CASES: list[HttpCase] = [
+    HttpCase("GET", CONV, ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase("GET", CONV + "/messages", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase(
+        "POST",
+        CONV + "/messages",
+        ("path", "conversation_id"),
+        "conversation",
+        B_CONV,
+        {"client_id": "iso-1", "body": "hello B"},
+    ),
+    HttpCase("POST", CONV + "/end", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase("POST", CONV + "/join", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase(
+        "POST",
+        CONV + "/transfer",
+        ("path", "conversation_id"),
+        "conversation",
+        B_CONV,
+        {"to_agent_id": Obj("A.bob")},
+    ),
+    HttpCase(
+        "POST",
+        CONV + "/transfer",
+        ("body", "to_agent_id"),
+        "account",
+        A_CONV,
+        {"to_agent_id": Obj("B.bob")},
+    ),
+    HttpCase(
+        "POST",
+        CONV + "/transfer",
+        ("body", "to_group_id"),
+        "group",
+        A_CONV,
+        {"to_group_id": Obj("B.group")},
+    ),
+    HttpCase(
+        "POST",
+        CONV + "/invite",
+        ("path", "conversation_id"),
+        "conversation",
+        B_CONV,
+        {"agent_id": Obj("A.bob")},
+    ),
+    HttpCase(
+        "POST",
+        CONV + "/invite",
+        ("body", "agent_id"),
+        "account",
+        A_CONV,
+        {"agent_id": Obj("B.bob")},
+    ),
+    HttpCase(
+        "POST",
+        "/api/transfers/{transfer_id}/accept",
+        ("path", "transfer_id"),
+        "transfer",
+        {"transfer_id": Obj("B.transfer")},
+    ),
+    HttpCase(
+        "POST",
+        "/api/transfers/{transfer_id}/decline",
+        ("path", "transfer_id"),
+        "transfer",
+        {"transfer_id": Obj("B.transfer")},
+    ),
+    HttpCase(
+        "PUT",
+        "/api/agents/{agent_id}",
+        ("path", "agent_id"),
+        "account",
+        {"agent_id": Obj("B.alice")},
+        {"display_name": "Hijacked", "has_im_permission": False},
+        role_only=True,
+    ),
+    # A's own agent first: a batch that fails on B's id must change nothing at all.
+    HttpCase(
+        "POST",
+        "/api/agents/batch",
+        ("body", "agent_ids"),
+        "account",
+        body={"agent_ids": [Obj("A.bob"), Obj("B.alice")], "action": "suspend"},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/agents/batch",
+        ("body", "group_id"),
+        "group",
+        body={"agent_ids": [Obj("A.bob")], "action": "move", "group_id": Obj("B.group")},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/shop/settings",
+        ("body", "entry_groups"),
+        "group",
+        body={"entry_groups": {"product": Obj("B.group")}, "queue_order": "lcfs"},
+        role_only=True,
+    ),
+]
+
+# Routes that name no object: everything they touch is the session's own shop and account.
+NO_OBJECT_IDS: dict[Route, str] = {
+    ("POST", "/api/auth/logout"): "ends the caller's own session",
+    ("GET", "/api/me"): "the caller's own account and shop",
+    ("PUT", "/api/me/status"): "the caller's own status",
+    ("PUT", "/api/me/reception-limit"): "the caller's own limit",
+    ("GET", "/api/me/stats"): "the caller's own statistics",
+    ("GET", "/api/agents"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/groups"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/shop/settings"): "the session's shop",
+    ("GET", "/api/conversations"): "lists the session's shop (checked by the list test)",
+}
+
+# Public routes name a shop on purpose; each has its own rule, tested one by one.
+PUBLIC_ROUTES: dict[Route, str] = {
+    ("POST", "/api/auth/login"): "credentials belong to one shop: A's account cannot log in to B",
+    ("POST", "/api/consumer/session"): "a missing shop is not_found; A's token is no key to B",
+    ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",
+}
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        schema = doc["components"]["schemas"][name]
+    return schema
+
+
+def _variants(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(doc, schema)
+    return [_resolve(doc, s) for s in schema.get("anyOf", [schema])]
+
+
+# Names that look like ids but name no stored object of a shop.
+NOT_OBJECTS: dict[str, str] = {
+    "client_id": "the client's own message key (MSG-2), scoped to the conversation it names",
+}
+
+
+def _names_object(doc: dict[str, Any], name: str, schema: dict[str, Any]) -> bool:
+    """An id (`*_id`, `*_ids`) or a map whose values are ids (like `entry_groups`)."""
+    if name in NOT_OBJECTS:
+        return False
+    if name.endswith(("_id", "_ids")):
+        return True
+    for variant in _variants(doc, schema):
+        values = variant.get("additionalProperties")
+        if isinstance(values, dict) and values.get("type") == "integer":
+            return True
+    return False
+
+
+def _body_fields(doc: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for variant in _variants(doc, schema):
+        for name, prop in variant.get("properties", {}).items():
+            if _names_object(doc, name, prop):
+                found.add(prefix + name)
+            found |= _body_fields(doc, prop, prefix + name + ".")
+    return found
+
+
+def object_fields(doc: dict[str, Any]) -> dict[Route, set[Field]]:
+    """Every operation of the OpenAPI document, with the parameters that name an object."""
+    routes: dict[Route, set[Field]] = {}
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            fields = {
+                (param["in"], param["name"])
+                for param in op.get("parameters", [])
+                if _names_object(doc, param["name"], param.get("schema", {}))
+            }
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                fields |= {("body", name) for name in _body_fields(doc, body["schema"])}
+            routes[(method.upper(), path)] = fields
+    return routes
+
+
+def uncovered_routes(doc: dict[str, Any]) -> list[str]:
+    """What the table misses (or names wrongly) for this OpenAPI document."""
+    problems: list[str] = []
+    routes = object_fields(doc)
+    covered: dict[Route, set[Field]] = {}
+    for case in HTTP_CASES:
+        covered.setdefault(case.route, set()).add(case.field)
+    for route in [*covered, *NO_OBJECT_IDS, *PUBLIC_ROUTES]:
+        if route not in routes:
+            problems.append(f"{route}: in the isolation table but not in the OpenAPI document")
+    for route, fields in sorted(routes.items()):
+        if route in PUBLIC_ROUTES:
+            continue
+        if route in NO_OBJECT_IDS:
+            if fields:
+                problems.append(f"{route}: listed as naming no object, but has {sorted(fields)}")
+            continue
+        if route not in covered:
+            problems.append(f"{route}: no isolation case and not in the no-object-ids list")
+            continue
+        for missing in sorted(fields - covered[route]):
+            problems.append(f"{route}: no isolation case for {missing}")
+    return problems
+
+
+# WebSocket frames that name a conversation: each sent with shop B's conversation id.
+WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "send": lambda cid: {
+        "type": "send",
+        "conversation_id": cid,
+        "client_id": "iso-ws-1",
+        "body": "hello B",
+    },
+    "sync": lambda cid: {"type": "sync", "conversation_id": cid, "since_seq": 0},
+    "typing": lambda cid: {"type": "typing", "conversation_id": cid, "text": "typing to B"},
+}
+
+NO_ID_FRAMES: dict[str, str] = {
+    "ping": "names nothing",
+    "open": "opens the consumer's own conversation in the token's shop",
+    "request_human": "acts on the consumer's own conversation",
+    "leave_queue": "acts on the consumer's own conversation",
+}
+
+# Frames with their own rule, tested on their own.
+OWN_RULE_FRAMES: dict[str, str] = {
+    "auth": "a consumer token is signed for one shop: A's token for B closes with 4401",
+}
+
+
+def frame_id_fields(model: type[p.FrameIn]) -> set[str]:
+    return {
+        name
+        for name in model.model_fields
+        if name.endswith(("_id", "_ids")) and name not in NOT_OBJECTS
+    }
+
+
+def uncovered_frames() -> list[str]:
+    """What the WebSocket table misses for the frame registries."""
+    problems: list[str] = []
+    registries = {"consumer": p.CONSUMER_FRAMES, "staff": p.STAFF_FRAMES}
+    for socket, registry in registries.items():
+        for kind, model in sorted(registry.items()):
+            ids = frame_id_fields(model)
+            if kind in OWN_RULE_FRAMES:
+                continue
+            if "conversation_id" in ids and kind not in p.CONVERSATION_FRAMES:
+                problems.append(
+                    f"{socket} {kind}: names a conversation, not in CONVERSATION_FRAMES"
+                )
+            if ids and kind not in WS_CASES:
+                problems.append(f"{socket} {kind}: names {sorted(ids)}, no isolation case")
+            if not ids and kind not in NO_ID_FRAMES and kind not in WS_CASES:
+                problems.append(f"{socket} {kind}: no isolation case and not in the no-ids list")
+    for kind in p.CONVERSATION_FRAMES - set(WS_CASES):
+        problems.append(f"{kind}: in CONVERSATION_FRAMES without an isolation case")
+    every = set(p.CONSUMER_FRAMES) | set(p.STAFF_FRAMES)
+    for kind in [*WS_CASES, *NO_ID_FRAMES, *OWN_RULE_FRAMES]:
+        if kind not in every:
+            problems.append(f"{kind}: in the isolation table but in no frame registry")
+    return problems
