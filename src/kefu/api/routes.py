@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from kefu.api import schemas as s
 from kefu.api.deps import SESSION_COOKIE, ctx_of, current_staff, runtime, sign_session
 from kefu.api.responses import JsonOut
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus
+from kefu.gateway.protocol import MAX_SEQ
 from kefu.services import accounts, conversations, messages, presence, shops
 from kefu.services.context import Staff
 from kefu.services.messages import SendRequest
 
 router = APIRouter(prefix="/api", default_response_class=JsonOut)
 StaffDep = Annotated[Staff, Depends(current_staff)]
-Id = Annotated[int, Query(ge=1)]
+Id = Annotated[int, Path(ge=1, le=s.MAX_ID)]
 
 
 @router.post("/auth/login", tags=["auth"])
@@ -82,7 +83,7 @@ async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
 
 @router.put("/agents/{agent_id}", tags=["agents"])
 async def update_agent(
-    agent_id: int, body: s.AgentUpdateIn, staff: StaffDep, request: Request
+    agent_id: Id, body: s.AgentUpdateIn, staff: StaffDep, request: Request
 ) -> JsonOut:
     account = await presence.update_agent(
         ctx_of(request),
@@ -133,17 +134,17 @@ async def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}", tags=["conversations"])
-async def get_conversation(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+async def get_conversation(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.get_conversation(ctx_of(request), staff, conversation_id))
 
 
 @router.get("/conversations/{conversation_id}/messages", tags=["messages"])
 async def list_messages(
-    conversation_id: int,
+    conversation_id: Id,
     staff: StaffDep,
     request: Request,
-    since_seq: Annotated[int | None, Query(ge=0)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    since_seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 200,
 ) -> JsonOut:
     items, has_more = await messages.history(
@@ -159,7 +160,7 @@ async def list_messages(
 
 @router.post("/conversations/{conversation_id}/messages", tags=["messages"])
 async def send_message(
-    conversation_id: int, body: s.SendHttpIn, staff: StaffDep, request: Request
+    conversation_id: Id, body: s.SendHttpIn, staff: StaffDep, request: Request
 ) -> JsonOut:
     ack = await runtime(request).writer.send(
         SendRequest(
@@ -183,13 +184,13 @@ async def send_message(
 
 
 @router.post("/conversations/{conversation_id}/end", tags=["conversations"])
-async def end(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+async def end(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.end_conversation(ctx_of(request), staff, conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/transfer", tags=["conversations"])
 async def transfer(
-    conversation_id: int, body: s.TransferIn, staff: StaffDep, request: Request
+    conversation_id: Id, body: s.TransferIn, staff: StaffDep, request: Request
 ) -> JsonOut:
     ctx = ctx_of(request)
     if (body.to_agent_id is None) == (body.to_group_id is None):
@@ -211,14 +212,14 @@ async def transfer(
 
 
 @router.post("/transfers/{transfer_id}/accept", tags=["conversations"])
-async def accept_transfer(transfer_id: int, staff: StaffDep, request: Request) -> JsonOut:
+async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
         await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=True)
     )
 
 
 @router.post("/transfers/{transfer_id}/decline", tags=["conversations"])
-async def decline_transfer(transfer_id: int, staff: StaffDep, request: Request) -> JsonOut:
+async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
         await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=False)
     )
@@ -226,7 +227,7 @@ async def decline_transfer(transfer_id: int, staff: StaffDep, request: Request) 
 
 @router.post("/conversations/{conversation_id}/invite", tags=["conversations"])
 async def invite(
-    conversation_id: int, body: s.InviteIn, staff: StaffDep, request: Request
+    conversation_id: Id, body: s.InviteIn, staff: StaffDep, request: Request
 ) -> JsonOut:
     return JsonOut(
         await conversations.invite(ctx_of(request), staff, conversation_id, agent_id=body.agent_id)
@@ -234,7 +235,7 @@ async def invite(
 
 
 @router.post("/conversations/{conversation_id}/join", tags=["conversations"])
-async def join(conversation_id: int, staff: StaffDep, request: Request) -> JsonOut:
+async def join(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.join(ctx_of(request), staff, conversation_id))
 
 
@@ -253,5 +254,5 @@ async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonO
 
 
 @router.get("/public/shops/{shop_id}", tags=["consumer"])
-async def public_shop(shop_id: int, request: Request) -> JsonOut:
+async def public_shop(shop_id: Id, request: Request) -> JsonOut:
     return JsonOut(await shops.public_shop(ctx_of(request), shop_id))

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS
 from kefu.gateway.protocol import Short
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+# Ids are BIGINT columns: a larger id is bad_input here, not an overflow in the driver.
+MAX_ID = 2**62
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """PostgreSQL text cannot hold NUL, and no field needs it (bad_input)."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return value
+
 
 class LoginIn(In):
-    shop_id: Annotated[int, Field(ge=1)]
+    shop_id: DbId
     username: Name
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     take_over: bool = False
@@ -37,9 +48,9 @@ class AgentUpdateIn(In):
 
 
 class BatchIn(In):
-    agent_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=500)]
+    agent_ids: Annotated[list[DbId], Field(min_length=1, max_length=500)]
     action: Literal["suspend", "unsuspend", "move"]
-    group_id: Annotated[int, Field(ge=1)] | None = None
+    group_id: DbId | None = None
 
 
 class SettingsIn(In):
@@ -49,7 +60,7 @@ class SettingsIn(In):
     bot_mode: Literal["bot_first", "human_first"] | None = None
     welcome_message: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     entry_groups: (
-        dict[Literal["product", "order", "after_sale", "live", "ad", "direct"], int] | None
+        dict[Literal["product", "order", "after_sale", "live", "ad", "direct"], DbId] | None
     ) = None
 
 
@@ -60,12 +71,12 @@ class SendHttpIn(In):
 
 
 class TransferIn(In):
-    to_agent_id: Annotated[int, Field(ge=1)] | None = None
-    to_group_id: Annotated[int, Field(ge=1)] | None = None
+    to_agent_id: DbId | None = None
+    to_group_id: DbId | None = None
 
 
 class InviteIn(In):
-    agent_id: Annotated[int, Field(ge=1)]
+    agent_id: DbId
 
 
 class IdentityIn(In):
@@ -76,7 +87,7 @@ class IdentityIn(In):
 
 
 class ConsumerSessionIn(In):
-    shop_id: Annotated[int, Field(ge=1)]
+    shop_id: DbId
     identity: IdentityIn | None = None
     token: Annotated[str, StringConstraints(max_length=512)] | None = None
 
