@@ -1,0 +1,124 @@
+"""MSG-5: user text is shown as text everywhere; both languages have every key."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import PRODUCT, REPO, Consumer, Server, Watch, field, login, sign_identity
+
+pytestmark = pytest.mark.e2e
+
+XSS = "<img src=x onerror=alert(1)>"
+RAW_KEY = re.compile(r"\b(common|desk|widget|shop|landing|auth|errors)\.[A-Za-z]+\.[A-Za-z.]+")
+
+
+def test_script_payloads_are_shown_as_text(server: Server, new_page: Any, watch: Watch) -> None:
+    agent = new_page(base=server.base)
+    login(agent, server, "agent2")
+
+    # Nickname (signed identity, the shop's secret read from the demo's own database)
+    # and product title over the consumer socket.
+    evil = Consumer(server, identity=sign_identity(server, "evil-1", XSS))
+    evil.open({**PRODUCT, "title": XSS})
+    evil.request_human()
+    evil.send(XSS)
+
+    # Product title and message through the widget page.
+    phone = new_page(width=390, height=844)
+    product = {**PRODUCT, "title": XSS}
+    phone.goto(f"{server.base}/widget?shop=1&source=product&product={quote(json.dumps(product))}")
+    expect(phone.get_by_test_id("context-product-title")).to_have_text(XSS)
+    phone.get_by_test_id("request-human").click()
+    expect(phone.get_by_test_id("widget-status")).to_have_attribute("data-state", "assigned")
+    field(phone, "widget-input").fill(XSS)
+    phone.get_by_test_id("widget-send").click()
+
+    expect(agent.get_by_test_id("conversation-item")).to_have_count(2)
+    expect(agent.get_by_test_id("item-nickname").filter(has_text=XSS)).to_have_count(1)
+    for i in range(2):
+        agent.get_by_test_id("conversation-item").nth(i).click()
+        bodies = agent.get_by_test_id("message-history").get_by_test_id("message-body")
+        expect(bodies.filter(has_text=XSS).first).to_have_text(XSS)
+        expect(
+            agent.get_by_test_id("context-panel").get_by_test_id("context-product-title")
+        ).to_have_text(XSS)
+        field(agent, "message-input").fill(XSS + " reply")
+        agent.keyboard.press("Enter")
+        expect(agent.get_by_test_id("message-history").get_by_text(XSS + " reply")).to_be_visible()
+    expect(phone.get_by_test_id("widget-messages").get_by_text(XSS + " reply")).to_be_visible()
+    agent.wait_for_timeout(500)
+    assert agent.locator("img[src=x]").count() == 0
+    assert phone.locator("img[src=x]").count() == 0
+    evil.close()
+    assert watch.dialogs == []
+
+
+def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for k, v in tree.items():
+        out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+    return out
+
+
+def test_locale_files_have_the_same_keys() -> None:
+    root = REPO / "web" / "src" / "locales"
+    zh = {p.name: p for p in (root / "zh-CN").glob("*.json")}
+    en = {p.name: p for p in (root / "en-US").glob("*.json")}
+    assert zh.keys() == en.keys()
+    for name in zh:
+        a = _keys(json.loads(Path(zh[name]).read_text("utf-8")))
+        b = _keys(json.loads(Path(en[name]).read_text("utf-8")))
+        assert a == b, (name, a ^ b)
+
+
+def _check(page: Page, where: str) -> None:
+    page.wait_for_timeout(300)
+    text = page.locator("body").inner_text()
+    raw = RAW_KEY.findall(text)
+    assert not raw, f"raw i18n keys on {where}: {RAW_KEY.search(text)}"
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_every_page_is_translated(server: Server, new_page: Any, watch: Watch, locale: str) -> None:
+    page = new_page(base=server.base)
+    page.goto(f"{server.base}/")
+    page.get_by_test_id(f"lang-{locale}").click()
+    expect(page.locator("html")).to_have_attribute("lang", locale)
+    _check(page, "/")
+    page.goto(f"{server.base}/login")
+    field(page, "login-username").fill("agent2")
+    field(page, "login-password").fill("wrong-password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_be_visible()
+    _check(page, "/login")
+    page.goto(f"{server.base}/demo/shop?shop=1")
+    expect(page.get_by_test_id("product-card").first).to_be_visible()
+    _check(page, "/demo/shop")
+    page.goto(f"{server.base}/widget?shop=1&source=product&product={quote(json.dumps(PRODUCT))}")
+    expect(page.get_by_test_id("widget-status")).to_have_attribute("data-state", "bot")
+    _check(page, "/widget")
+
+    login(page, server, "agent1")
+    c = Consumer(server)
+    c.open(PRODUCT)
+    c.request_human()
+    c.send("hello")
+    page.get_by_test_id("conversation-item").first.click()
+    _check(page, "/workbench")
+    page.get_by_test_id("transfer-button").click()
+    expect(page.get_by_test_id("picker-confirm")).to_be_visible()
+    _check(page, "transfer dialog")
+    page.keyboard.press("Escape")
+    for tab in ("recent", "colleagues", "history", "mine"):
+        page.get_by_test_id(f"tab-{tab}").click()
+        _check(page, f"tab {tab}")
+    c.close()
+    assert watch.missing_keys == [], watch.missing_keys
+    assert watch.dialogs == []
