@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import pytest
 from isolation_table import (
     HTTP_CASES,
     NO_OBJECT_IDS,
@@ -137,7 +138,14 @@ def _refusal(response: httpx.Response) -> tuple[int, str, str | None]:
     return response.status_code, body.get("code"), body.get("params", {}).get("kind")
 
 
-async def test_acct_5_every_route_and_frame_has_an_isolation_case() -> None:
+class _RateIn(p.FrameIn):
+    type: Literal["rate"]
+    conversation_id: p.ConversationRef
+
+
+async def test_acct_5_every_route_and_frame_has_an_isolation_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     app = create_app(
         Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
         clock=FakeClock(),
@@ -157,6 +165,9 @@ async def test_acct_5_every_route_and_frame_has_an_isolation_case() -> None:
         "post": {"parameters": [{"name": "conversation_id", "in": "path", "schema": {}}]}
     }
     assert len(uncovered_routes(doc)) == 1
+    # So is a new frame naming a conversation: not in CONVERSATION_FRAMES, and no case.
+    monkeypatch.setitem(p.CONSUMER_FRAMES, "rate", _RateIn)
+    assert len(uncovered_frames()) == 2
     # Each case names an object of shop B, never A's, in the field it covers.
     for case in HTTP_CASES:
         where, name = case.field
