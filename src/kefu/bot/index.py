@@ -6,7 +6,7 @@ nothing about Chinese, synonyms or entries."""
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 K1 = 1.2
@@ -16,13 +16,15 @@ B = 0.75
 class Bm25Index:
     """Okapi BM25 over integer document ids, updated incrementally (BOT-5)."""
 
-    __slots__ = ("_doc_terms", "_lengths", "_postings", "_total_length")
+    __slots__ = ("_doc_terms", "_idf_cache", "_lengths", "_postings", "_total_length")
 
     def __init__(self) -> None:
         self._postings: dict[str, dict[int, int]] = {}
         self._doc_terms: dict[int, Counter[str]] = {}
         self._lengths: dict[int, int] = {}
         self._total_length = 0
+        # Any add or remove changes N or a df, so the cache is cleared on every change.
+        self._idf_cache: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -30,6 +32,7 @@ class Bm25Index:
     def add(self, doc_id: int, terms: Iterable[str]) -> None:
         """Index one document; its id must not be indexed already (BOT-5)."""
         counts = Counter(terms)
+        self._idf_cache.clear()
         self._doc_terms[doc_id] = counts
         length = sum(counts.values())
         self._lengths[doc_id] = length
@@ -40,6 +43,7 @@ class Bm25Index:
     def remove(self, doc_id: int) -> None:
         """Forget one document, updating document frequencies in place (BOT-5)."""
         counts = self._doc_terms.pop(doc_id)
+        self._idf_cache.clear()
         self._total_length -= self._lengths.pop(doc_id)
         for term in counts:
             posting = self._postings[term]
@@ -49,16 +53,20 @@ class Bm25Index:
 
     def idf(self, term: str) -> float:
         """BM25's non-negative inverse document frequency; unseen terms get the largest (BOT-5)."""
-        posting = self._postings.get(term)
-        df = len(posting) if posting else 0
-        return math.log(1.0 + (len(self._lengths) - df + 0.5) / (df + 0.5))
+        cached = self._idf_cache.get(term)
+        if cached is None:
+            posting = self._postings.get(term)
+            df = len(posting) if posting else 0
+            cached = math.log(1.0 + (len(self._lengths) - df + 0.5) / (df + 0.5))
+            self._idf_cache[term] = cached
+        return cached
 
     def terms_of(self, doc_id: int) -> Counter[str]:
         """The term counts a document was indexed with (BOT-5)."""
         return self._doc_terms[doc_id]
 
     def accumulate(
-        self, terms: Iterable[str], scores: dict[int, float], weight: float, max_df: int
+        self, terms: Iterable[str], scores: defaultdict[int, float], weight: float, max_df: int
     ) -> float:
         """Add weight × BM25 / ideal to `scores` per document; return the ideal (BOT-5).
 
@@ -88,7 +96,7 @@ class Bm25Index:
             factor = idf * scale
             for doc_id, tf in posting.items():
                 gain = factor * tf / (tf + norm_k + slope_k * lengths[doc_id])
-                scores[doc_id] = scores.get(doc_id, 0.0) + gain
+                scores[doc_id] += gain
         for posting, factor in frequent:
             for doc_id in scores.keys() & posting.keys():
                 tf = posting[doc_id]
