@@ -20,7 +20,7 @@ from sqlalchemy import insert
 from websockets.asyncio.client import ClientConnection, connect
 
 from kefu.app import Runtime, create_app
-from kefu.clock import FakeClock
+from kefu.clock import Clock, FakeClock
 from kefu.domain.shop import ShopSettings
 from kefu.settings import Settings
 from kefu.storage import tables as t
@@ -63,7 +63,7 @@ async def make_shop(
     groups: int = 1,
     agents: list[AgentSpec] | None = None,
     settings: ShopSettings | None = None,
-    clock: FakeClock,
+    clock: Clock,
 ) -> ShopIds:
     """A shop with an owner (`owner`), groups and agents; the entry sources map to group 0."""
     now = clock.now()
@@ -160,6 +160,58 @@ class Frames:
             await self._task
 
 
+async def consumer_token(base_url: str, shop_id: int) -> str:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        answer = await client.post("/api/consumer/session", json={"shop_id": shop_id})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
+async def consumer_socket(ws_url: str, shop_id: int, token: str, *, timeout: float = 5.0) -> Frames:
+    """An authenticated consumer socket (no conversation opened yet)."""
+    frames = Frames(await connect(ws_url + "/ws/consumer", open_timeout=timeout))
+    await frames.send({"type": "auth", "shop_id": shop_id, "token": token})
+    await frames.wait_for(lambda f: f["type"] == "ready", timeout)
+    return frames
+
+
+async def open_consumer(
+    base_url: str,
+    ws_url: str,
+    shop_id: int,
+    *,
+    entry: dict[str, Any] | None = None,
+    timeout: float = 5.0,
+) -> Frames:
+    token = await consumer_token(base_url, shop_id)
+    frames = await consumer_socket(ws_url, shop_id, token, timeout=timeout)
+    opened = await frames.request(
+        {"type": "open", "entry": entry or {"source": "product"}}, timeout
+    )
+    frames.conversation_id = opened["conversation"]["id"]  # type: ignore[attr-defined]
+    frames.token = token  # type: ignore[attr-defined]
+    return frames
+
+
+async def staff_login(base_url: str, shop_id: int, username: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=base_url)
+    response = await client.post(
+        "/api/auth/login", json={"shop_id": shop_id, "username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return client
+
+
+async def staff_socket(ws_url: str, client: httpx.AsyncClient) -> Frames:
+    cookie = client.cookies.get("kefu_session")
+    ws = await connect(
+        ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
+    )
+    frames = Frames(ws)
+    await frames.wait_for(lambda f: f["type"] == "ready")
+    return frames
+
+
 @dataclass
 class Server:
     runtime: Runtime
@@ -194,16 +246,8 @@ class Server:
 
     async def consumer(self, shop_id: int, *, entry: dict[str, Any] | None = None) -> Frames:
         """A consumer with an anonymous session, authenticated and with an open conversation."""
-        async with httpx.AsyncClient(base_url=self.base_url) as client:
-            session = (await client.post("/api/consumer/session", json={"shop_id": shop_id})).json()
-        ws = await connect(self.ws_url + "/ws/consumer")
-        frames = Frames(ws)
+        frames = await open_consumer(self.base_url, self.ws_url, shop_id, entry=entry)
         self._sockets.append(frames)
-        await frames.send({"type": "auth", "shop_id": shop_id, "token": session["token"]})
-        await frames.wait_for(lambda f: f["type"] == "ready")
-        opened = await frames.request({"type": "open", "entry": entry or {"source": "product"}})
-        frames.conversation_id = opened["conversation"]["id"]  # type: ignore[attr-defined]
-        frames.token = session["token"]  # type: ignore[attr-defined]
         return frames
 
     async def close(self) -> None:

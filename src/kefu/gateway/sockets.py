@@ -231,8 +231,13 @@ async def consumer_socket(websocket: WebSocket) -> None:
         async with rt.ctx.db.read() as tx:
             current = await conversations.current_conversation_id(tx.conn, consumer)
         view = await conversations.get_view(rt.ctx, current) if current else None
+        profile = await accounts.consumer_profile(rt.ctx, consumer)
         connection.push(
-            {"type": "ready", "consumer": {"id": consumer.consumer_id}, "conversation": view}
+            {
+                "type": "ready",
+                "consumer": {"id": consumer.consumer_id, **profile},
+                "conversation": view,
+            }
         )
         if current and rt.ctx.on_queue_changed is not None:
             rt.ctx.on_queue_changed(consumer.shop_id)

@@ -179,6 +179,22 @@ def identity_signature(secret: str, uid: str, nickname: str, ts: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+async def consumer_profile(ctx: Context, consumer: ConsumerActor) -> dict[str, str]:
+    """The consumer's public identity, as the widget shows it."""
+    async with ctx.db.read() as tx:
+        row = (
+            await tx.conn.execute(
+                select(t.consumers.c.uid, t.consumers.c.nickname).where(
+                    t.consumers.c.id == consumer.consumer_id,
+                    t.consumers.c.shop_id == consumer.shop_id,
+                )
+            )
+        ).first()
+    if row is None:
+        raise errors.Unauthenticated("Invalid consumer token.")
+    return {"uid": row.uid, "nickname": row.nickname}
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerSession:
     token: str

@@ -76,6 +76,7 @@ class UnitOfWork:
         self._readonly = readonly
         self._after_commit: list[AfterCommit] = []
         self._conn: AsyncConnection | None = None
+        self._committed = False
 
     @property
     def conn(self) -> AsyncConnection:
@@ -107,6 +108,12 @@ class UnitOfWork:
         finally:
             await conn.close()
             self._conn = None
+        # After-commit work runs once the connection is back in the pool: it may need a
+        # connection of its own, and holding ours meanwhile can starve the pool.
+        callbacks, self._after_commit = self._after_commit, []
+        if self._committed and exc_type is None:
+            for callback in callbacks:
+                await callback()
 
     async def lock_shop(self, shop_id: int) -> None:
         """Serialise routing decisions of one shop across processes (ROUTE-7)."""
@@ -118,6 +125,4 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.conn.commit()
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            await callback()
+        self._committed = True
