@@ -139,6 +139,8 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 
 async def staff_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
+    # Accept first so that the refusal carries its close code (documented in protocol.md).
+    await websocket.accept()
     if not _origin_allowed(websocket):
         await websocket.close(CLOSE_ORIGIN)
         return
@@ -147,7 +149,6 @@ async def staff_socket(websocket: WebSocket) -> None:
     except errors.KefuError:
         await websocket.close(CLOSE_UNAUTHENTICATED)
         return
-    await websocket.accept()
 
     def on_event(conn: Connection, event: Event) -> bool:
         if event.get("type") == "session_closed" and staff.session_id in event.get(

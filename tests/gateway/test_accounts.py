@@ -1,0 +1,183 @@
+"""ACCT-1 to ACCT-4 and PRES-3: sessions, take-over, throttling, consumer identities, stats,
+and the WebSocket hygiene that protects them."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from kefu.services.accounts import identity_signature
+from support import PASSWORD, AgentSpec, make_shop, running_server
+
+
+async def _login(srv_url: str, shop_id: int, username: str, **extra: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=srv_url) as client:
+        return await client.post(
+            "/api/auth/login",
+            json={"shop_id": shop_id, "username": username, "password": PASSWORD, **extra},
+        )
+
+
+async def test_acct_4_second_login_refused_until_taken_over(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        first = await srv.staff(shop.shop_id, "a")
+        first_ws = await srv.staff_socket(first)
+
+        again = await _login(srv.base_url, shop.shop_id, "a")
+        assert again.status_code == 409
+        assert again.json()["code"] == "account.already_logged_in"
+
+        taken = await _login(srv.base_url, shop.shop_id, "a", take_over=True)
+        assert taken.status_code == 200
+        new_cookie = taken.cookies.get("kefu_session")
+        assert new_cookie and new_cookie != first.cookies.get("kefu_session")  # rotated
+
+        closed = await first_ws.wait_for(lambda f: f["type"] == "session_closed")
+        assert closed["reason"] == "taken_over"
+        await first_ws.ws.wait_closed()
+        assert first_ws.ws.close_code == 4409
+        assert (await first.get("/api/me")).status_code == 401
+
+
+async def test_acct_4_logout_kills_the_session_server_side(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        client = await srv.staff(shop.shop_id, "a")
+        cookie = client.cookies.get("kefu_session")
+        ws = await srv.staff_socket(client)
+        assert (await client.post("/api/auth/logout")).status_code == 200
+        await ws.wait_for(lambda f: f["type"] == "session_closed")
+        async with httpx.AsyncClient(
+            base_url=srv.base_url, cookies={"kefu_session": str(cookie)}
+        ) as replay:
+            assert (await replay.get("/api/me")).status_code == 401
+        assert (await _login(srv.base_url, shop.shop_id, "a")).status_code == 200
+
+
+async def test_acct_4_login_is_throttled_after_five_failures(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            for _ in range(5):
+                bad = await client.post(
+                    "/api/auth/login",
+                    json={"shop_id": shop.shop_id, "username": "a", "password": "wrong"},
+                )
+                assert bad.json()["code"] == "auth.invalid_credentials"
+        blocked = await _login(srv.base_url, shop.shop_id, "a")
+        assert blocked.status_code == 429 and blocked.json()["code"] == "auth.throttled"
+        srv.clock.advance(timedelta(minutes=16))
+        assert (await _login(srv.base_url, shop.shop_id, "a")).status_code == 200
+
+
+async def test_acct_4_signed_identity_cannot_be_forged(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        ts = int(srv.clock.now().timestamp())
+        good = identity_signature(shop.secret, "u-42", "小王", ts)
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+            ok = await client.post(
+                "/api/consumer/session",
+                json={
+                    "shop_id": shop.shop_id,
+                    "identity": {"uid": "u-42", "nickname": "小王", "ts": ts, "sig": good},
+                },
+            )
+            assert ok.status_code == 200 and ok.json()["consumer"]["uid"] == "u-42"
+            forged = await client.post(
+                "/api/consumer/session",
+                json={
+                    "shop_id": shop.shop_id,
+                    "identity": {"uid": "u-43", "nickname": "小王", "ts": ts, "sig": good},
+                },
+            )
+            assert forged.status_code == 401
+            stale_ts = ts - 3600
+            stale = identity_signature(shop.secret, "u-42", "小王", stale_ts)
+            old = await client.post(
+                "/api/consumer/session",
+                json={
+                    "shop_id": shop.shop_id,
+                    "identity": {"uid": "u-42", "nickname": "小王", "ts": stale_ts, "sig": stale},
+                },
+            )
+            assert old.status_code == 401
+
+
+async def test_pres_3_online_and_login_time(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db,
+            agents=[AgentSpec("a", status="offline"), AgentSpec("b", limit=1)],
+            clock=srv.clock,
+        )
+        a = await srv.staff(shop.shop_id, "a")
+        await a.put("/api/me/status", json={"status": "online"})
+        srv.clock.advance(timedelta(minutes=40))
+        await a.put("/api/me/status", json={"status": "busy"})
+        srv.clock.advance(timedelta(minutes=20))
+        await a.put("/api/me/status", json={"status": "break"})
+        srv.clock.advance(timedelta(minutes=30))
+        await a.put("/api/me/status", json={"status": "offline"})
+        srv.clock.advance(timedelta(minutes=30))
+        for _ in range(3):
+            consumer = await srv.consumer(shop.shop_id)
+            await consumer.request({"type": "request_human"})
+        stats = (await a.get("/api/me/stats")).json()
+        assert stats == {"online_seconds": 3600, "login_seconds": 5400, "queue_length": 2}
+
+
+async def test_acct_1_without_im_permission_an_agent_gets_nothing(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        owner = await srv.staff(shop.shop_id, "owner")
+        revoked = await owner.put(
+            f"/api/agents/{shop.accounts['a']}",
+            json={"has_im_permission": False, "display_name": "阿A"},
+        )
+        assert revoked.json()["account"]["display_name"] == "阿A"
+        consumer = await srv.consumer(shop.shop_id)
+        answer = await consumer.request({"type": "request_human"})
+        assert answer["conversation"]["state"] == "queued"
+        renamed = await owner.put(
+            f"/api/agents/{shop.accounts['owner']}", json={"display_name": "X"}
+        )
+        assert renamed.status_code == 422  # ACCT-3: the main account's name is fixed
+
+
+async def test_ws_consumer_must_authenticate_in_time(db_url: str) -> None:
+    async with running_server(db_url, ws_auth_timeout_s=0.3) as srv:
+        async with connect(srv.ws_url + "/ws/consumer") as ws:
+            started = time.monotonic()
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+            assert time.monotonic() - started < 5
+
+
+async def test_ws_staff_origin_must_be_allowed(db_url: str) -> None:
+    async with running_server(db_url, allowed_origins=["https://desk.example.com"]) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        client = await srv.staff(shop.shop_id, "a")
+        headers = {"Cookie": f"kefu_session={client.cookies.get('kefu_session')}"}
+        async with connect(
+            srv.ws_url + "/ws/staff",
+            additional_headers=headers,
+            origin="https://evil.example",  # type: ignore[arg-type]
+        ) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+        async with connect(
+            srv.ws_url + "/ws/staff",
+            additional_headers=headers,
+            origin="https://desk.example.com",  # type: ignore[arg-type]
+        ) as ws:
+            ready = await ws.recv()
+            assert '"ready"' in str(ready)
