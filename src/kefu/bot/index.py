@@ -98,7 +98,10 @@ class Bm25Index:
                 gain = factor * tf / (tf + norm_k + slope_k * lengths[doc_id])
                 scores[doc_id] += gain
         for posting, factor in frequent:
-            for doc_id in scores.keys() & posting.keys():
-                tf = posting[doc_id]
+            if len(scores) < len(posting):
+                hits = [(d, posting[d]) for d in scores if d in posting]
+            else:
+                hits = [(d, tf) for d, tf in posting.items() if d in scores]
+            for doc_id, tf in hits:
                 scores[doc_id] += factor * tf / (tf + norm_k + slope_k * lengths[doc_id])
         return ideal

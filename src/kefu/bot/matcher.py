@@ -186,8 +186,8 @@ class Matcher:
         scores: defaultdict[int, float] = defaultdict(float)
         # Common terms only refine the pool that rarer ones found; this bounds a query's cost.
         size = len(self._phrasings)
-        self._words.accumulate(query.words, scores, _WORD_WEIGHT, max(64, size // 8))
-        self._bigrams.accumulate(query.bigrams, scores, _BIGRAM_WEIGHT, max(64, size // 8))
+        self._words.accumulate(query.words, scores, _WORD_WEIGHT, max(64, size // 20))
+        self._bigrams.accumulate(query.bigrams, scores, _BIGRAM_WEIGHT, max(64, size // 20))
         self._unigrams.accumulate(query.unigrams, scores, _UNIGRAM_WEIGHT, max(32, size // 40))
         if len(scores) <= _RERANK_DEPTH:
             return scores
