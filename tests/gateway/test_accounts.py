@@ -152,13 +152,15 @@ async def test_acct_1_without_im_permission_an_agent_gets_nothing(db_url: str) -
 
 
 async def test_ws_consumer_must_authenticate_in_time(db_url: str) -> None:
-    async with running_server(db_url, ws_auth_timeout_s=0.3) as srv:
-        async with connect(srv.ws_url + "/ws/consumer") as ws:
-            started = time.monotonic()
-            with pytest.raises(ConnectionClosed) as info:
-                await ws.recv()
-            assert info.value.rcvd is not None and info.value.rcvd.code == 4401
-            assert time.monotonic() - started < 5
+    async with (
+        running_server(db_url, ws_auth_timeout_s=0.3) as srv,
+        connect(srv.ws_url + "/ws/consumer") as ws,
+    ):
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+        assert time.monotonic() - started < 5
 
 
 async def test_ws_staff_origin_must_be_allowed(db_url: str) -> None:
