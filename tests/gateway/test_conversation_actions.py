@@ -1,0 +1,161 @@
+"""CONV-5, CONV-7 to CONV-9, MSG-2 idempotency and MSG-3 typing preview, through the service."""
+
+from __future__ import annotations
+
+from support import AgentSpec, Frames, Server, make_shop, running_server
+
+
+async def _assigned(srv: Server, shop_id: int) -> tuple[Frames, int]:
+    consumer = await srv.consumer(shop_id)
+    answer = await consumer.request({"type": "request_human"})
+    assert answer["conversation"]["state"] == "assigned"
+    return consumer, int(answer["conversation"]["id"])
+
+
+async def test_conv_7_transfer_to_an_agent_who_accepts_or_declines(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("a", limit=5), AgentSpec("b", limit=1)], clock=srv.clock
+        )
+        a, b = await srv.staff(shop.shop_id, "a"), await srv.staff(shop.shop_id, "b")
+        await b.put("/api/me/status", json={"status": "busy"})  # b gets nothing by routing
+        a_ws, b_ws = await srv.staff_socket(a), await srv.staff_socket(b)
+        _, cid = await _assigned(srv, shop.shop_id)
+
+        offer = await a.post(
+            f"/api/conversations/{cid}/transfer", json={"to_agent_id": shop.accounts["b"]}
+        )
+        assert offer.json()["state"] == "pending"
+        request = await b_ws.wait_for(lambda f: f["type"] == "transfer_request")
+        declined = await b.post(f"/api/transfers/{request['transfer']['id']}/decline")
+        assert declined.json()["state"] == "declined"
+        told = await a_ws.wait_for(lambda f: f["type"] == "transfer_result")
+        assert told["transfer"]["state"] == "declined"
+
+        second = await a.post(
+            f"/api/conversations/{cid}/transfer", json={"to_agent_id": shop.accounts["b"]}
+        )
+        busy = await b.post(f"/api/transfers/{second.json()['id']}/accept")
+        assert busy.status_code == 422 and busy.json()["code"] == "agent_unavailable"
+        await b.put("/api/me/status", json={"status": "online"})
+        accepted = await b.post(f"/api/transfers/{second.json()['id']}/accept")
+        assert accepted.json()["state"] == "accepted"
+        view = (await b.get(f"/api/conversations/{cid}")).json()
+        assert view["agent_id"] == shop.accounts["b"] and view["is_transferred"] is True
+        assert (await a.get("/api/conversations")).json()["total"] == 0
+        assert (await b.get("/api/conversations")).json()["total"] == 1
+
+
+async def test_conv_7_transfer_to_a_group(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db,
+            groups=2,
+            agents=[AgentSpec("a", group=0), AgentSpec("c", group=1, status="offline")],
+            clock=srv.clock,
+        )
+        a, c = await srv.staff(shop.shop_id, "a"), await srv.staff(shop.shop_id, "c")
+        _, cid = await _assigned(srv, shop.shop_id)
+        path = f"/api/conversations/{cid}/transfer"
+        nobody = await a.post(path, json={"to_group_id": shop.group_ids[1]})
+        assert nobody.status_code == 503 and nobody.json()["code"] == "no_agent_available"
+        await c.put("/api/me/status", json={"status": "online"})
+        done = await a.post(path, json={"to_group_id": shop.group_ids[1]})
+        assert (
+            done.json()["state"] == "accepted" and done.json()["to_agent_id"] == shop.accounts["c"]
+        )
+        view = (await c.get(f"/api/conversations/{cid}")).json()
+        assert view["group_id"] == shop.group_ids[1]
+
+
+async def test_conv_8_and_9_invite_and_colleague_sessions(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db,
+            agents=[
+                AgentSpec("a"),
+                AgentSpec("b", status="busy"),
+                AgentSpec("boss", role="supervisor", status="busy"),
+            ],
+            clock=srv.clock,
+        )
+        a = await srv.staff(shop.shop_id, "a")
+        b = await srv.staff(shop.shop_id, "b")
+        boss = await srv.staff(shop.shop_id, "boss")
+        consumer, cid = await _assigned(srv, shop.shop_id)
+
+        refused = await b.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "b0", "body": "hi"}
+        )
+        assert refused.status_code == 403 and refused.json()["code"] == "not_participant"
+        assert (
+            await b.get("/api/conversations", params={"scope": "colleagues"})
+        ).status_code == 403
+
+        invited = await a.post(
+            f"/api/conversations/{cid}/invite", json={"agent_id": shop.accounts["b"]}
+        )
+        assert shop.accounts["b"] in invited.json()["participants"]
+        ok = await b.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "b1", "body": "我来补充"}
+        )
+        assert ok.status_code == 200
+
+        colleagues = (await boss.get("/api/conversations", params={"scope": "colleagues"})).json()
+        assert [c["id"] for c in colleagues["items"]] == [cid]
+        silent = await boss.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "s0", "body": "x"}
+        )
+        assert silent.json()["code"] == "not_participant"
+        assert (await boss.post(f"/api/conversations/{cid}/join")).status_code == 200
+        spoke = await boss.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "s1", "body": "主管介入"}
+        )
+        assert spoke.status_code == 200
+        await consumer.wait_for(
+            lambda f: f["type"] == "message" and f["message"]["body"] == "主管介入"
+        )
+
+
+async def test_msg_2_resent_client_id_returns_the_original_ack(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        consumer, cid = await _assigned(srv, shop.shop_id)
+        frame = {"type": "send", "conversation_id": cid, "client_id": "same", "body": "一次"}
+        first = await consumer.request(dict(frame))
+        again = await consumer.request(dict(frame))
+        assert (again["type"], again["seq"]) == ("ack", first["seq"])
+        changed = await consumer.request({**frame, "body": "两次"})
+        assert changed["type"] == "error" and changed["code"] == "client_id_reused"
+        page = await consumer.request({"type": "sync", "conversation_id": cid, "since_seq": 0})
+        assert [m["body"] for m in page["items"] if m["client_id"] == "same"] == ["一次"]
+
+
+async def test_msg_3_agent_sees_what_the_consumer_is_typing(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        a_ws = await srv.staff_socket(await srv.staff(shop.shop_id, "a"))
+        consumer, cid = await _assigned(srv, shop.shop_id)
+        await consumer.send({"type": "typing", "conversation_id": cid, "text": "我想问一下退"})
+        seen = await a_ws.wait_for(lambda f: f["type"] == "typing")
+        assert seen == {"type": "typing", "conversation_id": cid, "text": "我想问一下退"}
+
+
+async def test_conv_5_message_after_the_end_opens_a_new_routed_conversation(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        a = await srv.staff(shop.shop_id, "a")
+        consumer, cid = await _assigned(srv, shop.shop_id)
+        await a.post(f"/api/conversations/{cid}/end")
+        ack = await consumer.request(
+            {"type": "send", "conversation_id": cid, "client_id": "after", "body": "还有个问题"}
+        )
+        assert ack["type"] == "ack" and ack["conversation_id"] != cid
+        new = await consumer.wait_for(
+            lambda f: (
+                f["type"] == "conversation"
+                and f["conversation"]["id"] == ack["conversation_id"]
+                and f["conversation"]["state"] == "assigned"
+            )
+        )
+        assert new["conversation"]["agent_id"] == shop.accounts["a"]
