@@ -37,8 +37,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+# The browser tests run in their own pytest process: Playwright's sync API keeps an event
+# loop running for the whole session, which the asyncio tests must not share.
 pytest: install services browser
-	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider
+	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/e2e
+	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e
 
 test: lint typecheck pytest
 	@echo "screenshots: $(CURDIR)/test-artifacts/screenshots"
