@@ -18,7 +18,6 @@ from kefu.api.deps import runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.broker.base import Event
 from kefu.domain.messages import MessageKind, SenderKind
-from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.gateway import protocol as p
 from kefu.gateway.hub import Connection
 from kefu.services import accounts, conversations, messages
@@ -26,12 +25,10 @@ from kefu.services.consumers import consumer_send
 from kefu.services.context import (
     ConsumerActor,
     Staff,
-    account_topic,
     consumer_topic,
-    supervisors_topic,
 )
 from kefu.services.messages import SendRequest
-from kefu.services.presence import me
+from kefu.services.presence import me, staff_topics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN = 4403
@@ -160,9 +157,7 @@ async def staff_socket(websocket: WebSocket) -> None:
         return event.get("type") != "session_closed"
 
     connection = Connection(websocket, on_event=on_event)
-    topics = [account_topic(staff.account_id)]
-    if Role(staff.role) in SUPERVISING_ROLES:
-        topics.append(supervisors_topic(staff.shop_id))
+    topics = staff_topics(staff)
     # Subscribe before answering `ready`, so nothing falls between catch-up and live (MSG-2).
     await rt.hub.listen(connection, topics)
     connection.start()

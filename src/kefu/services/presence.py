@@ -19,12 +19,21 @@ from kefu.domain.presence import (
     StatusChange,
     work_time,
 )
-from kefu.services.context import Context, Staff, account_topic
+from kefu.services.context import Context, Staff, account_topic, supervisors_topic
 from kefu.services.routing import announce, assign_from_queue
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
 from kefu.storage.views import AccountView, account_views
+
+
+def staff_topics(staff: Staff) -> list[str]:
+    """What a staff socket hears: its own account, and the shop's live sessions if it
+    supervises (CONV-9)."""
+    topics = [account_topic(staff.account_id)]
+    if Role(staff.role) in SUPERVISING_ROLES:
+        topics.append(supervisors_topic(staff.shop_id))
+    return topics
 
 
 async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> AccountView:
