@@ -16,7 +16,7 @@ from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus
-from kefu.services import events
+from kefu.services import events, greetings
 from kefu.services.context import Context
 from kefu.storage import repos
 from kefu.storage import tables as t
@@ -27,25 +27,20 @@ from kefu.storage.views import conversation_views
 async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.AgentLoad]:
     """Each agent's load as the database says it now (ROUTE-7)."""
     c = t.conversations.c
-    load = (
-        select(c.agent_id, func.count().label("n"))
+    # Two statements joined here, not one join in SQL: with the counts as a joined subquery,
+    # PostgreSQL re-aggregated them once per account whenever its estimate of assigned rows
+    # was stale (a burst of routing), which took routing from milliseconds to 0.4 s a call.
+    counts = await conn.execute(
+        select(c.agent_id, func.count())
         .where(c.shop_id == shop_id, c.state == ConversationState.ASSIGNED)
         .group_by(c.agent_id)
-        .subquery()
     )
+    current: dict[int, int] = {agent_id: n for agent_id, n in counts}
     a = t.accounts.c
     rows = await conn.execute(
         select(
-            a.id,
-            a.group_id,
-            a.status,
-            a.is_suspended,
-            a.has_im_permission,
-            a.reception_limit,
-            func.coalesce(load.c.n, 0).label("current"),
-        )
-        .outerjoin(load, load.c.agent_id == a.id)
-        .where(a.shop_id == shop_id)
+            a.id, a.group_id, a.status, a.is_suspended, a.has_im_permission, a.reception_limit
+        ).where(a.shop_id == shop_id)
     )
     return [
         routing.AgentLoad(
@@ -55,7 +50,7 @@ async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.Agent
             is_suspended=r.is_suspended,
             has_im_permission=r.has_im_permission,
             limit=r.reception_limit,
-            current=r.current,
+            current=current.get(r.id, 0),
         )
         for r in rows
     ]
@@ -155,6 +150,9 @@ async def apply_assignments(
             }
             for a in plan
         ],
+    )
+    await greetings.post_welcomes(
+        tx.conn, shop_id, [(a.conversation_id, a.agent_id) for a in plan], now
     )
 
 
