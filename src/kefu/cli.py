@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kefu.bench import bot as bench_bot
+from kefu.bench import routing as bench_routing
 from kefu.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
@@ -19,6 +20,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with
 app.add_typer(bench_app, name="bench")
 
 bench_app.command("bot")(bench_bot.command)
+bench_app.command("routing")(bench_routing.command)
 
 console = Console()
 

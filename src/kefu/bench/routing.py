@@ -1,0 +1,437 @@
+"""`kefu bench routing`: drains a queue of human requests through the real routing services
+from several processes at once, then checks ROUTE-7 from the event rows.
+
+A private database gets a shop whose agents' limits sum to fewer than the requests, and the
+requests are inserted directly, already queued (the draining is what is measured). Each worker
+process runs `--tasks` loops that call `drain_queue` and end conversations with
+`end_conversation` (which hands the freed slot to the queue in the same transaction): a share
+of what each drain assigned, one at a time, and, when a drain finds every agent full, one of
+the conversations of the loop's own partition. All of it happens under the shop lock against
+loads read from the database, so the processes race exactly as serving processes would.
+
+Figures: `assignments_per_s` is assignment events over the wall time from the moment every
+worker is ready until the last one sees an empty queue. `p99_assign_ms` is the 99th percentile
+of one routing call's latency as the worker sees it — a `drain_queue` or an `end_conversation`
+call, waiting for the shop lock included. `over_limit` replays the assigned and ended events of
+each agent in the order the database recorded them (event id: every such row is written under
+the shop lock, so ids follow the lock order; `at` is read before the lock is taken and may
+invert) and reports the largest excess of load over limit. `double_assigned` counts
+conversations with more than one assignment and no transfer; `lost` counts requests neither
+assigned nor still queued. It must not be run against a database that holds real shops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import typer
+from sqlalchemy import func, insert, select
+
+from kefu import errors
+from kefu.bench.common import (
+    DEFAULT_PG_ADMIN_URL,
+    create_database,
+    drop_database,
+    emit_json,
+    percentile,
+    print_table,
+    progress,
+    seed_shop,
+)
+from kefu.broker.memory import MemoryBroker
+from kefu.clock import SystemClock
+from kefu.domain.conversation import ConversationState
+from kefu.services.context import Context, Staff
+from kefu.services.conversations import end_conversation
+from kefu.services.routing import drain_queue
+from kefu.settings import Settings
+from kefu.storage import tables as t
+from kefu.storage.db import Database
+from kefu.storage.migrate import upgrade
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    url: str
+    shop_id: int
+    index: int
+    tasks: int
+    partitions: int
+    end_share: float
+    staff: dict[int, tuple[int, int]]  # account id -> (shop id, group id)
+
+
+@dataclass
+class WorkerReport:
+    index: int
+    finished_at: float = 0.0
+    drained: int = 0
+    drain_calls: int = 0
+    end_calls: int = 0
+    end_refused: int = 0
+    call_ms: list[float] = field(default_factory=list)
+
+
+def command(
+    requests: int = typer.Option(10_000, "--requests", min=1, help="Queued human requests."),
+    agents: int = typer.Option(200, "--agents", min=1, help="Online agents."),
+    limit: int = typer.Option(
+        0, "--limit", min=0, help="Reception limit per agent; 0: 80% of requests over the agents."
+    ),
+    processes: int = typer.Option(2, "--processes", min=1, help="Worker processes."),
+    tasks: int = typer.Option(4, "--tasks", min=1, help="Concurrent routing loops per process."),
+    end_share: float = typer.Option(
+        0.25, "--end-share", min=0.0, max=1.0, help="Share of drained requests the agents end."
+    ),
+    db: str = typer.Option(
+        DEFAULT_PG_ADMIN_URL,
+        "--db",
+        help="PostgreSQL admin URL (a private database is made "
+        "next to it and dropped), or `sqlite` for a temporary file.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+) -> None:
+    """Drain queued human requests over several processes and check ROUTE-7."""
+    limit = limit or max(1, (requests * 4 // 5) // agents)
+    figures = asyncio.run(
+        benchmark(
+            requests=requests,
+            agents=agents,
+            limit=limit,
+            processes=processes,
+            tasks=tasks,
+            end_share=end_share,
+            db=db,
+        )
+    )
+    print_table(
+        "kefu bench routing",
+        figures,
+        caption=f"{agents} agents × limit {limit}, {processes} processes × {tasks} loops",
+    )
+    if as_json:
+        emit_json(figures)
+
+
+async def benchmark(
+    *,
+    requests: int,
+    agents: int,
+    limit: int,
+    processes: int,
+    tasks: int,
+    end_share: float,
+    db: str,
+) -> dict[str, float | int | str]:
+    """Set up, drain in worker processes, check from the events (ROUTE-7)."""
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+        is_sqlite = db.startswith("sqlite")
+        url = (
+            f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            if is_sqlite
+            else await create_database(db)
+        )
+        database: Database | None = None
+        try:
+            progress.print(f"routing: migrating {url.rsplit('/', 1)[1]}")
+            await asyncio.to_thread(upgrade, url)
+            database = Database(url)
+            now = SystemClock().now()
+            shop = await seed_shop(database, agents=agents, limit=limit, now=now)
+            await _enqueue(database, shop.shop_id, shop.group_ids[0], requests, now)
+            staff = {a: (shop.shop_id, shop.group_ids[0]) for a, _ in shop.agents[0]}
+            configs = [
+                WorkerConfig(url, shop.shop_id, i, tasks, processes * tasks, end_share, staff)
+                for i in range(processes)
+            ]
+            progress.print(f"routing: draining {requests} requests over {processes} processes")
+            elapsed, reports = await asyncio.to_thread(_run_workers, configs)
+            checks = await _check(database, shop.shop_id, limit)
+        finally:
+            if database is not None:
+                await database.dispose()
+            if not is_sqlite:
+                await drop_database(db, url)
+    calls = [ms for r in reports for ms in r.call_ms]
+    return {
+        "requests": checks["requests"],
+        "assigned": checks["assigned"],
+        "queued": checks["queued"],
+        "double_assigned": checks["double_assigned"],
+        "over_limit": checks["over_limit"],
+        "lost": checks["lost"],
+        "assignments_per_s": checks["assigned"] / elapsed if elapsed > 0 else 0.0,
+        "p99_assign_ms": percentile(calls, 99),
+        "p50_assign_ms": percentile(calls, 50),
+        "ended": checks["ended"],
+        "drain_calls": sum(r.drain_calls for r in reports),
+        "end_calls": sum(r.end_calls for r in reports),
+        "end_refused": sum(r.end_refused for r in reports),
+        "seconds": elapsed,
+        "processes": len(reports),
+        "agents": agents,
+        "limit": limit,
+        "db": "sqlite" if is_sqlite else "postgresql",
+    }
+
+
+async def _enqueue(db: Database, shop_id: int, group_id: int, n: int, now: datetime) -> None:
+    """N consumers, each with a conversation queued at its own instant (FCFS is well defined)."""
+    async with db.uow() as tx:
+        consumer_ids = (
+            await tx.conn.scalars(
+                insert(t.consumers).returning(t.consumers.c.id, sort_by_parameter_order=True),
+                [
+                    {"shop_id": shop_id, "uid": f"c{i}", "nickname": f"c{i}", "created_at": now}
+                    for i in range(n)
+                ],
+            )
+        ).all()
+        times = [now - timedelta(milliseconds=n - i) for i in range(n)]
+        conversation_ids = (
+            await tx.conn.scalars(
+                insert(t.conversations).returning(
+                    t.conversations.c.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "shop_id": shop_id,
+                        "consumer_id": consumer_id,
+                        "state": ConversationState.QUEUED,
+                        "group_id": group_id,
+                        "entry": {"source": "direct"},
+                        "created_at": at,
+                        "human_requested_at": at,
+                    }
+                    for consumer_id, at in zip(consumer_ids, times, strict=True)
+                ],
+            )
+        ).all()
+        await tx.conn.execute(
+            insert(t.conversation_events),
+            [
+                {
+                    "shop_id": shop_id,
+                    "conversation_id": cid,
+                    "kind": kind,
+                    "cause": "consumer",
+                    "group_id": group_id,
+                    "at": at,
+                    "data": {},
+                }
+                for cid, at in zip(conversation_ids, times, strict=True)
+                for kind in ("human_requested", "queued")
+            ],
+        )
+        await tx.commit()
+
+
+def _run_workers(configs: list[WorkerConfig]) -> tuple[float, list[WorkerReport]]:
+    """Start the workers, release them together, and wait for their reports (blocking)."""
+    mp = multiprocessing.get_context("spawn")
+    barrier = mp.Barrier(len(configs) + 1)
+    results: multiprocessing.Queue[WorkerReport] = mp.Queue()
+    workers = [mp.Process(target=_worker_main, args=(c, barrier, results)) for c in configs]
+    for w in workers:
+        w.start()
+    try:
+        barrier.wait(timeout=120)
+        started = time.time()
+        reports = [_next_report(results, workers) for _ in workers]
+    finally:
+        for w in workers:
+            w.join(timeout=30)
+            if w.is_alive():
+                w.terminate()
+    return max(r.finished_at for r in reports) - started, sorted(reports, key=lambda r: r.index)
+
+
+def _next_report(
+    results: multiprocessing.Queue[WorkerReport], workers: Sequence[BaseProcess]
+) -> WorkerReport:
+    """The next worker's report; fails at once if a worker died without one."""
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            if any(w.exitcode not in (None, 0) for w in workers):
+                raise RuntimeError("a routing worker failed; see its traceback above") from None
+
+
+def _worker_main(
+    config: WorkerConfig, barrier: Barrier, results: multiprocessing.Queue[WorkerReport]
+) -> None:
+    results.put(asyncio.run(_work(config, barrier)))
+
+
+async def _work(config: WorkerConfig, barrier: Barrier) -> WorkerReport:
+    settings = Settings(database_url=config.url)
+    ctx = Context(
+        db=Database(config.url, pool_size=config.tasks + 2),
+        clock=SystemClock(),
+        broker=MemoryBroker(),
+        settings=settings,
+        rng=random.Random(config.index),
+    )
+    report = WorkerReport(config.index)
+    to_end: list[int] = []
+    try:
+        async with ctx.db.read() as tx:  # open the pool before the start line
+            await tx.conn.execute(select(1))
+        await asyncio.to_thread(barrier.wait, 120)
+        await asyncio.gather(
+            *(
+                _loop(ctx, config, config.index * config.tasks + k, report, to_end)
+                for k in range(config.tasks)
+            )
+        )
+        report.finished_at = time.time()
+    finally:
+        await ctx.db.dispose()
+    return report
+
+
+async def _loop(
+    ctx: Context, config: WorkerConfig, partition: int, report: WorkerReport, to_end: list[int]
+) -> None:
+    """End one conversation of the shared pool (its freed slot is routed in the same call);
+    with the pool empty, drain, and when every agent is full end one of this loop's partition;
+    stop once the queue is empty."""
+    rng = random.Random(partition)
+    while True:
+        if to_end:
+            await _end(ctx, config, report, to_end.pop(rng.randrange(len(to_end))))
+            continue
+        started = time.perf_counter()
+        assigned = await drain_queue(ctx, config.shop_id)
+        report.call_ms.append((time.perf_counter() - started) * 1000.0)
+        report.drain_calls += 1
+        report.drained += len(assigned)
+        to_end += [cid for cid in assigned if rng.random() < config.end_share]
+        if assigned:
+            continue
+        if await _queued(ctx, config.shop_id) == 0:
+            return
+        victim = await _own_assigned(ctx, config, partition, rng)
+        if victim is None:
+            await asyncio.sleep(0.001)
+        else:
+            await _end(ctx, config, report, victim)
+
+
+async def _end(ctx: Context, config: WorkerConfig, report: WorkerReport, cid: int) -> None:
+    c = t.conversations.c
+    async with ctx.db.read() as tx:
+        agent_id = await tx.conn.scalar(select(c.agent_id).where(c.id == cid))
+    if agent_id is None:
+        return
+    shop_id, group_id = config.staff[agent_id]
+    started = time.perf_counter()
+    try:
+        await end_conversation(ctx, Staff(agent_id, shop_id, "agent", group_id), cid)
+    except errors.ConversationClosed:
+        report.end_refused += 1  # another loop ended it first: the service refused, as it must
+    report.call_ms.append((time.perf_counter() - started) * 1000.0)
+    report.end_calls += 1
+
+
+async def _queued(ctx: Context, shop_id: int) -> int:
+    c = t.conversations.c
+    async with ctx.db.read() as tx:
+        n = await tx.conn.scalar(
+            select(func.count()).where(c.shop_id == shop_id, c.state == ConversationState.QUEUED)
+        )
+    return int(n or 0)
+
+
+async def _own_assigned(
+    ctx: Context, config: WorkerConfig, partition: int, rng: random.Random
+) -> int | None:
+    c = t.conversations.c
+    async with ctx.db.read() as tx:
+        ids = (
+            await tx.conn.scalars(
+                select(c.id).where(
+                    c.shop_id == config.shop_id,
+                    c.state == ConversationState.ASSIGNED,
+                    c.id % config.partitions == partition,
+                )
+            )
+        ).all()
+    return rng.choice(ids) if ids else None
+
+
+async def _check(db: Database, shop_id: int, limit: int) -> dict[str, int]:
+    """ROUTE-7 from the database: counts, double assignments, and the load replayed per agent."""
+    c = t.conversations.c
+    e = t.conversation_events.c
+    async with db.read() as tx:
+        states: dict[str, int] = dict(
+            (
+                await tx.conn.execute(
+                    select(c.state, func.count()).where(c.shop_id == shop_id).group_by(c.state)
+                )
+            ).all()
+        )
+        events = (
+            await tx.conn.execute(
+                select(e.conversation_id, e.kind, e.agent_id)
+                .where(e.shop_id == shop_id, e.kind.in_(["assigned", "ended", "transferred"]))
+                .order_by(e.id)
+            )
+        ).all()
+        queued_ids = set(
+            (
+                await tx.conn.scalars(
+                    select(c.id).where(c.shop_id == shop_id, c.state == ConversationState.QUEUED)
+                )
+            ).all()
+        )
+        all_ids = set((await tx.conn.scalars(select(c.id).where(c.shop_id == shop_id))).all())
+    return _replay(events, states, queued_ids, all_ids, limit)
+
+
+def _replay(
+    events: Any, states: dict[str, int], queued_ids: set[int], all_ids: set[int], limit: int
+) -> dict[str, int]:
+    assignments: dict[int, int] = {}
+    transferred: set[int] = set()
+    owner: dict[int, int] = {}
+    load: dict[int, int] = {}
+    worst = 0
+    ended = 0
+    for conversation_id, kind, agent_id in events:
+        if kind == "assigned":
+            assignments[conversation_id] = assignments.get(conversation_id, 0) + 1
+            owner[conversation_id] = agent_id
+            load[agent_id] = load.get(agent_id, 0) + 1
+            worst = max(worst, load[agent_id] - limit)
+        elif kind == "ended" and conversation_id in owner:
+            ended += 1
+            agent = owner.pop(conversation_id)
+            load[agent] -= 1
+        elif kind == "transferred":
+            transferred.add(conversation_id)
+    return {
+        "requests": len(all_ids),
+        "assigned": sum(assignments.values()),
+        "queued": states.get(ConversationState.QUEUED, 0),
+        "ended": ended,
+        "double_assigned": sum(
+            1 for cid, n in assignments.items() if n > 1 and cid not in transferred
+        ),
+        "over_limit": worst,
+        "lost": len(all_ids - queued_ids - set(assignments)),
+    }
