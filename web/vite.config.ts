@@ -24,6 +24,8 @@ export default defineConfig({
       output: {
         manualChunks(id: string) {
           if (id.includes('node_modules/element-plus') || id.includes('node_modules/@element-plus')) return 'element-plus'
+          // Only the bot statistics page draws charts: ECharts stays in that page's lazy chunk.
+          if (/node_modules\/(echarts|zrender|vue-echarts)\//.test(id)) return undefined
           if (id.includes('node_modules')) return 'vendor'
           return undefined
         },

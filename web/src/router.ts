@@ -8,6 +8,18 @@ export const router = createRouter({
     { path: '/workbench', name: 'workbench', component: () => import('./features/workbench/pages/WorkbenchPage.vue') },
     { path: '/widget', name: 'widget', component: () => import('./features/widget/pages/WidgetPage.vue') },
     { path: '/demo/shop', name: 'demo-shop', component: () => import('./features/demo-shop/pages/DemoShopPage.vue') },
+    {
+      path: '/settings',
+      name: 'settings',
+      component: () => import('./features/settings/pages/SettingsPage.vue'),
+      children: [
+        { path: 'bot', name: 'settings-bot', component: () => import('./features/settings/pages/BotPage.vue') },
+        { path: 'kb', name: 'settings-kb', component: () => import('./features/settings/pages/KnowledgePage.vue') },
+        { path: 'entry', name: 'settings-entry', component: () => import('./features/settings/pages/EntryPage.vue') },
+        { path: 'greetings', name: 'settings-greetings', component: () => import('./features/settings/pages/GreetingsPage.vue') },
+        { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
+      ],
+    },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
 })

@@ -45,8 +45,54 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
   return data as T
 }
 
+function parseBody(text: string): unknown {
+  if (!text) return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
+}
+
+/** A multipart upload reporting progress (0–1); fetch cannot report upload progress, XHR can. */
+export function upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', path)
+    xhr.withCredentials = true
+    xhr.setRequestHeader('Accept', 'application/json')
+    xhr.upload.onprogress = (ev) => {
+      if (ev.lengthComputable && onProgress) onProgress(ev.loaded / ev.total)
+    }
+    xhr.onerror = () => reject(new ApiError(0, null))
+    xhr.onload = () => {
+      const data = parseBody(xhr.responseText)
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress?.(1)
+        resolve(data as T)
+        return
+      }
+      const err = (data && typeof data === 'object' ? data : null) as Partial<ServerError> | null
+      let fallback: string | undefined
+      if (xhr.status === 404) fallback = 'not_found'
+      else if (xhr.status === 413) fallback = 'bad_input'
+      reject(new ApiError(xhr.status, err && 'code' in err ? err : { code: fallback }))
+    }
+    xhr.send(form)
+  })
+}
+
 export const http = {
   get: <T>(path: string) => request<T>('GET', path),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {}),
   put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body ?? {}),
+  del: <T>(path: string) => request<T>('DELETE', path),
+}
+
+/** A query string from the defined, non-empty values. */
+export function query(params: Record<string, string | number | null | undefined>): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
 }

@@ -51,9 +51,27 @@ export function setLocale(locale: Locale): void {
 
 document.documentElement.lang = i18n.global.locale.value
 
+const INPUT_PROBLEMS = ['too_long', 'too_many', 'empty', 'too_few']
+
+/** A `bad_input` that names its field and limit (params.field, problem, max_chars/max_items/max_bytes). */
+function inputText(params: Record<string, unknown>): string | null {
+  const { t, te } = i18n.global
+  if (typeof params.max_bytes === 'number') return t('errors.input.file_too_large', { mb: Math.round(params.max_bytes / 1024 / 1024) })
+  const problem = String(params.problem ?? '')
+  if (!INPUT_PROBLEMS.includes(problem)) return null
+  const name = String(params.field ?? '').replace(/\./g, '_')
+  const fieldKey = `errors.input.fields.${name}`
+  const field = name && te(fieldKey) ? t(fieldKey) : ''
+  return t(`errors.input.${problem}`, { field, max: params.max_chars ?? params.max_items ?? '' }).trim()
+}
+
 /** Translate a server error code (errors.<code>), never its English message. */
 export function errorText(code: string, params: Record<string, unknown> = {}): string {
   const { t, te } = i18n.global
+  if (code === 'bad_input') {
+    const detail = inputText(params)
+    if (detail) return detail
+  }
   const key = `errors.${code}`
   if (te(key)) return t(key, params as Record<string, unknown>)
   return t('errors.unknown', { code })

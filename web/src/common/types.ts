@@ -88,6 +88,18 @@ export interface Message {
   body: string
   client_id: string | null
   created_at: string
+  meta?: MessageMeta | null
+}
+
+export type Feedback = 'pending' | 'resolved' | 'unresolved'
+
+/** What a bot message carries (BOT-3, BOT-4): the answered question, related ones, feedback. */
+export interface MessageMeta {
+  question_id?: number
+  related?: { question_id: number; question: string }[]
+  feedback?: Feedback
+  miss?: boolean
+  [key: string]: unknown
 }
 
 export interface Conversation {
