@@ -13,6 +13,12 @@ import type { Ack, Message, ServerError } from '../types'
 export type SocketState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
 export type Frame = { type: string; ref?: string; [key: string]: unknown }
+
+/** BOT-3: the consumer's "resolved / not resolved" on a bot answer; answered by `feedback_recorded`. */
+export type FeedbackFrame = { type: 'feedback'; conversation_id: number; seq: number; resolved: boolean; ref?: string }
+/** BOT-6: a click on a FAQ-menu item or bot card; the bot posts the linked answer. */
+export type FaqClickFrame = { type: 'faq_click'; conversation_id: number; item_id: string; ref?: string }
+export type FeedbackRecordedFrame = { type: 'feedback_recorded'; conversation_id: number; seq: number; resolved: boolean; ref?: string }
 type Listener = (frame: Frame) => void
 
 interface PendingSend {

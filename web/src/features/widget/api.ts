@@ -1,10 +1,15 @@
 import { http } from '@/common/http'
+import type { ShopEntry } from '@/features/settings/api'
 
 export interface ConsumerSession {
   token: string
   consumer: { uid: string; nickname: string }
 }
 
+export type PublicEntry = ShopEntry & { bot_enabled: boolean }
+
 export const widgetApi = {
   session: (shopId: number) => http.post<ConsumerSession>('/api/consumer/session', { shop_id: shopId }),
+  /** ENTRY-2: the welcome, FAQ menu, bot cards and consumer phrases. */
+  entry: (shopId: number) => http.get<PublicEntry>(`/api/public/shops/${shopId}/entry`),
 }

@@ -1,9 +1,10 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { consumerSocket, resetConsumerSocket, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
-import type { ChatItem, Conversation, Entry, Message } from '@/common/types'
+import { consumerSocket, resetConsumerSocket, type FaqClickFrame, type FeedbackFrame, type FeedbackRecordedFrame, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
+import type { ChatItem, Conversation, Entry, Feedback, Message } from '@/common/types'
+import type { EntryItem } from '@/features/settings/api'
 import { useMessagesStore } from '@/features/messages/store'
-import { widgetApi } from './api'
+import { widgetApi, type PublicEntry } from './api'
 
 const TYPING_EVERY_MS = 300
 
@@ -19,6 +20,9 @@ export const useWidgetStore = defineStore('widget', () => {
   const entry = ref<Entry>({ source: 'direct' })
   const failed = ref<string | null>(null)
   const humanRequested = ref(false)
+  const shopEntry = ref<PublicEntry | null>(null)
+  /** BOT-3 feedback given in this page, by `${conversation_id}:${seq}`, until the message says so. */
+  const feedback = ref<Record<string, Feedback | 'sending'>>({})
   let socket: RealtimeSocket | null = null
   let opened = false
   let retriedAuth = false
@@ -65,6 +69,10 @@ export const useWidgetStore = defineStore('widget', () => {
   async function start(shop: number, e: Entry): Promise<void> {
     shopId.value = shop
     entry.value = e
+    void widgetApi
+      .entry(shop)
+      .then((x) => (shopEntry.value = x))
+      .catch(() => (shopEntry.value = null))
     try {
       await ensureToken()
     } catch {
@@ -89,6 +97,7 @@ export const useWidgetStore = defineStore('widget', () => {
       if (!conversationIds.value.includes(m.conversation_id)) conversationIds.value.push(m.conversation_id)
       msgs.ingest(m)
     })
+    socket.on('feedback_recorded', (f: Frame) => recordFeedback(f as unknown as FeedbackRecordedFrame))
     socket.on('queue', (f: Frame) => {
       queue.value = { position: Number(f.position), estimated_wait_s: (f.estimated_wait_s as number | null) ?? null }
     })
@@ -143,6 +152,44 @@ export const useWidgetStore = defineStore('widget', () => {
     socket?.send({ type: 'request_human' })
   }
 
+  function recordFeedback(f: FeedbackRecordedFrame, asked?: boolean): void {
+    const resolved = typeof f.resolved === 'boolean' ? f.resolved : asked
+    if (resolved === undefined) return
+    const value: Feedback = resolved ? 'resolved' : 'unresolved'
+    feedback.value[`${f.conversation_id}:${f.seq}`] = value
+    const m = (msgs.items[f.conversation_id] ?? []).find((x) => x.seq === f.seq && !x.pending)
+    if (m) m.meta = { ...(m.meta ?? {}), feedback: value }
+  }
+
+  function feedbackOf(m: ChatItem): Feedback | 'sending' | null {
+    return feedback.value[`${m.conversation_id}:${m.seq}`] ?? m.meta?.feedback ?? null
+  }
+
+  /** BOT-3: "resolved / not resolved" on a bot answer, once per answer. */
+  async function giveFeedback(m: ChatItem, resolved: boolean): Promise<void> {
+    if (!socket) return
+    const key = `${m.conversation_id}:${m.seq}`
+    feedback.value[key] = 'sending'
+    const frame: FeedbackFrame = { type: 'feedback', conversation_id: m.conversation_id, seq: m.seq, resolved }
+    try {
+      const answer = await socket.request(frame)
+      if (answer.type === 'feedback_recorded') recordFeedback({ ...(answer as unknown as FeedbackRecordedFrame), conversation_id: m.conversation_id, seq: m.seq }, resolved)
+    } catch (err) {
+      if (feedback.value[key] !== 'sending') return // recorded through the pushed frame
+      feedback.value[key] = m.meta?.feedback ?? 'pending'
+      throw err
+    }
+  }
+
+  /** ENTRY-2, BOT-6: a FAQ item or bot card; the bot answers its linked question. */
+  async function faqClick(item: EntryItem): Promise<void> {
+    if (!socket || !item.id) return
+    const c = await liveConversation()
+    if (!conversationIds.value.includes(c.id)) conversationIds.value.push(c.id)
+    const frame: FaqClickFrame = { type: 'faq_click', conversation_id: c.id, item_id: item.id }
+    if (!socket.send(frame)) throw { code: 'network', message: '', params: {} }
+  }
+
   function leaveQueue(): void {
     socket?.send({ type: 'leave_queue' })
     queue.value = null
@@ -169,5 +216,26 @@ export const useWidgetStore = defineStore('widget', () => {
     typingText = ''
   }
 
-  return { shopId, nickname, conversation, conversationIds, queue, entry, failed, humanRequested, state, items, live, start, send, requestHuman, leaveQueue, typing }
+  return {
+    shopId,
+    nickname,
+    conversation,
+    conversationIds,
+    queue,
+    entry,
+    failed,
+    humanRequested,
+    shopEntry,
+    state,
+    items,
+    live,
+    start,
+    send,
+    requestHuman,
+    leaveQueue,
+    typing,
+    feedbackOf,
+    giveFeedback,
+    faqClick,
+  }
 })
