@@ -22,6 +22,7 @@ from kefu.domain.conversation import (
 from kefu.domain.ids import AccountId, GroupId
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.domain.shop import group_for_entry
+from kefu.services import greetings
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
 from kefu.services.routing import agent_loads, announce, assign_from_queue
 from kefu.storage import repos
@@ -195,12 +196,13 @@ async def _end(
         group_id=row.group_id,
         at=now,
     )
+    closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
     await repos.append_messages(
         tx.conn,
         shop_id=row.shop_id,
         conversation_id=row.id,
         now=now,
-        items=[NewMessage("system", None, "system", notice)],
+        items=[*closing, NewMessage("system", None, "system", notice)],
     )
 
 

@@ -22,6 +22,7 @@ class NewMessage:
     kind: str
     body: str
     client_id: str | None = None
+    meta: dict[str, Any] | None = None
 
 
 async def append_messages(
@@ -59,6 +60,7 @@ async def append_messages(
                 "body": m.body,
                 "client_id": m.client_id,
                 "created_at": now,
+                "meta": m.meta,
             }
             for i, m in enumerate(items)
         ],

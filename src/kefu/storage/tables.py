@@ -204,6 +204,8 @@ messages = Table(
     Column("body", Text, nullable=False),
     Column("client_id", String(64), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Bot answers carry their question and feedback state here (BOT-3); others have none.
+    Column("meta", JSON, nullable=True),
     UniqueConstraint("conversation_id", "seq"),
     UniqueConstraint("conversation_id", "sender", "client_id"),
 )
@@ -248,4 +250,77 @@ timers = Table(
     Column("fired_at", UtcDateTime, nullable=True),
     UniqueConstraint("conversation_id", "kind"),
     Index("ix_timers_due", "fired_at", "due_at"),
+)
+
+# The bot's knowledge base (BOT-2). `version` in bot_kb is bumped by every write to a shop's
+# questions or synonyms, so each process can tell that its cached matcher is stale.
+bot_kb = Table(
+    "bot_kb",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("version", Integer, nullable=False, default=0),
+    Column("synonyms", JSON, nullable=False, default=list),
+    Column("user_words", JSON, nullable=False, default=list),
+)
+
+kb_categories = Table(
+    "kb_categories",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
+    Column("name", String(50), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+kb_questions = Table(
+    "kb_questions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("category_id", ForeignKey("kb_categories.id"), nullable=True),
+    Column("question", String(200), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("phrasings", JSON, nullable=False, default=list),
+    Column("related_ids", JSON, nullable=False, default=list),
+    # Per-question counters, each updated in the transaction that writes its event row.
+    Column("hit_count", Integer, nullable=False, default=0),
+    Column("resolved_count", Integer, nullable=False, default=0),
+    Column("unresolved_count", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_kb_questions_shop_category", "shop_id", "category_id"),
+)
+
+# The consumer's entry (ENTRY-2): FAQ menu, bot cards and consumer phrases, one row per shop.
+shop_entries = Table(
+    "shop_entries",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("faq_menu", JSON, nullable=False, default=list),
+    Column("bot_cards", JSON, nullable=False, default=list),
+    Column("consumer_phrases", JSON, nullable=False, default=list),
+)
+
+# Quick phrases (MSG-4): account_id set for a personal phrase, NULL for a shop-wide one.
+quick_phrases = Table(
+    "quick_phrases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=True),
+    Column("title", String(30), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_quick_phrases_shop_account", "shop_id", "account_id"),
+)
+
+# Welcome and closing messages per group or per agent (SET-2); target is "group" or "agent".
+greetings = Table(
+    "greetings",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("target", String(10), primary_key=True),
+    Column("target_id", Id, primary_key=True),
+    Column("welcome", Text, nullable=True),
+    Column("closing", Text, nullable=True),
 )

@@ -41,6 +41,7 @@ class MessageView:
     body: str
     client_id: str | None
     created_at: datetime
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ def message_view(row: Any, names: dict[int, str], consumer_name: str) -> Message
         body=row.body,
         client_id=row.client_id,
         created_at=row.created_at,
+        meta=row.meta,
     )
 
 

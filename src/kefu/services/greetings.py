@@ -1,0 +1,141 @@
+"""Welcome and closing messages per group and per agent (SET-2): the owner's settings, and the
+system messages posted when routing assigns a conversation and when it ends. The posting
+functions run inside the caller's transaction and rely on its lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu import errors
+from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greeting
+from kefu.domain.presence import Role
+from kefu.services.context import Context, Staff
+from kefu.storage import greetings as store
+from kefu.storage import repos
+from kefu.storage.repos import NewMessage
+
+
+@dataclass(frozen=True, slots=True)
+class GreetingsView:
+    groups: list[dict[str, object]]
+    agents: list[dict[str, object]]
+
+
+async def get_greetings(ctx: Context, staff: Staff) -> GreetingsView:
+    async with ctx.db.read() as tx:
+        return _view(await store.for_shop(tx.conn, staff.shop_id))
+
+
+def _view(items: Sequence[store.Greeting]) -> GreetingsView:
+    def row(g: store.Greeting, key: str) -> dict[str, object]:
+        return {key: g.target_id, "welcome": g.welcome, "closing": g.closing}
+
+    return GreetingsView(
+        [row(g, "group_id") for g in items if g.target == "group"],
+        [row(g, "agent_id") for g in items if g.target == "agent"],
+    )
+
+
+async def put_greetings(
+    ctx: Context, staff: Staff, items: Sequence[store.Greeting]
+) -> GreetingsView:
+    """SET-1, SET-2: replace every group's and agent's greetings (owner only)."""
+    if Role(staff.role) is not Role.OWNER:
+        raise errors.Forbidden()
+    clean = [_checked(g) for g in items]
+    keys = [(g.target, g.target_id) for g in clean]
+    if len(set(keys)) != len(keys):
+        raise errors.BadInput("A group or agent is listed twice.", field="greetings")
+    async with ctx.db.uow() as tx:
+        for g in clean:
+            if g.target == "group":
+                await repos.shop_group(tx.conn, staff.shop_id, g.target_id)
+            else:
+                await repos.shop_account(tx.conn, staff.shop_id, g.target_id)
+        await store.replace_all(
+            tx.conn, staff.shop_id, [g for g in clean if g.welcome or g.closing]
+        )
+        saved = await store.for_shop(tx.conn, staff.shop_id)
+        await tx.commit()
+    return _view(saved)
+
+
+def _checked(g: store.Greeting) -> store.Greeting:
+    def text(value: str | None, name: str) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if "\x00" in value or len(value) > MAX_GREETING_CHARS:
+            raise errors.BadInput(
+                "Greetings are at most 500 characters.", field=name, max_chars=MAX_GREETING_CHARS
+            )
+        return value.strip()
+
+    return store.Greeting(
+        g.target, g.target_id, text(g.welcome, "welcome"), text(g.closing, "closing")
+    )
+
+
+async def greeting_for(
+    conn: AsyncConnection, shop_id: int, agent_id: int | None, kind: GreetingKind
+) -> str | None:
+    """SET-2: the agent's group's text, else the agent's own, else none."""
+    if agent_id is None:
+        return None
+    found = await greetings_for(conn, shop_id, [agent_id], kind)
+    return found.get(agent_id)
+
+
+async def greetings_for(
+    conn: AsyncConnection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
+) -> dict[int, str]:
+    items = await store.for_shop(conn, shop_id)
+    if not items:
+        return {}
+    texts = {(g.target, g.target_id): getattr(g, kind.value) for g in items}
+    groups = await store.agent_groups(conn, list(agent_ids))
+    out: dict[int, str] = {}
+    for agent_id in agent_ids:
+        group_id = groups.get(agent_id)
+        text = choose_greeting(
+            texts.get(("group", group_id)) if group_id is not None else None,
+            texts.get(("agent", agent_id)),
+        )
+        if text:
+            out[agent_id] = text
+    return out
+
+
+async def post_welcomes(
+    conn: AsyncConnection, shop_id: int, assignments: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """SET-2: on assignment, each conversation gets its agent's welcome as a system message.
+
+    Runs in the routing transaction, under the shop lock its caller holds.
+    """
+    texts = await greetings_for(
+        conn, shop_id, sorted({a for _, a in assignments}), GreetingKind.WELCOME
+    )
+    for conversation_id, agent_id in assignments:
+        text = texts.get(agent_id)
+        if text:
+            await repos.append_messages(
+                conn,
+                shop_id=shop_id,
+                conversation_id=conversation_id,
+                now=now,
+                items=[NewMessage("system", None, "system", text, meta={"greeting": "welcome"})],
+            )
+
+
+async def closing_messages(
+    conn: AsyncConnection, shop_id: int, agent_id: int | None
+) -> list[NewMessage]:
+    """SET-2: the closing message for a conversation its agent ends, if one is set."""
+    text = await greeting_for(conn, shop_id, agent_id, GreetingKind.CLOSING)
+    return (
+        [NewMessage("system", None, "system", text, meta={"greeting": "closing"})] if text else []
+    )
