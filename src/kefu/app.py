@@ -17,6 +17,8 @@ from kefu import __version__
 from kefu.api import errors as api_errors
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
+from kefu.api.settings_routes import router as settings_router
+from kefu.bot.api import router as bot_router
 from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
@@ -94,6 +96,8 @@ def create_app(
     app.state.runtime = runtime
     api_errors.install(app)
     app.include_router(router)
+    app.include_router(bot_router)
+    app.include_router(settings_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from kefu.gateway import protocol as p
 
@@ -49,13 +50,17 @@ class HttpCase:
     path_params: dict[str, Obj] = field(default_factory=dict)
     body: Any = None
     role_only: bool = False
+    query: dict[str, Obj] = field(default_factory=dict)
 
     @property
     def route(self) -> Route:
         return (self.method, self.path)
 
     def url(self, ids: dict[str, int]) -> str:
-        return self.path.format(**fill(self.path_params, ids))
+        url = self.path.format(**fill(self.path_params, ids))
+        if self.query:
+            url += "?" + urlencode(fill(self.query, ids))
+        return url
 
 
 CONV = "/api/conversations/{conversation_id}"
@@ -165,6 +170,127 @@ HTTP_CASES: list[HttpCase] = [
     ),
 ]
 
+KB_Q = "/api/kb/questions/{question_id}"
+B_QUESTION = {"question_id": Obj("B.question")}
+A_QUESTION = {"question_id": Obj("A.question")}
+B_CATEGORY = {"category_id": Obj("B.category")}
+B_PHRASE = {"phrase_id": Obj("B.phrase")}
+QA = {"question": "问题", "answer": "答案"}
+ENTRY = {"welcome_message": "hi", "faq_menu": [], "bot_cards": [], "consumer_phrases": []}
+
+HTTP_CASES += [
+    HttpCase(
+        "PUT",
+        "/api/kb/categories/{category_id}",
+        ("path", "category_id"),
+        "category",
+        B_CATEGORY,
+        {"name": "Hijacked"},
+        role_only=True,
+    ),
+    HttpCase(
+        "DELETE",
+        "/api/kb/categories/{category_id}",
+        ("path", "category_id"),
+        "category",
+        B_CATEGORY,
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        "/api/kb/questions",
+        ("query", "category_id"),
+        "category",
+        query={"category_id": Obj("B.category")},
+    ),
+    HttpCase(
+        "POST",
+        "/api/kb/questions",
+        ("body", "category_id"),
+        "category",
+        body={**QA, "category_id": Obj("B.category")},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/kb/questions",
+        ("body", "related_ids"),
+        "question",
+        body={**QA, "related_ids": [Obj("A.question"), Obj("B.question")]},
+        role_only=True,
+    ),
+    HttpCase("GET", KB_Q, ("path", "question_id"), "question", B_QUESTION),
+    HttpCase("PUT", KB_Q, ("path", "question_id"), "question", B_QUESTION, QA, role_only=True),
+    HttpCase(
+        "PUT",
+        KB_Q,
+        ("body", "category_id"),
+        "category",
+        A_QUESTION,
+        {**QA, "category_id": Obj("B.category")},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        KB_Q,
+        ("body", "related_ids"),
+        "question",
+        A_QUESTION,
+        {**QA, "related_ids": [Obj("B.question")]},
+        role_only=True,
+    ),
+    HttpCase("DELETE", KB_Q, ("path", "question_id"), "question", B_QUESTION, role_only=True),
+    # Ids inside lists of objects, which the discovery does not see, are covered all the same.
+    HttpCase(
+        "PUT",
+        "/api/shop/entry",
+        ("body", "bot_cards"),
+        "question",
+        body={**ENTRY, "bot_cards": [{"title": "t", "question_id": Obj("B.question")}]},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/shop/entry",
+        ("body", "faq_menu"),
+        "question",
+        body={
+            **ENTRY,
+            "faq_menu": [
+                {"title": "t", "children": [{"title": "c", "question_id": Obj("B.question")}]}
+            ],
+        },
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/quick-phrases/{phrase_id}",
+        ("path", "phrase_id"),
+        "quick_phrase",
+        B_PHRASE,
+        {"body": "Hijacked"},
+    ),
+    HttpCase(
+        "DELETE", "/api/quick-phrases/{phrase_id}", ("path", "phrase_id"), "quick_phrase", B_PHRASE
+    ),
+    HttpCase(
+        "PUT",
+        "/api/greetings",
+        ("body", "groups"),
+        "group",
+        body={"groups": [{"group_id": Obj("B.group"), "welcome": "hi"}], "agents": []},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/greetings",
+        ("body", "agents"),
+        "account",
+        body={"groups": [], "agents": [{"agent_id": Obj("B.alice"), "welcome": "hi"}]},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -176,6 +302,19 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/groups"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/shop/settings"): "the session's shop",
     ("GET", "/api/conversations"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/kb/categories"): "lists the session's shop (checked by the list test)",
+    ("POST", "/api/kb/categories"): "adds to the session's shop",
+    ("GET", "/api/kb/synonyms"): "the session's shop",
+    ("PUT", "/api/kb/synonyms"): "the session's shop",
+    ("POST", "/api/kb/try"): "matches against the session's shop's knowledge base",
+    ("POST", "/api/kb/import"): "imports into the session's shop (related questions by text)",
+    ("GET", "/api/kb/export"): "the session's shop's knowledge base",
+    ("GET", "/api/shop/entry"): "the session's shop",
+    ("GET", "/api/bot/stats"): "the session's shop's event rows",
+    ("GET", "/api/quick-phrases"): "the caller's own and their shop's (checked by the list test)",
+    ("POST", "/api/quick-phrases"): "adds to the caller or the session's shop",
+    ("POST", "/api/quick-phrases/import"): "imports for the caller or the session's shop",
+    ("GET", "/api/greetings"): "the session's shop",
 }
 
 # Public routes name a shop on purpose; each has its own rule, tested one by one.
@@ -183,6 +322,7 @@ PUBLIC_ROUTES: dict[Route, str] = {
     ("POST", "/api/auth/login"): "credentials belong to one shop: A's account cannot log in to B",
     ("POST", "/api/consumer/session"): "a missing shop is not_found; A's token is no key to B",
     ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",
+    ("GET", "/api/public/shops/{shop_id}/entry"): "the widget's entry; a missing shop is not_found",
 }
 
 
@@ -279,6 +419,14 @@ WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     },
     "sync": lambda cid: {"type": "sync", "conversation_id": cid, "since_seq": 0},
     "typing": lambda cid: {"type": "typing", "conversation_id": cid, "text": "typing to B"},
+    "feedback": lambda cid: {
+        "type": "feedback",
+        "conversation_id": cid,
+        "seq": 1,
+        "resolved": True,
+    },
+    # The conversation is checked first: B's conversation is not_found whatever the item.
+    "faq_click": lambda cid: {"type": "faq_click", "conversation_id": cid, "item_id": "i0"},
 }
 
 NO_ID_FRAMES: dict[str, str] = {

@@ -88,8 +88,24 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.owner": shop.accounts["owner"],
         f"{key}.group": shop.group_ids[1],
         f"{key}.transfer": transfer.json()["id"],
+        **await _bot_objects(owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
+
+
+async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
+    """A knowledge-base category and question, and a shop-wide quick phrase (BOT-2, MSG-4)."""
+    category = await owner.post("/api/kb/categories", json={"name": f"cat {key}"})
+    question = await owner.post(
+        "/api/kb/questions",
+        json={"question": f"{key} 多久发货", "answer": "48h", "category_id": category.json()["id"]},
+    )
+    phrase = await owner.post("/api/quick-phrases", json={"scope": "shop", "body": f"hi {key}"})
+    return {
+        f"{key}.category": category.json()["id"],
+        f"{key}.question": question.json()["id"],
+        f"{key}.phrase": phrase.json()["id"],
+    }
 
 
 async def build_world(srv: Server) -> World:
@@ -127,6 +143,14 @@ async def snapshot(w: World) -> dict[str, Any]:
         "a_conversation": await _json(w.a_owner, f"/api/conversations/{a_conv}"),
         "a_agents": await _json(w.a_owner, "/api/agents"),
         "a_settings": await _json(w.a_owner, "/api/shop/settings"),
+        "b_questions": await _json(w.b_owner, "/api/kb/questions"),
+        "b_categories": await _json(w.b_owner, "/api/kb/categories"),
+        "b_phrases": await _json(w.b_owner, "/api/quick-phrases"),
+        "b_entry": await _json(w.b_owner, "/api/shop/entry"),
+        "b_greetings": await _json(w.b_owner, "/api/greetings"),
+        "a_questions": await _json(w.a_owner, "/api/kb/questions"),
+        "a_entry": await _json(w.a_owner, "/api/shop/entry"),
+        "a_greetings": await _json(w.a_owner, "/api/greetings"),
     }
 
 
@@ -171,7 +195,10 @@ async def test_acct_5_every_route_and_frame_has_an_isolation_case(
     # Each case names an object of shop B, never A's, in the field it covers.
     for case in HTTP_CASES:
         where, name = case.field
-        named = case.path_params.get(name) if where == "path" else _body_value(case.body, name)
+        if where == "body":
+            named = _body_value(case.body, name)
+        else:
+            named = (case.path_params if where == "path" else case.query).get(name)
         assert named is not None and "'B." in repr(named), case
 
 
@@ -212,6 +239,8 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/agents": {w.b.accounts[name] for name in w.b.accounts},
             "/api/groups": set(w.b.group_ids),
             "/api/conversations": {w.ids["B.conversation"], w.ids["B.other_conversation"]},
+            "/api/kb/categories": {w.ids["B.category"]},
+            "/api/quick-phrases": {w.ids["B.phrase"]},
         }
         gets = sorted(path for method, path in NO_OBJECT_IDS if method == "GET")
         seen: dict[str, set[int]] = {path: set() for path in b_objects}

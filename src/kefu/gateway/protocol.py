@@ -97,6 +97,23 @@ class SyncIn(FrameIn):
     limit: Annotated[int, Field(ge=1, le=200)] = 200
 
 
+class FeedbackIn(FrameIn):
+    """BOT-3: the consumer's verdict on the bot's answer at `seq`."""
+
+    type: Literal["feedback"]
+    conversation_id: ConversationRef
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
+    resolved: bool
+
+
+class FaqClickIn(FrameIn):
+    """ENTRY-2, BOT-6: a click on a FAQ-menu item or bot card."""
+
+    type: Literal["faq_click"]
+    conversation_id: ConversationRef
+    item_id: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+
+
 CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "auth": AuthIn,
@@ -106,6 +123,8 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "typing": TypingIn,
     "send": SendIn,
     "sync": SyncIn,
+    "feedback": FeedbackIn,
+    "faq_click": FaqClickIn,
 }
 
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
@@ -115,4 +134,4 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
-CONVERSATION_FRAMES = frozenset({"typing", "send", "sync"})
+CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click"})

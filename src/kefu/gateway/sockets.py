@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from kefu import errors
 from kefu.api.deps import runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
+from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.gateway import protocol as p
@@ -24,6 +26,7 @@ from kefu.services import accounts, conversations, messages
 from kefu.services.consumers import consumer_send
 from kefu.services.context import (
     ConsumerActor,
+    Context,
     Staff,
     consumer_topic,
 )
@@ -305,7 +308,28 @@ async def _consumer_frame(
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):
         return await _sync(websocket, consumer, frame)
+    if isinstance(frame, p.FeedbackIn | p.FaqClickIn):
+        return await _bot_frame(ctx, consumer, frame)
     raise errors.BadInput("Unknown frame type.", code="unknown_frame")
+
+
+async def _bot_frame(
+    ctx: Context, consumer: ConsumerActor, frame: p.FeedbackIn | p.FaqClickIn
+) -> dict[str, Any]:
+    """BOT-3 feedback and ENTRY-2 FAQ clicks."""
+    if isinstance(frame, p.FeedbackIn):
+        done = await bot_replies.feedback(
+            ctx,
+            consumer,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
+            resolved=frame.resolved,
+        )
+        return {"type": "feedback_recorded", **asdict(done)}
+    click = await bot_replies.faq_click(
+        ctx, consumer, conversation_id=frame.conversation_id, item_id=frame.item_id
+    )
+    return {"type": "faq_click_recorded", **asdict(click)}
 
 
 def _entry(websocket: WebSocket, entry: p.EntryIn) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""What a consumer's message sets in motion: a new conversation after the end (CONV-5) and,
-with the bot off, direct entry into routing (ROUTE-1's "human request")."""
+"""What a consumer's message sets in motion: a new conversation after the end (CONV-5), the
+bot's answer when it is on and first (BOT-3, BOT-4), else direct entry into routing (ROUTE-1's
+"human request")."""
 
 from __future__ import annotations
 
 from kefu import errors
+from kefu.bot import replies as bot_replies
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.services.context import ConsumerActor, Context
@@ -22,7 +24,7 @@ async def consumer_send(
     kind: MessageKind,
     body: str,
 ) -> Ack:
-    """MSG-2 for consumers, plus CONV-5 and direct entry when the bot is off."""
+    """MSG-2 for consumers, plus CONV-5, the bot (BOT-3) and direct entry when it is off."""
 
     def request(cid: int) -> SendRequest:
         return SendRequest(
@@ -37,6 +39,10 @@ async def consumer_send(
     if ack.conversation_state == ConversationState.BOT:
         async with ctx.db.read() as tx:
             settings = await repos.shop_settings(tx.conn, consumer.shop_id)
-        if not settings.bot_enabled:
+        if settings.bot_enabled and settings.bot_mode == "bot_first":
+            await bot_replies.reply(
+                ctx, consumer, conversation_id=ack.conversation_id, seq=ack.seq, text=body
+            )
+        else:
             await request_human(ctx, consumer, cause="direct")
     return ack

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 
+from kefu.bot.cache import KbCache
 from kefu.broker.base import Broker
 from kefu.clock import Clock
 from kefu.settings import Settings
@@ -39,6 +40,8 @@ class Context:
     settings: Settings
     rng: random.Random = field(default_factory=random.Random)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    # This process's bot matchers by shop, checked against the database's version (BOT-5).
+    kb: KbCache = field(default_factory=KbCache)
     # Set by the app: coalesced queue-position refreshes for a shop (ROUTE-4).
     on_queue_changed: Callable[[int], None] | None = None
 

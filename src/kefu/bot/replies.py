@@ -1,0 +1,264 @@
+"""The bot in a conversation (BOT-3, BOT-4, BOT-6): it answers a consumer's message or says it
+did not understand, hands over after two misses in a row, records feedback and FAQ clicks.
+Every verdict is an event row (bot_consulted, bot_answer, bot_miss, bot_handover, bot_feedback,
+faq_click) written in the transaction that posts the bot's message; statistics read only those
+rows. Matching happens before the transaction, off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu import errors
+from kefu.bot import entry as entry_service
+from kefu.bot.domain import (
+    HANDOVER_AFTER_MISSES,
+    MISS_REPLY,
+    asks_for_human,
+    consecutive_misses,
+)
+from kefu.bot.service import decide
+from kefu.domain.conversation import OPEN_STATES, ConversationState
+from kefu.services import events
+from kefu.services.context import ConsumerActor, Context
+from kefu.services.conversations import request_human
+from kefu.storage import kb, repos
+from kefu.storage.kb import QuestionView
+from kefu.storage.repos import NewMessage
+from kefu.storage.views import conversation_views, display_names, message_view
+
+
+async def reply(
+    ctx: Context, consumer: ConsumerActor, *, conversation_id: int, seq: int, text: str
+) -> None:
+    """BOT-3/BOT-4: answer the consumer's message `seq`, or miss; two misses hand over."""
+    if asks_for_human(text):
+        await _consult(ctx, consumer, conversation_id)
+        await request_human(ctx, consumer, cause="consumer")
+        return
+    decision = await decide(ctx, consumer.shop_id, text)
+    question_id = decision.candidate.entry_id if decision.candidate else None
+    confidence = decision.candidate.confidence if decision.candidate else None
+    hand_over = await _verdict(ctx, consumer, conversation_id, seq, question_id, confidence)
+    if hand_over:
+        await request_human(ctx, consumer, cause="bot_handover")
+
+
+async def _consult(ctx: Context, consumer: ConsumerActor, conversation_id: int) -> None:
+    async with ctx.db.uow() as tx:
+        row = await _own_conversation(tx.conn, consumer, conversation_id)
+        if row.state == ConversationState.BOT:
+            await _mark_consulted(tx.conn, row, ctx.clock.now())
+            await tx.commit()
+
+
+async def _verdict(
+    ctx: Context,
+    consumer: ConsumerActor,
+    conversation_id: int,
+    seq: int,
+    question_id: int | None,
+    confidence: float | None,
+) -> bool:
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conn = tx.conn
+        row = await _own_conversation(conn, consumer, conversation_id, for_update=True)
+        if row.state != ConversationState.BOT:
+            return False
+        latest = await kb.latest_verdicts(conn, conversation_id, HANDOVER_AFTER_MISSES)
+        if latest and int(latest[0][1].get("seq") or 0) >= seq:
+            return False  # this message was answered already (a resent client id, MSG-2)
+        await _mark_consulted(conn, row, now)
+        found = await kb.questions_by_id(conn, row.shop_id, [question_id] if question_id else [])
+        question = found.get(question_id) if question_id else None
+        hand_over = False
+        if question is not None:
+            new_seq = await _answer(
+                conn, row, question, now, {"seq": seq, "confidence": confidence}
+            )
+        else:
+            new_seq = await _post(conn, row, MISS_REPLY, {"miss": True}, now)
+            await _event(conn, row, "bot_miss", now, data={"seq": seq, "message_seq": new_seq})
+            misses = consecutive_misses(kind for kind, _ in latest) + 1
+            hand_over = misses >= HANDOVER_AFTER_MISSES
+            if hand_over:
+                await _event(conn, row, "bot_handover", now, cause="misses", data={"seq": seq})
+        tx.on_commit(lambda: publish_messages(ctx, conversation_id, [new_seq]))
+        await tx.commit()
+    return hand_over
+
+
+async def _own_conversation(
+    conn: AsyncConnection,
+    consumer: ConsumerActor,
+    conversation_id: int,
+    *,
+    for_update: bool = False,
+) -> Row[Any]:
+    """The consumer's own conversation; anyone else's is NotFound (ACCT-5)."""
+    row = await repos.shop_conversation(
+        conn, consumer.shop_id, conversation_id, for_update=for_update
+    )
+    if row.consumer_id != consumer.consumer_id:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return row
+
+
+async def _mark_consulted(conn: AsyncConnection, row: Row[Any], now: datetime) -> None:
+    """BOT-6: a conversation enters the bot once, at the first message the bot handles."""
+    if not await kb.has_event(conn, row.id, "bot_consulted"):
+        await _event(conn, row, "bot_consulted", now)
+
+
+async def _answer(
+    conn: AsyncConnection,
+    row: Row[Any],
+    question: QuestionView,
+    now: datetime,
+    data: dict[str, Any],
+) -> int:
+    """BOT-3: post the answer with its related questions and a pending feedback prompt."""
+    related = await kb.questions_by_id(conn, row.shop_id, question.related_ids)
+    meta = {
+        "question_id": question.id,
+        "related": [
+            {"question_id": r, "question": related[r].question}
+            for r in question.related_ids
+            if r in related
+        ],
+        "feedback": "pending",
+    }
+    new_seq = await _post(conn, row, question.answer, meta, now)
+    await _event(
+        conn,
+        row,
+        "bot_answer",
+        now,
+        data={**data, "question_id": question.id, "message_seq": new_seq},
+    )
+    await kb.count_hit(conn, question.id)
+    return new_seq
+
+
+async def _post(
+    conn: AsyncConnection, row: Row[Any], body: str, meta: dict[str, Any], now: datetime
+) -> int:
+    (seq,) = await repos.append_messages(
+        conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        now=now,
+        items=[NewMessage("bot", None, "text", body, meta=meta)],
+    )
+    return seq
+
+
+async def _event(
+    conn: AsyncConnection,
+    row: Row[Any],
+    kind: str,
+    now: datetime,
+    *,
+    cause: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    await repos.record_event(
+        conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        kind=kind,
+        cause=cause,
+        group_id=row.group_id,
+        at=now,
+        data=data,
+    )
+
+
+async def publish_messages(ctx: Context, conversation_id: int, seqs: Sequence[int]) -> None:
+    """After commit: the new messages to the conversation's audience, like any message."""
+    async with ctx.db.read() as tx:
+        (view,) = await conversation_views(tx.conn, [conversation_id], now=ctx.clock.now())
+        names = await display_names(tx.conn, view.shop_id)
+        rows = [await kb.message_at(tx.conn, conversation_id, s) for s in seqs]
+    for r in rows:
+        if r is not None:
+            frame = {"type": "message", "message": message_view(r, names, view.consumer.nickname)}
+            await events.publish_to(ctx, events.audience(view), frame)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    conversation_id: int
+    seq: int
+    resolved: bool
+
+
+async def feedback(
+    ctx: Context, consumer: ConsumerActor, *, conversation_id: int, seq: int, resolved: bool
+) -> Feedback:
+    """BOT-3: the consumer says whether the answer at `seq` resolved it; once per answer."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conn = tx.conn
+        row = await _own_conversation(conn, consumer, conversation_id, for_update=True)
+        message = await kb.message_at(conn, conversation_id, seq)
+        meta = dict(message.meta or {}) if message is not None else {}
+        if message is None or message.sender != "bot" or "question_id" not in meta:
+            raise errors.NotFound(kind="answer", id=seq)
+        if meta.get("feedback") != "pending":
+            raise errors.Conflict(
+                "This answer already has feedback.", feedback=meta.get("feedback")
+            )
+        verdict = "resolved" if resolved else "unresolved"
+        await kb.set_message_meta(conn, message.id, {**meta, "feedback": verdict})
+        await _event(
+            conn,
+            row,
+            "bot_feedback",
+            now,
+            cause=verdict,
+            data={"seq": seq, "question_id": meta["question_id"]},
+        )
+        await kb.count_feedback(conn, int(meta["question_id"]), resolved=resolved)
+        await tx.commit()
+    return Feedback(conversation_id, seq, resolved)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqClick:
+    conversation_id: int
+    item_id: str
+    seq: int | None
+
+
+async def faq_click(
+    ctx: Context, consumer: ConsumerActor, *, conversation_id: int, item_id: str
+) -> FaqClick:
+    """BOT-6, ENTRY-2: count the click; the bot answers the linked question as if asked."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conn = tx.conn
+        row = await _own_conversation(conn, consumer, conversation_id, for_update=True)
+        item = (await entry_service.entry_of(conn, consumer.shop_id)).item(item_id)
+        if item is None:
+            raise errors.NotFound(kind="faq_item", id=item_id)
+        if ConversationState(row.state) not in OPEN_STATES:
+            raise errors.ConversationClosed(state=row.state)
+        await _event(conn, row, "faq_click", now, cause=item.id, data={"title": item.title})
+        found = await kb.questions_by_id(conn, row.shop_id, [item.question_id or 0])
+        question = found.get(item.question_id or 0)
+        new_seq = None
+        if question is not None:
+            if row.state == ConversationState.BOT:
+                await _mark_consulted(conn, row, now)
+            new_seq = await _answer(conn, row, question, now, {"seq": None, "faq_item": item.id})
+            answered = new_seq
+            tx.on_commit(lambda: publish_messages(ctx, conversation_id, [answered]))
+        await tx.commit()
+    return FaqClick(conversation_id, item.id, new_seq)
