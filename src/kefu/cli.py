@@ -13,11 +13,13 @@ from rich.table import Table
 
 from kefu.bench import bot as bench_bot
 from kefu.bench import routing as bench_routing
+from kefu.bot.cli import kb_app
 from kefu.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with one JSON line).")
 app.add_typer(bench_app, name="bench")
+app.add_typer(kb_app, name="kb")
 
 bench_app.command("bot")(bench_bot.command)
 bench_app.command("routing")(bench_routing.command)
