@@ -1,0 +1,612 @@
+"""`kefu bench gateway`: consumer-to-agent messages through a real `kefu serve`, against a bare
+WebSocket relay driven by the same load generator.
+
+The server runs in its own process on a fresh SQLite file or a private PostgreSQL database,
+with a seeded shop. Load processes (`--load-procs`) each own a group of agents and the
+consumers whose entry source routes to that group (ENTRY-1), so both ends of a pair live in the
+same process and one monotonic clock times them. Each consumer authenticates, opens a
+conversation and asks for a human; each agent holds the one staff socket its login allows
+(ACCT-4), which receives the messages of all its conversations. A pair is a conversation.
+
+Phase one offers `--rate` messages/s in total, spread round-robin over the pairs, open loop:
+`p50_ms`/`p99_ms` are send → agent-receipt latencies, `delivered_per_s` what reached agents
+within the phase. Phase two keeps `--window` messages in flight per pair (a pair sends its next
+message when the agent has received one) for `--seconds`: `saturation_per_s`. The bare relay
+(a Starlette app in this module, served by uvicorn in its own process: parse, ack, forward, no
+persistence) gets phase two only: `bare_saturation_per_s`. `lost` counts messages sent in
+either phase that were never both acknowledged and delivered within a 10 s grace period.
+Clients offer no compression.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import multiprocessing
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import typer
+import uvloop
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+
+from kefu.bench.common import (
+    BENCH_PASSWORD,
+    DEFAULT_PG_ADMIN_URL,
+    create_database,
+    drop_database,
+    emit_json,
+    free_port,
+    percentile,
+    print_table,
+    progress,
+    seed_shop,
+)
+from kefu.clock import SystemClock
+from kefu.domain.shop import ENTRY_SOURCES
+from kefu.storage.db import Database
+
+GRACE_S = 10.0
+SETUP_CONCURRENCY = 20
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    index: int
+    bare: bool
+    http_url: str
+    ws_url: str
+    shop_id: int
+    source: str
+    agents: list[tuple[int, str]]
+    pairs: int
+    rate: float
+    seconds: float
+    window: int
+
+
+@dataclass
+class PhaseResult:
+    sent: int = 0
+    delivered_in_phase: int = 0
+    lost: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class LoadResult:
+    index: int
+    pairs_open: int = 0
+    setup_s: float = 0.0
+    errors: int = 0
+    phases: dict[str, PhaseResult] = field(default_factory=dict)
+
+
+def command(
+    pairs: int = typer.Option(1000, "--pairs", min=1, help="Consumer-agent conversations."),
+    rate: float = typer.Option(2000.0, "--rate", min=1.0, help="Offered messages/s in total."),
+    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="Length of each phase."),
+    db: str = typer.Option("sqlite", "--db", help="sqlite or postgresql."),
+    limit: int = typer.Option(50, "--limit", min=1, max=50, help="Reception limit per agent."),
+    window: int = typer.Option(4, "--window", min=1, help="In-flight messages per pair (sat.)."),
+    load_procs: int = typer.Option(
+        1, "--load-procs", min=1, max=len(ENTRY_SOURCES), help="Load-generator processes."
+    ),
+    pg_admin_url: str = typer.Option(DEFAULT_PG_ADMIN_URL, "--pg-admin-url"),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+) -> None:
+    """Messages through the gateway at an offered rate and at saturation, against a bare relay."""
+    if db not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("--db is sqlite or postgresql")
+    figures = asyncio.run(
+        benchmark(
+            pairs=pairs,
+            rate=rate,
+            seconds=seconds,
+            db=db,
+            limit=limit,
+            window=window,
+            load_procs=load_procs,
+            pg_admin_url=pg_admin_url,
+        )
+    )
+    print_table(
+        f"kefu bench gateway ({db})",
+        figures,
+        caption=f"{pairs} pairs, window {window}, {load_procs} load process(es)",
+    )
+    if as_json:
+        emit_json(figures)
+
+
+async def benchmark(
+    *,
+    pairs: int,
+    rate: float,
+    seconds: float,
+    db: str,
+    limit: int,
+    window: int,
+    load_procs: int,
+    pg_admin_url: str,
+) -> dict[str, float | int | str]:
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        url = (
+            f"sqlite+aiosqlite:///{tmp / 'kefu.db'}"
+            if db == "sqlite"
+            else await create_database(pg_admin_url)
+        )
+        try:
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
+                "KEFU_DATABASE_URL": url,
+                "KEFU_SECRET_KEY": secrets.token_urlsafe(24),
+                "KEFU_DATA_DIR": str(tmp),
+            }
+            progress.print(f"gateway: migrating ({db})")
+            await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "kefu", "migrate"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            groups = min(load_procs, pairs)
+            agents = max(groups, -(-pairs // limit))
+            database = Database(url)
+            try:
+                shop = await seed_shop(
+                    database, agents=agents, limit=limit, now=SystemClock().now(), groups=groups
+                )
+            finally:
+                await database.dispose()
+            port = free_port()
+            command = [sys.executable, "-m", "kefu", "serve", "--port", str(port)]
+            async with _serving(command, port, env, tmp / "server.log"):
+                plans = _plans(shop.shop_id, shop.agents, port, pairs, rate, seconds, window, False)
+                progress.print(f"gateway: {pairs} pairs against kefu serve on :{port}")
+                kefu = await asyncio.to_thread(_run_load, plans)
+            port = free_port()
+            relay = [
+                sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_relay_app",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            ]  # fmt: skip
+            async with _serving(relay, port, env, tmp / "relay.log"):
+                plans = _plans(shop.shop_id, shop.agents, port, pairs, rate, seconds, window, True)
+                progress.print(f"gateway: {pairs} pairs against the bare relay on :{port}")
+                bare = await asyncio.to_thread(_run_load, plans)
+        finally:
+            if db != "sqlite":
+                await drop_database(pg_admin_url, url)
+    return _figures(kefu, bare, seconds, db, load_procs)
+
+
+def _plans(
+    shop_id: int,
+    agents: list[list[tuple[int, str]]],
+    port: int,
+    pairs: int,
+    rate: float,
+    seconds: float,
+    window: int,
+    bare: bool,
+) -> list[LoadPlan]:
+    n = len(agents)
+    return [
+        LoadPlan(
+            index=i,
+            bare=bare,
+            http_url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{port}",
+            shop_id=shop_id,
+            source=ENTRY_SOURCES[i],
+            agents=agents[i],
+            pairs=pairs // n + (1 if i < pairs % n else 0),
+            rate=rate / n,
+            seconds=seconds,
+            window=window,
+        )
+        for i in range(n)
+    ]
+
+
+def _figures(
+    kefu: list[LoadResult], bare: list[LoadResult], seconds: float, db: str, procs: int
+) -> dict[str, float | int | str]:
+    def total(results: list[LoadResult], phase: str, name: str) -> int:
+        return sum(int(getattr(r.phases[phase], name)) for r in results if phase in r.phases)
+
+    latencies = [ms for r in kefu for ms in r.phases["offered"].latencies_ms]
+    saturation = total(kefu, "saturation", "delivered_in_phase") / seconds
+    bare_saturation = total(bare, "saturation", "delivered_in_phase") / seconds
+    return {
+        "offered_per_s": total(kefu, "offered", "sent") / seconds,
+        "delivered_per_s": total(kefu, "offered", "delivered_in_phase") / seconds,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "saturation_per_s": saturation,
+        "bare_saturation_per_s": bare_saturation,
+        "ratio_to_bare": saturation / bare_saturation if bare_saturation else 0.0,
+        "lost": total(kefu, "offered", "lost") + total(kefu, "saturation", "lost"),
+        "bare_lost": total(bare, "saturation", "lost"),
+        "pairs": sum(r.pairs_open for r in kefu),
+        "errors": sum(r.errors for r in kefu),
+        "setup_s": max(r.setup_s for r in kefu),
+        "load_procs": procs,
+        "db": db,
+    }
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    command: list[str], port: int, env: dict[str, str], log: Path
+) -> AsyncIterator[None]:
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            await _wait_ready(process, port, log)
+            yield
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _wait_ready(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline and process.returncode is None:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return
+            await asyncio.sleep(0.1)
+    tail = (await asyncio.to_thread(log.read_text))[-2000:]
+    raise RuntimeError(f"the server did not start:\n{tail}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Load processes
+
+
+def _run_load(plans: list[LoadPlan]) -> list[LoadResult]:
+    """Start one process per plan and collect their results (blocking)."""
+    mp = multiprocessing.get_context("spawn")
+    barrier = mp.Barrier(len(plans))
+    results: multiprocessing.Queue[LoadResult] = mp.Queue()
+    workers = [mp.Process(target=_load_main, args=(p, barrier, results)) for p in plans]
+    for w in workers:
+        w.start()
+    try:
+        out = [_next_result(results, workers) for _ in workers]
+    finally:
+        for w in workers:
+            w.join(timeout=30)
+            if w.is_alive():
+                w.terminate()
+    return sorted(out, key=lambda r: r.index)
+
+
+def _next_result(
+    results: multiprocessing.Queue[LoadResult], workers: Sequence[BaseProcess]
+) -> LoadResult:
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            if any(w.exitcode not in (None, 0) for w in workers):
+                raise RuntimeError("a load process failed; see its traceback above") from None
+
+
+def _load_main(
+    plan: LoadPlan, barrier: Barrier, results: multiprocessing.Queue[LoadResult]
+) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        results.put(runner.run(_load(plan, barrier)))
+
+
+class Peer:
+    """One client socket: answers by ref go to waiters, everything else to `on_frame`."""
+
+    def __init__(self, ws: ClientConnection, on_frame: Callable[[dict[str, Any]], None]) -> None:
+        self.ws = ws
+        self.on_frame = on_frame
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._refs = itertools.count(1)
+        self._ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                frame = orjson.loads(raw)
+                waiter = self._waiters.pop(frame.get("ref") or "", None)
+                if frame.get("type") == "ready" and not self._ready.done():
+                    self._ready.set_result(frame)
+                elif waiter is not None:
+                    waiter.set_result(frame)
+                else:
+                    self.on_frame(frame)
+
+    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        ref = f"q{next(self._refs)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[ref] = future
+        await self.ws.send(orjson.dumps({**frame, "ref": ref}).decode())
+        return await asyncio.wait_for(future, 30)
+
+    async def ready(self) -> dict[str, Any]:
+        """The server's `ready` frame, however early it came."""
+        return await asyncio.wait_for(asyncio.shield(self._ready), 30)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@dataclass
+class Pair:
+    consumer: Peer
+    conversation_id: int
+    credit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(0))
+
+
+class Tally:
+    """What one load process sent, got acknowledged and saw delivered, by client id."""
+
+    def __init__(self) -> None:
+        self.sent_at: dict[str, float] = {}
+        self.acked: set[str] = set()
+        self.delivered_at: dict[str, float] = {}
+        self.by_conversation: dict[int, Pair] = {}
+        self.errors = 0
+
+    def on_consumer_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ack":
+            self.acked.add(frame["client_id"])
+        elif kind == "error":
+            self.errors += 1
+
+    def on_agent_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") != "message":
+            return
+        message = frame["message"]
+        if message.get("sender") != "consumer":
+            return
+        client_id = message["client_id"]
+        if client_id in self.sent_at and client_id not in self.delivered_at:
+            self.delivered_at[client_id] = time.perf_counter()
+            pair = self.by_conversation.get(message["conversation_id"])
+            if pair is not None:
+                pair.credit.release()
+
+    def settled(self, ids: Sequence[str]) -> bool:
+        return all(i in self.acked and i in self.delivered_at for i in ids)
+
+
+async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
+    result = LoadResult(plan.index)
+    tally = Tally()
+    started = time.perf_counter()
+    peers: list[Peer] = []
+    try:
+        async with httpx.AsyncClient(base_url=plan.http_url) as http:
+            for agent_id, username in plan.agents:
+                peers.append(await _agent(plan, http, agent_id, username, tally))
+            gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+            async def one(k: int) -> Pair | None:
+                async with gate:
+                    return await _consumer(plan, http, k, tally)
+
+            opened = await asyncio.gather(*(one(k) for k in range(plan.pairs)))
+        pairs = [p for p in opened if p is not None]
+        peers += [p.consumer for p in pairs]
+        tally.by_conversation = {p.conversation_id: p for p in pairs}
+        result.pairs_open = len(pairs)
+        result.setup_s = time.perf_counter() - started
+        await asyncio.to_thread(barrier.wait, 600)
+        if not plan.bare:
+            result.phases["offered"] = await _offered(plan, pairs, tally)
+            await asyncio.to_thread(barrier.wait, 600)
+        result.phases["saturation"] = await _saturate(plan, pairs, tally)
+        result.errors = tally.errors
+    finally:
+        await asyncio.gather(*(p.close() for p in peers))
+    return result
+
+
+async def _agent(
+    plan: LoadPlan, http: httpx.AsyncClient, agent_id: int, username: str, tally: Tally
+) -> Peer:
+    if plan.bare:
+        ws = await connect(f"{plan.ws_url}/agent/{agent_id}", compression=None, max_queue=None)
+        return Peer(ws, tally.on_agent_frame)
+    response = await http.post(
+        "/api/auth/login",
+        json={"shop_id": plan.shop_id, "username": username, "password": BENCH_PASSWORD},
+    )
+    response.raise_for_status()
+    cookie = response.cookies["kefu_session"]
+    ws = await connect(
+        f"{plan.ws_url}/ws/staff",
+        additional_headers={"Cookie": f"kefu_session={cookie}"},
+        compression=None,
+        max_queue=None,
+    )
+    peer = Peer(ws, tally.on_agent_frame)
+    await peer.ready()
+    return peer
+
+
+async def _consumer(plan: LoadPlan, http: httpx.AsyncClient, k: int, tally: Tally) -> Pair | None:
+    if plan.bare:
+        agent_id = plan.agents[k % len(plan.agents)][0]
+        conversation_id = plan.index * 1_000_000 + k + 1
+        ws = await connect(
+            f"{plan.ws_url}/consumer/{conversation_id}?agent={agent_id}",
+            compression=None,
+            max_queue=None,
+        )
+        return Pair(Peer(ws, tally.on_consumer_frame), conversation_id)
+    session = (await http.post("/api/consumer/session", json={"shop_id": plan.shop_id})).json()
+    ws = await connect(f"{plan.ws_url}/ws/consumer", compression=None, max_queue=None)
+    peer = Peer(ws, tally.on_consumer_frame)
+    auth = {"type": "auth", "shop_id": plan.shop_id, "token": session["token"]}
+    await ws.send(orjson.dumps(auth).decode())
+    await peer.ready()
+    opened = await peer.request({"type": "open", "entry": {"source": plan.source}})
+    answer = await peer.request({"type": "request_human"})
+    if answer.get("type") != "conversation" or answer["conversation"]["state"] != "assigned":
+        tally.errors += 1
+        await peer.close()
+        return None
+    return Pair(peer, int(opened["conversation"]["id"]))
+
+
+def _send_frame(pair: Pair, client_id: str) -> str:
+    return orjson.dumps(
+        {
+            "type": "send",
+            "ref": client_id,
+            "conversation_id": pair.conversation_id,
+            "client_id": client_id,
+            "kind": "text",
+            "body": f"bench {client_id}",
+        }
+    ).decode()
+
+
+async def _offered(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseResult:
+    """Open loop: send at the planned instants whatever the answers do."""
+    ids: list[str] = []
+    start = time.perf_counter()
+    end = start + plan.seconds
+    while (now := time.perf_counter()) < end:
+        due = int((now - start) * plan.rate)
+        while len(ids) < due and pairs:
+            pair = pairs[len(ids) % len(pairs)]
+            client_id = f"o{plan.index}-{len(ids)}"
+            tally.sent_at[client_id] = time.perf_counter()
+            ids.append(client_id)
+            await pair.consumer.ws.send(_send_frame(pair, client_id))
+        await asyncio.sleep(0.001)
+    return await _settle(tally, ids, end)
+
+
+async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseResult:
+    """Closed loop: each pair keeps `window` messages between its consumer and its agent."""
+    ids: list[str] = []
+    end = time.perf_counter() + plan.seconds
+    counter = itertools.count()
+
+    async def run(pair: Pair) -> None:
+        for _ in range(plan.window):
+            pair.credit.release()
+        while True:
+            await pair.credit.acquire()
+            if time.perf_counter() >= end:
+                return
+            client_id = f"s{plan.index}-{next(counter)}"
+            tally.sent_at[client_id] = time.perf_counter()
+            ids.append(client_id)
+            await pair.consumer.ws.send(_send_frame(pair, client_id))
+
+    tasks = [asyncio.create_task(run(p)) for p in pairs]
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    for pair in pairs:
+        pair.credit.release()  # wake senders waiting for credit so they see the end
+    await asyncio.gather(*tasks)
+    return await _settle(tally, ids, end)
+
+
+async def _settle(tally: Tally, ids: list[str], end: float) -> PhaseResult:
+    deadline = time.perf_counter() + GRACE_S
+    # Polling: the readers fill the tallies; one Event per message would cost more than this.
+    while not tally.settled(ids) and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    delivered = [i for i in ids if i in tally.delivered_at]
+    return PhaseResult(
+        sent=len(ids),
+        delivered_in_phase=sum(1 for i in delivered if tally.delivered_at[i] <= end),
+        lost=sum(1 for i in ids if i not in tally.acked or i not in tally.delivered_at),
+        latencies_ms=[(tally.delivered_at[i] - tally.sent_at[i]) * 1000.0 for i in delivered],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The bare relay
+
+
+def create_relay_app() -> Starlette:
+    """Forward each consumer frame to its paired agent socket, with an ack and nothing else."""
+    agents: dict[int, WebSocket] = {}
+
+    async def agent(websocket: WebSocket) -> None:
+        agent_id = int(websocket.path_params["agent_id"])
+        await websocket.accept()
+        agents[agent_id] = websocket
+        try:
+            while True:
+                await websocket.receive_text()
+        except WebSocketDisconnect:
+            agents.pop(agent_id, None)
+
+    async def consumer(websocket: WebSocket) -> None:
+        conversation_id = int(websocket.path_params["conversation_id"])
+        agent_id = int(websocket.query_params["agent"])
+        await websocket.accept()
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                frame = orjson.loads(await websocket.receive_text())
+                client_id = frame["client_id"]
+                await websocket.send_text(
+                    orjson.dumps(
+                        {"type": "ack", "ref": frame.get("ref"), "client_id": client_id}
+                    ).decode()
+                )
+                target = agents.get(agent_id)
+                if target is not None:
+                    message = {
+                        "conversation_id": conversation_id,
+                        "sender": "consumer",
+                        "client_id": client_id,
+                        "body": frame["body"],
+                    }
+                    await target.send_text(
+                        orjson.dumps({"type": "message", "message": message}).decode()
+                    )
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/agent/{agent_id:int}", agent),
+            WebSocketRoute("/consumer/{conversation_id:int}", consumer),
+        ]
+    )

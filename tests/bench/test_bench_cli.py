@@ -1,0 +1,91 @@
+"""`kefu bench routing` and `kefu bench gateway` at tiny sizes, as a user runs them: their JSON
+line carries the documented figures, nothing is lost, and ROUTE-7 holds across processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from kefu.bench.routing import _replay
+
+ROUTING_KEYS = {
+    "requests",
+    "assigned",
+    "queued",
+    "double_assigned",
+    "over_limit",
+    "lost",
+    "assignments_per_s",
+    "p99_assign_ms",
+}
+GATEWAY_KEYS = {
+    "offered_per_s",
+    "delivered_per_s",
+    "p50_ms",
+    "p99_ms",
+    "saturation_per_s",
+    "bare_saturation_per_s",
+    "ratio_to_bare",
+    "lost",
+}
+
+
+def _bench(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "kefu", "bench", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _db_option(db_url: str) -> str:
+    """The benches make their own database: `sqlite`, or one next to this PostgreSQL URL."""
+    return "sqlite" if db_url.startswith("sqlite") else db_url
+
+
+@pytest.mark.slow
+def test_route_7_bench_routing_drains_without_double_or_over_limit(db_url: str) -> None:
+    figures = _bench("routing", "--requests", "200", "--agents", "10", "--db", _db_option(db_url))
+    assert figures.keys() >= ROUTING_KEYS
+    assert figures["requests"] == 200
+    assert figures["double_assigned"] == figures["over_limit"] == figures["lost"] == 0
+    assert figures["queued"] == 0
+    # Every request was assigned once; the ended ones freed the slots the rest took.
+    assert figures["assigned"] == figures["requests"] - figures["queued"]
+    assert figures["assignments_per_s"] > 0
+
+
+def test_route_7_replay_finds_an_agent_over_its_limit_and_a_double_assignment() -> None:
+    events = [(1, "assigned", 7), (2, "assigned", 7), (1, "ended", 7), (3, "assigned", 7)]
+    checks = _replay(events, {"queued": 1}, {4}, {1, 2, 3, 4, 5}, limit=1)
+    assert checks["over_limit"] == 1
+    assert checks["lost"] == 1  # conversation 5: neither assigned nor queued
+    twice = _replay([(1, "assigned", 7), (1, "assigned", 8)], {}, set(), {1}, limit=5)
+    assert twice["double_assigned"] == 1
+
+
+@pytest.mark.slow
+def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str) -> None:
+    db = _db_option(db_url)
+    figures = _bench(
+        "gateway", "--pairs", "10", "--rate", "100", "--seconds", "2",
+        "--db", "sqlite" if db == "sqlite" else "postgresql", "--pg-admin-url", db_url,
+    )  # fmt: skip
+    assert figures.keys() >= GATEWAY_KEYS
+    assert figures["lost"] == 0 and figures["errors"] == 0
+    assert figures["pairs"] == 10
+    assert figures["offered_per_s"] > 50
+    assert figures["delivered_per_s"] > 0 and figures["saturation_per_s"] > 0
+    assert figures["bare_saturation_per_s"] > 0
+    assert figures["ratio_to_bare"] == pytest.approx(
+        figures["saturation_per_s"] / figures["bare_saturation_per_s"]
+    )
