@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, func, insert, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -125,8 +125,7 @@ class MessageWriter:
         published: list[tuple[MessageView, list[str]]] = []
         async with ctx.db.uow() as tx:
             plan = await _plan(tx.conn, batch, now)
-            for conversation_id, items in plan.accepted.items():
-                published += await _append(tx.conn, plan.rows[conversation_id], items, plan, now)
+            published = await _append(tx.conn, plan, now)
             await tx.commit()
         for _, future in batch:
             if future.done():
@@ -246,61 +245,78 @@ def _check_allowed(
 
 
 async def _append(
-    conn: AsyncConnection,
-    row: Row[Any],
-    items: list[tuple[SendRequest, asyncio.Future[Ack]]],
-    plan: _Plan,
-    now: datetime,
+    conn: AsyncConnection, plan: _Plan, now: datetime
 ) -> list[tuple[MessageView, list[str]]]:
+    """Give each accepted message the next seq of its conversation and insert them all.
+
+    The rows in `plan` were read in this transaction under its write lock (FOR UPDATE on
+    PostgreSQL, BEGIN IMMEDIATE on SQLite), so their last_seq is current and the new values
+    are computed here: one UPDATE statement and one INSERT for the whole batch, instead of two
+    round trips per conversation.
+    """
+    if not plan.accepted:
+        return []
     c = t.conversations.c
-    from_consumer = [r for r, _ in items if r.sender is SenderKind.CONSUMER]
-    values: dict[str, Any] = {"last_seq": c.last_seq + len(items), "last_message_at": now}
-    last_is_consumer = items[-1][0].sender is SenderKind.CONSUMER
-    if from_consumer:
-        values["last_consumer_message_at"] = now
-    # CONV-2: the reply timer runs from the first unanswered consumer message.
-    values["awaiting_reply_since"] = (
-        func.coalesce(c.awaiting_reply_since, now) if last_is_consumer else None
-    )
-    last = await conn.scalar(
-        update(t.conversations).where(c.id == row.id).values(**values).returning(c.last_seq)
-    )
-    assert last is not None
-    first = last - len(items) + 1
-    records = [
-        {
-            "shop_id": row.shop_id,
-            "conversation_id": row.id,
-            "seq": first + i,
-            "sender": r.sender.value,
-            "sender_id": r.sender_id,
-            "kind": r.kind.value,
-            "body": r.body,
-            "client_id": r.client_id,
-            "created_at": now,
-        }
-        for i, (r, _) in enumerate(items)
-    ]
-    await conn.execute(insert(t.messages), records)
-    topics = _audience(row, plan.participants.get(row.id, set()))
-    out = []
-    for record, (request, future) in zip(records, items, strict=True):
-        plan.outcomes[id(future)] = Ack(row.id, record["seq"], request.client_id, now, row.state)
-        view = MessageView(
-            id=0,
-            conversation_id=row.id,
-            seq=record["seq"],
-            sender=record["sender"],
-            sender_id=request.sender_id,
-            sender_name=row.nickname
-            if request.sender is SenderKind.CONSUMER
-            else plan.names.get(request.sender_id, ""),
-            kind=record["kind"],
-            body=request.body,
-            client_id=request.client_id,
-            created_at=now,
+    updates: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    out: list[tuple[MessageView, list[str]]] = []
+    for conversation_id, items in plan.accepted.items():
+        row = plan.rows[conversation_id]
+        from_consumer = any(r.sender is SenderKind.CONSUMER for r, _ in items)
+        last_is_consumer = items[-1][0].sender is SenderKind.CONSUMER
+        updates.append(
+            {
+                "b_id": row.id,
+                "b_last_seq": row.last_seq + len(items),
+                "b_consumer_at": now if from_consumer else row.last_consumer_message_at,
+                # CONV-2: the reply timer runs from the first unanswered consumer message.
+                "b_awaiting": (row.awaiting_reply_since or now) if last_is_consumer else None,
+            }
         )
-        out.append((view, topics))
+        topics = _audience(row, plan.participants.get(row.id, set()))
+        for i, (request, future) in enumerate(items):
+            seq = row.last_seq + 1 + i
+            records.append(
+                {
+                    "shop_id": row.shop_id,
+                    "conversation_id": row.id,
+                    "seq": seq,
+                    "sender": request.sender.value,
+                    "sender_id": request.sender_id,
+                    "kind": request.kind.value,
+                    "body": request.body,
+                    "client_id": request.client_id,
+                    "created_at": now,
+                }
+            )
+            plan.outcomes[id(future)] = Ack(row.id, seq, request.client_id, now, row.state)
+            view = MessageView(
+                id=0,
+                conversation_id=row.id,
+                seq=seq,
+                sender=request.sender.value,
+                sender_id=request.sender_id,
+                sender_name=row.nickname
+                if request.sender is SenderKind.CONSUMER
+                else plan.names.get(request.sender_id, ""),
+                kind=request.kind.value,
+                body=request.body,
+                client_id=request.client_id,
+                created_at=now,
+            )
+            out.append((view, topics))
+    await conn.execute(
+        update(t.conversations)
+        .where(c.id == bindparam("b_id"))
+        .values(
+            last_seq=bindparam("b_last_seq"),
+            last_message_at=now,
+            last_consumer_message_at=bindparam("b_consumer_at"),
+            awaiting_reply_since=bindparam("b_awaiting"),
+        ),
+        updates,
+    )
+    await conn.execute(insert(t.messages), records)
     return out
 
 
