@@ -57,6 +57,7 @@ const INPUT_PROBLEMS = ['too_long', 'too_many', 'empty', 'too_few']
 function inputText(params: Record<string, unknown>): string | null {
   const { t, te } = i18n.global
   if (typeof params.max_bytes === 'number') return t('errors.input.file_too_large', { mb: Math.round(params.max_bytes / 1024 / 1024) })
+  if (typeof params.max_days === 'number') return t('errors.input.max_days', { max: params.max_days })
   const problem = String(params.problem ?? '')
   if (!INPUT_PROBLEMS.includes(problem)) return null
   const name = String(params.field ?? '').replace(/\./g, '_')

@@ -2,7 +2,6 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { consumerSocket, resetConsumerSocket, type FaqClickFrame, type FeedbackFrame, type FeedbackRecordedFrame, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
 import type { ChatItem, Conversation, Entry, Feedback, Message } from '@/common/types'
-import type { EntryItem } from '@/features/settings/api'
 import { useMessagesStore } from '@/features/messages/store'
 import { widgetApi, type PublicEntry } from './api'
 
@@ -181,13 +180,17 @@ export const useWidgetStore = defineStore('widget', () => {
     }
   }
 
-  /** ENTRY-2, BOT-6: a FAQ item or bot card; the bot answers its linked question. */
-  async function faqClick(item: EntryItem): Promise<void> {
+  /**
+   * ENTRY-2, BOT-6: a FAQ item or bot card; the bot answers its linked question. A top-level
+   * item is only counted, so it never opens a conversation of its own (`open: false`).
+   */
+  async function faqClick(item: { id?: string }, open = true): Promise<void> {
     if (!socket || !item.id) return
+    if (!open && !live.value) return
     const c = await liveConversation()
     if (!conversationIds.value.includes(c.id)) conversationIds.value.push(c.id)
     const frame: FaqClickFrame = { type: 'faq_click', conversation_id: c.id, item_id: item.id }
-    if (!socket.send(frame)) throw { code: 'network', message: '', params: {} }
+    await socket.request(frame)
   }
 
   function leaveQueue(): void {
