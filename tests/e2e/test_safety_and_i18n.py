@@ -16,7 +16,9 @@ from .conftest import PRODUCT, REPO, Consumer, Server, Watch, field, login, sign
 pytestmark = pytest.mark.e2e
 
 XSS = "<img src=x onerror=alert(1)>"
-RAW_KEY = re.compile(r"\b(common|desk|widget|shop|landing|auth|errors)\.[A-Za-z]+\.[A-Za-z.]+")
+RAW_KEY = re.compile(
+    r"\b(common|desk|widget|shop|landing|auth|errors|settings)\.[A-Za-z]+\.[A-Za-z.]+"
+)
 
 
 def test_script_payloads_are_shown_as_text(server: Server, new_page: Any, watch: Watch) -> None:
@@ -78,6 +80,19 @@ def test_locale_files_have_the_same_keys() -> None:
         assert a == b, (name, a ^ b)
 
 
+SETTINGS_PAGES = {
+    "bot": [],
+    "kb": [
+        ("kb-add", "question-dialog"),
+        ("kb-import", "import-dialog"),
+        ("kb-synonyms", "synonyms-dialog"),
+    ],
+    "entry": [],
+    "greetings": [],
+    "phrases": [("phrase-new", "phrase-dialog")],
+}
+
+
 def _check(page: Page, where: str) -> None:
     page.wait_for_timeout(300)
     text = page.locator("body").inner_text()
@@ -120,5 +135,26 @@ def test_every_page_is_translated(server: Server, new_page: Any, watch: Watch, l
         page.get_by_test_id(f"tab-{tab}").click()
         _check(page, f"tab {tab}")
     c.close()
+    page.goto(f"{server.base}/settings/phrases")
+    expect(page.get_by_test_id("phrases-page")).to_be_visible()
+    _check(page, "/settings/phrases (agent)")
+    page.goto(f"{server.base}/settings/bot")
+    expect(page.get_by_test_id("forbidden")).to_be_visible()
+    _check(page, "/settings/bot (agent)")
+
+    owner = new_page(base=server.base)
+    owner.goto(f"{server.base}/")
+    owner.get_by_test_id(f"lang-{locale}").click()
+    login(owner, server, "owner", online=False)
+    for sub, dialogs in SETTINGS_PAGES.items():
+        owner.goto(f"{server.base}/settings/{sub}")
+        expect(owner.get_by_test_id(f"{sub}-page")).to_be_visible()
+        _check(owner, f"/settings/{sub}")
+        for opener, dialog in dialogs:
+            owner.get_by_test_id(opener).click()
+            expect(owner.get_by_test_id(dialog)).to_be_visible()
+            _check(owner, f"/settings/{sub} {dialog}")
+            owner.keyboard.press("Escape")
+            expect(owner.get_by_test_id(dialog)).to_be_hidden()
     assert watch.missing_keys == [], watch.missing_keys
     assert watch.dialogs == []
