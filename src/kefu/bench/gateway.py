@@ -417,7 +417,7 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
     started = time.perf_counter()
     peers: list[Peer] = []
     try:
-        async with httpx.AsyncClient(base_url=plan.http_url) as http:
+        async with httpx.AsyncClient(base_url=plan.http_url, timeout=60.0) as http:
             for agent_id, username in plan.agents:
                 peers.append(await _agent(plan, http, agent_id, username, tally))
             gate = asyncio.Semaphore(SETUP_CONCURRENCY)
