@@ -602,3 +602,20 @@ async def test_entry_2_public_entry_for_the_widget(db_url: str) -> None:
         consumer = await srv.consumer(shop.shop_id)
         first = await consumer.wait_for(lambda f: f["type"] == "conversation")
         assert first["conversation"]["last_message"]["body"] == "欢迎！"
+
+
+async def test_bot_5_a_near_miss_offers_did_you_mean(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop, owner = await _bot_shop(srv)
+        ids = await _add_kb(owner)
+        consumer = await srv.consumer(shop.shop_id)
+        # A typo keeps the confidence under the threshold: the bot does not answer, but it
+        # offers the question it was close to, and the consumer can click it.
+        near = (await _say(consumer, "下单后多久发获", "m1"))["message"]
+        assert near["meta"] == {
+            "miss": True,
+            "related": [{"question_id": ids[0], "question": "多久发货"}],
+        }
+        assert near["body"].startswith("您的问题我还没完全理解")
+        far = (await _say(consumer, "你们家的猫叫什么名字", "m2"))["message"]
+        assert far["meta"] == {"miss": True}  # nothing close: no suggestions

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kefu import errors
+from kefu.bot.matcher import Candidate
 from kefu.bot.text import normalise
 
 MAX_QUESTION_CHARS = 200
@@ -30,7 +31,20 @@ MAX_STATS_DAYS = 31
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 MISS_REPLY = "您的问题我还没理解，请换个方式问问"
+SUGGEST_REPLY = "您的问题我还没完全理解，您是不是想问下面的问题？也可以换个方式问问"
+# Below the answering threshold, a candidate this confident is still worth offering as
+# "did you mean" (BOT-5): on the shop variant set most typo and synonym variants land between
+# 0.25 and the threshold, unrelated chatter below 0.2.
+SUGGEST_FLOOR = 0.25
+MAX_SUGGESTIONS = 3
 HANDOVER_AFTER_MISSES = 2
+
+
+def suggested_ids(candidates: Sequence[Candidate]) -> list[int]:
+    """BOT-5: the near misses worth offering as "did you mean", best first."""
+    return [c.entry_id for c in candidates if c.confidence >= SUGGEST_FLOOR][:MAX_SUGGESTIONS]
+
+
 # What consumers type when they want a person (BOT-4); folded like the matcher folds text.
 _HUMAN_REQUESTS = frozenset(
     normalise(t)

@@ -19,8 +19,10 @@ from kefu.bot import entry as entry_service
 from kefu.bot.domain import (
     HANDOVER_AFTER_MISSES,
     MISS_REPLY,
+    SUGGEST_REPLY,
     asks_for_human,
     consecutive_misses,
+    suggested_ids,
 )
 from kefu.bot.service import decide
 from kefu.domain.conversation import OPEN_STATES, ConversationState
@@ -44,7 +46,10 @@ async def reply(
     decision = await decide(ctx, consumer.shop_id, text)
     question_id = decision.candidate.entry_id if decision.candidate else None
     confidence = decision.candidate.confidence if decision.candidate else None
-    hand_over = await _verdict(ctx, consumer, conversation_id, seq, question_id, confidence)
+    suggestions = [] if decision.candidate else suggested_ids(decision.alternatives)
+    hand_over = await _verdict(
+        ctx, consumer, conversation_id, seq, question_id, confidence, suggestions
+    )
     if hand_over:
         await request_human(ctx, consumer, cause="bot_handover")
 
@@ -64,6 +69,7 @@ async def _verdict(
     seq: int,
     question_id: int | None,
     confidence: float | None,
+    suggestions: list[int],
 ) -> bool:
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
@@ -83,7 +89,7 @@ async def _verdict(
                 conn, row, question, now, {"seq": seq, "confidence": confidence}
             )
         else:
-            new_seq = await _post(conn, row, MISS_REPLY, {"miss": True}, now)
+            new_seq = await _miss(conn, row, suggestions, now)
             await _event(conn, row, "bot_miss", now, data={"seq": seq, "message_seq": new_seq})
             misses = consecutive_misses(kind for kind, _ in latest) + 1
             hand_over = misses >= HANDOVER_AFTER_MISSES
@@ -144,6 +150,15 @@ async def _answer(
     )
     await kb.count_hit(conn, question.id)
     return new_seq
+
+
+async def _miss(conn: AsyncConnection, row: Row[Any], suggestions: list[int], now: datetime) -> int:
+    """BOT-4: "please ask another way", offering the near misses as "did you mean" (BOT-5)."""
+    found = await kb.questions_by_id(conn, row.shop_id, suggestions)
+    related = [{"question_id": q, "question": found[q].question} for q in suggestions if q in found]
+    if not related:
+        return await _post(conn, row, MISS_REPLY, {"miss": True}, now)
+    return await _post(conn, row, SUGGEST_REPLY, {"miss": True, "related": related}, now)
 
 
 async def _post(
