@@ -313,6 +313,8 @@ async def _loop(
     while True:
         if to_end:
             await _end(ctx, config, report, to_end.pop(rng.randrange(len(to_end))))
+            if await _queued(ctx, config.shop_id) == 0:
+                return
             continue
         started = time.perf_counter()
         assigned = await drain_queue(ctx, config.shop_id)
