@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 from pathlib import Path
 
@@ -35,8 +36,14 @@ def run_server(settings: Settings) -> None:
     from kefu.storage.migrate import upgrade
 
     upgrade(settings.database_url)
+    app = create_app(settings)
+    # Everything loaded so far lives as long as the process: keep it out of the collector's
+    # generations, and collect less often, so that full collections don't stall sockets.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ws_max_size=settings.ws_max_frame_bytes,
