@@ -18,7 +18,7 @@ from kefu.domain.conversation import (
 )
 from kefu.services.context import Context
 from kefu.services.conversations import end_by_timer
-from kefu.services.routing import announce
+from kefu.services.routing import announce, sweep_queues
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.repos import NewMessage
@@ -66,6 +66,7 @@ class Scheduler:
         handled = 0
         for timer_id, shop_id in due:
             handled += await self._fire(timer_id, shop_id)
+        await sweep_queues(self._ctx)  # ROUTE-2: a drain lost with a dead process
         return handled
 
     async def _fire(self, timer_id: int, shop_id: int) -> int:
@@ -82,7 +83,10 @@ class Scheduler:
             timer = (await tx.conn.execute(claim)).first()
             if timer is None:
                 return 0  # another process took it, or it moved
-            conv = await repos.shop_conversation(tx.conn, shop_id, timer.conversation_id)
+            # The row lock orders this with an agent's end, which takes no shop lock.
+            conv = await repos.shop_conversation(
+                tx.conn, shop_id, timer.conversation_id, for_update=True
+            )
             settings = await repos.shop_settings(tx.conn, shop_id)
             decision = decide_auto_end(
                 state=ConversationState(conv.state),

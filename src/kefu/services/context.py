@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from kefu.bot.cache import KbCache
 from kefu.broker.base import Broker
 from kefu.clock import Clock
+from kefu.services.coalesce import Coalescer
 from kefu.settings import Settings
 from kefu.storage.db import Database
 
@@ -44,6 +45,8 @@ class Context:
     kb: KbCache = field(default_factory=KbCache)
     # Set by the app: coalesced queue-position refreshes for a shop (ROUTE-4).
     on_queue_changed: Callable[[int], None] | None = None
+    # This process's queue drains, one running per shop at a time (ROUTE-2).
+    drains: Coalescer = field(default_factory=Coalescer)
 
 
 def consumer_topic(consumer_id: int) -> str:

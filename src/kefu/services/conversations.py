@@ -24,7 +24,13 @@ from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
-from kefu.services.routing import agent_loads, announce, assign_from_queue
+from kefu.services.routing import (
+    agent_loads,
+    announce,
+    assign_from_queue,
+    publish_views,
+    request_drain,
+)
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
@@ -42,9 +48,9 @@ async def open_conversation(
     async with ctx.db.uow() as tx:
         await tx.lock_shop(consumer.shop_id)
         conversation_id = await _open_or_create(tx, consumer, entry, now)
-        tx.on_commit(lambda: announce(ctx, consumer.shop_id, [conversation_id]))
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
+    return view
 
 
 async def _open_or_create(
@@ -122,6 +128,7 @@ async def request_human(
     Idempotent: asking again while queued or assigned changes nothing (one conversation).
     """
     now = ctx.clock.now()
+    changed: list[int] = []
     async with ctx.db.uow() as tx:
         await tx.lock_shop(consumer.shop_id)
         conversation_id = await _open_or_create(tx, consumer, entry or {"source": "direct"}, now)
@@ -153,9 +160,10 @@ async def request_human(
                     at=now,
                 )
             changed = sorted({conversation_id, *assigned})
-            tx.on_commit(lambda: announce(ctx, consumer.shop_id, changed))
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    if not changed:
+        return await get_view(ctx, conversation_id)  # asked again: nothing to announce
+    return _view_of(await announce(ctx, consumer.shop_id, changed), conversation_id)
 
 
 async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView:
@@ -170,9 +178,9 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
         await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
-        tx.on_commit(lambda: announce(ctx, consumer.shop_id, [conversation_id]))
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
+    return view
 
 
 async def _end(
@@ -207,18 +215,25 @@ async def _end(
 
 
 async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
-    """CONV-3: the agent ends it; the freed slot goes to the queue at once (ROUTE-2)."""
+    """CONV-3: the agent ends it; the freed slot goes to the queue at once (ROUTE-2).
+
+    Ending only lowers a load, so it locks the conversation's row, not the shop: a router that
+    read the higher load meanwhile was merely cautious (ROUTE-7). After commit the slot goes to
+    the shop's coalesced drain; if this process dies first, the scheduler's sweep drains it.
+    """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        row = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        row = await access_conversation(
+            tx.conn, staff, conversation_id, speak=True, for_update=True
+        )
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
         await _end(tx, row, EndCause.AGENT, now, notice="本次会话已结束，感谢您的咨询。")
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
-        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
+        (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    await publish_views(ctx, staff.shop_id, [view])
+    await request_drain(ctx, staff.shop_id)
+    return view
 
 
 async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime) -> list[int]:
@@ -233,13 +248,19 @@ async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetim
 
 
 async def access_conversation(
-    conn: AsyncConnection, staff: Staff, conversation_id: int, *, speak: bool = False
+    conn: AsyncConnection,
+    staff: Staff,
+    conversation_id: int,
+    *,
+    speak: bool = False,
+    for_update: bool = False,
 ) -> Row[Any]:
     """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
 
-    Speaking needs participation; supervisors join first (CONV-9).
+    Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
+    until commit, for changes that must not race an end (which takes no shop lock).
     """
-    row = await repos.shop_conversation(conn, staff.shop_id, conversation_id)
+    row = await repos.shop_conversation(conn, staff.shop_id, conversation_id, for_update=for_update)
     if await _is_participant(conn, conversation_id, staff.account_id):
         return row
     if not speak and _supervises(staff, row.group_id):
@@ -260,6 +281,10 @@ async def _is_participant(conn: AsyncConnection, conversation_id: int, account_i
         select(p.account_id).where(p.conversation_id == conversation_id, p.account_id == account_id)
     )
     return found is not None
+
+
+def _view_of(views: list[ConversationView], conversation_id: int) -> ConversationView:
+    return next(v for v in views if v.id == conversation_id)
 
 
 async def get_view(ctx: Context, conversation_id: int) -> ConversationView:
@@ -298,7 +323,9 @@ async def transfer_to_agent(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
-        row = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        row = await access_conversation(
+            tx.conn, staff, conversation_id, speak=True, for_update=True
+        )
         target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
@@ -360,7 +387,9 @@ async def decide_transfer(
             raise errors.NotFound(kind="transfer", id=transfer_id)
         if row.state != "pending":
             raise errors.Conflict("This transfer was already decided.", state=row.state)
-        conv = await repos.shop_conversation(tx.conn, staff.shop_id, row.conversation_id)
+        conv = await repos.shop_conversation(
+            tx.conn, staff.shop_id, row.conversation_id, for_update=True
+        )
         state = "declined"
         if accept:
             if conv.state != ConversationState.ASSIGNED:
@@ -447,7 +476,9 @@ async def transfer_to_group(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
-        conv = await access_conversation(tx.conn, staff, conversation_id, speak=True)
+        conv = await access_conversation(
+            tx.conn, staff, conversation_id, speak=True, for_update=True
+        )
         await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
@@ -501,9 +532,9 @@ async def invite(
             at=now,
             data={"by": staff.account_id},
         )
-        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id]))
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    (view,) = await announce(ctx, staff.shop_id, [conversation_id])
+    return view
 
 
 async def join(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
@@ -524,9 +555,9 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
             agent_id=staff.account_id,
             at=now,
         )
-        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id]))
         await tx.commit()
-    return await get_view(ctx, conversation_id)
+    (view,) = await announce(ctx, staff.shop_id, [conversation_id])
+    return view
 
 
 async def list_conversations(

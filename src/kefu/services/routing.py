@@ -21,7 +21,7 @@ from kefu.services.context import Context
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
-from kefu.storage.views import conversation_views
+from kefu.storage.views import ConversationView, conversation_views
 
 
 async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.AgentLoad]:
@@ -168,11 +168,65 @@ async def drain_queue(ctx: Context, shop_id: int) -> list[int]:
     return assigned
 
 
-async def announce(ctx: Context, shop_id: int, conversation_ids: Sequence[int]) -> None:
-    """After commit: tell consumers and agents, and refresh the queue positions."""
+async def request_drain(ctx: Context, shop_id: int) -> None:
+    """ROUTE-2: capacity freed (an end, a status or limit change, committed by the caller):
+    drain the shop's queue at once, and return when a pass that saw that change is done.
+
+    Requests of this process coalesce: while a pass runs, the next requests share one more
+    pass (services/coalesce.py). Each pass is `drain_queue`, under the shop lock (ROUTE-7).
+    """
+    await ctx.drains.run(shop_id, lambda: drain_queue(ctx, shop_id))
+
+
+async def sweep_queues(ctx: Context) -> list[int]:
+    """ROUTE-2 safety net, run by the scheduler: drain every shop where a queued request has an
+    eligible agent with room. That happens only if a process died between an end (or a status
+    or limit change) and its drain. Read without the lock, it is a hint: the drain decides.
+    """
+    shop_ids = []
+    async with ctx.db.read() as tx:
+        for shop_id in await _shops_with_queue(tx.conn):
+            groups = await _queued_groups(tx.conn, shop_id)
+            agents = await agent_loads(tx.conn, shop_id)
+            if any(routing.is_eligible(a, g) for g in groups for a in agents):
+                shop_ids.append(shop_id)
+    for shop_id in shop_ids:
+        await request_drain(ctx, shop_id)
+    return shop_ids
+
+
+async def _shops_with_queue(conn: AsyncConnection) -> list[int]:
+    c = t.conversations.c
+    queued = select(c.id).where(c.shop_id == t.shops.c.id, c.state == ConversationState.QUEUED)
+    return list((await conn.scalars(select(t.shops.c.id).where(queued.exists()))).all())
+
+
+async def _queued_groups(conn: AsyncConnection, shop_id: int) -> list[GroupId | None]:
+    c = t.conversations.c
+    rows = await conn.scalars(
+        select(c.group_id)
+        .where(c.shop_id == shop_id, c.state == ConversationState.QUEUED)
+        .distinct()
+    )
+    return [GroupId(g) if g is not None else None for g in rows]
+
+
+async def announce(
+    ctx: Context, shop_id: int, conversation_ids: Sequence[int]
+) -> list[ConversationView]:
+    """After commit: tell consumers and agents, and refresh the queue positions.
+
+    Returns the views it published, in the order asked, for the caller to return.
+    """
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
         views = await conversation_views(tx.conn, list(conversation_ids), now=now)
+    await publish_views(ctx, shop_id, views)
+    return views
+
+
+async def publish_views(ctx: Context, shop_id: int, views: Sequence[ConversationView]) -> None:
+    """After commit: publish views already built, and refresh the queue positions."""
     for view in views:
         await events.publish_conversation(ctx, view)
     if ctx.on_queue_changed is not None:

@@ -1,0 +1,45 @@
+"""ROUTE-2: a burst of drain requests for one shop costs one pass at a time, and every caller
+returns only once a pass that started after its request is done."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kefu.services.coalesce import Coalescer
+
+
+async def test_requests_during_a_pass_share_one_more_pass() -> None:
+    drains = Coalescer()
+    started: list[int] = []
+    gate = asyncio.Event()
+
+    async def work() -> None:
+        started.append(len(started))
+        await gate.wait()
+
+    first = asyncio.create_task(drains.run(1, work))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert started == [0]  # idle: the pass starts at once
+    later = [asyncio.create_task(drains.run(1, work)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert not first.done() and started == [0]
+    gate.set()
+    await asyncio.gather(first, *later)
+    assert started == [0, 1]  # five requests made during the first pass: one more pass
+
+
+async def test_shops_drain_apart_and_a_failed_pass_releases_its_callers() -> None:
+    drains = Coalescer()
+    seen: list[int] = []
+
+    async def fail() -> None:
+        seen.append(1)
+        raise RuntimeError("database went away")
+
+    async def work() -> None:
+        seen.append(2)
+
+    await asyncio.wait_for(asyncio.gather(drains.run(1, fail), drains.run(2, work)), 1.0)
+    await asyncio.wait_for(drains.run(1, work), 1.0)  # the shop is not stuck after a failure
+    assert sorted(seen) == [1, 2, 2]
