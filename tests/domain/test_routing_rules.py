@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -13,12 +14,14 @@ from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus
 from kefu.domain.routing import (
     AgentLoad,
+    Assignment,
     QueuedRequest,
     QueueOrder,
     choose_agent,
     estimate_wait,
     plan_assignments,
     queue_positions,
+    queue_sorted,
 )
 
 G = GroupId(1)
@@ -124,3 +127,35 @@ def test_route_2_plan_never_exceeds_limits_nor_assigns_twice(
         if a.status is AgentStatus.ONLINE and not a.is_suspended
     )
     assert len(plan) == min(n, room)
+
+
+@given(
+    agents_st.map(
+        lambda agents: [
+            replace(a, group_id=GroupId(1 + a.agent_id % 2), current=min(a.current, a.limit))
+            for a in agents
+        ]
+    ),
+    st.lists(st.sampled_from([GroupId(1), GroupId(2), None]), max_size=60),
+    st.sampled_from(list(QueueOrder)),
+    st.integers(0, 1000),
+)
+def test_route_1_a_plan_gives_each_request_what_choose_agent_would(
+    agents: list[AgentLoad],
+    groups: list[GroupId | None],
+    order: QueueOrder,
+    seed: int,
+) -> None:
+    queue = [
+        QueuedRequest(ConversationId(i), g, T0 + timedelta(seconds=i % 7))
+        for i, g in enumerate(groups)
+    ]
+    expected = []
+    loads = {a.agent_id: a for a in agents}
+    rng = random.Random(seed)
+    for request in queue_sorted(queue, order):
+        chosen = choose_agent(list(loads.values()), request.group_id, rng)
+        if chosen is not None:
+            loads[chosen.agent_id] = replace(chosen, current=chosen.current + 1)
+            expected.append(Assignment(request.conversation_id, chosen.agent_id))
+    assert plan_assignments(queue, agents, order, random.Random(seed)) == expected
