@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kefu.bench import bot as bench_bot
+from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
 from kefu.bench import routing as bench_routing
 from kefu.bot.cli import kb_app
@@ -24,6 +25,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(kb_app, name="kb")
 
 bench_app.command("bot")(bench_bot.command)
+bench_app.command("calibrate")(bench_calibrate.command)
 bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
 

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.bench.bot import PairFormat, build_workload, detect_format, read_pairs
+from kefu.bench.calibrate import CONFIDENT_WRONG_BUDGET, THRESHOLD_STEP, calibrate
+from kefu.bot.matcher import EVIDENCE_NAMES, confidence
 from kefu.cli import app
 
 TOPICS = ("发货", "退货", "退款", "发票", "尺码", "优惠券", "快递", "运费", "地址", "颜色")
@@ -82,3 +84,30 @@ def test_bot_5_workload_splits_answerable_from_unanswerable(tmp_path: Path) -> N
     # 甲问法 is answerable, so its negative pair does not make it unanswerable; 乙问题 is
     # itself an entry, so it is not unanswerable either.
     assert [q.text for q in workload.unanswerable] == ["丙问法"]
+
+
+def test_bot_5_calibration_fits_weights_and_the_threshold_rule() -> None:
+    # Answerable questions lack few words and are spelled alike; unanswerable ones the reverse.
+    answerable = [(0.05 * (i % 4), 0.05 * (i % 3), 0.9 - 0.02 * (i % 5)) for i in range(80)]
+    unanswerable = [(0.5 + 0.1 * (i % 4), 0.4 + 0.1 * (i % 3), 0.4) for i in range(80)]
+    unanswerable[:3] = [(0.0, 0.0, 0.95)] * 3  # near misses the file calls different
+    result = calibrate([*answerable, None], unanswerable)
+    assert result.weights[0] < 0 and result.weights[1] < 0 and result.weights[2] > 0
+    assert result.confident_wrong <= CONFIDENT_WRONG_BUDGET
+    assert result.threshold == round(result.threshold / THRESHOLD_STEP) * THRESHOLD_STEP
+    # The lowest such threshold: one step lower breaks the budget.
+    below = result.threshold - THRESHOLD_STEP
+    wrong = [confidence(r, result.bias, result.weights) >= below for r in unanswerable]
+    assert sum(wrong) / len(wrong) > CONFIDENT_WRONG_BUDGET
+
+
+def test_bot_5_calibrate_command_prints_the_constants(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    write_pairs(pairs)
+    result = CliRunner().invoke(app, ["bench", "calibrate", "--pairs", str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "DEFAULT_CONFIDENCE_THRESHOLD = " in result.stdout
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["weights"]) == set(EVIDENCE_NAMES)
+    assert 0.0 <= report["threshold"] <= 1.0
+    assert report["confident_wrong"] <= CONFIDENT_WRONG_BUDGET

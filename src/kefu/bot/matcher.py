@@ -11,7 +11,8 @@ the message lacks, and spelling similarity (raw or canonical). Its weights and
 DEFAULT_CONFIDENCE_THRESHOLD were fitted once, on one file (lcqmc/dev.txt, the open-domain set
 with the hardest near-miss negatives): weights by class-balanced L2 logistic regression of
 "answerable or not", then the threshold as the lowest value (0.005 steps) whose confident-wrong
-rate on that file is at most 2.5 %, half the 5 % budget. They are not tuned per file measured.
+rate on that file is at most 2.5 %, half the 5 % budget. They are not tuned per file measured;
+`kefu bench calibrate --pairs lcqmc/dev.txt` refits them and prints these constants.
 It is pure: no I/O beyond jieba's dictionary, no clock, no database; callers run it in a thread."""
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from kefu.bot.text import WordCutter, char_ngrams, content_words, normalise
 
 DEFAULT_CONFIDENCE_THRESHOLD = 0.77
 # Logistic calibration of the confidence (see the module docstring).
-_CONFIDENCE_BIAS = 0.38
-_QUERY_MISSING_WEIGHT = -3.015
-_PHRASING_MISSING_WEIGHT = -2.714
-_SPELLING_WEIGHT = 1.462
+_CONFIDENCE_BIAS = 0.376
+_CONFIDENCE_WEIGHTS = (-3.023, -2.702, 1.466)
+EVIDENCE_NAMES = ("query_missing", "phrasing_missing", "spelling")
+# The signals of one candidate, in EVIDENCE_NAMES order.
+Evidence = tuple[float, float, float]
 
 # Weights of the three retrieval channels in the first-stage score.
 _WORD_WEIGHT = 0.1
@@ -144,6 +146,21 @@ class Matcher:
 
     def match(self, text: str, k: int = 3) -> list[Candidate]:
         """The `k` best entries for `text`, best first, each with its confidence (BOT-5)."""
+        return [
+            Candidate(
+                entry_id=self._phrasings[doc_id].entry_id,
+                score=score,
+                confidence=confidence(evidence),
+                matched_question=self._phrasings[doc_id].question,
+            )
+            for score, doc_id, evidence in self._ranked(text, k)
+        ]
+
+    def evidence(self, text: str, k: int = 3) -> list[tuple[int, Evidence]]:
+        """The `k` best entries with the signals of their confidence, for calibration (BOT-5)."""
+        return [(self._phrasings[d].entry_id, ev) for _, d, ev in self._ranked(text, k)]
+
+    def _ranked(self, text: str, k: int) -> list[tuple[float, int, Evidence]]:
         query = self._prepare(text)
         if not query.canon or not self._phrasings:
             return []
@@ -155,20 +172,11 @@ class Matcher:
             held = best.get(phrasing.entry_id)
             if held is None or score > held[0]:
                 best[phrasing.entry_id] = (score, doc_id)
-        ranked = sorted(best.items(), key=lambda item: item[1][0], reverse=True)
-        candidates: list[Candidate] = []
-        for entry_id, (score, doc_id) in ranked[:k]:
-            phrasing = self._phrasings[doc_id]
-            evidence = self._evidence(query, phrasing)
-            candidates.append(
-                Candidate(
-                    entry_id=entry_id,
-                    score=score,
-                    confidence=_confidence(evidence),
-                    matched_question=phrasing.question,
-                )
-            )
-        return candidates
+        ranked = sorted(best.values(), key=lambda item: item[0], reverse=True)
+        return [
+            (score, doc_id, self._evidence(query, self._phrasings[doc_id]))
+            for score, doc_id in ranked[:k]
+        ]
 
     def answer(self, text: str) -> Decision:
         """Answer with the best entry if confident enough, else not understood (BOT-3, BOT-4)."""
@@ -200,7 +208,7 @@ class Matcher:
         overlap = self._weighted_dice(query, phrasing)
         return min(retrieval, 0.7) + 0.1 * (spelling + surface + overlap)
 
-    def _evidence(self, query: _Query, phrasing: _Phrasing) -> tuple[float, float, float]:
+    def _evidence(self, query: _Query, phrasing: _Phrasing) -> Evidence:
         words = set(query.words)
         idf = self._words.idf
         query_only, phrasing_only = words - phrasing.words, phrasing.words - words
@@ -241,12 +249,11 @@ def _miss(word: str, others: Iterable[str]) -> float:
     return 1.0
 
 
-def _confidence(evidence: tuple[float, float, float]) -> float:
-    query_missing, phrasing_missing, spelling = evidence
-    z = (
-        _CONFIDENCE_BIAS
-        + _QUERY_MISSING_WEIGHT * query_missing
-        + _PHRASING_MISSING_WEIGHT * phrasing_missing
-        + _SPELLING_WEIGHT * spelling
-    )
+def confidence(
+    evidence: Evidence,
+    bias: float = _CONFIDENCE_BIAS,
+    weights: Sequence[float] = _CONFIDENCE_WEIGHTS,
+) -> float:
+    """The calibrated probability that a candidate answers the message (BOT-5)."""
+    z = bias + sum(w * x for w, x in zip(weights, evidence, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
