@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kefu.services.coalesce import Coalescer
+from kefu.services.coalesce import Coalescer, Cover
 
 
 async def test_requests_during_a_pass_share_one_more_pass() -> None:
@@ -13,7 +13,7 @@ async def test_requests_during_a_pass_share_one_more_pass() -> None:
     started: list[int] = []
     gate = asyncio.Event()
 
-    async def work() -> None:
+    async def work(cover: Cover) -> None:
         started.append(len(started))
         await gate.wait()
 
@@ -33,13 +33,33 @@ async def test_shops_drain_apart_and_a_failed_pass_releases_its_callers() -> Non
     drains = Coalescer()
     seen: list[int] = []
 
-    async def fail() -> None:
+    async def fail(cover: Cover) -> None:
         seen.append(1)
         raise RuntimeError("database went away")
 
-    async def work() -> None:
+    async def work(cover: Cover) -> None:
         seen.append(2)
 
     await asyncio.wait_for(asyncio.gather(drains.run(1, fail), drains.run(2, work)), 1.0)
     await asyncio.wait_for(drains.run(1, work), 1.0)  # the shop is not stuck after a failure
     assert sorted(seen) == [1, 2, 2]
+
+
+async def test_requests_made_before_the_pass_covers_them_share_it() -> None:
+    drains = Coalescer()
+    passes = 0
+    locked = asyncio.Event()
+
+    async def work(cover: Cover) -> None:
+        nonlocal passes
+        passes += 1
+        await locked.wait()  # waiting for the shop lock
+        cover()  # reads start here: requests made so far are served by this pass
+
+    first = asyncio.create_task(drains.run(1, work))
+    await asyncio.sleep(0)
+    during_wait = [asyncio.create_task(drains.run(1, work)) for _ in range(3)]
+    await asyncio.sleep(0)
+    locked.set()
+    await asyncio.gather(first, *during_wait)
+    assert passes == 1

@@ -6,7 +6,7 @@ transaction, so that several processes reach the same, safe assignment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -16,6 +16,7 @@ from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus
+from kefu.domain.shop import ShopSettings
 from kefu.services import events, greetings
 from kefu.services.context import Context
 from kefu.storage import repos
@@ -56,9 +57,19 @@ async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.Agent
     ]
 
 
-async def assign_from_queue(ctx: Context, tx: UnitOfWork, shop_id: int, now: datetime) -> list[int]:
-    """ROUTE-2: assign queued requests while capacity allows. Caller holds the shop lock."""
-    settings = await repos.shop_settings(tx.conn, shop_id)
+async def assign_from_queue(
+    ctx: Context,
+    tx: UnitOfWork,
+    shop_id: int,
+    now: datetime,
+    *,
+    settings: ShopSettings | None = None,
+) -> list[int]:
+    """ROUTE-2: assign queued requests while capacity allows. Caller holds the shop lock.
+
+    `settings`, if given, were read by the caller (they are not load; ROUTE-7 is about loads).
+    """
+    settings = settings or await repos.shop_settings(tx.conn, shop_id)
     agents = await agent_loads(tx.conn, shop_id)
     free: dict[GroupId | None, int] = {}
     for agent in agents:
@@ -156,12 +167,25 @@ async def apply_assignments(
     )
 
 
-async def drain_queue(ctx: Context, shop_id: int) -> list[int]:
-    """ROUTE-2: capacity freed somewhere in the shop: assign what waits, at once."""
+async def drain_queue(
+    ctx: Context, shop_id: int, *, on_locked: Callable[[], None] | None = None
+) -> list[int]:
+    """ROUTE-2: capacity freed somewhere in the shop: assign what waits, at once.
+
+    First, without the lock, it looks for an eligible agent with room, and stops if none has
+    any: whoever frees capacity after that look asks for a drain of their own after commit.
+    Then, under the lock, it reads the loads again and decides (ROUTE-7). `on_locked` runs once
+    the lock is held, before those reads (services/coalesce.py).
+    """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
+        if not any(routing.is_eligible(a, None) for a in await agent_loads(tx.conn, shop_id)):
+            return []
+        settings = await repos.shop_settings(tx.conn, shop_id)
         await tx.lock_shop(shop_id)
-        assigned = await assign_from_queue(ctx, tx, shop_id, now)
+        if on_locked is not None:
+            on_locked()
+        assigned = await assign_from_queue(ctx, tx, shop_id, now, settings=settings)
         if assigned:
             tx.on_commit(lambda: announce(ctx, shop_id, assigned))
         await tx.commit()
@@ -175,7 +199,7 @@ async def request_drain(ctx: Context, shop_id: int) -> None:
     Requests of this process coalesce: while a pass runs, the next requests share one more
     pass (services/coalesce.py). Each pass is `drain_queue`, under the shop lock (ROUTE-7).
     """
-    await ctx.drains.run(shop_id, lambda: drain_queue(ctx, shop_id))
+    await ctx.drains.run(shop_id, lambda cover: drain_queue(ctx, shop_id, on_locked=cover))
 
 
 async def sweep_queues(ctx: Context) -> list[int]:
