@@ -159,10 +159,17 @@ async def display_names(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
 async def conversation_views(
     conn: AsyncConnection, ids: Sequence[int], *, now: datetime
 ) -> list[ConversationView]:
-    """Build views for the given conversation ids, in the same order (missing ids are skipped)."""
+    """Build views for the given conversation ids, in the same order (missing ids are skipped).
+
+    Two statements whatever the number of ids: the conversations with their consumer, agent,
+    group and last message (and that message's sender's name), then the participants.
+    """
     if not ids:
         return []
     c = t.conversations.c
+    m = t.messages.alias("last_message")
+    sender = t.accounts.alias("sender")
+    agent = t.accounts.alias("agent")
     rows = (
         await conn.execute(
             select(
@@ -170,12 +177,16 @@ async def conversation_views(
                 t.consumers.c.uid,
                 t.consumers.c.nickname,
                 t.consumers.c.is_vip,
-                t.accounts.c.display_name.label("agent_name"),
+                agent.c.display_name.label("agent_name"),
                 t.groups.c.name.label("group_name"),
+                *(col.label(f"m_{col.name}") for col in m.c),
+                sender.c.display_name.label("m_sender_name"),
             )
             .join(t.consumers, t.consumers.c.id == c.consumer_id)
-            .outerjoin(t.accounts, t.accounts.c.id == c.agent_id)
+            .outerjoin(agent, agent.c.id == c.agent_id)
             .outerjoin(t.groups, t.groups.c.id == c.group_id)
+            .outerjoin(m, and_(m.c.conversation_id == c.id, m.c.seq == c.last_seq))
+            .outerjoin(sender, and_(sender.c.id == m.c.sender_id, m.c.sender == "agent"))
             .where(c.id.in_(ids))
         )
     ).all()
@@ -187,21 +198,6 @@ async def conversation_views(
         )
     ):
         parts.setdefault(p.conversation_id, []).append(p.account_id)
-    last = {
-        m.conversation_id: m
-        for m in await conn.execute(
-            select(t.messages)
-            .join(
-                t.conversations,
-                and_(
-                    t.messages.c.conversation_id == c.id,
-                    t.messages.c.seq == c.last_seq,
-                ),
-            )
-            .where(c.id.in_(ids))
-        )
-    }
-    names = await display_names(conn, rows[0].shop_id) if rows else {}
     views = []
     for cid in ids:
         r = by_id.get(cid)
@@ -213,7 +209,6 @@ async def conversation_views(
             last_consumer_message_at=r.last_consumer_message_at,
             now=now,
         )
-        last_row = last.get(cid)
         views.append(
             ConversationView(
                 id=r.id,
@@ -231,7 +226,7 @@ async def conversation_views(
                 ended_at=r.ended_at,
                 end_cause=r.end_cause,
                 last_seq=r.last_seq,
-                last_message=message_view(last_row, names, r.nickname) if last_row else None,
+                last_message=_last_message(r),
                 last_consumer_message_at=r.last_consumer_message_at,
                 awaiting_reply_since=r.awaiting_reply_since,
                 is_transferred=r.is_transferred,
@@ -240,6 +235,31 @@ async def conversation_views(
             )
         )
     return views
+
+
+def _last_message(r: Any) -> MessageView | None:
+    """The joined last message of a conversation row, named as `message_view` names it."""
+    if r.m_id is None:
+        return None
+    if r.m_sender == "consumer":
+        name = r.nickname
+    elif r.m_sender == "agent":
+        name = r.m_sender_name or ""
+    else:
+        name = ""
+    return MessageView(
+        id=r.m_id,
+        conversation_id=r.m_conversation_id,
+        seq=r.m_seq,
+        sender=r.m_sender,
+        sender_id=r.m_sender_id,
+        sender_name=name,
+        kind=r.m_kind,
+        body=r.m_body,
+        client_id=r.m_client_id,
+        created_at=r.m_created_at,
+        meta=r.m_meta,
+    )
 
 
 def transfer_view(r: Any) -> TransferView:
