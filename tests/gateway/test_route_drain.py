@@ -64,3 +64,28 @@ async def test_route_2_the_scheduler_drains_what_a_dead_process_left(db_url: str
         await eventually(
             lambda: c2.of_type("conversation")[-1]["conversation"]["state"] == "assigned"
         )
+
+
+async def test_set_2_each_request_drained_at_once_gets_its_welcome(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("solo", limit=2, status="offline")], clock=srv.clock
+        )
+        owner = await srv.staff(shop.shop_id, "owner")
+        welcome = {"group_id": shop.group_ids[0], "welcome": "组欢迎", "closing": None}
+        saved = await owner.put("/api/greetings", json={"groups": [welcome], "agents": []})
+        assert saved.status_code == 200, saved.text
+        consumers = [await srv.consumer(shop.shop_id) for _ in range(3)]
+        for consumer in consumers:
+            await consumer.request({"type": "request_human"})
+        ids = [c.conversation_id for c in consumers]  # type: ignore[attr-defined]
+
+        solo = await srv.staff(shop.shop_id, "solo")
+        await solo.put("/api/me/status", json={"status": "online"})  # two at once
+        assert await _states(srv, *ids) == ["assigned", "assigned", "queued"]
+        await solo.post(f"/api/conversations/{ids[0]}/end")  # the third by the drain
+        assert await _states(srv, *ids) == ["ended", "assigned", "assigned"]
+        for cid in ids:
+            items = (await solo.get(f"/api/conversations/{cid}/messages")).json()["items"]
+            assert [m["body"] for m in items].count("组欢迎") == 1
+            assert [m["seq"] for m in items] == list(range(1, len(items) + 1))

@@ -4,7 +4,7 @@ functions run inside the caller's transaction and rely on its lock."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -95,8 +95,16 @@ async def greetings_for(
     items = await store.for_shop(conn, shop_id)
     if not items:
         return {}
+    return _texts(items, await store.agent_groups(conn, list(agent_ids)), agent_ids, kind)
+
+
+def _texts(
+    items: Sequence[store.Greeting],
+    groups: Mapping[int, int | None],
+    agent_ids: Iterable[int],
+    kind: GreetingKind,
+) -> dict[int, str]:
     texts = {(g.target, g.target_id): getattr(g, kind.value) for g in items}
-    groups = await store.agent_groups(conn, list(agent_ids))
     out: dict[int, str] = {}
     for agent_id in agent_ids:
         group_id = groups.get(agent_id)
@@ -110,25 +118,39 @@ async def greetings_for(
 
 
 async def post_welcomes(
-    conn: AsyncConnection, shop_id: int, assignments: Sequence[tuple[int, int]], now: datetime
+    conn: AsyncConnection,
+    shop_id: int,
+    assignments: Sequence[tuple[int, int]],
+    now: datetime,
+    *,
+    items: Sequence[store.Greeting] | None = None,
+    groups: Mapping[int, int | None] | None = None,
 ) -> None:
     """SET-2: on assignment, each conversation gets its agent's welcome as a system message.
 
-    Runs in the routing transaction, under the shop lock its caller holds.
+    Runs in the routing transaction, under the shop lock its caller holds. `items` (the shop's
+    greetings) and `groups` (each agent's group), if the caller has them, spare their reads.
+    Two statements for the whole batch, none if the shop has no greetings.
     """
-    texts = await greetings_for(
-        conn, shop_id, sorted({a for _, a in assignments}), GreetingKind.WELCOME
-    )
-    for conversation_id, agent_id in assignments:
-        text = texts.get(agent_id)
-        if text:
-            await repos.append_messages(
-                conn,
-                shop_id=shop_id,
-                conversation_id=conversation_id,
-                now=now,
-                items=[NewMessage("system", None, "system", text, meta={"greeting": "welcome"})],
+    items = await store.for_shop(conn, shop_id) if items is None else items
+    if not items or not assignments:
+        return
+    agent_ids = sorted({a for _, a in assignments})
+    if groups is None:
+        groups = await store.agent_groups(conn, agent_ids)
+    texts = _texts(items, groups, agent_ids, GreetingKind.WELCOME)
+    await repos.append_one_each(
+        conn,
+        shop_id=shop_id,
+        now=now,
+        items={
+            conversation_id: NewMessage(
+                "system", None, "system", texts[agent_id], meta={"greeting": "welcome"}
             )
+            for conversation_id, agent_id in assignments
+            if agent_id in texts
+        },
+    )
 
 
 async def closing_messages(

@@ -6,7 +6,7 @@ transaction, so that several processes reach the same, safe assignment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -19,9 +19,11 @@ from kefu.domain.presence import AgentStatus
 from kefu.domain.shop import ShopSettings
 from kefu.services import events, greetings
 from kefu.services.context import Context
+from kefu.storage import greetings as greetings_store
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
+from kefu.storage.greetings import Greeting
 from kefu.storage.views import ConversationView, conversation_views
 
 
@@ -64,10 +66,12 @@ async def assign_from_queue(
     now: datetime,
     *,
     settings: ShopSettings | None = None,
+    shop_greetings: Sequence[Greeting] | None = None,
 ) -> list[int]:
     """ROUTE-2: assign queued requests while capacity allows. Caller holds the shop lock.
 
-    `settings`, if given, were read by the caller (they are not load; ROUTE-7 is about loads).
+    `settings` and `shop_greetings`, if given, were read by the caller before the lock (they
+    are not load; ROUTE-7 is about loads).
     """
     settings = settings or await repos.shop_settings(tx.conn, shop_id)
     agents = await agent_loads(tx.conn, shop_id)
@@ -79,7 +83,10 @@ async def assign_from_queue(
     for group_id, room in free.items():
         queue += await _queued(tx.conn, shop_id, group_id, settings.queue_order, limit=room)
     plan = routing.plan_assignments(queue, agents, settings.queue_order, ctx.rng)
-    await apply_assignments(tx, shop_id, plan, now, cause="routing")
+    groups: dict[int, int | None] = {a.agent_id: a.group_id for a in agents}
+    await apply_assignments(
+        tx, shop_id, plan, now, cause="routing", shop_greetings=shop_greetings, groups=groups
+    )
     return [a.conversation_id for a in plan]
 
 
@@ -117,8 +124,13 @@ async def apply_assignments(
     now: datetime,
     *,
     cause: str,
+    shop_greetings: Sequence[Greeting] | None = None,
+    groups: Mapping[int, int | None] | None = None,
 ) -> None:
-    """Write planned assignments; the caller holds the shop lock and planned them from its loads."""
+    """Write planned assignments; the caller holds the shop lock and planned them from its loads.
+
+    `shop_greetings` and `groups` (each agent's group), if given, spare the welcomes' reads.
+    """
     if not plan:
         return
     c = t.conversations.c
@@ -163,7 +175,12 @@ async def apply_assignments(
         ],
     )
     await greetings.post_welcomes(
-        tx.conn, shop_id, [(a.conversation_id, a.agent_id) for a in plan], now
+        tx.conn,
+        shop_id,
+        [(a.conversation_id, a.agent_id) for a in plan],
+        now,
+        items=shop_greetings,
+        groups=groups,
     )
 
 
@@ -182,10 +199,13 @@ async def drain_queue(
         if not any(routing.is_eligible(a, None) for a in await agent_loads(tx.conn, shop_id)):
             return []
         settings = await repos.shop_settings(tx.conn, shop_id)
+        shop_greetings = await greetings_store.for_shop(tx.conn, shop_id)
         await tx.lock_shop(shop_id)
         if on_locked is not None:
             on_locked()
-        assigned = await assign_from_queue(ctx, tx, shop_id, now, settings=settings)
+        assigned = await assign_from_queue(
+            ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings
+        )
         if assigned:
             tx.on_commit(lambda: announce(ctx, shop_id, assigned))
         await tx.commit()

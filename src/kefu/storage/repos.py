@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,47 @@ async def append_messages(
         ],
     )
     return list(range(first, last + 1))
+
+
+async def append_one_each(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    items: Mapping[int, NewMessage],
+    now: datetime,
+) -> None:
+    """MSG-2 for many conversations at once: one message each, appended at the next seq.
+
+    Two statements whatever the number of conversations: the seqs are taken from the rows
+    (row-locked until commit, as in `append_messages`), then the messages are inserted.
+    """
+    if not items:
+        return
+    c = t.conversations.c
+    seqs = await conn.execute(
+        update(t.conversations)
+        .where(c.id.in_(list(items)))
+        .values(last_seq=c.last_seq + 1, last_message_at=now)
+        .returning(c.id, c.last_seq)
+    )
+    await conn.execute(
+        insert(t.messages),
+        [
+            {
+                "shop_id": shop_id,
+                "conversation_id": conversation_id,
+                "seq": seq,
+                "sender": items[conversation_id].sender,
+                "sender_id": items[conversation_id].sender_id,
+                "kind": items[conversation_id].kind,
+                "body": items[conversation_id].body,
+                "client_id": items[conversation_id].client_id,
+                "created_at": now,
+                "meta": items[conversation_id].meta,
+            }
+            for conversation_id, seq in seqs
+        ],
+    )
 
 
 async def record_event(
