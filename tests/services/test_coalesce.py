@@ -9,7 +9,7 @@ from kefu.services.coalesce import Coalescer, Cover
 
 
 async def test_requests_during_a_pass_share_one_more_pass() -> None:
-    drains = Coalescer()
+    drains: Coalescer[None] = Coalescer()
     started: list[int] = []
     gate = asyncio.Event()
 
@@ -30,7 +30,7 @@ async def test_requests_during_a_pass_share_one_more_pass() -> None:
 
 
 async def test_shops_drain_apart_and_a_failed_pass_releases_its_callers() -> None:
-    drains = Coalescer()
+    drains: Coalescer[None] = Coalescer()
     seen: list[int] = []
 
     async def fail(cover: Cover) -> None:
@@ -46,7 +46,7 @@ async def test_shops_drain_apart_and_a_failed_pass_releases_its_callers() -> Non
 
 
 async def test_requests_made_before_the_pass_covers_them_share_it() -> None:
-    drains = Coalescer()
+    drains: Coalescer[None] = Coalescer()
     passes = 0
     locked = asyncio.Event()
 
@@ -63,3 +63,42 @@ async def test_requests_made_before_the_pass_covers_them_share_it() -> None:
     locked.set()
     await asyncio.gather(first, *during_wait)
     assert passes == 1
+
+
+async def test_a_follow_up_runs_beside_the_next_pass() -> None:
+    drains: Coalescer[None] = Coalescer()
+    announced = asyncio.Event()
+    order: list[str] = []
+
+    async def announce() -> None:
+        await announced.wait()
+        order.append("announced")
+
+    async def work(cover: Cover) -> None:
+        order.append("pass")
+        drains.beside(announce())
+
+    await asyncio.wait_for(drains.run(1, work), 1.0)  # returns before the announcement
+    await asyncio.wait_for(drains.run(1, work), 1.0)
+    announced.set()
+    await asyncio.sleep(0.01)
+    assert order == ["pass", "pass", "announced", "announced"]
+
+
+async def test_a_shared_pass_reports_its_result_to_one_claiming_caller() -> None:
+    drains: Coalescer[list[int]] = Coalescer()
+    gate = asyncio.Event()
+
+    async def work(cover: Cover) -> list[int]:
+        await gate.wait()
+        cover()
+        return [7, 8]
+
+    calls = [
+        asyncio.create_task(drains.run(1, work)),
+        asyncio.create_task(drains.run(1, work, claim=True)),
+        asyncio.create_task(drains.run(1, work, claim=True)),
+    ]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*calls) == [None, [7, 8], None]

@@ -6,62 +6,95 @@ committed before asking. Each caller awaits the pass that covers its request. A 
 requests made before it started, and those made until it calls `cover` (after taking a lock,
 before the reads that decide): so the requests made while it waited for the lock share it. A
 failed pass is logged and its callers are released; the scheduler's sweep catches what it left
-behind.
+behind. A pass may leave a follow-up (`beside`) that runs while the next pass starts; its
+result goes to one caller that claims it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
 Cover = Callable[[], None]
-Work = Callable[[Cover], Awaitable[object]]
 
 
-class Coalescer:
+@dataclass(frozen=True, slots=True)
+class _Waiter(Generic[T]):
+    done: asyncio.Future[T | None]
+    claims: bool
+
+
+class Coalescer(Generic[T]):
     def __init__(self) -> None:
-        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+        self._waiting: dict[int, list[_Waiter[T]]] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._covered: dict[int, list[asyncio.Future[None]]] = {}
+        self._covered: dict[int, list[_Waiter[T]]] = {}
+        self._beside: set[asyncio.Task[object]] = set()
 
-    async def run(self, key: int, work: Work) -> None:
-        """Run `work` for `key` once after this call, shared with concurrent callers."""
+    async def run(
+        self, key: int, work: Callable[[Cover], Awaitable[T]], *, claim: bool = False
+    ) -> T | None:
+        """Run `work` for `key` once after this call, shared with concurrent callers.
+
+        A pass's result goes to the first caller it served that `claim`s it, so that each
+        result is reported once; every other caller gets None, as do all if the pass failed.
+        """
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._waiting.setdefault(key, []).append(done)
+        waiter: _Waiter[T] = _Waiter(loop.create_future(), claim)
+        self._waiting.setdefault(key, []).append(waiter)
         if key not in self._running:
             self._running[key] = loop.create_task(self._passes(key, work))
-        await done
+        return await waiter.done
 
-    async def _passes(self, key: int, work: Work) -> None:
+    def beside(self, follow_up: Coroutine[Any, Any, object]) -> None:
+        """Run a pass's follow-up (its announcement) beside the next pass; nobody awaits it."""
+        task = asyncio.get_running_loop().create_task(follow_up)
+        self._beside.add(task)
+        task.add_done_callback(self._follow_up_done)
+
+    def _follow_up_done(self, task: asyncio.Task[object]) -> None:
+        self._beside.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("follow-up failed", exc_info=task.exception())
+
+    async def _passes(self, key: int, work: Callable[[Cover], Awaitable[T]]) -> None:
         try:
             while self._waiting.get(key):
                 await self._pass(key, work)
         finally:
             del self._running[key]
-            _release(self._covered.pop(key, []))  # cancelled mid-pass (shutdown)
-            _release(self._waiting.pop(key, []))
+            _release(self._covered.pop(key, []), None)  # cancelled mid-pass (shutdown)
+            _release(self._waiting.pop(key, []), None)
 
-    async def _pass(self, key: int, work: Work) -> None:
-        covered = self._covered[key] = []
+    async def _pass(self, key: int, work: Callable[[Cover], Awaitable[T]]) -> None:
+        covered: list[_Waiter[T]] = []
+        self._covered[key] = covered
 
         def cover() -> None:
             covered.extend(self._waiting.pop(key, []))
 
         cover()
+        result: T | None = None
         try:
-            await work(cover)
+            result = await work(cover)
         except Exception:
             log.exception("coalesced pass failed", key=key)
         del self._covered[key]
-        _release(covered)
+        _release(covered, result)
 
 
-def _release(waiters: list[asyncio.Future[None]]) -> None:
+def _release(waiters: list[_Waiter[T]], result: T | None) -> None:
     for waiter in waiters:
-        if not waiter.done():
-            waiter.set_result(None)
+        if not waiter.done.done():
+            if waiter.claims and result is not None:
+                waiter.done.set_result(result)
+                result = None
+            else:
+                waiter.done.set_result(None)

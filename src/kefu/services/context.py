@@ -46,7 +46,7 @@ class Context:
     # Set by the app: coalesced queue-position refreshes for a shop (ROUTE-4).
     on_queue_changed: Callable[[int], None] | None = None
     # This process's queue drains, one running per shop at a time (ROUTE-2).
-    drains: Coalescer = field(default_factory=Coalescer)
+    drains: Coalescer[list[int]] = field(default_factory=Coalescer)
 
 
 def consumer_topic(consumer_id: int) -> str:

@@ -184,15 +184,45 @@ async def apply_assignments(
     )
 
 
-async def drain_queue(
+async def drain_queue(ctx: Context, shop_id: int) -> list[int]:
+    """ROUTE-2: assign what waits in the shop, at once; returns what was assigned.
+
+    Calls of one process share passes with each other and with `request_drain`; the
+    conversations a pass assigned are returned to one of the calls it served, so that each is
+    reported once. The assignments are announced beside the next pass.
+    """
+    return (
+        await ctx.drains.run(shop_id, lambda cover: _drain_pass(ctx, shop_id, cover), claim=True)
+        or []
+    )
+
+
+async def request_drain(ctx: Context, shop_id: int) -> None:
+    """ROUTE-2: capacity freed (an end, a status or limit change, committed by the caller):
+    drain the shop's queue at once, and return when a pass that saw that change has committed.
+
+    Requests of this process coalesce: while a pass runs, the next requests share one more
+    pass (services/coalesce.py).
+    """
+    await ctx.drains.run(shop_id, lambda cover: _drain_pass(ctx, shop_id, cover))
+
+
+async def _drain_pass(ctx: Context, shop_id: int, cover: Callable[[], None]) -> list[int]:
+    views = await _assign_queued(ctx, shop_id, on_locked=cover)
+    if views:
+        ctx.drains.beside(publish_views(ctx, shop_id, views))
+    return [v.id for v in views]
+
+
+async def _assign_queued(
     ctx: Context, shop_id: int, *, on_locked: Callable[[], None] | None = None
-) -> list[int]:
-    """ROUTE-2: capacity freed somewhere in the shop: assign what waits, at once.
+) -> list[ConversationView]:
+    """One routing pass: under the shop lock, loads read again, decide and commit (ROUTE-7);
+    returns the views of the conversations it assigned, built in its transaction.
 
     First, without the lock, it looks for an eligible agent with room, and stops if none has
     any: whoever frees capacity after that look asks for a drain of their own after commit.
-    Then, under the lock, it reads the loads again and decides (ROUTE-7). `on_locked` runs once
-    the lock is held, before those reads (services/coalesce.py).
+    `on_locked` runs once the lock is held, before the reads that decide (coalesce.py).
     """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
@@ -206,20 +236,9 @@ async def drain_queue(
         assigned = await assign_from_queue(
             ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings
         )
-        if assigned:
-            tx.on_commit(lambda: announce(ctx, shop_id, assigned))
+        views = await conversation_views(tx.conn, assigned, now=now)
         await tx.commit()
-    return assigned
-
-
-async def request_drain(ctx: Context, shop_id: int) -> None:
-    """ROUTE-2: capacity freed (an end, a status or limit change, committed by the caller):
-    drain the shop's queue at once, and return when a pass that saw that change is done.
-
-    Requests of this process coalesce: while a pass runs, the next requests share one more
-    pass (services/coalesce.py). Each pass is `drain_queue`, under the shop lock (ROUTE-7).
-    """
-    await ctx.drains.run(shop_id, lambda cover: drain_queue(ctx, shop_id, on_locked=cover))
+    return views
 
 
 async def sweep_queues(ctx: Context) -> list[int]:

@@ -32,9 +32,11 @@ async def append_messages(
     conversation_id: int,
     items: Sequence[NewMessage],
     now: datetime,
+    also: Mapping[str, Any] | None = None,
 ) -> list[int]:
     """MSG-2: take the next seqs from the conversation row (row-locked until commit) and insert.
 
+    `also`: more columns of the conversation to set in the same statement (an end's state).
     Returns the assigned seqs in order.
     """
     n = len(items)
@@ -42,7 +44,7 @@ async def append_messages(
     last = await conn.scalar(
         update(t.conversations)
         .where(c.id == conversation_id)
-        .values(last_seq=c.last_seq + n, last_message_at=now)
+        .values(last_seq=c.last_seq + n, last_message_at=now, **(also or {}))
         .returning(c.last_seq)
     )
     assert last is not None
@@ -165,12 +167,25 @@ async def set_timer(
 
 
 async def shop_conversation(
-    conn: AsyncConnection, shop_id: int, conversation_id: int, *, for_update: bool = False
+    conn: AsyncConnection,
+    shop_id: int,
+    conversation_id: int,
+    *,
+    for_update: bool = False,
+    participant: int | None = None,
 ) -> Row[Any]:
-    """A conversation of this shop; another shop's is NotFound like a missing one (ACCT-5)."""
-    query = select(t.conversations).where(
-        t.conversations.c.id == conversation_id, t.conversations.c.shop_id == shop_id
-    )
+    """A conversation of this shop; another shop's is NotFound like a missing one (ACCT-5).
+
+    With `participant`, the row also says (`is_participant`) whether that account takes part.
+    """
+    c = t.conversations.c
+    query = select(t.conversations).where(c.id == conversation_id, c.shop_id == shop_id)
+    if participant is not None:
+        p = t.participants.c
+        takes_part = select(p.account_id).where(
+            p.conversation_id == c.id, p.account_id == participant
+        )
+        query = query.add_columns(takes_part.exists().label("is_participant"))
     if for_update and conn.dialect.name != "sqlite":
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
