@@ -187,12 +187,19 @@ async def _end(
     tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: str
 ) -> None:
     check_transition(ConversationState(row.state), ConversationState.ENDED)
-    await tx.conn.execute(
-        update(t.conversations)
-        .where(t.conversations.c.id == row.id)
-        .values(
-            state=ConversationState.ENDED, ended_at=now, end_cause=cause, awaiting_reply_since=None
-        )
+    closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
+    await repos.append_messages(
+        tx.conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        now=now,
+        items=[*closing, NewMessage("system", None, "system", notice)],
+        also={
+            "state": ConversationState.ENDED,
+            "ended_at": now,
+            "end_cause": cause,
+            "awaiting_reply_since": None,
+        },
     )
     await repos.record_event(
         tx.conn,
@@ -203,14 +210,6 @@ async def _end(
         agent_id=row.agent_id,
         group_id=row.group_id,
         at=now,
-    )
-    closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
-    await repos.append_messages(
-        tx.conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
-        now=now,
-        items=[*closing, NewMessage("system", None, "system", notice)],
     )
 
 
@@ -260,8 +259,10 @@ async def access_conversation(
     Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
     until commit, for changes that must not race an end (which takes no shop lock).
     """
-    row = await repos.shop_conversation(conn, staff.shop_id, conversation_id, for_update=for_update)
-    if await _is_participant(conn, conversation_id, staff.account_id):
+    row = await repos.shop_conversation(
+        conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
+    )
+    if row.is_participant:
         return row
     if not speak and _supervises(staff, row.group_id):
         return row
