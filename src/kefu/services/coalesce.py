@@ -29,6 +29,7 @@ Cover = Callable[[], None]
 class _Waiter(Generic[T]):
     done: asyncio.Future[T | None]
     claims: bool
+    work: Callable[[Cover], Awaitable[T]]
 
 
 class Coalescer(Generic[T]):
@@ -47,10 +48,10 @@ class Coalescer(Generic[T]):
         result is reported once; every other caller gets None, as do all if the pass failed.
         """
         loop = asyncio.get_running_loop()
-        waiter: _Waiter[T] = _Waiter(loop.create_future(), claim)
+        waiter: _Waiter[T] = _Waiter(loop.create_future(), claim, work)
         self._waiting.setdefault(key, []).append(waiter)
         if key not in self._running:
-            self._running[key] = loop.create_task(self._passes(key, work))
+            self._running[key] = loop.create_task(self._passes(key))
         return await waiter.done
 
     def beside(self, follow_up: Coroutine[Any, Any, object]) -> None:
@@ -64,16 +65,17 @@ class Coalescer(Generic[T]):
         if not task.cancelled() and task.exception() is not None:
             log.error("follow-up failed", exc_info=task.exception())
 
-    async def _passes(self, key: int, work: Callable[[Cover], Awaitable[T]]) -> None:
+    async def _passes(self, key: int) -> None:
         try:
             while self._waiting.get(key):
-                await self._pass(key, work)
+                await self._pass(key)
         finally:
             del self._running[key]
             _release(self._covered.pop(key, []), None)  # cancelled mid-pass (shutdown)
             _release(self._waiting.pop(key, []), None)
 
-    async def _pass(self, key: int, work: Callable[[Cover], Awaitable[T]]) -> None:
+    async def _pass(self, key: int) -> None:
+        """Runs the work of the oldest request it serves."""
         covered: list[_Waiter[T]] = []
         self._covered[key] = covered
 
@@ -83,7 +85,7 @@ class Coalescer(Generic[T]):
         cover()
         result: T | None = None
         try:
-            result = await work(cover)
+            result = await covered[0].work(cover)
         except Exception:
             log.exception("coalesced pass failed", key=key)
         del self._covered[key]

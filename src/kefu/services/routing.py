@@ -189,12 +189,12 @@ async def drain_queue(ctx: Context, shop_id: int) -> list[int]:
 
     Calls of one process share passes with each other and with `request_drain`; the
     conversations a pass assigned are returned to one of the calls it served, so that each is
-    reported once. The assignments are announced beside the next pass.
+    reported once. Not knowing whether anyone has room, a pass started for it looks first.
     """
-    return (
-        await ctx.drains.run(shop_id, lambda cover: _drain_pass(ctx, shop_id, cover), claim=True)
-        or []
+    found = await ctx.drains.run(
+        shop_id, lambda cover: _drain_pass(ctx, shop_id, cover, look_first=True), claim=True
     )
+    return found or []
 
 
 async def request_drain(ctx: Context, shop_id: int) -> None:
@@ -204,35 +204,38 @@ async def request_drain(ctx: Context, shop_id: int) -> None:
     Requests of this process coalesce: while a pass runs, the next requests share one more
     pass (services/coalesce.py).
     """
-    await ctx.drains.run(shop_id, lambda cover: _drain_pass(ctx, shop_id, cover))
+    await ctx.drains.run(shop_id, lambda cover: _drain_pass(ctx, shop_id, cover, look_first=False))
 
 
-async def _drain_pass(ctx: Context, shop_id: int, cover: Callable[[], None]) -> list[int]:
-    views = await _assign_queued(ctx, shop_id, on_locked=cover)
+async def _drain_pass(
+    ctx: Context, shop_id: int, cover: Callable[[], None], *, look_first: bool
+) -> list[int]:
+    """One pass; its assignments are published beside the next pass, after commit."""
+    views = await _assign_queued(ctx, shop_id, on_locked=cover, look_first=look_first)
     if views:
         ctx.drains.beside(publish_views(ctx, shop_id, views))
     return [v.id for v in views]
 
 
 async def _assign_queued(
-    ctx: Context, shop_id: int, *, on_locked: Callable[[], None] | None = None
+    ctx: Context, shop_id: int, *, on_locked: Callable[[], None], look_first: bool
 ) -> list[ConversationView]:
     """One routing pass: under the shop lock, loads read again, decide and commit (ROUTE-7);
     returns the views of the conversations it assigned, built in its transaction.
 
-    First, without the lock, it looks for an eligible agent with room, and stops if none has
-    any: whoever frees capacity after that look asks for a drain of their own after commit.
+    `look_first`: first, without the lock, look for an eligible agent with room, and stop if
+    none has any (whoever frees capacity after that look asks for a drain after commit).
     `on_locked` runs once the lock is held, before the reads that decide (coalesce.py).
     """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        if not any(routing.is_eligible(a, None) for a in await agent_loads(tx.conn, shop_id)):
+        if look_first and not any(
+            routing.is_eligible(a, None) for a in await agent_loads(tx.conn, shop_id)
+        ):
             return []
-        settings = await repos.shop_settings(tx.conn, shop_id)
-        shop_greetings = await greetings_store.for_shop(tx.conn, shop_id)
+        settings, shop_greetings = await greetings_store.with_settings(tx.conn, shop_id)
         await tx.lock_shop(shop_id)
-        if on_locked is not None:
-            on_locked()
+        on_locked()
         assigned = await assign_from_queue(
             ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings
         )

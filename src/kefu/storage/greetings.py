@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.shop import ShopSettings
 from kefu.storage import tables as t
 
 
@@ -25,6 +26,22 @@ async def for_shop(conn: AsyncConnection, shop_id: int) -> list[Greeting]:
         select(t.greetings).where(g.shop_id == shop_id).order_by(g.target, g.target_id)
     )
     return [Greeting(r.target, r.target_id, r.welcome, r.closing) for r in rows]
+
+
+async def with_settings(conn: AsyncConnection, shop_id: int) -> tuple[ShopSettings, list[Greeting]]:
+    """The shop's settings and its greetings, in one statement (a drain reads both)."""
+    g = t.greetings.c
+    rows = (
+        await conn.execute(
+            select(t.shops.c.settings, g.target, g.target_id, g.welcome, g.closing)
+            .outerjoin(t.greetings, g.shop_id == t.shops.c.id)
+            .where(t.shops.c.id == shop_id)
+            .order_by(g.target, g.target_id)
+        )
+    ).all()
+    settings = ShopSettings.from_json(rows[0].settings if rows else None)
+    items = [Greeting(r.target, r.target_id, r.welcome, r.closing) for r in rows if r.target]
+    return settings, items
 
 
 async def replace_all(conn: AsyncConnection, shop_id: int, items: list[Greeting]) -> None:
