@@ -20,10 +20,9 @@ from kefu.domain.presence import (
     work_time,
 )
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
-from kefu.services.routing import announce, assign_from_queue
+from kefu.services.routing import announce, assign_from_queue, request_drain
 from kefu.storage import repos
 from kefu.storage import tables as t
-from kefu.storage.db import UnitOfWork
 from kefu.storage.views import AccountView, account_views
 
 
@@ -37,10 +36,13 @@ def staff_topics(staff: Staff) -> list[str]:
 
 
 async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> AccountView:
-    """PRES-1: going online may take queued requests at once (ROUTE-2)."""
+    """PRES-1: going online may take queued requests at once (ROUTE-2).
+
+    The change is the agent's own row and takes no shop lock: a router that read the old
+    status is simply ordered before it (ROUTE-7). After commit the shop's drain runs.
+    """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
         await tx.conn.execute(
             update(t.accounts).where(t.accounts.c.id == staff.account_id).values(status=status)
         )
@@ -49,11 +51,15 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
                 shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
             )
         )
-        return await _commit_and_drain(ctx, tx, staff.shop_id, [staff.account_id], now)
+        await tx.commit()
+    return await _drain_and_tell(ctx, staff, drain=status is AgentStatus.ONLINE)
 
 
 async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
-    """PRES-2: each agent sets their own limit, 1–50; raising it may take queued requests."""
+    """PRES-2: each agent sets their own limit, 1–50; raising it may take queued requests.
+
+    No shop lock, as for the status: a router that read the old limit is ordered before it.
+    """
     if not MIN_RECEPTION_LIMIT <= limit <= MAX_RECEPTION_LIMIT:
         raise errors.BadInput(
             "The reception limit must be between 1 and 50.",
@@ -61,28 +67,25 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
             min=MIN_RECEPTION_LIMIT,
             max=MAX_RECEPTION_LIMIT,
         )
-    now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
         await tx.conn.execute(
             update(t.accounts)
             .where(t.accounts.c.id == staff.account_id)
             .values(reception_limit=limit)
         )
-        return await _commit_and_drain(ctx, tx, staff.shop_id, [staff.account_id], now)
+        await tx.commit()
+    return await _drain_and_tell(ctx, staff, drain=True)
 
 
-async def _commit_and_drain(
-    ctx: Context, tx: UnitOfWork, shop_id: int, account_ids: list[int], now: datetime
-) -> AccountView:
-    assigned = await assign_from_queue(ctx, tx, shop_id, now)
-    views = await account_views(tx.conn, t.accounts.c.id.in_(account_ids))
-    if assigned:
-        tx.on_commit(lambda: announce(ctx, shop_id, assigned))
-    for view in views:
-        tx.on_commit(_account_changed(ctx, view))
-    await tx.commit()
-    return views[0]
+async def _drain_and_tell(ctx: Context, staff: Staff, *, drain: bool) -> AccountView:
+    """After commit: drain the queue if capacity may have come (ROUTE-2), then tell the account
+    its new state and load."""
+    if drain:
+        await request_drain(ctx, staff.shop_id)
+    async with ctx.db.read() as tx:
+        (view,) = await account_views(tx.conn, t.accounts.c.id == staff.account_id)
+    await _account_changed(ctx, view)()
+    return view
 
 
 def _account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
