@@ -63,6 +63,27 @@ def test_bot_5_typo_one_wrong_character() -> None:
     assert top(shop_matcher(), "退款多久到帐").entry_id == 3
 
 
+def test_bot_5_homophone_typo_is_answered() -> None:
+    # Chinese typos are mostly homophones; before the pinyin channel these scored 0.18–0.44.
+    for text, entry_id in (("包由吗", 6), ("用什么块递", 5), ("多久发获", 1), ("怎么退获", 2)):
+        decision = shop_matcher().answer(text)
+        assert decision.candidate is not None, text
+        assert decision.candidate.entry_id == entry_id
+        assert decision.candidate.confidence >= DEFAULT_CONFIDENCE_THRESHOLD
+
+
+def test_bot_5_homophone_typo_is_found_by_its_sound() -> None:
+    matcher = Matcher()
+    for entry_id, question in enumerate(("借呗", "借钱", "花呗")):
+        matcher.upsert(entry_id, [question])
+    assert top(matcher, "借贝").entry_id == 0
+
+
+def test_bot_5_real_word_is_not_read_as_a_homophone() -> None:
+    # 那个 is a word of its own, so it is not taken for a typo of 哪个.
+    assert not shop_matcher().answer("那个快递").is_understood
+
+
 def test_bot_5_synonyms_fold_to_one_word() -> None:
     assert top(shop_matcher(), "发什么物流").entry_id == 5
     assert top(shop_matcher(), "免运费吗").entry_id == 6

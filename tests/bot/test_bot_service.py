@@ -609,9 +609,9 @@ async def test_bot_5_a_near_miss_offers_did_you_mean(db_url: str) -> None:
         shop, owner = await _bot_shop(srv)
         ids = await _add_kb(owner)
         consumer = await srv.consumer(shop.shop_id)
-        # A typo keeps the confidence under the threshold: the bot does not answer, but it
+        # A near miss keeps the confidence under the threshold: the bot does not answer, but it
         # offers the question it was close to, and the consumer can click it.
-        near = (await _say(consumer, "下单后多久发获", "m1"))["message"]
+        near = (await _say(consumer, "下单后多久发火", "m1"))["message"]
         assert near["meta"] == {
             "miss": True,
             "related": [{"question_id": ids[0], "question": "多久发货"}],

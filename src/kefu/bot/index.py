@@ -61,6 +61,11 @@ class Bm25Index:
             self._idf_cache[term] = cached
         return cached
 
+    def df(self, term: str) -> int:
+        """How many documents hold `term` (BOT-5)."""
+        posting = self._postings.get(term)
+        return len(posting) if posting else 0
+
     def terms_of(self, doc_id: int) -> Counter[str]:
         """The term counts a document was indexed with (BOT-5)."""
         return self._doc_terms[doc_id]

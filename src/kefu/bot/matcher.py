@@ -1,19 +1,23 @@
 """The bot's question matcher (BOT-5): ranks knowledge-base entries, each a main question plus
 any number of alternative phrasings, against a consumer's message, and decides whether it is
-sure enough to answer. Every phrasing is a document in three incremental BM25 indexes: jieba
-words (shop words kept whole, synonyms folded to one canonical word, particles dropped) and the
+sure enough to answer. Every phrasing is a document in four incremental BM25 indexes: jieba
+words (shop words kept whole, synonyms folded to one canonical word, particles dropped), the
 character bigrams and characters of that canonical text, which survive segmentation slips and
-typos. The 24 best phrasings are reranked with rapidfuzz (near spelling, raw and canonical) and
-an IDF-weighted Dice overlap; an entry scores as its best phrasing. The confidence is a logistic
-model of three signals: the IDF share of the message's words that the phrasing lacks (a word
-one character off counts half, as a likely typo), the same share of the phrasing's words that
-the message lacks, and spelling similarity (raw or canonical). Its weights and
-DEFAULT_CONFIDENCE_THRESHOLD were fitted once, on one file (lcqmc/dev.txt, the open-domain set
-with the hardest near-miss negatives): weights by class-balanced L2 logistic regression of
-"answerable or not", then the threshold as the lowest value (0.005 steps) whose confident-wrong
-rate on that file is at most 2.5 %, half the 5 % budget. They are not tuned per file measured;
-`kefu bench calibrate --pairs lcqmc/dev.txt` refits them and prints these constants.
-It is pure: no I/O beyond jieba's dictionary, no clock, no database; callers run it in a thread."""
+typos, and the toneless pinyin syllable bigrams of that text. Chinese typos are mostly
+homophones (包由/包邮), so a message's character pair that no phrasing holds is looked up by
+its sound. The 24 best phrasings are reranked with rapidfuzz (near spelling, raw and canonical)
+and an IDF-weighted Dice overlap; an entry scores as its best phrasing. The confidence is a
+logistic model of three signals: the IDF share of the message's words that the phrasing lacks
+(a word one character off counts half, as a likely typo; a run of words that is no dictionary
+word but sounds like a word of the phrasing is read as that word), the same share of the
+phrasing's words that the message lacks, and spelling similarity (raw or canonical). Its
+weights and DEFAULT_CONFIDENCE_THRESHOLD were fitted once, on one file (lcqmc/dev.txt, the
+open-domain set with the hardest near-miss negatives): weights by class-balanced L2 logistic
+regression of "answerable or not", then the threshold as the lowest value (0.005 steps) whose
+confident-wrong rate on that file is at most 2.5 %, half the 5 % budget. They are not tuned per
+file measured; `kefu bench calibrate --pairs lcqmc/dev.txt` refits them and prints these
+constants. It is pure: no I/O beyond jieba's and pypinyin's bundled dictionaries, no clock, no
+database; callers run it in a thread."""
 
 from __future__ import annotations
 
@@ -26,20 +30,29 @@ from rapidfuzz import fuzz
 
 from kefu.bot.index import Bm25Index
 from kefu.bot.synonyms import DEFAULT_SYNONYMS, canonical_table
-from kefu.bot.text import WordCutter, char_ngrams, content_words, normalise
+from kefu.bot.text import (
+    WordCutter,
+    char_ngrams,
+    content_words,
+    is_word,
+    normalise,
+    syllable_ngrams,
+    syllables,
+)
 
 DEFAULT_CONFIDENCE_THRESHOLD = 0.77
 # Logistic calibration of the confidence (see the module docstring).
-_CONFIDENCE_BIAS = 0.376
-_CONFIDENCE_WEIGHTS = (-3.023, -2.702, 1.466)
+_CONFIDENCE_BIAS = 0.372
+_CONFIDENCE_WEIGHTS = (-3.037, -2.683, 1.469)
 EVIDENCE_NAMES = ("query_missing", "phrasing_missing", "spelling")
 # The signals of one candidate, in EVIDENCE_NAMES order.
 Evidence = tuple[float, float, float]
 
-# Weights of the three retrieval channels in the first-stage score.
+# Weights of the four retrieval channels in the first-stage score.
 _WORD_WEIGHT = 0.1
 _BIGRAM_WEIGHT = 0.1
 _UNIGRAM_WEIGHT = 0.5
+_SOUND_WEIGHT = 0.1
 # How many phrasings the first stage hands to the rerank.
 _RERANK_DEPTH = 24
 
@@ -84,6 +97,7 @@ class _Query:
     words: list[str]
     bigrams: list[str]
     unigrams: list[str]
+    sounds: list[str]
 
 
 class Matcher:
@@ -104,6 +118,7 @@ class Matcher:
         self._words = Bm25Index()
         self._bigrams = Bm25Index()
         self._unigrams = Bm25Index()
+        self._sounds = Bm25Index()
         self._phrasings: dict[int, _Phrasing] = {}
         self._entry_docs: dict[int, list[int]] = {}
         self._next_doc = 0
@@ -124,6 +139,7 @@ class Matcher:
             self._words.add(doc_id, query.words)
             self._bigrams.add(doc_id, query.bigrams)
             self._unigrams.add(doc_id, query.unigrams)
+            self._sounds.add(doc_id, query.sounds)
             self._phrasings[doc_id] = _Phrasing(
                 entry_id,
                 question,
@@ -142,6 +158,7 @@ class Matcher:
             self._words.remove(doc_id)
             self._bigrams.remove(doc_id)
             self._unigrams.remove(doc_id)
+            self._sounds.remove(doc_id)
             del self._phrasings[doc_id]
 
     def match(self, text: str, k: int = 3) -> list[Candidate]:
@@ -188,7 +205,14 @@ class Matcher:
     def _prepare(self, text: str) -> _Query:
         words = content_words(self._cutter.cut(text), self._canonical)
         canon = "".join(words)
-        return _Query(normalise(text), canon, words, char_ngrams(canon, 2), list(canon))
+        return _Query(
+            normalise(text),
+            canon,
+            words,
+            char_ngrams(canon, 2),
+            list(canon),
+            syllable_ngrams(canon, 2),
+        )
 
     def _retrieve(self, query: _Query) -> dict[int, float]:
         scores: defaultdict[int, float] = defaultdict(float)
@@ -197,6 +221,13 @@ class Matcher:
         self._words.accumulate(query.words, scores, _WORD_WEIGHT, max(64, size // 20))
         self._bigrams.accumulate(query.bigrams, scores, _BIGRAM_WEIGHT, max(64, size // 20))
         self._unigrams.accumulate(query.unigrams, scores, _UNIGRAM_WEIGHT, max(32, size // 40))
+        # A character pair no phrasing holds is likely a typo: look it up by its sound instead.
+        unheard = [
+            sound
+            for pair, sound in zip(query.bigrams, query.sounds, strict=True)
+            if not self._bigrams.df(pair)
+        ]
+        self._sounds.accumulate(unheard, scores, _SOUND_WEIGHT, max(64, size // 20))
         if len(scores) <= _RERANK_DEPTH:
             return scores
         top = sorted(scores, key=scores.__getitem__, reverse=True)[:_RERANK_DEPTH]
@@ -208,7 +239,37 @@ class Matcher:
         overlap = self._weighted_dice(query, phrasing)
         return min(retrieval, 0.7) + 0.1 * (spelling + surface + overlap)
 
+    def _heard_as(self, query: _Query, phrasing: _Phrasing) -> _Query:
+        # A run of up to three message words that is no dictionary word but sounds like a word
+        # of the phrasing that the message lacks is read as that word: 发获 as 发货, 块|递 as
+        # 快递. Real words are left alone, so 那个 is not read as 哪个.
+        by_sound = {_sound(w): w for w in phrasing.words.difference(query.words)}
+        if not by_sound:
+            return query
+        words = query.words
+        heard: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in (3, 2, 1):
+                run = words[i : i + n]
+                typed = "".join(run)
+                if len(run) == n and typed not in phrasing.words and not is_word(typed):
+                    word = by_sound.get(" ".join(map(_sound, run)))
+                    if word is not None:
+                        heard.append(word)
+                        i += n
+                        break
+            else:
+                heard.append(words[i])
+                i += 1
+        if heard == words:
+            return query
+        return _Query(
+            query.surface, query.canon, heard, query.bigrams, query.unigrams, query.sounds
+        )
+
     def _evidence(self, query: _Query, phrasing: _Phrasing) -> Evidence:
+        query = self._heard_as(query, phrasing)
         words = set(query.words)
         idf = self._words.idf
         query_only, phrasing_only = words - phrasing.words, phrasing.words - words
@@ -237,6 +298,10 @@ class Matcher:
             + sum(map(bigram_idf, phrasing.bigrams))
         )
         return 2.0 * shared / total if total else 0.0
+
+
+def _sound(word: str) -> str:
+    return " ".join(syllables(word))
 
 
 def _miss(word: str, others: Iterable[str]) -> float:

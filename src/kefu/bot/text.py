@@ -1,10 +1,12 @@
 """Chinese text preparation for the bot's matcher (BOT-5): normalisation, jieba segmentation with
-protected words, stop tokens and character n-grams. It owns the one shared jieba tokenizer,
+protected words, stop tokens, character n-grams and toneless pinyin (pypinyin's bundled data,
+cached per character). It owns the one shared jieba tokenizer,
 loaded lazily and quietly with its cache in the system temp dir; it keeps no per-shop state and
 never mutates jieba's dictionary, so two shops' words cannot leak into each other's matching."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import tempfile
@@ -13,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 import jieba
+from pypinyin import lazy_pinyin
 
 # Characters that users type for one another (old and variant forms, IME slips).
 _CHAR_VARIANTS = str.maketrans(
@@ -161,6 +164,12 @@ def _jieba_cut(piece: str) -> list[str]:
     return [w for w in jieba.dt.lcut(piece, HMM=True) if w.strip()]
 
 
+def is_word(text: str) -> bool:
+    """Whether jieba's dictionary knows `text` as a word (BOT-5)."""
+    ensure_jieba()
+    return bool(jieba.dt.FREQ.get(text))
+
+
 def content_words(words: Sequence[str], canonical: Mapping[str, str]) -> list[str]:
     """Map words to their synonym group's canonical word and drop stop tokens (BOT-5)."""
     mapped = (canonical.get(w, w) for w in words)
@@ -172,3 +181,25 @@ def char_ngrams(text: str, n: int) -> list[str]:
     if len(text) <= n:
         return [text] if text else []
     return [text[i : i + n] for i in range(len(text) - n + 1)]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _syllable(char: str) -> str:
+    found = lazy_pinyin(char)
+    return found[0] if found else char
+
+
+def syllables(text: str) -> list[str]:
+    """Toneless pinyin per character, so homophone typos (包由/包邮) sound alike (BOT-5).
+
+    Characters without a reading (digits, Latin letters) are kept as they are.
+    """
+    return [_syllable(char) for char in text]
+
+
+def syllable_ngrams(text: str, n: int) -> list[str]:
+    """Overlapping n-grams of `text`'s pinyin syllables, each joined by a space (BOT-5)."""
+    sounds = syllables(text)
+    if len(sounds) <= n:
+        return [" ".join(sounds)] if sounds else []
+    return [" ".join(sounds[i : i + n]) for i in range(len(sounds) - n + 1)]
