@@ -156,6 +156,13 @@ async def display_names(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
     return {r.id: r.display_name for r in rows}
 
 
+# Built once: an alias made per call costs new column objects and cache keys each time.
+_LAST_MESSAGE = t.messages.alias("last_message")
+_SENDER = t.accounts.alias("sender")
+_AGENT = t.accounts.alias("agent")
+_LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
+
+
 async def conversation_views(
     conn: AsyncConnection, ids: Sequence[int], *, now: datetime
 ) -> list[ConversationView]:
@@ -167,9 +174,7 @@ async def conversation_views(
     if not ids:
         return []
     c = t.conversations.c
-    m = t.messages.alias("last_message")
-    sender = t.accounts.alias("sender")
-    agent = t.accounts.alias("agent")
+    m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
     rows = (
         await conn.execute(
             select(
@@ -179,7 +184,7 @@ async def conversation_views(
                 t.consumers.c.is_vip,
                 agent.c.display_name.label("agent_name"),
                 t.groups.c.name.label("group_name"),
-                *(col.label(f"m_{col.name}") for col in m.c),
+                *_LAST_MESSAGE_COLUMNS,
                 sender.c.display_name.label("m_sender_name"),
             )
             .join(t.consumers, t.consumers.c.id == c.consumer_id)
