@@ -4,10 +4,11 @@ from several processes at once, then checks ROUTE-7 from the event rows.
 A private database gets a shop whose agents' limits sum to fewer than the requests, and the
 requests are inserted directly, already queued (the draining is what is measured). Each worker
 process runs `--tasks` loops that call `drain_queue` and end conversations with
-`end_conversation` (which hands the freed slot to the queue in the same transaction): a share
-of what each drain assigned, one at a time, and, when a drain finds every agent full, one of
-the conversations of the loop's own partition. All of it happens under the shop lock against
-loads read from the database, so the processes race exactly as serving processes would.
+`end_conversation` (which hands the freed slot to the shop's coalesced drain and returns once a
+drain pass has taken it): a share of what each drain assigned, one at a time, and, when a drain
+finds every agent full, one of the conversations of the loop's own partition. Every assignment
+is decided under the shop lock against loads read from the database, so the processes race
+exactly as serving processes would.
 
 Figures: `assignments_per_s` is assignment events over the wall time from the moment every
 worker is ready until the last one sees an empty queue. `p99_assign_ms` is the 99th percentile
