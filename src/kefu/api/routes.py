@@ -12,7 +12,7 @@ from kefu.api.responses import JsonOut
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus
 from kefu.gateway.protocol import MAX_SEQ
-from kefu.services import accounts, conversations, messages, presence, shops
+from kefu.services import accounts, conversations, messages, presence, shops, transfers
 from kefu.services.context import Staff
 from kefu.services.messages import SendRequest
 
@@ -199,29 +199,27 @@ async def transfer(
         raise errors.BadInput("Name exactly one of to_agent_id and to_group_id.")
     if body.to_agent_id is not None:
         return JsonOut(
-            await conversations.transfer_to_agent(
+            await transfers.transfer_to_agent(
                 ctx, staff, conversation_id, to_agent_id=body.to_agent_id
             )
         )
     assert body.to_group_id is not None
     return JsonOut(
-        await conversations.transfer_to_group(
-            ctx, staff, conversation_id, to_group_id=body.to_group_id
-        )
+        await transfers.transfer_to_group(ctx, staff, conversation_id, to_group_id=body.to_group_id)
     )
 
 
 @router.post("/transfers/{transfer_id}/accept", tags=["conversations"])
 async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
-        await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=True)
+        await transfers.decide_transfer(ctx_of(request), staff, transfer_id, accept=True)
     )
 
 
 @router.post("/transfers/{transfer_id}/decline", tags=["conversations"])
 async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
-        await conversations.decide_transfer(ctx_of(request), staff, transfer_id, accept=False)
+        await transfers.decide_transfer(ctx_of(request), staff, transfer_id, accept=False)
     )
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain import routing
 from kefu.domain.conversation import (
     OPEN_STATES,
     AutoEndPolicy,
@@ -19,13 +18,11 @@ from kefu.domain.conversation import (
     EndCause,
     check_transition,
 )
-from kefu.domain.ids import AccountId, GroupId
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
-from kefu.services.context import ConsumerActor, Context, Staff, account_topic
+from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.routing import (
-    agent_loads,
     announce,
     assign_from_queue,
     publish_views,
@@ -35,7 +32,7 @@ from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
 from kefu.storage.repos import NewMessage
-from kefu.storage.views import ConversationView, TransferView, conversation_views, transfer_view
+from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
 
@@ -301,9 +298,10 @@ async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     return view
 
 
-async def _add_participant(
+async def add_participant(
     tx: UnitOfWork, row: Row[Any], account_id: int, role: str, now: datetime
 ) -> None:
+    """CONV-8: each participant is recorded (and credited) once."""
     if await _is_participant(tx.conn, row.id, account_id):
         return
     await tx.conn.execute(
@@ -317,202 +315,6 @@ async def _add_participant(
     )
 
 
-async def transfer_to_agent(
-    ctx: Context, staff: Staff, conversation_id: int, *, to_agent_id: int
-) -> TransferView:
-    """CONV-7: offer the conversation to a named agent, who must accept."""
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        row = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
-        target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
-        if row.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=row.state)
-        if target.id == row.agent_id:
-            raise errors.Conflict("The conversation is already with that agent.")
-        tr = t.transfers.c
-        pending = await tx.conn.scalar(
-            select(tr.id).where(tr.conversation_id == conversation_id, tr.state == "pending")
-        )
-        if pending is not None:
-            raise errors.Conflict("A transfer of this conversation is already pending.")
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=target.id,
-                state="pending",
-                created_at=now,
-            )
-            .returning(tr.id)
-        )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
-        tx.on_commit(lambda: _offer(ctx, view))
-        await tx.commit()
-    return view
-
-
-async def _offer(ctx: Context, transfer: TransferView) -> None:
-    conversation = await get_view(ctx, transfer.conversation_id)
-    assert transfer.to_agent_id is not None
-    await ctx.broker.publish(
-        account_topic(transfer.to_agent_id),
-        {"type": "transfer_request", "transfer": transfer, "conversation": conversation},
-    )
-
-
-async def decide_transfer(
-    ctx: Context, staff: Staff, transfer_id: int, *, accept: bool
-) -> TransferView:
-    """CONV-7: the receiver accepts (if they still have room) or declines; the sender is told."""
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        tr = t.transfers.c
-        row = (
-            await tx.conn.execute(
-                select(t.transfers).where(
-                    tr.id == transfer_id,
-                    tr.shop_id == staff.shop_id,
-                    tr.to_agent_id == staff.account_id,
-                )
-            )
-        ).first()
-        if row is None:
-            raise errors.NotFound(kind="transfer", id=transfer_id)
-        if row.state != "pending":
-            raise errors.Conflict("This transfer was already decided.", state=row.state)
-        conv = await repos.shop_conversation(
-            tx.conn, staff.shop_id, row.conversation_id, for_update=True
-        )
-        state = "declined"
-        if accept:
-            if conv.state != ConversationState.ASSIGNED:
-                raise errors.ConversationClosed(state=conv.state)
-            await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
-            await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
-            state = "accepted"
-        await tx.conn.execute(
-            update(t.transfers).where(tr.id == transfer_id).values(state=state, decided_at=now)
-        )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now) if accept else []
-        tx.on_commit(lambda: _tell_sender(ctx, view))
-        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conv.id, *assigned]))
-        await tx.commit()
-    return view
-
-
-async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
-    if transfer.from_agent_id is not None:
-        await ctx.broker.publish(
-            account_topic(transfer.from_agent_id), {"type": "transfer_result", "transfer": transfer}
-        )
-
-
-async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: AccountId) -> None:
-    loads = {a.agent_id: a for a in await agent_loads(conn, shop_id)}
-    agent = loads.get(agent_id)
-    if agent is None or not routing.is_eligible(agent, None):
-        raise errors.AgentUnavailable()
-
-
-async def _reassign(
-    tx: UnitOfWork,
-    conv: Row[Any],
-    agent_id: int,
-    group_id: int | None,
-    now: datetime,
-    *,
-    cause: str,
-) -> None:
-    """CONV-7: the receiver now owns the conversation, its count and its rating."""
-    await tx.conn.execute(
-        update(t.conversations)
-        .where(t.conversations.c.id == conv.id)
-        .values(agent_id=agent_id, group_id=group_id, is_transferred=True)
-    )
-    await tx.conn.execute(
-        update(t.participants)
-        .where(t.participants.c.conversation_id == conv.id, t.participants.c.role == "owner")
-        .values(role="previous")
-    )
-    p = t.participants.c
-    await tx.conn.execute(
-        t.participants.delete().where(p.conversation_id == conv.id, p.account_id == agent_id)
-    )
-    await _add_participant(tx, conv, agent_id, "owner", now)
-    await repos.record_event(
-        tx.conn,
-        shop_id=conv.shop_id,
-        conversation_id=conv.id,
-        kind="transferred",
-        cause=cause,
-        agent_id=agent_id,
-        group_id=group_id,
-        at=now,
-        data={"from_agent_id": conv.agent_id},
-    )
-    await repos.append_messages(
-        tx.conn,
-        shop_id=conv.shop_id,
-        conversation_id=conv.id,
-        now=now,
-        items=[NewMessage("system", None, "system", "会话已转接给其他客服。")],
-    )
-
-
-async def transfer_to_group(
-    ctx: Context, staff: Staff, conversation_id: int, *, to_group_id: int
-) -> TransferView:
-    """CONV-7: routing picks an agent of the group; nobody free is no_agent_available."""
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        conv = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
-        await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
-        if conv.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=conv.state)
-        agents = await agent_loads(tx.conn, staff.shop_id)
-        exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
-        chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
-        if chosen is None:
-            raise errors.NoAgentAvailable(group_id=to_group_id)
-        await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
-        tr = t.transfers.c
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=chosen.agent_id,
-                to_group_id=to_group_id,
-                state="accepted",
-                created_at=now,
-                decided_at=now,
-            )
-            .returning(tr.id)
-        )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
-        tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
-        await tx.commit()
-    return view
-
-
 async def invite(
     ctx: Context, staff: Staff, conversation_id: int, *, agent_id: int
 ) -> ConversationView:
@@ -523,7 +325,7 @@ async def invite(
         await repos.shop_account(tx.conn, staff.shop_id, agent_id)
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
-        await _add_participant(tx, conv, agent_id, "invited", now)
+        await add_participant(tx, conv, agent_id, "invited", now)
         await repos.record_event(
             tx.conn,
             shop_id=staff.shop_id,
@@ -547,7 +349,7 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
             raise errors.Forbidden()
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
-        await _add_participant(tx, conv, staff.account_id, "observer", now)
+        await add_participant(tx, conv, staff.account_id, "observer", now)
         await repos.record_event(
             tx.conn,
             shop_id=staff.shop_id,
