@@ -159,3 +159,20 @@ async def test_conv_5_message_after_the_end_opens_a_new_routed_conversation(db_u
             )
         )
         assert new["conversation"]["agent_id"] == shop.accounts["a"]
+
+
+async def test_desk_1_recent_contacts_list_each_consumer_once(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        a = await srv.staff(shop.shop_id, "a")
+        first, first_cid = await _assigned(srv, shop.shop_id)
+        await a.post(f"/api/conversations/{first_cid}/end")
+        again = await first.request(
+            {"type": "send", "conversation_id": first_cid, "client_id": "back", "body": "又来了"}
+        )
+        _, other_cid = await _assigned(srv, shop.shop_id)
+        recent = (await a.get("/api/conversations", params={"scope": "recent"})).json()
+        assert recent["total"] == 2
+        assert sorted(c["id"] for c in recent["items"]) == sorted(
+            [again["conversation_id"], other_cid]
+        )

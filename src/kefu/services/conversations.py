@@ -35,6 +35,7 @@ from kefu.storage.repos import NewMessage
 from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
+RECENT_CONTACTS = 30  # DESK-1
 
 
 async def open_conversation(
@@ -366,7 +367,8 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
 async def list_conversations(
     ctx: Context, staff: Staff, *, scope: str, page: int, page_size: int
 ) -> tuple[list[ConversationView], int]:
-    """DESK-1: my conversations, colleague sessions (supervisors, CONV-9), history."""
+    """DESK-1: my conversations, recent contacts (the last 30 consumers, their latest
+    conversation each), colleague sessions (supervisors, CONV-9), history."""
     from sqlalchemy import func
 
     c = t.conversations.c
@@ -386,10 +388,20 @@ async def list_conversations(
             query = query.where(c.group_id == staff.group_id)
     elif scope == "history":
         query = query.where(c.id.in_(mine), c.state == ConversationState.ENDED)
+    elif scope == "recent":
+        latest = (
+            select(func.max(c.id))
+            .where(c.shop_id == staff.shop_id, c.id.in_(mine))
+            .group_by(c.consumer_id)
+        )
+        query = query.where(c.id.in_(latest))
+        page, page_size = 1, min(page_size, RECENT_CONTACTS)
     else:
         query = query.where(c.id.in_(mine))
     async with ctx.db.read() as tx:
         total = await tx.conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+        if scope == "recent":
+            total = min(total, RECENT_CONTACTS)
         ordering = c.ended_at.desc() if scope == "history" else c.last_message_at.desc()
         ids = list(
             (
