@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import queue
 import secrets
 import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.process import BaseProcess
+from typing import TypeVar
 
 import typer
 from argon2 import PasswordHasher
@@ -31,6 +35,19 @@ _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 Figures = Mapping[str, float | int | str]
 
 progress = Console(stderr=True)
+
+
+R = TypeVar("R")
+
+
+def next_result(results: multiprocessing.Queue[R], workers: Sequence[BaseProcess], what: str) -> R:
+    """The next worker result; fails at once if a worker died without one."""
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            if any(w.exitcode not in (None, 0) for w in workers):
+                raise RuntimeError(f"a {what} failed; see its traceback above") from None
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -25,7 +25,6 @@ import contextlib
 import itertools
 import multiprocessing
 import os
-import queue
 import secrets
 import subprocess
 import sys
@@ -33,7 +32,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -54,6 +52,7 @@ from kefu.bench.common import (
     drop_database,
     emit_json,
     free_port,
+    next_result,
     percentile,
     print_table,
     progress,
@@ -301,24 +300,13 @@ def _run_load(plans: list[LoadPlan]) -> list[LoadResult]:
     for w in workers:
         w.start()
     try:
-        out = [_next_result(results, workers) for _ in workers]
+        out = [next_result(results, workers, "load process") for _ in workers]
     finally:
         for w in workers:
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
     return sorted(out, key=lambda r: r.index)
-
-
-def _next_result(
-    results: multiprocessing.Queue[LoadResult], workers: Sequence[BaseProcess]
-) -> LoadResult:
-    while True:
-        try:
-            return results.get(timeout=1.0)
-        except queue.Empty:
-            if any(w.exitcode not in (None, 0) for w in workers):
-                raise RuntimeError("a load process failed; see its traceback above") from None
 
 
 def _load_main(

@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import queue
 import random
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -46,6 +43,7 @@ from kefu.bench.common import (
     create_database,
     drop_database,
     emit_json,
+    next_result,
     percentile,
     print_table,
     progress,
@@ -250,25 +248,13 @@ def _run_workers(configs: list[WorkerConfig]) -> tuple[float, list[WorkerReport]
     try:
         barrier.wait(timeout=120)
         started = time.time()
-        reports = [_next_report(results, workers) for _ in workers]
+        reports = [next_result(results, workers, "routing worker") for _ in workers]
     finally:
         for w in workers:
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
     return max(r.finished_at for r in reports) - started, sorted(reports, key=lambda r: r.index)
-
-
-def _next_report(
-    results: multiprocessing.Queue[WorkerReport], workers: Sequence[BaseProcess]
-) -> WorkerReport:
-    """The next worker's report; fails at once if a worker died without one."""
-    while True:
-        try:
-            return results.get(timeout=1.0)
-        except queue.Empty:
-            if any(w.exitcode not in (None, 0) for w in workers):
-                raise RuntimeError("a routing worker failed; see its traceback above") from None
 
 
 def _worker_main(

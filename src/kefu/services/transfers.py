@@ -23,19 +23,23 @@ from kefu.storage.repos import NewMessage
 from kefu.storage.views import TransferView, transfer_view
 
 
+async def _assigned_under_lock(tx: UnitOfWork, staff: Staff, conversation_id: int) -> Row[Any]:
+    """Take the shop lock, then the conversation the staff member may speak in, if assigned."""
+    await tx.lock_shop(staff.shop_id)
+    row = await access_conversation(tx.conn, staff, conversation_id, speak=True, for_update=True)
+    if row.state != ConversationState.ASSIGNED:
+        raise errors.ConversationClosed(state=row.state)
+    return row
+
+
 async def transfer_to_agent(
     ctx: Context, staff: Staff, conversation_id: int, *, to_agent_id: int
 ) -> TransferView:
     """CONV-7: offer the conversation to a named agent, who must accept."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        row = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
+        row = await _assigned_under_lock(tx, staff, conversation_id)
         target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
-        if row.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=row.state)
         if target.id == row.agent_id:
             raise errors.Conflict("The conversation is already with that agent.")
         tr = t.transfers.c
@@ -182,13 +186,8 @@ async def transfer_to_group(
     """CONV-7: routing picks an agent of the group; nobody free is no_agent_available."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.lock_shop(staff.shop_id)
-        conv = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
+        conv = await _assigned_under_lock(tx, staff, conversation_id)
         await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
-        if conv.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=conv.state)
         agents = await agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
