@@ -286,6 +286,8 @@ async def running_server(
             port=port,
             log_level="warning",
             ws_max_size=config.ws_max_frame_bytes,
+            ws_ping_interval=config.ws_ping_interval_s,
+            ws_ping_timeout=config.ws_ping_interval_s,
             lifespan="on",
         )
     )

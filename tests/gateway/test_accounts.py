@@ -3,6 +3,9 @@ and the WebSocket hygiene that protects them."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
 import time
 from datetime import timedelta
 
@@ -183,3 +186,28 @@ async def test_ws_staff_origin_must_be_allowed(db_url: str) -> None:
         ) as ws:
             ready = await ws.recv()
             assert '"ready"' in str(ready)
+
+
+async def test_ws_pings_drop_a_peer_that_stopped_answering(db_url: str) -> None:
+    """A peer that completed the handshake and then went silent (no pongs) is dropped."""
+    async with running_server(db_url, ws_ping_interval_s=0.2, ws_auth_timeout_s=60) as srv:
+        host, port = srv.base_url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            (
+                "GET /ws/consumer HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        handshake = await reader.readuntil(b"\r\n\r\n")
+        assert handshake.startswith(b"HTTP/1.1 101")
+        started = time.monotonic()
+        # Read whatever the server sends (its pings) without ever answering, until it hangs up.
+        while await asyncio.wait_for(reader.read(1024), timeout=10):
+            pass
+        assert time.monotonic() - started < 5  # far sooner than the 60 s auth timeout
+        writer.close()
