@@ -61,7 +61,16 @@ export const useConversationsStore = defineStore('conversations', () => {
   /** Merge a conversation from HTTP or a `conversation` frame. Returns true if it newly became mine. */
   function upsert(c: Conversation, live = false): boolean {
     const prev = byId.value[c.id]
-    byId.value[c.id] = { ...prev, ...c, last_message: c.last_message ?? prev?.last_message ?? null }
+    const merged = { ...prev, ...c, last_message: c.last_message ?? prev?.last_message ?? null }
+    if (prev && (c.last_seq ?? 0) < (prev.last_seq ?? 0)) {
+      // A snapshot older than messages already seen (an HTTP list answered late, a frame
+      // overtaken by a message): it must not roll back what those messages established.
+      merged.last_seq = prev.last_seq
+      merged.last_message = prev.last_message
+      merged.awaiting_reply_since = prev.awaiting_reply_since
+      merged.last_consumer_message_at = prev.last_consumer_message_at
+    }
+    byId.value[c.id] = merged
     const t = activityOf(byId.value[c.id])
     if (!activity.value[c.id] || t > activity.value[c.id][0] || live) touch(c.id, t)
     let becameMine = false
