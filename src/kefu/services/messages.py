@@ -38,7 +38,7 @@ from kefu.services.context import (
 )
 from kefu.services.conversations import access_conversation
 from kefu.storage import tables as t
-from kefu.storage.views import MessageView, display_names, message_view
+from kefu.storage.views import MessageView, display_names, message_view, sender_name
 
 log = structlog.get_logger(__name__)
 
@@ -296,9 +296,11 @@ async def _append(
                 seq=seq,
                 sender=request.sender.value,
                 sender_id=request.sender_id,
-                sender_name=row.nickname
-                if request.sender is SenderKind.CONSUMER
-                else plan.names.get(request.sender_id, ""),
+                sender_name=sender_name(
+                    request.sender.value,
+                    consumer_name=row.nickname,
+                    agent_name=plan.names.get(request.sender_id),
+                ),
                 kind=request.kind.value,
                 body=request.body,
                 client_id=request.client_id,

@@ -127,13 +127,17 @@ async def account_views(conn: AsyncConnection, where: Any) -> list[AccountView]:
     ]
 
 
+def sender_name(sender: str, *, consumer_name: str, agent_name: str | None) -> str:
+    """The name a message shows: the consumer's nickname or the agent's; none for bot/system."""
+    if sender == "consumer":
+        return consumer_name
+    if sender == "agent":
+        return agent_name or ""
+    return ""
+
+
 def message_view(row: Any, names: dict[int, str], consumer_name: str) -> MessageView:
-    if row.sender == "consumer":
-        name = consumer_name
-    elif row.sender == "agent":
-        name = names.get(row.sender_id, "")
-    else:
-        name = ""
+    name = sender_name(row.sender, consumer_name=consumer_name, agent_name=names.get(row.sender_id))
     return MessageView(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -246,12 +250,7 @@ def _last_message(r: Any) -> MessageView | None:
     """The joined last message of a conversation row, named as `message_view` names it."""
     if r.m_id is None:
         return None
-    if r.m_sender == "consumer":
-        name = r.nickname
-    elif r.m_sender == "agent":
-        name = r.m_sender_name or ""
-    else:
-        name = ""
+    name = sender_name(r.m_sender, consumer_name=r.nickname, agent_name=r.m_sender_name)
     return MessageView(
         id=r.m_id,
         conversation_id=r.m_conversation_id,
