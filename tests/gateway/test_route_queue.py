@@ -130,3 +130,27 @@ async def test_conv_5_one_open_conversation_when_asking_five_times_at_once(db_ur
         mine = (await a.get("/api/conversations")).json()
         assert mine["total"] == 1
         assert owner is not None
+
+
+async def test_route_4_positions_are_remembered_only_while_queued(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("solo", limit=1)], clock=srv.clock)
+        solo = await srv.staff(shop.shop_id, "solo")
+        first, *waiting = await _ask(srv, shop.shop_id, 10)
+        notifier = srv.runtime.notifier
+        await eventually(lambda: _position(waiting[-1]) == 9)
+
+        for leaver in waiting[:3]:
+            await leaver.request({"type": "leave_queue"})
+        await solo.post(f"/api/conversations/{first.conversation_id}/end")  # type: ignore[attr-defined]
+        await eventually(lambda: _state(waiting[3]) == "assigned")
+        await solo.post(f"/api/conversations/{waiting[3].conversation_id}/end")  # type: ignore[attr-defined]
+        await eventually(lambda: _state(waiting[4]) == "assigned")
+        still = waiting[5:]
+        await eventually(lambda: _position(still[-1]) == len(still))
+        ids = {c.conversation_id for c in still}  # type: ignore[attr-defined]
+        await eventually(lambda: notifier.remembered() == ids)
+
+        for leaver in still:
+            await leaver.request({"type": "leave_queue"})
+        await eventually(lambda: notifier.remembered() == set())

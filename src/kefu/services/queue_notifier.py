@@ -12,13 +12,16 @@ from kefu.services.routing import queue_snapshot
 
 log = structlog.get_logger(__name__)
 
+# What a queued conversation was last told: (position, estimated wait in seconds).
+_Told = tuple[int, int | None]
+
 
 class QueueNotifier:
     def __init__(self, ctx: Context, *, delay_s: float = 0.05) -> None:
         self._ctx = ctx
         self._delay_s = delay_s
         self._pending: dict[int, asyncio.Task[None]] = {}
-        self._last: dict[int, tuple[int, int | None]] = {}
+        self._told: dict[int, dict[int, _Told]] = {}
 
     def changed(self, shop_id: int) -> None:
         if shop_id not in self._pending:
@@ -28,29 +31,39 @@ class QueueNotifier:
         try:
             await asyncio.sleep(self._delay_s)
             del self._pending[shop_id]
-            for conversation_id, consumer_id, position, wait_s in await queue_snapshot(
-                self._ctx, shop_id
-            ):
-                if self._last.get(conversation_id) == (position, wait_s):
-                    continue
-                self._last[conversation_id] = (position, wait_s)
-                await self._ctx.broker.publish(
-                    consumer_topic(consumer_id),
-                    {
-                        "type": "queue",
-                        "conversation_id": conversation_id,
-                        "position": position,
-                        "estimated_wait_s": wait_s,
-                    },
-                )
+            snapshot = await queue_snapshot(self._ctx, shop_id)
+            told = self._told.pop(shop_id, {})
+            # Only the conversations queued now are kept: one that left the queue (assigned,
+            # left, ended) is forgotten here, so memory follows the queue, not its history.
+            queued = {conversation_id: (p, w) for conversation_id, _, p, w in snapshot}
+            if queued:
+                self._told[shop_id] = queued
+            for conversation_id, consumer_id, position, wait_s in snapshot:
+                if told.get(conversation_id) != (position, wait_s):
+                    await self._tell(consumer_id, conversation_id, position, wait_s)
         except Exception:
             log.exception("queue refresh failed", shop_id=shop_id)
             self._pending.pop(shop_id, None)
+            self._told.pop(shop_id, None)  # whoever was not told is told on the next refresh
+
+    async def _tell(
+        self, consumer_id: int, conversation_id: int, position: int, wait_s: int | None
+    ) -> None:
+        await self._ctx.broker.publish(
+            consumer_topic(consumer_id),
+            {
+                "type": "queue",
+                "conversation_id": conversation_id,
+                "position": position,
+                "estimated_wait_s": wait_s,
+            },
+        )
 
     async def stop(self) -> None:
         for task in list(self._pending.values()):
             task.cancel()
         self._pending.clear()
 
-    def forget(self, conversation_id: int) -> None:
-        self._last.pop(conversation_id, None)
+    def remembered(self) -> set[int]:
+        """The conversations whose last told position is kept: those queued at the last refresh."""
+        return {c for told in self._told.values() for c in told}
