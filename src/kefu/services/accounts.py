@@ -4,6 +4,7 @@ and tenant-scoped access to accounts (ACCT-5). Passwords are argon2 hashes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -36,68 +37,103 @@ class LoginResult:
 async def login(
     ctx: Context, *, shop_id: int, username: str, password: str, take_over: bool
 ) -> LoginResult:
-    """ACCT-4: verify, refuse a second live session unless taken over, rotate the session id."""
+    """ACCT-4: verify, refuse a second live session unless taken over, rotate the session id.
+
+    The password check (argon2, ~200 ms) runs outside any transaction and off the event loop,
+    so that it holds no write lock (SQLite has one writer). The attempt is counted as a failure
+    before the check, and the count cleared when it succeeds, so that attempts made while
+    others are being checked still meet the throttle.
+    """
     now = ctx.clock.now()
+    attempt = await _start_attempt(ctx, shop_id, username, now)
+    if attempt.account_id is None or not await _verify(ctx, attempt.password_hash, password):
+        raise errors.InvalidCredentials()
+    return await _open_session(ctx, attempt, attempt.account_id, take_over=take_over, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    id: int
+    shop_id: int
+    username: str
+    account_id: int | None
+    password_hash: str
+
+
+async def _start_attempt(ctx: Context, shop_id: int, username: str, now: datetime) -> _Attempt:
+    """Throttle, record the attempt as a failure and read the account, in one short write."""
+    f = t.login_failures.c
+    a = t.accounts.c
     async with ctx.db.uow() as tx:
         failures = await tx.conn.scalar(
             select(func.count()).where(
-                t.login_failures.c.shop_id == shop_id,
-                t.login_failures.c.username == username,
-                t.login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
+                f.shop_id == shop_id, f.username == username, f.at > now - LOGIN_FAILURE_WINDOW
             )
         )
         if (failures or 0) >= MAX_LOGIN_FAILURES:
             raise errors.Throttled(retry_after_s=int(LOGIN_FAILURE_WINDOW.total_seconds()))
-        row = (
+        attempt_id = await tx.conn.scalar(
+            insert(t.login_failures)
+            .values(shop_id=shop_id, username=username, at=now)
+            .returning(f.id)
+        )
+        account = (
             await tx.conn.execute(
-                select(t.accounts).where(
-                    t.accounts.c.shop_id == shop_id, t.accounts.c.username == username
-                )
+                select(a.id, a.password_hash).where(a.shop_id == shop_id, a.username == username)
             )
         ).first()
-        if row is None or not _verify(ctx, row.password_hash, password):
-            await tx.conn.execute(
-                insert(t.login_failures).values(shop_id=shop_id, username=username, at=now)
-            )
-            await tx.commit()
-            raise errors.InvalidCredentials()
-        live = select(t.staff_sessions.c.id).where(
-            t.staff_sessions.c.account_id == row.id,
-            t.staff_sessions.c.revoked_at.is_(None),
-            t.staff_sessions.c.expires_at > now,
+        await tx.commit()
+    assert attempt_id is not None
+    if account is None:
+        return _Attempt(attempt_id, shop_id, username, None, "")
+    return _Attempt(attempt_id, shop_id, username, account.id, account.password_hash)
+
+
+async def _verify(ctx: Context, password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(ctx.hasher.verify, password_hash, password)
+    except VerificationError:
+        return False
+
+
+async def _open_session(
+    ctx: Context, attempt: _Attempt, account_id: int, *, take_over: bool, now: datetime
+) -> LoginResult:
+    """The password was right: take over live sessions if asked, clear failures, open one."""
+    s = t.staff_sessions.c
+    f = t.login_failures.c
+    async with ctx.db.uow() as tx:
+        live = select(s.id).where(
+            s.account_id == account_id, s.revoked_at.is_(None), s.expires_at > now
         )
         live_ids = list((await tx.conn.scalars(live)).all())
         if live_ids and not take_over:
+            # The password was right: this attempt does not count towards the throttle.
+            await tx.conn.execute(delete(t.login_failures).where(f.id == attempt.id))
+            await tx.commit()
             raise errors.AlreadyLoggedIn()
         if live_ids:
             await _revoke(tx.conn, live_ids, now, "taken_over")
         await tx.conn.execute(
             delete(t.login_failures).where(
-                t.login_failures.c.shop_id == shop_id, t.login_failures.c.username == username
+                f.shop_id == attempt.shop_id, f.username == attempt.username
             )
         )
         session_id = secrets.token_urlsafe(32)
         await tx.conn.execute(
             insert(t.staff_sessions).values(
                 id=session_id,
-                shop_id=shop_id,
-                account_id=row.id,
+                shop_id=attempt.shop_id,
+                account_id=account_id,
                 created_at=now,
                 expires_at=now + SESSION_LIFETIME,
             )
         )
-        (account,) = await account_views(tx.conn, t.accounts.c.id == row.id)
+        (account,) = await account_views(tx.conn, t.accounts.c.id == account_id)
         if live_ids:
-            tx.on_commit(lambda: _announce_closed(ctx, row.id, live_ids, "taken_over"))
+            tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()
     return LoginResult(session_id=session_id, account=account)
-
-
-def _verify(ctx: Context, password_hash: str, password: str) -> bool:
-    try:
-        return ctx.hasher.verify(password_hash, password)
-    except VerificationError:
-        return False
 
 
 async def _revoke(conn: AsyncConnection, ids: list[str], now: datetime, reason: str) -> None:

@@ -1,0 +1,101 @@
+"""ACCT-4: a login checks the password (argon2, ~200 ms) holding no write lock, so other
+writes of the shop go on meanwhile (SQLite has one writer for the whole database)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import update
+
+from kefu.broker.memory import MemoryBroker
+from kefu.clock import FakeClock
+from kefu.services import accounts
+from kefu.services.context import Context
+from kefu.settings import Settings
+from kefu.storage import tables as t
+from kefu.storage.db import Database
+from support import FAST_HASHER, PASSWORD, AgentSpec, eventually, make_shop
+
+
+class GatedHasher(PasswordHasher):
+    """Checks passwords like the tests' fast hasher, once the test lets it (`release`)."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return FAST_HASHER.verify(hash, password)
+
+
+@pytest.fixture
+async def sqlite_ctx(tmp_path: Path) -> AsyncIterator[Context]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"
+    ctx = Context(
+        db=Database(url),
+        clock=FakeClock(),
+        broker=MemoryBroker(),
+        settings=Settings(database_url=url, secret_key="test-secret-key-0123456789"),
+    )
+    await ctx.db.create_all()
+    try:
+        yield ctx
+    finally:
+        await ctx.db.dispose()
+
+
+async def test_acct_4_other_writes_commit_while_a_login_checks_the_password(
+    sqlite_ctx: Context,
+) -> None:
+    ctx = sqlite_ctx
+    shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
+    hasher = ctx.hasher = GatedHasher()
+    login = asyncio.create_task(
+        accounts.login(ctx, shop_id=shop.shop_id, username="a", password=PASSWORD, take_over=False)
+    )
+    try:
+        assert await asyncio.to_thread(hasher.entered.wait, 5)
+        async with asyncio.timeout(2), ctx.db.uow() as tx:
+            await tx.conn.execute(
+                update(t.accounts)
+                .where(t.accounts.c.id == shop.accounts["owner"])
+                .values(display_name="Boss")
+            )
+            await tx.commit()
+        assert not login.done()  # the password check was still in progress
+    finally:
+        hasher.release.set()
+    result = await login
+    assert result.account.id == shop.accounts["a"]
+
+
+async def test_acct_4_attempts_made_during_a_check_still_meet_the_throttle(
+    sqlite_ctx: Context,
+) -> None:
+    ctx = sqlite_ctx
+    shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
+    hasher = ctx.hasher = GatedHasher()
+    attempts = [
+        asyncio.create_task(
+            accounts.login(
+                ctx, shop_id=shop.shop_id, username="a", password="wrong", take_over=False
+            )
+        )
+        for _ in range(8)
+    ]
+    try:
+        await eventually(lambda: sum(a.done() for a in attempts) == 3)
+    finally:
+        hasher.release.set()
+    outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+    assert (
+        sorted(type(o).__name__ for o in outcomes) == ["InvalidCredentials"] * 5 + ["Throttled"] * 3
+    )
