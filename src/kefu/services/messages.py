@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +37,7 @@ from kefu.services.context import (
     supervisors_topic,
 )
 from kefu.services.conversations import access_conversation
+from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.views import MessageView, display_names, message_view, sender_name
 
@@ -196,15 +197,8 @@ async def _plan(conn: AsyncConnection, batch: list[_Pending], now: datetime) -> 
 async def _existing(
     conn: AsyncConnection, batch: list[_Pending]
 ) -> dict[tuple[int, str, str], Row[Any]]:
-    m = t.messages.c
     keys = {(r.conversation_id, r.sender.value, r.client_id) for r, _ in batch}
-    rows = await conn.execute(
-        select(t.messages).where(tuple_(m.conversation_id, m.sender, m.client_id).in_(list(keys)))
-    )
-    found: dict[tuple[int, str, str], Row[Any]] = {}
-    for r in rows:
-        found[(r.conversation_id, r.sender, r.client_id)] = r
-    return found
+    return await repos.messages_by_client_id(conn, keys)
 
 
 def _replay(request: SendRequest, original: Row[Any], rows: dict[int, Row[Any]]) -> Ack:

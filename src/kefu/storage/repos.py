@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import JSON, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import FromClause
 
 from kefu import errors
 from kefu.domain.shop import ShopSettings
@@ -109,6 +111,58 @@ async def append_one_each(
             for conversation_id, seq in seqs
         ],
     )
+
+
+MessageKey = tuple[int, str, str]
+"""What makes a client's message unique (MSG-2): conversation id, sender kind, client id."""
+
+
+async def messages_by_client_id(
+    conn: AsyncConnection, keys: Collection[MessageKey]
+) -> dict[MessageKey, Row[Any]]:
+    """MSG-2: the stored messages having these keys, by key (for idempotent resends).
+
+    The keys are a table joined to messages, so that each is looked up in the unique index on
+    (conversation_id, sender, client_id); for a row-value IN, SQLite scans the whole table.
+    They travel as one JSON array on SQLite and as three arrays on PostgreSQL: the statement
+    does not depend on their number, so it is compiled (and on PostgreSQL prepared) once,
+    where a VALUES list or an OR of equalities took 25-40 ms to compile for 200 keys.
+    """
+    if not keys:
+        return {}
+    if conn.dialect.name == "sqlite":
+        wanted, params = _keys_from_json(keys)
+    else:
+        wanted, params = _keys_from_arrays(keys)
+    m = t.messages.c
+    w = wanted.c
+    match = and_(
+        m.conversation_id == w.conversation_id, m.sender == w.sender, m.client_id == w.client_id
+    )
+    rows = await conn.execute(select(t.messages).join_from(wanted, t.messages, match), params)
+    return {(r.conversation_id, r.sender, r.client_id): r for r in rows}
+
+
+def _keys_from_json(keys: Collection[MessageKey]) -> tuple[FromClause, dict[str, Any]]:
+    each = func.json_each(bindparam("keys", type_=JSON)).table_valued("value")
+    wanted = select(
+        *(func.json_extract(each.c.value, f"$[{i}]").label(name) for i, name in enumerate(_KEY))
+    ).subquery("wanted")
+    return wanted, {"keys": [list(k) for k in keys]}
+
+
+def _keys_from_arrays(keys: Collection[MessageKey]) -> tuple[FromClause, dict[str, Any]]:
+    columns = [t.messages.c[name] for name in _KEY]
+    wanted = (
+        func.unnest(*(bindparam(c.name, type_=ARRAY(c.type)) for c in columns))
+        .table_valued(*_KEY)
+        .render_derived(name="wanted")
+    )
+    by_column = zip(*keys, strict=True)
+    return wanted, {name: list(values) for name, values in zip(_KEY, by_column, strict=True)}
+
+
+_KEY = ("conversation_id", "sender", "client_id")
 
 
 async def record_event(

@@ -1,0 +1,138 @@
+"""MSG-2 in storage: the duplicate-client-id lookup of every message batch is served by the
+unique index on (conversation_id, sender, client_id) on both engines, whatever the table holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+
+from kefu.clock import FakeClock
+from kefu.storage import repos
+from kefu.storage import tables as t
+from kefu.storage.db import Database
+from support import make_shop
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    await database.create_all()
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _two_conversations(db: Database) -> tuple[int, int]:
+    """Two conversations of one consumer, with messages from both sides and from the bot."""
+    clock = FakeClock()
+    now = clock.now()
+    shop = await make_shop(db, clock=clock)
+    async with db.uow() as tx:
+        consumer_id = await tx.conn.scalar(
+            insert(t.consumers)
+            .values(shop_id=shop.shop_id, uid="u1", nickname="U", created_at=now)
+            .returning(t.consumers.c.id)
+        )
+        ids = []
+        for state in ("ended", "assigned"):
+            ids.append(
+                await tx.conn.scalar(
+                    insert(t.conversations)
+                    .values(
+                        shop_id=shop.shop_id, consumer_id=consumer_id, state=state, created_at=now
+                    )
+                    .returning(t.conversations.c.id)
+                )
+            )
+        rows = [
+            (ids[0], "consumer", "m1"),
+            (ids[0], "agent", "m2"),
+            (ids[0], "bot", None),
+            (ids[1], "consumer", "m1"),
+            (ids[1], "agent", '客户 "端" \\ 1'),
+        ]
+        await tx.conn.execute(
+            insert(t.messages),
+            [
+                {
+                    "shop_id": shop.shop_id,
+                    "conversation_id": conversation_id,
+                    "seq": seq,
+                    "sender": sender,
+                    "sender_id": None,
+                    "kind": "text",
+                    "body": f"body {seq}",
+                    "client_id": client_id,
+                    "created_at": now,
+                }
+                for seq, (conversation_id, sender, client_id) in enumerate(rows, 1)
+            ],
+        )
+        await tx.commit()
+    return ids[0], ids[1]
+
+
+async def test_msg_2_client_id_lookup_finds_exactly_the_stored_keys(db: Database) -> None:
+    first, second = await _two_conversations(db)
+    async with db.read() as tx:
+        found = await repos.messages_by_client_id(
+            tx.conn,
+            {
+                (first, "consumer", "m1"),
+                (first, "agent", "m2"),
+                (first, "agent", "m1"),  # another sender's client id
+                (second, "agent", "m2"),  # another conversation's
+                (second, "consumer", "m1"),
+                (second, "agent", '客户 "端" \\ 1'),
+            },
+        )
+        assert await repos.messages_by_client_id(tx.conn, set()) == {}
+    assert sorted(found) == sorted(
+        [
+            (first, "consumer", "m1"),
+            (first, "agent", "m2"),
+            (second, "consumer", "m1"),
+            (second, "agent", '客户 "端" \\ 1'),
+        ]
+    )
+    assert found[(first, "agent", "m2")].body == "body 2"
+
+
+async def test_msg_2_client_id_lookup_uses_index(db: Database) -> None:
+    first, second = await _two_conversations(db)
+    keys = {(first, "consumer", "m1"), (first, "agent", "m9"), (second, "consumer", "m1")}
+    issued: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "messages" in statement:
+            issued.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.read() as tx:
+            await repos.messages_by_client_id(tx.conn, keys)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    ((statement, parameters),) = issued
+
+    async with db.read() as tx:
+        if db.is_sqlite:
+            explain = "EXPLAIN QUERY PLAN "
+        else:
+            # Few rows here: without this PostgreSQL rightly prefers reading the whole table.
+            await tx.conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explain = "EXPLAIN "
+        plan = [str(r[-1]) for r in await tx.conn.exec_driver_sql(explain + statement, parameters)]
+
+    text = "\n".join(plan)
+    if db.is_sqlite:
+        assert "SCAN messages" not in text, text
+        assert "(conversation_id=? AND sender=? AND client_id=?)" in text, text
+        assert any(p.startswith("SEARCH messages USING INDEX") for p in plan), text
+    else:
+        assert "Seq Scan on messages" not in text, text
+        assert "Index Scan using uq_messages_conversation_id_sender_client_id" in text, text
