@@ -19,6 +19,7 @@ from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
 from kefu.bot.api import router as bot_router
+from kefu.bot.responder import BotResponder
 from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
@@ -42,6 +43,7 @@ class Runtime:
     writer: MessageWriter
     scheduler: Scheduler
     notifier: QueueNotifier
+    bot: BotResponder
 
 
 def build_runtime(
@@ -57,12 +59,15 @@ def build_runtime(
     )
     notifier = QueueNotifier(ctx)
     ctx.on_queue_changed = notifier.changed
+    bot = BotResponder(ctx)
+    ctx.responder = bot
     return Runtime(
         ctx=ctx,
         hub=Hub(broker),
         writer=MessageWriter(ctx),
         scheduler=Scheduler(ctx),
         notifier=notifier,
+        bot=bot,
     )
 
 

@@ -1,8 +1,11 @@
 """A consumer reaches a shop, asks for a human, chats with an agent, and the conversation ends
-(ROUTE-1, CONV-1, CONV-3, MSG-2), through a real server and real WebSocket clients."""
+(ROUTE-1, CONV-1, CONV-3, MSG-2), through a real server and real WebSocket clients; with the
+bot first, the core hands the consumer's messages to whichever responder is wired (BOT-3)."""
 
 from __future__ import annotations
 
+from kefu.domain.shop import ShopSettings
+from kefu.services.context import ConsumerActor
 from support import AgentSpec, make_shop, running_server
 
 
@@ -49,3 +52,41 @@ async def test_conv_1_consumer_to_agent_and_back_to_history(db_url: str) -> None
         messages = (await alice.get(f"/api/conversations/{cid}/messages")).json()["items"]
         assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
         assert [m["sender"] for m in messages][-3:] == ["consumer", "agent", "system"]
+
+
+class NotingResponder:
+    """A responder that only notes what it is asked to answer."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int, str]] = []
+
+    async def reply(
+        self, consumer: ConsumerActor, *, conversation_id: int, seq: int, text: str
+    ) -> None:
+        self.asked.append((conversation_id, seq, text))
+
+
+async def test_bot_3_messages_go_to_the_wired_responder_or_else_to_a_human(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        bot_first = ShopSettings(bot_enabled=True, bot_mode="bot_first")
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("alice")], settings=bot_first, clock=srv.clock
+        )
+        responder = srv.runtime.ctx.responder = NotingResponder()
+        first = await srv.consumer(shop.shop_id)
+        cid = first.conversation_id  # type: ignore[attr-defined]
+        ack = await first.request(
+            {"type": "send", "conversation_id": cid, "client_id": "c1", "body": "在吗"}
+        )
+        assert responder.asked == [(cid, ack["seq"], "在吗")]
+
+        srv.runtime.ctx.responder = None
+        second = await srv.consumer(shop.shop_id)
+        cid = second.conversation_id  # type: ignore[attr-defined]
+        await second.request(
+            {"type": "send", "conversation_id": cid, "client_id": "c1", "body": "在吗"}
+        )
+        await second.wait_for(
+            lambda f: f["type"] == "conversation" and f["conversation"]["state"] == "assigned"
+        )
+        assert len(responder.asked) == 1

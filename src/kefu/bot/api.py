@@ -12,12 +12,13 @@ from pydantic import Field, StringConstraints
 from starlette.responses import Response
 
 from kefu import errors
-from kefu.api.deps import ctx_of, current_staff
+from kefu.api.deps import ctx_of, current_staff, runtime
 from kefu.api.responses import JsonOut
 from kefu.api.schemas import MAX_ID, DbId, In
 from kefu.api.uploads import multipart_doc, read_upload
 from kefu.bot import entry as entry_service
 from kefu.bot import service, stats
+from kefu.bot.cache import KbCache
 from kefu.bot.domain import MAX_IMPORT_BYTES, Entry, MenuItem, QuestionDraft
 from kefu.services.context import Staff
 
@@ -27,6 +28,11 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Generous caps against huge payloads; the exact limits are the domain's, with named params.
 Long = Annotated[str, StringConstraints(max_length=100_000)]
 Items: Any = Field(default_factory=list, max_length=1000)
+
+
+def _matchers(request: Request) -> KbCache:
+    """This process's matchers: the bot's, so that the bot sees every edit made here."""
+    return runtime(request).bot.matchers
 
 
 class CategoryIn(In):
@@ -135,7 +141,8 @@ async def list_questions(
 
 @router.post("/kb/questions", tags=["bot"])
 async def add_question(body: QuestionIn, staff: StaffDep, request: Request) -> JsonOut:
-    return JsonOut(await service.add_question(ctx_of(request), staff, body.draft()))
+    draft = body.draft()
+    return JsonOut(await service.add_question(ctx_of(request), _matchers(request), staff, draft))
 
 
 @router.get("/kb/questions/{question_id}", tags=["bot"])
@@ -147,13 +154,13 @@ async def get_question(question_id: Id, staff: StaffDep, request: Request) -> Js
 async def update_question(
     question_id: Id, body: QuestionIn, staff: StaffDep, request: Request
 ) -> JsonOut:
-    ctx = ctx_of(request)
-    return JsonOut(await service.update_question(ctx, staff, question_id, body.draft()))
+    ctx, matchers = ctx_of(request), _matchers(request)
+    return JsonOut(await service.update_question(ctx, matchers, staff, question_id, body.draft()))
 
 
 @router.delete("/kb/questions/{question_id}", tags=["bot"])
 async def delete_question(question_id: Id, staff: StaffDep, request: Request) -> JsonOut:
-    await service.delete_question(ctx_of(request), staff, question_id)
+    await service.delete_question(ctx_of(request), _matchers(request), staff, question_id)
     return JsonOut({"ok": True})
 
 
@@ -161,7 +168,7 @@ async def delete_question(question_id: Id, staff: StaffDep, request: Request) ->
 async def import_kb(staff: StaffDep, request: Request) -> JsonOut:
     upload = await read_upload(request, max_bytes=MAX_IMPORT_BYTES)
     result = await service.import_file(
-        ctx_of(request), staff, upload.data, filename=upload.filename
+        ctx_of(request), _matchers(request), staff, upload.data, filename=upload.filename
     )
     return JsonOut(
         {
@@ -194,14 +201,18 @@ async def get_synonyms(staff: StaffDep, request: Request) -> JsonOut:
 @router.put("/kb/synonyms", tags=["bot"])
 async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> JsonOut:
     saved = await service.put_synonyms(
-        ctx_of(request), staff, groups=body.groups, user_words=body.user_words
+        ctx_of(request),
+        _matchers(request),
+        staff,
+        groups=body.groups,
+        user_words=body.user_words,
     )
     return JsonOut({"groups": saved.synonyms, "user_words": saved.user_words})
 
 
 @router.post("/kb/try", tags=["bot"])
 async def try_text(body: TryIn, staff: StaffDep, request: Request) -> JsonOut:
-    return JsonOut(await service.try_text(ctx_of(request), staff, body.text))
+    return JsonOut(await service.try_text(ctx_of(request), _matchers(request), staff, body.text))
 
 
 @router.get("/shop/entry", tags=["settings"])

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from kefu import errors
 from kefu.bot import kbfile, service
+from kefu.bot.cache import KbCache
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import SystemClock
 from kefu.services.context import Context
@@ -67,16 +68,17 @@ def import_command(
 async def _import(
     ctx: Context, shop_id: int, parsed: kbfile.ParsedFile
 ) -> tuple[service.ImportResult, float]:
+    matchers = KbCache()
     try:
         with Progress(
             TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
         ) as progress:
             task = progress.add_task("import", total=len(parsed.rows))
             result = await service.import_rows(
-                ctx, shop_id, parsed, on_row=lambda: progress.advance(task)
+                ctx, matchers, shop_id, parsed, on_row=lambda: progress.advance(task)
             )
         started = time.perf_counter()
-        await service.warm(ctx, shop_id)
+        await service.warm(ctx, matchers, shop_id)
         return result, time.perf_counter() - started
     finally:
         await ctx.db.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.bot import entry as entry_service
+from kefu.bot.cache import KbCache
 from kefu.bot.domain import (
     HANDOVER_AFTER_MISSES,
     MISS_REPLY,
@@ -36,14 +37,20 @@ from kefu.storage.views import conversation_views, display_names, message_view
 
 
 async def reply(
-    ctx: Context, consumer: ConsumerActor, *, conversation_id: int, seq: int, text: str
+    ctx: Context,
+    matchers: KbCache,
+    consumer: ConsumerActor,
+    *,
+    conversation_id: int,
+    seq: int,
+    text: str,
 ) -> None:
     """BOT-3/BOT-4: answer the consumer's message `seq`, or miss; two misses hand over."""
     if asks_for_human(text):
         await _consult(ctx, consumer, conversation_id)
         await request_human(ctx, consumer, cause="consumer")
         return
-    decision = await decide(ctx, consumer.shop_id, text)
+    decision = await decide(ctx, matchers, consumer.shop_id, text)
     question_id = decision.candidate.entry_id if decision.candidate else None
     confidence = decision.candidate.confidence if decision.candidate else None
     suggestions = [] if decision.candidate else suggested_ids(decision.alternatives)

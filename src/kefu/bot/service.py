@@ -1,6 +1,7 @@
 """The knowledge base's use cases (BOT-2, BOT-5): categories, questions, synonyms, the owner's
 try-out, import and export, and each shop's matcher, kept in step with the database through
-its version counter. Owner-only writes are checked here; another shop's ids are NotFound."""
+its version counter. Owner-only writes are checked here; another shop's ids are NotFound.
+The matchers are this process's (`KbCache`), passed in by whoever owns them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.bot import kbfile
-from kefu.bot.cache import KbSnapshot
+from kefu.bot.cache import KbCache, KbSnapshot
 from kefu.bot.domain import QuestionDraft, check_category_name, check_question, check_synonyms
 from kefu.bot.matcher import Decision
 from kefu.domain.presence import Role
@@ -30,11 +31,11 @@ def require_owner(staff: Staff) -> None:
 # --- the matcher ----------------------------------------------------------------------------
 
 
-async def decide(ctx: Context, shop_id: int, text: str) -> Decision:
+async def decide(ctx: Context, matchers: KbCache, shop_id: int, text: str) -> Decision:
     """BOT-5: the shop's matcher's verdict on `text`, computed off the event loop."""
     async with ctx.db.read() as tx:
         version = await kb.kb_version(tx.conn, shop_id)
-    return await ctx.kb.use(shop_id, version, lambda: _snapshot(ctx, shop_id), _answer(text))
+    return await matchers.use(shop_id, version, lambda: _snapshot(ctx, shop_id), _answer(text))
 
 
 def _answer(text: str) -> Callable[..., Decision]:
@@ -57,11 +58,11 @@ def _phrasings(question: str, phrasings: Sequence[str]) -> list[str]:
     return [question, *phrasings]
 
 
-async def warm(ctx: Context, shop_id: int) -> int:
+async def warm(ctx: Context, matchers: KbCache, shop_id: int) -> int:
     """Load the shop's matcher now (the CLI's measurement); returns its entry count."""
     async with ctx.db.read() as tx:
         version = await kb.kb_version(tx.conn, shop_id)
-    return await ctx.kb.use(shop_id, version, lambda: _snapshot(ctx, shop_id), len)
+    return await matchers.use(shop_id, version, lambda: _snapshot(ctx, shop_id), len)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +72,11 @@ class TryResult:
     candidates: list[dict[str, object]]
 
 
-async def try_text(ctx: Context, staff: Staff, text: str) -> TryResult:
+async def try_text(ctx: Context, matchers: KbCache, staff: Staff, text: str) -> TryResult:
     """BOT-5: the owner's try-out box: what the bot would answer, and its runners-up."""
     if "\x00" in text or not text.strip() or len(text) > 2000:
         raise errors.BadInput("Type 1–2,000 characters.", field="text", max_chars=2000)
-    decision = await decide(ctx, staff.shop_id, text)
+    decision = await decide(ctx, matchers, staff.shop_id, text)
     ranked = [decision.candidate] if decision.candidate else []
     ranked += list(decision.alternatives)
     async with ctx.db.read() as tx:
@@ -164,7 +165,9 @@ async def get_question(ctx: Context, staff: Staff, question_id: int) -> Question
         return await kb.shop_question(tx.conn, staff.shop_id, question_id)
 
 
-async def add_question(ctx: Context, staff: Staff, draft: QuestionDraft) -> QuestionView:
+async def add_question(
+    ctx: Context, matchers: KbCache, staff: Staff, draft: QuestionDraft
+) -> QuestionView:
     """BOT-2: a new question with its answer, phrasings and related questions (owner only)."""
     require_owner(staff)
     draft = check_question(draft)
@@ -176,14 +179,14 @@ async def add_question(ctx: Context, staff: Staff, draft: QuestionDraft) -> Ques
         version = await kb.bump_version(tx.conn, staff.shop_id)
         view = await kb.shop_question(tx.conn, staff.shop_id, question_id)
         await tx.commit()
-    await ctx.kb.apply(
+    await matchers.apply(
         staff.shop_id, version, upserts=[(question_id, _phrasings(view.question, view.phrasings))]
     )
     return view
 
 
 async def update_question(
-    ctx: Context, staff: Staff, question_id: int, draft: QuestionDraft
+    ctx: Context, matchers: KbCache, staff: Staff, question_id: int, draft: QuestionDraft
 ) -> QuestionView:
     """BOT-2: replace a question's text, answer, phrasings and links (owner only)."""
     require_owner(staff)
@@ -195,13 +198,13 @@ async def update_question(
         version = await kb.bump_version(tx.conn, staff.shop_id)
         view = await kb.shop_question(tx.conn, staff.shop_id, question_id)
         await tx.commit()
-    await ctx.kb.apply(
+    await matchers.apply(
         staff.shop_id, version, upserts=[(question_id, _phrasings(view.question, view.phrasings))]
     )
     return view
 
 
-async def delete_question(ctx: Context, staff: Staff, question_id: int) -> None:
+async def delete_question(ctx: Context, matchers: KbCache, staff: Staff, question_id: int) -> None:
     """BOT-2: remove a question; the bot stops answering it at once (owner only)."""
     require_owner(staff)
     async with ctx.db.uow() as tx:
@@ -209,7 +212,7 @@ async def delete_question(ctx: Context, staff: Staff, question_id: int) -> None:
         await kb.delete_question(tx.conn, question_id)
         version = await kb.bump_version(tx.conn, staff.shop_id)
         await tx.commit()
-    await ctx.kb.apply(staff.shop_id, version, removals=[question_id])
+    await matchers.apply(staff.shop_id, version, removals=[question_id])
 
 
 async def _check_refs(conn: AsyncConnection, shop_id: int, draft: QuestionDraft) -> None:
@@ -241,7 +244,12 @@ async def get_synonyms(ctx: Context, staff: Staff) -> kb.KbSettings:
 
 
 async def put_synonyms(
-    ctx: Context, staff: Staff, *, groups: Sequence[Sequence[str]], user_words: Sequence[str]
+    ctx: Context,
+    matchers: KbCache,
+    staff: Staff,
+    *,
+    groups: Sequence[Sequence[str]],
+    user_words: Sequence[str],
 ) -> kb.KbSettings:
     """BOT-5: the shop's own synonym groups and words, added to the defaults (owner only)."""
     require_owner(staff)
@@ -251,7 +259,7 @@ async def put_synonyms(
         saved = await kb.kb_settings(tx.conn, staff.shop_id)
         await tx.commit()
     # New synonyms change how every phrasing is cut: the matcher is rebuilt on next use.
-    ctx.kb.forget(staff.shop_id)
+    matchers.forget(staff.shop_id)
     return saved
 
 
@@ -266,15 +274,17 @@ class ImportResult:
 
 
 async def import_file(
-    ctx: Context, staff: Staff, data: bytes, *, filename: str | None = None
+    ctx: Context, matchers: KbCache, staff: Staff, data: bytes, *, filename: str | None = None
 ) -> ImportResult:
     """BOT-2: add or update questions from a CSV or JSON file (owner only)."""
     require_owner(staff)
-    return await import_rows(ctx, staff.shop_id, kbfile.parse(data, filename=filename))
+    parsed = kbfile.parse(data, filename=filename)
+    return await import_rows(ctx, matchers, staff.shop_id, parsed)
 
 
 async def import_rows(
     ctx: Context,
+    matchers: KbCache,
     shop_id: int,
     parsed: kbfile.ParsedFile,
     on_row: Callable[[], None] | None = None,
@@ -311,7 +321,7 @@ async def import_rows(
         if parsed.rows:
             await kb.bump_version(tx.conn, shop_id)
         await tx.commit()
-    ctx.kb.forget(shop_id)
+    matchers.forget(shop_id)
     return ImportResult(imported, updated, sorted(parsed.rejected, key=lambda r: r.line))
 
 

@@ -1,11 +1,10 @@
 """What a consumer's message sets in motion: a new conversation after the end (CONV-5), the
-bot's answer when it is on and first (BOT-3, BOT-4), else direct entry into routing (ROUTE-1's
-"human request")."""
+responder's (the bot's) answer when the bot is on and first (BOT-3, BOT-4), else direct entry
+into routing (ROUTE-1's "human request")."""
 
 from __future__ import annotations
 
 from kefu import errors
-from kefu.bot import replies as bot_replies
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.services.context import ConsumerActor, Context
@@ -39,9 +38,10 @@ async def consumer_send(
     if ack.conversation_state == ConversationState.BOT:
         async with ctx.db.read() as tx:
             settings = await repos.shop_settings(tx.conn, consumer.shop_id)
-        if settings.bot_enabled and settings.bot_mode == "bot_first":
-            await bot_replies.reply(
-                ctx, consumer, conversation_id=ack.conversation_id, seq=ack.seq, text=body
+        bot_first = settings.bot_enabled and settings.bot_mode == "bot_first"
+        if bot_first and ctx.responder is not None:
+            await ctx.responder.reply(
+                consumer, conversation_id=ack.conversation_id, seq=ack.seq, text=body
             )
         else:
             await request_human(ctx, consumer, cause="direct")

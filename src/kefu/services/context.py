@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 
-from kefu.bot.cache import KbCache
 from kefu.broker.base import Broker
 from kefu.clock import Clock
 from kefu.services.coalesce import Coalescer
+from kefu.services.ports import Responder
 from kefu.settings import Settings
 from kefu.storage.db import Database
 
@@ -41,8 +41,9 @@ class Context:
     settings: Settings
     rng: random.Random = field(default_factory=random.Random)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
-    # This process's bot matchers by shop, checked against the database's version (BOT-5).
-    kb: KbCache = field(default_factory=KbCache)
+    # Set by the app: who answers consumers while the bot has the conversation (BOT-3);
+    # without one, a consumer's message asks for a human at once.
+    responder: Responder | None = None
     # Set by the app: coalesced queue-position refreshes for a shop (ROUTE-4).
     on_queue_changed: Callable[[int], None] | None = None
     # This process's queue drains, one running per shop at a time (ROUTE-2).
