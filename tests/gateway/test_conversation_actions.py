@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from kefu.storage import tables as t
 from support import AgentSpec, Frames, Server, make_shop, running_server
 
 
@@ -10,6 +13,15 @@ async def _assigned(srv: Server, shop_id: int) -> tuple[Frames, int]:
     answer = await consumer.request({"type": "request_human"})
     assert answer["conversation"]["state"] == "assigned"
     return consumer, int(answer["conversation"]["id"])
+
+
+async def _roles(srv: Server, conversation_id: int) -> dict[int, str]:
+    p = t.participants.c
+    async with srv.db.read() as tx:
+        rows = await tx.conn.execute(
+            select(p.account_id, p.role).where(p.conversation_id == conversation_id)
+        )
+        return {r.account_id: r.role for r in rows}
 
 
 async def test_conv_7_transfer_to_an_agent_who_accepts_or_declines(db_url: str) -> None:
@@ -21,6 +33,7 @@ async def test_conv_7_transfer_to_an_agent_who_accepts_or_declines(db_url: str) 
         await b.put("/api/me/status", json={"status": "busy"})  # b gets nothing by routing
         a_ws, b_ws = await srv.staff_socket(a), await srv.staff_socket(b)
         _, cid = await _assigned(srv, shop.shop_id)
+        assert await _roles(srv, cid) == {shop.accounts["a"]: "holder"}
 
         offer = await a.post(
             f"/api/conversations/{cid}/transfer", json={"to_agent_id": shop.accounts["b"]}
@@ -42,6 +55,8 @@ async def test_conv_7_transfer_to_an_agent_who_accepts_or_declines(db_url: str) 
         assert accepted.json()["state"] == "accepted"
         view = (await b.get(f"/api/conversations/{cid}")).json()
         assert view["agent_id"] == shop.accounts["b"] and view["is_transferred"] is True
+        roles = await _roles(srv, cid)
+        assert roles == {shop.accounts["a"]: "previous", shop.accounts["b"]: "holder"}
         assert (await a.get("/api/conversations")).json()["total"] == 0
         assert (await b.get("/api/conversations")).json()["total"] == 1
 

@@ -41,6 +41,15 @@ _ALLOWED: dict[ConversationState, frozenset[ConversationState]] = {
 }
 
 
+class ParticipantRole(StrEnum):
+    """Why an account takes part in a conversation; not to be confused with a shop role."""
+
+    HOLDER = "holder"  # the agent the conversation is assigned to (ROUTE-1, CONV-7)
+    PREVIOUS = "previous"  # held it until a transfer (CONV-7)
+    INVITED = "invited"  # brought in by a participant (CONV-8)
+    OBSERVER = "observer"  # a supervisor or group leader who joined (CONV-9)
+
+
 class EndCause(StrEnum):
     AGENT = "agent"
     TIMEOUT = "timeout"

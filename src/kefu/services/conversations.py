@@ -16,6 +16,7 @@ from kefu.domain.conversation import (
     AutoEndPolicy,
     ConversationState,
     EndCause,
+    ParticipantRole,
     check_transition,
 )
 from kefu.domain.presence import SUPERVISING_ROLES, Role
@@ -300,7 +301,7 @@ async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
 
 
 async def add_participant(
-    tx: UnitOfWork, row: Row[Any], account_id: int, role: str, now: datetime
+    tx: UnitOfWork, row: Row[Any], account_id: int, role: ParticipantRole, now: datetime
 ) -> None:
     """CONV-8: each participant is recorded (and credited) once."""
     if await _is_participant(tx.conn, row.id, account_id):
@@ -326,7 +327,7 @@ async def invite(
         await repos.shop_account(tx.conn, staff.shop_id, agent_id)
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
-        await add_participant(tx, conv, agent_id, "invited", now)
+        await add_participant(tx, conv, agent_id, ParticipantRole.INVITED, now)
         await repos.record_event(
             tx.conn,
             shop_id=staff.shop_id,
@@ -350,7 +351,7 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
             raise errors.Forbidden()
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
-        await add_participant(tx, conv, staff.account_id, "observer", now)
+        await add_participant(tx, conv, staff.account_id, ParticipantRole.OBSERVER, now)
         await repos.record_event(
             tx.conn,
             shop_id=staff.shop_id,

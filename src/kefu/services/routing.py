@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain import routing
-from kefu.domain.conversation import ConversationState
+from kefu.domain.conversation import ConversationState, ParticipantRole
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus
 from kefu.domain.shop import ShopSettings
@@ -152,7 +152,7 @@ async def apply_assignments(
                 "conversation_id": a.conversation_id,
                 "account_id": a.agent_id,
                 "shop_id": shop_id,
-                "role": "owner",
+                "role": ParticipantRole.HOLDER,
                 "joined_at": now,
             }
             for a in plan

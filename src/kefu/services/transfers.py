@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain import routing
-from kefu.domain.conversation import ConversationState
+from kefu.domain.conversation import ConversationState, ParticipantRole
 from kefu.domain.ids import AccountId, GroupId
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import access_conversation, add_participant, get_view
@@ -150,16 +150,16 @@ async def _reassign(
         .where(t.conversations.c.id == conv.id)
         .values(agent_id=agent_id, group_id=group_id, is_transferred=True)
     )
+    p = t.participants.c
     await tx.conn.execute(
         update(t.participants)
-        .where(t.participants.c.conversation_id == conv.id, t.participants.c.role == "owner")
-        .values(role="previous")
+        .where(p.conversation_id == conv.id, p.role == ParticipantRole.HOLDER)
+        .values(role=ParticipantRole.PREVIOUS)
     )
-    p = t.participants.c
     await tx.conn.execute(
         t.participants.delete().where(p.conversation_id == conv.id, p.account_id == agent_id)
     )
-    await add_participant(tx, conv, agent_id, "owner", now)
+    await add_participant(tx, conv, agent_id, ParticipantRole.HOLDER, now)
     await repos.record_event(
         tx.conn,
         shop_id=conv.shop_id,
