@@ -52,6 +52,7 @@ from kefu.bench.common import (
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import SystemClock
 from kefu.domain.conversation import ConversationState
+from kefu.domain.presence import Role
 from kefu.services.context import Context, Staff
 from kefu.services.conversations import end_conversation
 from kefu.services.routing import drain_queue
@@ -329,7 +330,7 @@ async def _end(ctx: Context, config: WorkerConfig, report: WorkerReport, cid: in
     shop_id, group_id = config.staff[agent_id]
     started = time.perf_counter()
     try:
-        await end_conversation(ctx, Staff(agent_id, shop_id, "agent", group_id), cid)
+        await end_conversation(ctx, Staff(agent_id, shop_id, Role.AGENT, group_id), cid)
     except errors.ConversationClosed:
         report.end_refused += 1  # another loop ended it first: the service refused, as it must
     report.call_ms.append((time.perf_counter() - started) * 1000.0)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.bot.domain import Entry, MenuItem, check_entry
-from kefu.bot.service import require_owner
+from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import kb, repos
 

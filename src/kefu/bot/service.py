@@ -15,17 +15,10 @@ from kefu.bot import kbfile
 from kefu.bot.cache import KbSnapshot
 from kefu.bot.domain import QuestionDraft, check_category_name, check_question, check_synonyms
 from kefu.bot.matcher import Decision
-from kefu.domain.presence import Role
+from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import kb
 from kefu.storage.kb import CategoryView, QuestionView
-
-
-def require_owner(staff: Staff) -> None:
-    """SET-1: the bot and its knowledge base are the owner's to change."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
-
 
 # --- the matcher ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
+from kefu.domain.presence import Role
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
 from kefu.storage import tables as t
 from kefu.storage.views import AccountView, account_views
@@ -148,7 +149,7 @@ async def authenticate(ctx: Context, session_id: str) -> Staff:
     return Staff(
         account_id=row.id_1,
         shop_id=row.shop_id,
-        role=row.role,
+        role=Role(row.role),
         group_id=row.group_id,
         session_id=session_id,
     )

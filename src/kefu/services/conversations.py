@@ -18,9 +18,15 @@ from kefu.domain.conversation import (
     EndCause,
     check_transition,
 )
-from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
+from kefu.services.access import (
+    access_account,
+    access_conversation,
+    require_supervising,
+    supervises,
+)
 from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.routing import (
     announce,
@@ -244,36 +250,6 @@ async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetim
     return [row.id, *await assign_from_queue(ctx, tx, row.shop_id, now)]
 
 
-async def access_conversation(
-    conn: AsyncConnection,
-    staff: Staff,
-    conversation_id: int,
-    *,
-    speak: bool = False,
-    for_update: bool = False,
-) -> Row[Any]:
-    """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
-
-    Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
-    until commit, for changes that must not race an end (which takes no shop lock).
-    """
-    row = await repos.shop_conversation(
-        conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
-    )
-    if row.is_participant:
-        return row
-    if not speak and _supervises(staff, row.group_id):
-        return row
-    raise errors.NotParticipant()
-
-
-def _supervises(staff: Staff, group_id: int | None) -> bool:
-    role = Role(staff.role)
-    if role is Role.LEADER:
-        return staff.group_id is not None and staff.group_id == group_id
-    return role in SUPERVISING_ROLES
-
-
 async def _is_participant(conn: AsyncConnection, conversation_id: int, account_id: int) -> bool:
     p = t.participants.c
     found = await conn.scalar(
@@ -323,7 +299,7 @@ async def invite(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await access_conversation(tx.conn, staff, conversation_id, speak=True)
-        await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        await access_account(tx.conn, staff, agent_id)
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
         await add_participant(tx, conv, agent_id, "invited", now)
@@ -346,7 +322,7 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await access_conversation(tx.conn, staff, conversation_id)
-        if not _supervises(staff, conv.group_id):
+        if not supervises(staff, conv.group_id):
             raise errors.Forbidden()
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
@@ -380,11 +356,9 @@ async def list_conversations(
             c.id.in_(mine), c.state == ConversationState.ASSIGNED, c.agent_id == staff.account_id
         )
     elif scope == "colleagues":
-        role = Role(staff.role)
-        if role not in SUPERVISING_ROLES:
-            raise errors.Forbidden()
+        require_supervising(staff)
         query = query.where(c.state == ConversationState.ASSIGNED, c.agent_id != staff.account_id)
-        if role is Role.LEADER:
+        if staff.role is Role.LEADER:
             query = query.where(c.group_id == staff.group_id)
     elif scope == "history":
         query = query.where(c.id.in_(mine), c.state == ConversationState.ENDED)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greeting
-from kefu.domain.presence import Role
+from kefu.services.access import access_account, access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import greetings as store
 from kefu.storage import repos
@@ -44,8 +44,7 @@ async def put_greetings(
     ctx: Context, staff: Staff, items: Sequence[store.Greeting]
 ) -> GreetingsView:
     """SET-1, SET-2: replace every group's and agent's greetings (owner only)."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
+    require_owner(staff)
     clean = [_checked(g) for g in items]
     keys = [(g.target, g.target_id) for g in clean]
     if len(set(keys)) != len(keys):
@@ -53,9 +52,9 @@ async def put_greetings(
     async with ctx.db.uow() as tx:
         for g in clean:
             if g.target == "group":
-                await repos.shop_group(tx.conn, staff.shop_id, g.target_id)
+                await access_group(tx.conn, staff, g.target_id)
             else:
-                await repos.shop_account(tx.conn, staff.shop_id, g.target_id)
+                await access_account(tx.conn, staff, g.target_id)
         await store.replace_all(
             tx.conn, staff.shop_id, [g for g in clean if g.welcome or g.closing]
         )

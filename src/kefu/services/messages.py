@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +28,7 @@ from kefu.domain.conversation import (
     check_agent_may_reply,
 )
 from kefu.domain.messages import MAX_TYPING_CHARS, MessageKind, SenderKind, check_body
+from kefu.services.access import access_conversation, access_own_conversation
 from kefu.services.context import (
     ConsumerActor,
     Context,
@@ -36,7 +37,6 @@ from kefu.services.context import (
     consumer_topic,
     supervisors_topic,
 )
-from kefu.services.conversations import access_conversation
 from kefu.storage import tables as t
 from kefu.storage.views import MessageView, display_names, message_view, sender_name
 
@@ -366,21 +366,7 @@ async def _access_for_read(
 ) -> Row[Any]:
     if isinstance(actor, Staff):
         return await access_conversation(conn, actor, conversation_id)
-    c = t.conversations.c
-    row = (
-        await conn.execute(
-            select(t.conversations).where(
-                and_(
-                    c.id == conversation_id,
-                    c.shop_id == actor.shop_id,
-                    c.consumer_id == actor.consumer_id,
-                )
-            )
-        )
-    ).first()
-    if row is None:
-        raise errors.NotFound(kind="conversation", id=conversation_id)
-    return row
+    return await access_own_conversation(conn, actor, conversation_id)
 
 
 async def preview_typing(

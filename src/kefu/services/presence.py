@@ -19,9 +19,9 @@ from kefu.domain.presence import (
     StatusChange,
     work_time,
 )
+from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
 from kefu.services.routing import announce, assign_from_queue, request_drain
-from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.views import AccountView, account_views
 
@@ -30,7 +30,7 @@ def staff_topics(staff: Staff) -> list[str]:
     """What a staff socket hears: its own account, and the shop's live sessions if it
     supervises (CONV-9)."""
     topics = [account_topic(staff.account_id)]
-    if Role(staff.role) in SUPERVISING_ROLES:
+    if staff.role in SUPERVISING_ROLES:
         topics.append(supervisors_topic(staff.shop_id))
     return topics
 
@@ -99,17 +99,16 @@ async def batch_update(
     ctx: Context, staff: Staff, *, agent_ids: list[int], action: str, group_id: int | None
 ) -> list[AccountView]:
     """PRES-1: supervisors suspend, un-suspend or move agents, one or many at once."""
-    if Role(staff.role) not in SUPERVISING_ROLES:
-        raise errors.Forbidden()
+    require_supervising(staff)
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
         for agent_id in agent_ids:
-            await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+            await access_account(tx.conn, staff, agent_id)
         if action == "move":
             if group_id is None:
                 raise errors.BadInput("Moving agents needs a group.", field="group_id")
-            await repos.shop_group(tx.conn, staff.shop_id, group_id)
+            await access_group(tx.conn, staff, group_id)
             values: dict[str, object] = {"group_id": group_id}
         elif action in ("suspend", "unsuspend"):
             values = {"is_suspended": action == "suspend"}
@@ -137,10 +136,9 @@ async def update_agent(
     has_im_permission: bool | None,
 ) -> AccountView:
     """ACCT-1, ACCT-3 (owner only): IM permission and display name; the owner's name is fixed."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
+    require_owner(staff)
     async with ctx.db.uow() as tx:
-        target = await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        target = await access_account(tx.conn, staff, agent_id)
         values: dict[str, object] = {}
         if display_name is not None:
             if target.role == Role.OWNER:
@@ -184,7 +182,7 @@ async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:
         queued = select(func.count()).where(
             c.shop_id == staff.shop_id, c.state == ConversationState.QUEUED
         )
-        if Role(staff.role) in (Role.AGENT, Role.LEADER):
+        if staff.role in (Role.AGENT, Role.LEADER):
             queued = queued.where(c.group_id == staff.group_id)
         queue_length = await tx.conn.scalar(queued) or 0
     spent = work_time(changes, since=since, now=now, before=AgentStatus.OFFLINE)

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from kefu import errors
-from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
+from kefu.services.access import access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import repos
 from kefu.storage import tables as t
@@ -21,12 +21,11 @@ async def get_settings(ctx: Context, staff: Staff) -> ShopSettings:
 
 async def update_settings(ctx: Context, staff: Staff, changes: dict[str, Any]) -> ShopSettings:
     """SET-1: owner-only settings; other roles get `forbidden`."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden(setting=sorted(changes))
+    require_owner(staff, setting=sorted(changes))
     async with ctx.db.uow() as tx:
         current = await repos.shop_settings(tx.conn, staff.shop_id)
         for group_id in (changes.get("entry_groups") or {}).values():
-            await repos.shop_group(tx.conn, staff.shop_id, int(group_id))
+            await access_group(tx.conn, staff, int(group_id))
         updated = current.updated(**changes)
         await tx.conn.execute(
             update(t.shops).where(t.shops.c.id == staff.shop_id).values(settings=updated.to_json())

@@ -13,8 +13,9 @@ from kefu import errors
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, GroupId
+from kefu.services.access import access_account, access_conversation, access_group
 from kefu.services.context import Context, Staff, account_topic
-from kefu.services.conversations import access_conversation, add_participant, get_view
+from kefu.services.conversations import add_participant, get_view
 from kefu.services.routing import agent_loads, announce, assign_from_queue
 from kefu.storage import repos
 from kefu.storage import tables as t
@@ -39,7 +40,7 @@ async def transfer_to_agent(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         row = await _assigned_under_lock(tx, staff, conversation_id)
-        target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
+        target = await access_account(tx.conn, staff, to_agent_id)
         if target.id == row.agent_id:
             raise errors.Conflict("The conversation is already with that agent.")
         tr = t.transfers.c
@@ -187,7 +188,7 @@ async def transfer_to_group(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
-        await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
+        await access_group(tx.conn, staff, to_group_id)
         agents = await agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
