@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain.shop import ShopSettings
 from kefu.storage import tables as t
+
+# Moved to storage/shops.py; kept here for the services that still import them from repos.
+from kefu.storage.shops import default_group_id as default_group_id
+from kefu.storage.shops import shop_settings as shop_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,16 +139,6 @@ async def record_event(
             data=data or {},
         )
     )
-
-
-async def shop_settings(conn: AsyncConnection, shop_id: int) -> ShopSettings:
-    data = await conn.scalar(select(t.shops.c.settings).where(t.shops.c.id == shop_id))
-    return ShopSettings.from_json(data)
-
-
-async def default_group_id(conn: AsyncConnection, shop_id: int) -> int | None:
-    found = await conn.scalar(select(func.min(t.groups.c.id)).where(t.groups.c.shop_id == shop_id))
-    return int(found) if found is not None else None
 
 
 async def set_timer(
