@@ -20,8 +20,10 @@ from sqlalchemy import insert
 from websockets.asyncio.client import ClientConnection, connect
 
 from kefu.app import Runtime, create_app
+from kefu.broker.memory import MemoryBroker
 from kefu.clock import Clock, FakeClock
 from kefu.domain.shop import ShopSettings
+from kefu.services.context import Context
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -35,6 +37,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def service_context(db: Database, clock: Clock) -> Context:
+    """What the use cases need, without a server: `db`, `clock`, an in-process broker and the
+    fast hasher."""
+    settings = Settings(database_url=db.url, secret_key="test-secret-key-0123456789")
+    return Context(db=db, clock=clock, broker=MemoryBroker(), settings=settings, hasher=FAST_HASHER)
 
 
 @dataclass

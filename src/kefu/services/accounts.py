@@ -1,28 +1,188 @@
-"""Staff login and sessions (ACCT-4), consumer identities (signed tokens and the shop's HMAC),
-and tenant-scoped access to accounts (ACCT-5). Passwords are argon2 hashes.
+"""New staff accounts (ACCT-1, ACCT-2), staff login and sessions (ACCT-4), consumer identities
+(signed tokens and the shop's HMAC), and tenant-scoped access to accounts (ACCT-5). Passwords
+are argon2 hashes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from kefu import errors
+from kefu.domain.accounts import (
+    check_group_of_role,
+    check_name,
+    check_password,
+    check_reception_limit,
+    parse_role,
+    parse_status,
+)
+from kefu.domain.ids import AccountId, GroupId, ShopId
+from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
 from kefu.storage import accounts as store
 from kefu.storage import shops as shop_store
+from kefu.storage.accounts import NewAccountRow
+from kefu.storage.db import UnitOfWork
 from kefu.storage.views import AccountView
 
 SESSION_LIFETIME = timedelta(hours=12)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 MAX_LOGIN_FAILURES = 5
 IDENTITY_VALIDITY = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """An account to create. `display_name` None: the username, and for the main account the
+    shop's manager name, which is the only name it may have (ACCT-3)."""
+
+    username: str
+    password: str = field(repr=False)
+    role: Role = Role.AGENT
+    display_name: str | None = None
+    group_id: GroupId | None = None
+    has_im_permission: bool = True
+    status: AgentStatus = AgentStatus.OFFLINE
+    is_suspended: bool = False
+    reception_limit: int = DEFAULT_RECEPTION_LIMIT
+
+
+async def create_account(
+    ctx: Context,
+    *,
+    shop_id: ShopId,
+    username: str,
+    password: str,
+    role: Role = Role.AGENT,
+    display_name: str | None = None,
+    group_id: GroupId | None = None,
+    has_im_permission: bool = True,
+    status: AgentStatus = AgentStatus.OFFLINE,
+    is_suspended: bool = False,
+    reception_limit: int = DEFAULT_RECEPTION_LIMIT,
+) -> AccountId:
+    """ACCT-1, ACCT-2: one account of the shop; the rules are create_accounts'."""
+    account = NewAccount(
+        username=username,
+        password=password,
+        role=role,
+        display_name=display_name,
+        group_id=group_id,
+        has_im_permission=has_im_permission,
+        status=status,
+        is_suspended=is_suspended,
+        reception_limit=reception_limit,
+    )
+    (account_id,) = await create_accounts(ctx, shop_id=shop_id, accounts=[account])
+    return account_id
+
+
+async def create_accounts(
+    ctx: Context, *, shop_id: ShopId, accounts: Sequence[NewAccount]
+) -> list[AccountId]:
+    """ACCT-1, ACCT-2: accounts of one shop in one unit of work; their ids, in order.
+
+    Usernames are unique in the shop, a shop has one main account (owner) and no second, and
+    groups must be the shop's own (ACCT-5). Passwords are hashed before the transaction opens,
+    so that the write lock is not held while argon2 works. No actor is checked: this is
+    provisioning (the demo, benchmarks, fixtures); an owner's route (ACCT-6) calls
+    require_owner first.
+    """
+    accounts = [_checked(a) for a in accounts]
+    _refuse_repeats(accounts)
+    if not accounts:
+        return []
+    hashes = await asyncio.to_thread(_hash_all, ctx.hasher, [a.password for a in accounts])
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(shop_id)  # two creations of one username must not both pass the check
+        manager_name = await _check_against_shop(tx, shop_id, accounts)
+        rows = [_row(a, h, manager_name) for a, h in zip(accounts, hashes, strict=True)]
+        ids = await store.add_accounts(tx.conn, shop_id, rows, now)
+        await tx.commit()
+    return ids
+
+
+def _checked(account: NewAccount) -> NewAccount:
+    """The account with its role and status as enum members, or BadInput."""
+    check_name(account.username, field="username")
+    check_password(account.password)
+    role = parse_role(account.role)
+    status = parse_status(account.status)
+    if account.display_name is not None:
+        check_name(account.display_name, field="display_name")
+    check_group_of_role(role, account.group_id is not None)
+    check_reception_limit(account.reception_limit, field="reception_limit")
+    return replace(account, role=role, status=status)
+
+
+def _refuse_repeats(accounts: Sequence[NewAccount]) -> None:
+    """Within one batch: a username twice, or two main accounts (ACCT-1)."""
+    repeated = sorted(n for n, k in Counter(a.username for a in accounts).items() if k > 1)
+    if repeated:
+        raise errors.BadInput("A username is given twice.", field="username", usernames=repeated)
+    if sum(1 for a in accounts if a.role is Role.OWNER) > 1:
+        raise errors.BadInput("A shop has one main account.", field="role")
+
+
+def _hash_all(hasher: PasswordHasher, passwords: list[str]) -> list[str]:
+    return [hasher.hash(p) for p in passwords]
+
+
+async def _check_against_shop(
+    tx: UnitOfWork, shop_id: ShopId, accounts: Sequence[NewAccount]
+) -> str:
+    """Refuse what clashes with the shop as stored; returns its manager name (ACCT-3)."""
+    shop = await shop_store.shop(tx.conn, shop_id)
+    if shop is None:
+        raise errors.NotFound(kind="shop", id=shop_id)
+    own_groups = {g.id for g in await shop_store.groups(tx.conn, shop_id)}
+    for account in accounts:
+        if account.group_id is not None and account.group_id not in own_groups:
+            raise errors.NotFound(kind="group", id=account.group_id)
+    taken = await store.taken_usernames(tx.conn, shop_id, [a.username for a in accounts])
+    if taken:
+        raise errors.Conflict(
+            "The shop already has an account of this username.",
+            code="account.username_taken",
+            field="username",
+            usernames=sorted(taken),
+        )
+    owners = [a for a in accounts if a.role is Role.OWNER]
+    if owners and await store.has_owner(tx.conn, shop_id):
+        raise errors.Conflict("The shop already has its main account.", code="account.owner_taken")
+    if any(a.display_name not in (None, shop.manager_name) for a in owners):
+        raise errors.RuleViolation("The main account's name is the shop's manager name.")
+    return shop.manager_name
+
+
+def _row(account: NewAccount, password_hash: str, manager_name: str) -> NewAccountRow:
+    if account.role is Role.OWNER:
+        display_name = manager_name
+    else:
+        display_name = account.display_name or account.username
+    return NewAccountRow(
+        username=account.username,
+        password_hash=password_hash,
+        display_name=display_name,
+        role=account.role,
+        group_id=account.group_id,
+        has_im_permission=account.has_im_permission,
+        status=account.status,
+        is_suspended=account.is_suspended,
+        reception_limit=account.reception_limit,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,89 @@
-"""Shop settings (SET-1, owner only) and the public shop page data."""
+"""New shops and groups (ACCT-1, ENTRY-1), shop settings (SET-1, owner only) and the public
+shop page data."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from kefu import errors
-from kefu.domain.shop import ShopSettings
+from kefu.domain.accounts import MAX_SHOP_NAME_CHARS, check_name, check_secret
+from kefu.domain.ids import GroupId, ShopId
+from kefu.domain.shop import ENTRY_SOURCES, ShopSettings
 from kefu.services.access import access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import shops as store
+from kefu.storage.shops import ShopRecord
 
 DEMO_ORDERS_SHOWN = 5
+
+
+async def create_shop(
+    ctx: Context,
+    *,
+    name: str,
+    manager_name: str,
+    settings: ShopSettings | None = None,
+    secret: str | None = None,
+) -> ShopRecord:
+    """ACCT-1: a shop, still without groups and accounts; its main account is made with
+    create_account, named after `manager_name` (ACCT-3).
+
+    `secret` signs the shop's consumer identities; a fresh one is drawn unless given. Entry
+    groups are mapped as the groups are created (create_group's `entries`). Like
+    create_group, this is provisioning and checks no actor.
+    """
+    check_name(name, field="name", max_chars=MAX_SHOP_NAME_CHARS)
+    check_name(manager_name, field="manager_name")
+    secret = secrets.token_hex(32) if secret is None else secret
+    check_secret(secret)
+    settings = settings or ShopSettings()
+    if settings.entry_groups:
+        raise errors.BadInput("A new shop has no groups to map entries to.", field="settings")
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        shop = await store.add_shop(
+            tx.conn,
+            name=name,
+            manager_name=manager_name,
+            secret=secret,
+            settings=settings,
+            created_at=now,
+        )
+        await tx.commit()
+    return shop
+
+
+async def create_group(
+    ctx: Context, *, shop_id: ShopId, name: str, entries: Sequence[str] = ()
+) -> GroupId:
+    """ENTRY-1: a reception group, its name unique in the shop; the entry sources in `entries`
+    are routed to it from now on."""
+    check_name(name, field="name")
+    unknown = sorted(set(entries) - set(ENTRY_SOURCES))
+    if unknown:
+        raise errors.BadInput(
+            "Unknown entry source.", field="entries", unknown=unknown, allowed=list(ENTRY_SOURCES)
+        )
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(shop_id)  # two creations of one name must not both pass the check
+        if await store.shop(tx.conn, shop_id) is None:
+            raise errors.NotFound(kind="shop", id=shop_id)
+        if any(g.name == name for g in await store.groups(tx.conn, shop_id)):
+            raise errors.Conflict(
+                "The shop already has a group of this name.",
+                code="group.name_taken",
+                field="name",
+            )
+        group_id = await store.add_group(tx.conn, shop_id, name)
+        if entries:
+            current = await store.shop_settings(tx.conn, shop_id)
+            routed = current.entry_groups | dict.fromkeys(entries, int(group_id))
+            await store.save_settings(tx.conn, shop_id, replace(current, entry_groups=routed))
+        await tx.commit()
+    return group_id
 
 
 async def get_settings(ctx: Context, staff: Staff) -> ShopSettings:

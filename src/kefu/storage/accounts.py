@@ -35,6 +35,19 @@ class AccountRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewAccountRow:
+    username: str
+    password_hash: str
+    display_name: str
+    role: Role
+    group_id: int | None
+    has_im_permission: bool
+    status: AgentStatus
+    is_suspended: bool
+    reception_limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumerRecord:
     id: ConsumerId
     shop_id: ShopId
@@ -64,6 +77,52 @@ def _consumer(r: Any) -> ConsumerRecord:
 
 
 # --- accounts -------------------------------------------------------------------------------
+
+
+async def add_accounts(
+    conn: AsyncConnection, shop_id: int, rows: Sequence[NewAccountRow], created_at: datetime
+) -> list[AccountId]:
+    """One INSERT whatever the number of rows; the ids come back in the rows' order."""
+    if not rows:
+        return []
+    ids = await conn.scalars(
+        insert(t.accounts).returning(t.accounts.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "shop_id": shop_id,
+                "username": r.username,
+                "password_hash": r.password_hash,
+                "display_name": r.display_name,
+                "role": r.role,
+                "group_id": r.group_id,
+                "has_im_permission": r.has_im_permission,
+                "status": r.status,
+                "is_suspended": r.is_suspended,
+                "reception_limit": r.reception_limit,
+                "created_at": created_at,
+            }
+            for r in rows
+        ],
+    )
+    return [AccountId(i) for i in ids.all()]
+
+
+async def taken_usernames(
+    conn: AsyncConnection, shop_id: int, usernames: Sequence[str]
+) -> set[str]:
+    a = t.accounts.c
+    rows = await conn.scalars(
+        select(a.username).where(a.shop_id == shop_id, a.username.in_(list(usernames)))
+    )
+    return set(rows.all())
+
+
+async def has_owner(conn: AsyncConnection, shop_id: int) -> bool:
+    a = t.accounts.c
+    found = await conn.scalar(
+        select(a.id).where(a.shop_id == shop_id, a.role == Role.OWNER).limit(1)
+    )
+    return found is not None
 
 
 async def account_by_username(

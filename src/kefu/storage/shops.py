@@ -6,12 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.domain.ids import GroupId
+from kefu.domain.ids import GroupId, ShopId
 from kefu.domain.shop import ShopSettings
 from kefu.storage import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRecord:
+    id: ShopId
+    name: str
+    manager_name: str
+    secret: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,38 @@ class OrderRecord:
 
 
 # --- shops ----------------------------------------------------------------------------------
+
+
+async def add_shop(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    manager_name: str,
+    secret: str,
+    settings: ShopSettings,
+    created_at: datetime,
+) -> ShopRecord:
+    found = await conn.scalar(
+        insert(t.shops)
+        .values(
+            name=name,
+            manager_name=manager_name,
+            secret=secret,
+            settings=settings.to_json(),
+            created_at=created_at,
+        )
+        .returning(t.shops.c.id)
+    )
+    assert found is not None
+    return ShopRecord(ShopId(found), name, manager_name, secret)
+
+
+async def shop(conn: AsyncConnection, shop_id: int) -> ShopRecord | None:
+    s = t.shops.c
+    row = (
+        await conn.execute(select(s.id, s.name, s.manager_name, s.secret).where(s.id == shop_id))
+    ).first()
+    return ShopRecord(ShopId(row.id), row.name, row.manager_name, row.secret) if row else None
 
 
 async def shop_name(conn: AsyncConnection, shop_id: int) -> str | None:
@@ -73,6 +113,14 @@ async def groups(conn: AsyncConnection, shop_id: int) -> list[GroupRecord]:
     g = t.groups.c
     rows = await conn.execute(select(g.id, g.name).where(g.shop_id == shop_id).order_by(g.id))
     return [GroupRecord(GroupId(r.id), r.name) for r in rows]
+
+
+async def add_group(conn: AsyncConnection, shop_id: int, name: str) -> GroupId:
+    found = await conn.scalar(
+        insert(t.groups).values(shop_id=shop_id, name=name).returning(t.groups.c.id)
+    )
+    assert found is not None
+    return GroupId(found)
 
 
 # --- the public page (API-1) ----------------------------------------------------------------
