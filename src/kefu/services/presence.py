@@ -7,14 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 from kefu import errors
-from kefu.domain.presence import (
-    MAX_RECEPTION_LIMIT,
-    MIN_RECEPTION_LIMIT,
-    SUPERVISING_ROLES,
-    AgentStatus,
-    Role,
-    work_time,
-)
+from kefu.domain.accounts import check_reception_limit
+from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
 from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
 from kefu.services.routing import announce, assign_from_queue, request_drain
@@ -51,13 +45,7 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
 
     No shop lock, as for the status: a router that read the old limit is ordered before it.
     """
-    if not MIN_RECEPTION_LIMIT <= limit <= MAX_RECEPTION_LIMIT:
-        raise errors.BadInput(
-            "The reception limit must be between 1 and 50.",
-            field="limit",
-            min=MIN_RECEPTION_LIMIT,
-            max=MAX_RECEPTION_LIMIT,
-        )
+    check_reception_limit(limit)
     async with ctx.db.uow() as tx:
         await store.set_reception_limit(tx.conn, staff.account_id, limit)
         await tx.commit()
