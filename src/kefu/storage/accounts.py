@@ -323,6 +323,24 @@ async def shop_consumer(
     return _consumer(row) if row is not None else None
 
 
+async def add_consumer(
+    conn: AsyncConnection,
+    shop_id: int,
+    *,
+    uid: str,
+    nickname: str,
+    is_vip: bool,
+    created_at: datetime,
+) -> ConsumerId:
+    found = await conn.scalar(
+        insert(t.consumers)
+        .values(shop_id=shop_id, uid=uid, nickname=nickname, is_vip=is_vip, created_at=created_at)
+        .returning(t.consumers.c.id)
+    )
+    assert found is not None
+    return ConsumerId(found)
+
+
 async def upsert_consumer(
     conn: AsyncConnection, shop_id: int, uid: str, nickname: str, now: datetime
 ) -> ConsumerRecord:

@@ -3,6 +3,7 @@ API-1). Queries only; who may change what is decided in services/shops.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,7 +124,46 @@ async def add_group(conn: AsyncConnection, shop_id: int, name: str) -> GroupId:
     return GroupId(found)
 
 
-# --- the public page (API-1) ----------------------------------------------------------------
+# --- products and orders, as the public page shows them (API-1) -----------------------------
+
+
+async def add_products(
+    conn: AsyncConnection, shop_id: int, products: Sequence[ProductRecord]
+) -> None:
+    await conn.execute(
+        insert(t.products),
+        [
+            {
+                "shop_id": shop_id,
+                "external_id": p.external_id,
+                "title": p.title,
+                "price": p.price,
+                "url": p.url,
+                "image": p.image,
+            }
+            for p in products
+        ],
+    )
+
+
+async def add_orders(
+    conn: AsyncConnection, shop_id: int, consumer_id: int, orders: Sequence[OrderRecord]
+) -> None:
+    await conn.execute(
+        insert(t.orders),
+        [
+            {
+                "shop_id": shop_id,
+                "consumer_id": consumer_id,
+                "order_no": o.order_no,
+                "title": o.title,
+                "item_count": o.item_count,
+                "amount": o.amount,
+                "ordered_at": o.ordered_at,
+            }
+            for o in orders
+        ],
+    )
 
 
 async def products(conn: AsyncConnection, shop_id: int) -> list[ProductRecord]:
