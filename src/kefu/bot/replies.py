@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -29,9 +28,12 @@ from kefu.domain.conversation import OPEN_STATES, ConversationState
 from kefu.services import events
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
+from kefu.storage import conversations as conversation_store
 from kefu.storage import kb, repos
+from kefu.storage import messages as message_store
+from kefu.storage.conversations import ConversationRecord
 from kefu.storage.kb import QuestionView
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage
 from kefu.storage.views import conversation_views, display_names, message_view
 
 
@@ -106,9 +108,9 @@ async def _own_conversation(
     conversation_id: int,
     *,
     for_update: bool = False,
-) -> Row[Any]:
+) -> ConversationRecord:
     """The consumer's own conversation; anyone else's is NotFound (ACCT-5)."""
-    row = await repos.shop_conversation(
+    row = await conversation_store.get(
         conn, consumer.shop_id, conversation_id, for_update=for_update
     )
     if row.consumer_id != consumer.consumer_id:
@@ -116,7 +118,7 @@ async def _own_conversation(
     return row
 
 
-async def _mark_consulted(conn: AsyncConnection, row: Row[Any], now: datetime) -> None:
+async def _mark_consulted(conn: AsyncConnection, row: ConversationRecord, now: datetime) -> None:
     """BOT-6: a conversation enters the bot once, at the first message the bot handles."""
     if not await kb.has_event(conn, row.id, "bot_consulted"):
         await _event(conn, row, "bot_consulted", now)
@@ -124,7 +126,7 @@ async def _mark_consulted(conn: AsyncConnection, row: Row[Any], now: datetime) -
 
 async def _answer(
     conn: AsyncConnection,
-    row: Row[Any],
+    row: ConversationRecord,
     question: QuestionView,
     now: datetime,
     data: dict[str, Any],
@@ -152,7 +154,9 @@ async def _answer(
     return new_seq
 
 
-async def _miss(conn: AsyncConnection, row: Row[Any], suggestions: list[int], now: datetime) -> int:
+async def _miss(
+    conn: AsyncConnection, row: ConversationRecord, suggestions: list[int], now: datetime
+) -> int:
     """BOT-4: "please ask another way", offering the near misses as "did you mean" (BOT-5)."""
     found = await kb.questions_by_id(conn, row.shop_id, suggestions)
     related = [{"question_id": q, "question": found[q].question} for q in suggestions if q in found]
@@ -162,21 +166,17 @@ async def _miss(conn: AsyncConnection, row: Row[Any], suggestions: list[int], no
 
 
 async def _post(
-    conn: AsyncConnection, row: Row[Any], body: str, meta: dict[str, Any], now: datetime
+    conn: AsyncConnection, row: ConversationRecord, body: str, meta: dict[str, Any], now: datetime
 ) -> int:
-    (seq,) = await repos.append_messages(
-        conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
-        now=now,
-        items=[NewMessage("bot", None, "text", body, meta=meta)],
-    )
+    answer = NewMessage("bot", None, "text", body, meta=meta)
+    seqs = await message_store.append(conn, [Append(row.shop_id, row.id, [answer])], now=now)
+    (seq,) = seqs[row.id]
     return seq
 
 
 async def _event(
     conn: AsyncConnection,
-    row: Row[Any],
+    row: ConversationRecord,
     kind: str,
     now: datetime,
     *,
@@ -204,7 +204,7 @@ async def publish_messages(ctx: Context, conversation_id: int, seqs: Sequence[in
     for r in rows:
         if r is not None:
             frame = {"type": "message", "message": message_view(r, names, view.consumer.nickname)}
-            await events.publish_to(ctx, events.audience(view), frame)
+            await events.publish_to(ctx, events.audience_of(view), frame)
 
 
 @dataclass(frozen=True, slots=True)

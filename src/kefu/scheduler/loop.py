@@ -19,9 +19,11 @@ from kefu.domain.conversation import (
 from kefu.services.context import Context
 from kefu.services.conversations import end_by_timer
 from kefu.services.routing import announce, sweep_queues
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import tables as t
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 200
@@ -84,7 +86,7 @@ class Scheduler:
             if timer is None:
                 return 0  # another process took it, or it moved
             # The row lock orders this with an agent's end, which takes no shop lock.
-            conv = await repos.shop_conversation(
+            conv = await conversation_store.get(
                 tx.conn, shop_id, timer.conversation_id, for_update=True
             )
             settings = await repos.shop_settings(tx.conn, shop_id)
@@ -108,20 +110,10 @@ class Scheduler:
                     .where(t.conversations.c.id == conv.id)
                     .values(auto_end_warned_at=now)
                 )
-                await repos.append_messages(
-                    tx.conn,
-                    shop_id=shop_id,
-                    conversation_id=conv.id,
-                    now=now,
-                    items=[
-                        NewMessage(
-                            "system",
-                            None,
-                            "system",
-                            "您已有一段时间未回复，会话将在1分钟后自动结束。",
-                        )
-                    ],
+                warning = NewMessage(
+                    "system", None, "system", "您已有一段时间未回复，会话将在1分钟后自动结束。"
                 )
+                await message_store.append(tx.conn, [Append(shop_id, conv.id, [warning])], now=now)
                 changed = [conv.id]
             if decision.next_due_at is None:
                 await tx.conn.execute(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -18,6 +18,7 @@ from kefu.domain.conversation import (
     EndCause,
     check_transition,
 )
+from kefu.domain.messages import ReplyClock
 from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
@@ -34,10 +35,13 @@ from kefu.services.routing import (
     publish_views,
     request_drain,
 )
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import tables as t
+from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage
 from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
@@ -91,12 +95,9 @@ async def _open_or_create(
         group_id=group_id,
         at=now,
     )
-    await repos.append_messages(
-        tx.conn,
-        shop_id=consumer.shop_id,
-        conversation_id=conversation_id,
-        now=now,
-        items=[NewMessage("system", None, "system", settings.welcome_message)],
+    welcome = NewMessage("system", None, "system", settings.welcome_message)
+    await message_store.append(
+        tx.conn, [Append(consumer.shop_id, conversation_id, [welcome])], now=now
     )
     policy = AutoEndPolicy.for_mode(settings.auto_end)
     await repos.set_timer(
@@ -136,7 +137,7 @@ async def request_human(
     async with ctx.db.uow() as tx:
         await tx.lock_shop(consumer.shop_id)
         conversation_id = await _open_or_create(tx, consumer, entry or {"source": "direct"}, now)
-        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
         if row.state == ConversationState.BOT:
             await tx.conn.execute(
                 update(t.conversations)
@@ -178,7 +179,7 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
         conversation_id = await current_conversation_id(tx.conn, consumer)
         if conversation_id is None:
             raise errors.NotFound(kind="conversation")
-        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
         await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
@@ -188,22 +189,23 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
 
 
 async def _end(
-    tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: str
+    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: str
 ) -> None:
     check_transition(ConversationState(row.state), ConversationState.ENDED)
     closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
-    await repos.append_messages(
+    ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
+    await message_store.append(
         tx.conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
+        [
+            Append(
+                row.shop_id,
+                row.id,
+                [*closing, NewMessage("system", None, "system", notice)],
+                reply_clock=ReplyClock.STOP,
+                also=ended,
+            )
+        ],
         now=now,
-        items=[*closing, NewMessage("system", None, "system", notice)],
-        also={
-            "state": ConversationState.ENDED,
-            "ended_at": now,
-            "end_cause": cause,
-            "awaiting_reply_since": None,
-        },
     )
     await repos.record_event(
         tx.conn,
@@ -239,7 +241,9 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     return view
 
 
-async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime) -> list[int]:
+async def end_by_timer(
+    ctx: Context, tx: UnitOfWork, row: ConversationRecord, now: datetime
+) -> list[int]:
     """CONV-3: the consumer stayed silent: end, and give the slot to the queue.
 
     The caller holds the shop lock.
@@ -276,7 +280,7 @@ async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
 
 
 async def add_participant(
-    tx: UnitOfWork, row: Row[Any], account_id: int, role: str, now: datetime
+    tx: UnitOfWork, row: ConversationRecord, account_id: int, role: str, now: datetime
 ) -> None:
     """CONV-8: each participant is recorded (and credited) once."""
     if await _is_participant(tx.conn, row.id, account_id):

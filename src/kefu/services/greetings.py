@@ -15,8 +15,8 @@ from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greet
 from kefu.services.access import access_account, access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import greetings as store
-from kefu.storage import repos
-from kefu.storage.repos import NewMessage
+from kefu.storage import messages as message_store
+from kefu.storage.messages import Append, NewMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +138,14 @@ async def post_welcomes(
     if groups is None:
         groups = await store.agent_groups(conn, agent_ids)
     texts = _texts(items, groups, agent_ids, GreetingKind.WELCOME)
-    await repos.append_one_each(
+    await message_store.append(
         conn,
-        shop_id=shop_id,
-        now=now,
-        items={
-            conversation_id: NewMessage(
-                "system", None, "system", texts[agent_id], meta={"greeting": "welcome"}
-            )
+        [
+            Append(shop_id, conversation_id, [_greeting(texts[agent_id], GreetingKind.WELCOME)])
             for conversation_id, agent_id in assignments
             if agent_id in texts
-        },
+        ],
+        now=now,
     )
 
 
@@ -157,6 +154,8 @@ async def closing_messages(
 ) -> list[NewMessage]:
     """SET-2: the closing message for a conversation its agent ends, if one is set."""
     text = await greeting_for(conn, shop_id, agent_id, GreetingKind.CLOSING)
-    return (
-        [NewMessage("system", None, "system", text, meta={"greeting": "closing"})] if text else []
-    )
+    return [_greeting(text, GreetingKind.CLOSING)] if text else []
+
+
+def _greeting(text: str, kind: GreetingKind) -> NewMessage:
+    return NewMessage("system", None, "system", text, meta={"greeting": kind.value})

@@ -4,9 +4,8 @@ it to a group, where routing picks the agent. The receiver owns its count and ra
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -17,14 +16,19 @@ from kefu.services.access import access_account, access_conversation, access_gro
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import add_participant, get_view
 from kefu.services.routing import agent_loads, announce, assign_from_queue
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import tables as t
+from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage
 from kefu.storage.views import TransferView, transfer_view
 
 
-async def _assigned_under_lock(tx: UnitOfWork, staff: Staff, conversation_id: int) -> Row[Any]:
+async def _assigned_under_lock(
+    tx: UnitOfWork, staff: Staff, conversation_id: int
+) -> ConversationRecord:
     """Take the shop lock, then the conversation the staff member may speak in, if assigned."""
     await tx.lock_shop(staff.shop_id)
     row = await access_conversation(tx.conn, staff, conversation_id, speak=True, for_update=True)
@@ -99,7 +103,7 @@ async def decide_transfer(
             raise errors.NotFound(kind="transfer", id=transfer_id)
         if row.state != "pending":
             raise errors.Conflict("This transfer was already decided.", state=row.state)
-        conv = await repos.shop_conversation(
+        conv = await conversation_store.get(
             tx.conn, staff.shop_id, row.conversation_id, for_update=True
         )
         state = "declined"
@@ -138,7 +142,7 @@ async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: Acco
 
 async def _reassign(
     tx: UnitOfWork,
-    conv: Row[Any],
+    conv: ConversationRecord,
     agent_id: int,
     group_id: int | None,
     now: datetime,
@@ -172,13 +176,8 @@ async def _reassign(
         at=now,
         data={"from_agent_id": conv.agent_id},
     )
-    await repos.append_messages(
-        tx.conn,
-        shop_id=conv.shop_id,
-        conversation_id=conv.id,
-        now=now,
-        items=[NewMessage("system", None, "system", "会话已转接给其他客服。")],
-    )
+    notice = NewMessage("system", None, "system", "会话已转接给其他客服。")
+    await message_store.append(tx.conn, [Append(conv.shop_id, conv.id, [notice])], now=now)
 
 
 async def transfer_to_group(
