@@ -31,14 +31,15 @@ from kefu.services.access import (
 from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.routing import (
     announce,
-    assign_from_queue,
+    assign_waiting,
+    drain,
     publish_views,
-    request_drain,
 )
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import tables as t
+from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, NewMessage
@@ -100,7 +101,7 @@ async def _open_or_create(
         tx.conn, [Append(consumer.shop_id, conversation_id, [welcome])], now=now
     )
     policy = AutoEndPolicy.for_mode(settings.auto_end)
-    await repos.set_timer(
+    await timer_store.set_timer(
         tx.conn,
         shop_id=consumer.shop_id,
         conversation_id=conversation_id,
@@ -153,7 +154,7 @@ async def request_human(
                 group_id=row.group_id,
                 at=now,
             )
-            assigned = await assign_from_queue(ctx, tx, consumer.shop_id, now)
+            assigned = await assign_waiting(ctx, tx, consumer.shop_id, now)
             if conversation_id not in assigned:
                 await repos.record_event(
                     tx.conn,
@@ -237,7 +238,7 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
-    await request_drain(ctx, staff.shop_id)
+    await drain(ctx, staff.shop_id)
     return view
 
 
@@ -251,7 +252,7 @@ async def end_by_timer(
     await _end(tx, row, EndCause.TIMEOUT, now, notice="由于您长时间未回复，本次会话已自动结束。")
     if row.state != ConversationState.ASSIGNED:
         return [row.id]
-    return [row.id, *await assign_from_queue(ctx, tx, row.shop_id, now)]
+    return [row.id, *await assign_waiting(ctx, tx, row.shop_id, now)]
 
 
 async def _is_participant(conn: AsyncConnection, conversation_id: int, account_id: int) -> bool:

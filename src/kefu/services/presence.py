@@ -21,7 +21,7 @@ from kefu.domain.presence import (
 )
 from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
-from kefu.services.routing import announce, assign_from_queue, request_drain
+from kefu.services.routing import announce, assign_waiting, drain
 from kefu.storage import tables as t
 from kefu.storage.views import AccountView, account_views
 
@@ -52,7 +52,7 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
             )
         )
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=status is AgentStatus.ONLINE)
+    return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
 async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
@@ -74,14 +74,14 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
             .values(reception_limit=limit)
         )
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=True)
+    return await _drain_and_tell(ctx, staff, capacity_freed=True)
 
 
-async def _drain_and_tell(ctx: Context, staff: Staff, *, drain: bool) -> AccountView:
+async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -> AccountView:
     """After commit: drain the queue if capacity may have come (ROUTE-2), then tell the account
     its new state and load."""
-    if drain:
-        await request_drain(ctx, staff.shop_id)
+    if capacity_freed:
+        await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
         (view,) = await account_views(tx.conn, t.accounts.c.id == staff.account_id)
     await _account_changed(ctx, view)()
@@ -119,7 +119,7 @@ async def batch_update(
         await tx.conn.execute(
             update(t.accounts).where(t.accounts.c.id.in_(agent_ids)).values(**values)
         )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         views = await account_views(tx.conn, t.accounts.c.id.in_(agent_ids))
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))

@@ -15,10 +15,11 @@ from kefu.domain.ids import AccountId, GroupId
 from kefu.services.access import access_account, access_conversation, access_group
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import add_participant, get_view
-from kefu.services.routing import agent_loads, announce, assign_from_queue
+from kefu.services.routing import announce, assign_waiting
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
+from kefu.storage import routing as routing_store
 from kefu.storage import tables as t
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
@@ -119,7 +120,7 @@ async def decide_transfer(
         view = transfer_view(
             (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
         )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now) if accept else []
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now) if accept else []
         tx.on_commit(lambda: _tell_sender(ctx, view))
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conv.id, *assigned]))
         await tx.commit()
@@ -134,7 +135,7 @@ async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
 
 
 async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: AccountId) -> None:
-    loads = {a.agent_id: a for a in await agent_loads(conn, shop_id)}
+    loads = {a.agent_id: a for a in await routing_store.agent_loads(conn, shop_id)}
     agent = loads.get(agent_id)
     if agent is None or not routing.is_eligible(agent, None):
         raise errors.AgentUnavailable()
@@ -188,7 +189,7 @@ async def transfer_to_group(
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
         await access_group(tx.conn, staff, to_group_id)
-        agents = await agent_loads(tx.conn, staff.shop_id)
+        agents = await routing_store.agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
         if chosen is None:
@@ -212,7 +213,7 @@ async def transfer_to_group(
         view = transfer_view(
             (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
         )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
         await tx.commit()
     return view

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -48,24 +48,6 @@ async def shop_settings(conn: AsyncConnection, shop_id: int) -> ShopSettings:
 async def default_group_id(conn: AsyncConnection, shop_id: int) -> int | None:
     found = await conn.scalar(select(func.min(t.groups.c.id)).where(t.groups.c.shop_id == shop_id))
     return int(found) if found is not None else None
-
-
-async def set_timer(
-    conn: AsyncConnection, *, shop_id: int, conversation_id: int, kind: str, due_at: datetime
-) -> None:
-    """A durable deadline (CONV-3); one row per conversation and kind."""
-    tm = t.timers.c
-    changed = await conn.execute(
-        update(t.timers)
-        .where(tm.conversation_id == conversation_id, tm.kind == kind)
-        .values(due_at=due_at, fired_at=None)
-    )
-    if changed.rowcount == 0:
-        await conn.execute(
-            insert(t.timers).values(
-                shop_id=shop_id, conversation_id=conversation_id, kind=kind, due_at=due_at
-            )
-        )
 
 
 async def shop_account(conn: AsyncConnection, shop_id: int, account_id: int) -> Row[Any]:
