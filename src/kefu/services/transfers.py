@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -20,7 +19,7 @@ from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import routing as routing_store
-from kefu.storage import tables as t
+from kefu.storage import transfers as transfer_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, NewMessage
@@ -48,27 +47,18 @@ async def transfer_to_agent(
         target = await access_account(tx.conn, staff, to_agent_id)
         if target.id == row.agent_id:
             raise errors.Conflict("The conversation is already with that agent.")
-        tr = t.transfers.c
-        pending = await tx.conn.scalar(
-            select(tr.id).where(tr.conversation_id == conversation_id, tr.state == "pending")
-        )
-        if pending is not None:
+        if await transfer_store.has_pending(tx.conn, conversation_id):
             raise errors.Conflict("A transfer of this conversation is already pending.")
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=target.id,
-                state="pending",
-                created_at=now,
-            )
-            .returning(tr.id)
+        record = await transfer_store.create(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            from_agent_id=staff.account_id,
+            to_agent_id=target.id,
+            state="pending",
+            now=now,
         )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
+        view = transfer_view(record)
         tx.on_commit(lambda: _offer(ctx, view))
         await tx.commit()
     return view
@@ -90,16 +80,7 @@ async def decide_transfer(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
-        tr = t.transfers.c
-        row = (
-            await tx.conn.execute(
-                select(t.transfers).where(
-                    tr.id == transfer_id,
-                    tr.shop_id == staff.shop_id,
-                    tr.to_agent_id == staff.account_id,
-                )
-            )
-        ).first()
+        row = await transfer_store.offered_to(tx.conn, staff.shop_id, transfer_id, staff.account_id)
         if row is None:
             raise errors.NotFound(kind="transfer", id=transfer_id)
         if row.state != "pending":
@@ -114,11 +95,8 @@ async def decide_transfer(
             await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
             await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
             state = "accepted"
-        await tx.conn.execute(
-            update(t.transfers).where(tr.id == transfer_id).values(state=state, decided_at=now)
-        )
         view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+            await transfer_store.decide(tx.conn, transfer_id, state=state, now=now)
         )
         assigned = await assign_waiting(ctx, tx, staff.shop_id, now) if accept else []
         tx.on_commit(lambda: _tell_sender(ctx, view))
@@ -151,19 +129,13 @@ async def _reassign(
     cause: str,
 ) -> None:
     """CONV-7: the receiver now owns the conversation, its count and its rating."""
-    await tx.conn.execute(
-        update(t.conversations)
-        .where(t.conversations.c.id == conv.id)
-        .values(agent_id=agent_id, group_id=group_id, is_transferred=True)
-    )
-    await tx.conn.execute(
-        update(t.participants)
-        .where(t.participants.c.conversation_id == conv.id, t.participants.c.role == "owner")
-        .values(role="previous")
-    )
-    p = t.participants.c
-    await tx.conn.execute(
-        t.participants.delete().where(p.conversation_id == conv.id, p.account_id == agent_id)
+    await conversation_store.hand_over(
+        tx.conn,
+        conv.id,
+        agent_id=agent_id,
+        group_id=group_id,
+        holder_role="owner",
+        previous_role="previous",
     )
     await add_participant(tx, conv, agent_id, "owner", now)
     await repos.record_event(
@@ -195,24 +167,17 @@ async def transfer_to_group(
         if chosen is None:
             raise errors.NoAgentAvailable(group_id=to_group_id)
         await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
-        tr = t.transfers.c
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=chosen.agent_id,
-                to_group_id=to_group_id,
-                state="accepted",
-                created_at=now,
-                decided_at=now,
-            )
-            .returning(tr.id)
+        record = await transfer_store.create(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            from_agent_id=staff.account_id,
+            to_agent_id=chosen.agent_id,
+            to_group_id=to_group_id,
+            state="accepted",
+            now=now,
         )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
+        view = transfer_view(record)
         assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
         await tx.commit()
