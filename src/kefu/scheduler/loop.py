@@ -9,6 +9,7 @@ import contextlib
 import structlog
 from sqlalchemy import select, update
 
+from kefu.domain import notices
 from kefu.domain.conversation import (
     AutoEndPolicy,
     ConversationState,
@@ -16,12 +17,13 @@ from kefu.domain.conversation import (
     decide_auto_end,
     silence_started_at,
 )
+from kefu.domain.notices import Notice
 from kefu.services.context import Context
 from kefu.services.conversations import end_by_timer
 from kefu.services.routing import announce, sweep_queues
 from kefu.storage import repos
 from kefu.storage import tables as t
-from kefu.storage.repos import NewMessage
+from kefu.storage.repos import notice_message
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 200
@@ -88,6 +90,7 @@ class Scheduler:
                 tx.conn, shop_id, timer.conversation_id, for_update=True
             )
             settings = await repos.shop_settings(tx.conn, shop_id)
+            policy = AutoEndPolicy.for_mode(settings.auto_end)
             decision = decide_auto_end(
                 state=ConversationState(conv.state),
                 silence_since=silence_started_at(
@@ -96,12 +99,12 @@ class Scheduler:
                     last_consumer_message_at=conv.last_consumer_message_at,
                 ),
                 warned_at=conv.auto_end_warned_at,
-                policy=AutoEndPolicy.for_mode(settings.auto_end),
+                policy=policy,
                 now=now,
             )
             changed: list[int] = []
             if decision.action is TimerAction.END:
-                changed = await end_by_timer(ctx, tx, conv, now)
+                changed = await end_by_timer(ctx, tx, conv, now, policy=policy)
             elif decision.action is TimerAction.WARN:
                 await tx.conn.execute(
                     update(t.conversations)
@@ -113,14 +116,7 @@ class Scheduler:
                     shop_id=shop_id,
                     conversation_id=conv.id,
                     now=now,
-                    items=[
-                        NewMessage(
-                            "system",
-                            None,
-                            "system",
-                            "您已有一段时间未回复，会话将在1分钟后自动结束。",
-                        )
-                    ],
+                    items=[notice_message(_warning(policy))],
                 )
                 changed = [conv.id]
             if decision.next_due_at is None:
@@ -135,3 +131,9 @@ class Scheduler:
                 tx.on_commit(lambda: announce(ctx, shop_id, changed))
             await tx.commit()
         return 1
+
+
+def _warning(policy: AutoEndPolicy) -> Notice:
+    """CONV-3: the warning names the time left after it, as the policy sets it."""
+    assert policy.warn_after is not None  # only a policy with a warning decides WARN
+    return notices.auto_end_warning(ends_within=policy.end_after - policy.warn_after)

@@ -11,6 +11,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
+from kefu.domain import notices
 from kefu.domain.conversation import (
     OPEN_STATES,
     AutoEndPolicy,
@@ -18,6 +19,7 @@ from kefu.domain.conversation import (
     EndCause,
     check_transition,
 )
+from kefu.domain.notices import Notice
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
@@ -31,7 +33,7 @@ from kefu.services.routing import (
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage.repos import NewMessage, notice_message
 from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
@@ -175,14 +177,14 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
         row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
-        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
+        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice=notices.left_queue())
         await tx.commit()
     (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
     return view
 
 
 async def _end(
-    tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: str
+    tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: Notice
 ) -> None:
     check_transition(ConversationState(row.state), ConversationState.ENDED)
     closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
@@ -191,7 +193,7 @@ async def _end(
         shop_id=row.shop_id,
         conversation_id=row.id,
         now=now,
-        items=[*closing, NewMessage("system", None, "system", notice)],
+        items=[*closing, notice_message(notice)],
         also={
             "state": ConversationState.ENDED,
             "ended_at": now,
@@ -225,7 +227,7 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
         )
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
-        await _end(tx, row, EndCause.AGENT, now, notice="本次会话已结束，感谢您的咨询。")
+        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
@@ -233,12 +235,15 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     return view
 
 
-async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime) -> list[int]:
+async def end_by_timer(
+    ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime, *, policy: AutoEndPolicy
+) -> list[int]:
     """CONV-3: the consumer stayed silent: end, and give the slot to the queue.
 
     The caller holds the shop lock.
     """
-    await _end(tx, row, EndCause.TIMEOUT, now, notice="由于您长时间未回复，本次会话已自动结束。")
+    notice = notices.auto_ended(silent_for=policy.end_after)
+    await _end(tx, row, EndCause.TIMEOUT, now, notice=notice)
     if row.state != ConversationState.ASSIGNED:
         return [row.id]
     return [row.id, *await assign_from_queue(ctx, tx, row.shop_id, now)]

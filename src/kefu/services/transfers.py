@@ -10,16 +10,17 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain import routing
+from kefu.domain import notices, routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, GroupId
+from kefu.domain.notices import Notice
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import access_conversation, add_participant, get_view
 from kefu.services.routing import agent_loads, announce, assign_from_queue
 from kefu.storage import repos
 from kefu.storage import tables as t
 from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage.repos import notice_message
 from kefu.storage.views import TransferView, transfer_view
 
 
@@ -106,7 +107,19 @@ async def decide_transfer(
             if conv.state != ConversationState.ASSIGNED:
                 raise errors.ConversationClosed(state=conv.state)
             await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
-            await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
+            notice = notices.transferred(
+                from_agent=await _name(tx.conn, conv.shop_id, row.from_agent_id),
+                to_agent=await _name(tx.conn, conv.shop_id, staff.account_id),
+            )
+            await _reassign(
+                tx,
+                conv,
+                staff.account_id,
+                conv.group_id,
+                now,
+                cause="transfer_agent",
+                notice=notice,
+            )
             state = "accepted"
         await tx.conn.execute(
             update(t.transfers).where(tr.id == transfer_id).values(state=state, decided_at=now)
@@ -143,6 +156,7 @@ async def _reassign(
     now: datetime,
     *,
     cause: str,
+    notice: Notice,
 ) -> None:
     """CONV-7: the receiver now owns the conversation, its count and its rating."""
     await tx.conn.execute(
@@ -176,7 +190,7 @@ async def _reassign(
         shop_id=conv.shop_id,
         conversation_id=conv.id,
         now=now,
-        items=[NewMessage("system", None, "system", "会话已转接给其他客服。")],
+        items=[notice_message(notice)],
     )
 
 
@@ -187,13 +201,20 @@ async def transfer_to_group(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
-        await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
+        group = await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
         agents = await agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
         if chosen is None:
             raise errors.NoAgentAvailable(group_id=to_group_id)
-        await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
+        notice = notices.transferred_to_group(
+            from_agent=await _name(tx.conn, conv.shop_id, staff.account_id),
+            to_agent=await _name(tx.conn, conv.shop_id, chosen.agent_id),
+            group=str(group.name),
+        )
+        await _reassign(
+            tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group", notice=notice
+        )
         tr = t.transfers.c
         transfer_id = await tx.conn.scalar(
             insert(t.transfers)
@@ -216,3 +237,9 @@ async def transfer_to_group(
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
         await tx.commit()
     return view
+
+
+async def _name(conn: AsyncConnection, shop_id: int, account_id: int | None) -> str:
+    if account_id is None:
+        return ""
+    return str((await repos.shop_account(conn, shop_id, account_id)).display_name)

@@ -11,6 +11,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
+from kefu.domain.notices import Notice
 from kefu.domain.shop import ShopSettings
 from kefu.storage import tables as t
 
@@ -23,6 +24,18 @@ class NewMessage:
     body: str
     client_id: str | None = None
     meta: dict[str, Any] | None = None
+
+
+def notice_message(
+    notice: Notice,
+    *,
+    sender: str = "system",
+    kind: str = "system",
+    meta: Mapping[str, Any] | None = None,
+) -> NewMessage:
+    """MSG-1: text the server writes for people is a notice in `meta` (code and params, which
+    clients translate), with its zh-CN text as the body for those that do not."""
+    return NewMessage(sender, None, kind, notice.zh_cn, meta={**(meta or {}), **notice.to_meta()})
 
 
 async def append_messages(
