@@ -1,10 +1,12 @@
-"""MSG-1 notices as pure values: one list of codes, each with its params and zh-CN fallback."""
+"""MSG-1 notices as pure values: one list of codes, each with its params, its zh-CN fallback and
+a text in every locale of the web client."""
 
 from __future__ import annotations
 
 import json
 import string
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from kefu.domain import notices
 from kefu.domain.notices import ZH_CN_TEXT, Notice, NoticeCode
 
+LOCALES = Path(__file__).resolve().parents[2] / "web" / "src" / "locales"
 NAMES = st.text(min_size=1, max_size=20)
 
 # One notice of each code, as the services build them.
@@ -29,6 +32,21 @@ EVERY_NOTICE = [
 ]
 
 
+def _texts(locale: str) -> dict[str, str]:
+    tree = json.loads((LOCALES / locale / "notices.json").read_text("utf-8"))
+
+    def flat(node: dict[str, Any], prefix: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                out |= flat(value, f"{prefix}{key}.")
+            else:
+                out[prefix + key] = value
+        return out
+
+    return flat(tree, "")
+
+
 def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
@@ -40,6 +58,12 @@ def test_msg_1_every_code_has_a_constructor() -> None:
 @pytest.mark.parametrize("notice", EVERY_NOTICE, ids=lambda n: n.code.value)
 def test_msg_1_params_are_what_the_texts_name(notice: Notice) -> None:
     assert set(notice.params) == _placeholders(ZH_CN_TEXT[notice.code])
+    assert set(notice.params) == _placeholders(_texts("en-US")[notice.code.value])
+
+
+def test_msg_1_web_zh_cn_texts_are_the_server_fallbacks() -> None:
+    assert _texts("zh-CN") == {code.value: text for code, text in ZH_CN_TEXT.items()}
+    assert _texts("en-US").keys() == _texts("zh-CN").keys()
 
 
 def test_msg_1_minutes_round_up_and_never_reach_zero() -> None:
