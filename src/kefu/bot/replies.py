@@ -17,14 +17,14 @@ from kefu import errors
 from kefu.bot import entry as entry_service
 from kefu.bot.domain import (
     HANDOVER_AFTER_MISSES,
-    MISS_REPLY,
-    SUGGEST_REPLY,
     asks_for_human,
     consecutive_misses,
     suggested_ids,
 )
 from kefu.bot.service import decide
+from kefu.domain import notices
 from kefu.domain.conversation import OPEN_STATES, ConversationState
+from kefu.domain.notices import Notice
 from kefu.services import events
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
@@ -33,7 +33,7 @@ from kefu.storage import kb, repos
 from kefu.storage import messages as message_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.kb import QuestionView
-from kefu.storage.messages import Append, NewMessage
+from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.storage.views import conversation_views, display_names, message_view
 
 
@@ -142,7 +142,9 @@ async def _answer(
         ],
         "feedback": "pending",
     }
-    new_seq = await _post(conn, row, question.answer, meta, now)
+    new_seq = await _post(
+        conn, row, NewMessage("bot", None, "text", question.answer, meta=meta), now
+    )
     await _event(
         conn,
         row,
@@ -161,15 +163,20 @@ async def _miss(
     found = await kb.questions_by_id(conn, row.shop_id, suggestions)
     related = [{"question_id": q, "question": found[q].question} for q in suggestions if q in found]
     if not related:
-        return await _post(conn, row, MISS_REPLY, {"miss": True}, now)
-    return await _post(conn, row, SUGGEST_REPLY, {"miss": True, "related": related}, now)
+        return await _post(conn, row, _says(notices.bot_no_answer(), {"miss": True}), now)
+    meta = {"miss": True, "related": related}
+    return await _post(conn, row, _says(notices.bot_suggestions(), meta), now)
+
+
+def _says(notice: Notice, meta: dict[str, Any]) -> NewMessage:
+    """The bot's own words (MSG-1): a notice that clients translate, as a bot text message."""
+    return notice_message(notice, sender="bot", kind="text", meta=meta)
 
 
 async def _post(
-    conn: AsyncConnection, row: ConversationRecord, body: str, meta: dict[str, Any], now: datetime
+    conn: AsyncConnection, row: ConversationRecord, message: NewMessage, now: datetime
 ) -> int:
-    answer = NewMessage("bot", None, "text", body, meta=meta)
-    seqs = await message_store.append(conn, [Append(row.shop_id, row.id, [answer])], now=now)
+    seqs = await message_store.append(conn, [Append(row.shop_id, row.id, [message])], now=now)
     (seq,) = seqs[row.id]
     return seq
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kefu import errors
+from kefu.domain import notices
 from kefu.domain.conversation import (
     AutoEndPolicy,
     ConversationState,
@@ -15,6 +16,7 @@ from kefu.domain.conversation import (
     check_transition,
 )
 from kefu.domain.messages import ReplyClock
+from kefu.domain.notices import Notice
 from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
@@ -37,7 +39,7 @@ from kefu.storage import repos
 from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord, ListScope
 from kefu.storage.db import UnitOfWork
-from kefu.storage.messages import Append, NewMessage
+from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
@@ -162,14 +164,14 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
         row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
-        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
+        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice=notices.left_queue())
         await tx.commit()
     (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
     return view
 
 
 async def _end(
-    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: str
+    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: Notice
 ) -> None:
     check_transition(ConversationState(row.state), ConversationState.ENDED)
     closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
@@ -180,7 +182,7 @@ async def _end(
             Append(
                 row.shop_id,
                 row.id,
-                [*closing, NewMessage("system", None, "system", notice)],
+                [*closing, notice_message(notice)],
                 reply_clock=ReplyClock.STOP,
                 also=ended,
             )
@@ -213,7 +215,7 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
         )
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
-        await _end(tx, row, EndCause.AGENT, now, notice="本次会话已结束，感谢您的咨询。")
+        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
@@ -222,13 +224,19 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
 
 
 async def end_by_timer(
-    ctx: Context, tx: UnitOfWork, row: ConversationRecord, now: datetime
+    ctx: Context,
+    tx: UnitOfWork,
+    row: ConversationRecord,
+    now: datetime,
+    *,
+    policy: AutoEndPolicy,
 ) -> list[int]:
     """CONV-3: the consumer stayed silent: end, and give the slot to the queue.
 
     The caller holds the shop lock.
     """
-    await _end(tx, row, EndCause.TIMEOUT, now, notice="由于您长时间未回复，本次会话已自动结束。")
+    notice = notices.auto_ended(silent_for=policy.end_after)
+    await _end(tx, row, EndCause.TIMEOUT, now, notice=notice)
     if row.state != ConversationState.ASSIGNED:
         return [row.id]
     return [row.id, *await assign_waiting(ctx, tx, row.shop_id, now)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from kefu.domain import notices
 from kefu.domain.conversation import (
     AutoEndPolicy,
     ConversationState,
@@ -20,10 +21,8 @@ from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
 from kefu.storage import timers as timer_store
-from kefu.storage.messages import Append, NewMessage
+from kefu.storage.messages import Append, notice_message
 from kefu.storage.timers import DueTimer
-
-AUTO_END_WARNING = "您已有一段时间未回复，会话将在1分钟后自动结束。"
 
 
 async def due_timers(ctx: Context, *, limit: int) -> list[DueTimer]:
@@ -48,6 +47,7 @@ async def fire_auto_end(ctx: Context, timer: DueTimer) -> bool:
             tx.conn, shop_id, timer.conversation_id, for_update=True
         )
         settings = await repos.shop_settings(tx.conn, shop_id)
+        policy = AutoEndPolicy.for_mode(settings.auto_end)
         decision = decide_auto_end(
             state=ConversationState(conv.state),
             silence_since=silence_started_at(
@@ -56,14 +56,14 @@ async def fire_auto_end(ctx: Context, timer: DueTimer) -> bool:
                 last_consumer_message_at=conv.last_consumer_message_at,
             ),
             warned_at=conv.auto_end_warned_at,
-            policy=AutoEndPolicy.for_mode(settings.auto_end),
+            policy=policy,
             now=now,
         )
         changed: list[int] = []
         if decision.action is TimerAction.END:
-            changed = await end_by_timer(ctx, tx, conv, now)
+            changed = await end_by_timer(ctx, tx, conv, now, policy=policy)
         elif decision.action is TimerAction.WARN:
-            warning = NewMessage("system", None, "system", AUTO_END_WARNING)
+            warning = notice_message(_warning(policy))
             marked = {"auto_end_warned_at": now}
             await message_store.append(
                 tx.conn, [Append(shop_id, conv.id, [warning], also=marked)], now=now
@@ -74,6 +74,12 @@ async def fire_auto_end(ctx: Context, timer: DueTimer) -> bool:
             tx.on_commit(lambda: announce(ctx, shop_id, changed))
         await tx.commit()
     return True
+
+
+def _warning(policy: AutoEndPolicy) -> notices.Notice:
+    """CONV-3: the warning names the time left after it, as the policy sets it."""
+    assert policy.warn_after is not None  # only a policy with a warning decides WARN
+    return notices.auto_end_warning(ends_within=policy.end_after - policy.warn_after)
 
 
 TimerHandler = Callable[[Context, DueTimer], Awaitable[bool]]

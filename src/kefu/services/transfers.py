@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain import routing
+from kefu.domain import notices, routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, GroupId
+from kefu.domain.notices import Notice
 from kefu.services.access import access_account, access_conversation, access_group
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import add_participant, get_view
@@ -22,7 +23,7 @@ from kefu.storage import routing as routing_store
 from kefu.storage import transfers as transfer_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
-from kefu.storage.messages import Append, NewMessage
+from kefu.storage.messages import Append, notice_message
 from kefu.storage.views import TransferView, transfer_view
 
 
@@ -93,7 +94,19 @@ async def decide_transfer(
             if conv.state != ConversationState.ASSIGNED:
                 raise errors.ConversationClosed(state=conv.state)
             await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
-            await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
+            notice = notices.transferred(
+                from_agent=await _name(tx.conn, staff, row.from_agent_id),
+                to_agent=await _name(tx.conn, staff, staff.account_id),
+            )
+            await _reassign(
+                tx,
+                conv,
+                staff.account_id,
+                conv.group_id,
+                now,
+                cause="transfer_agent",
+                notice=notice,
+            )
             state = "accepted"
         view = transfer_view(
             await transfer_store.decide(tx.conn, transfer_id, state=state, now=now)
@@ -127,6 +140,7 @@ async def _reassign(
     now: datetime,
     *,
     cause: str,
+    notice: Notice,
 ) -> None:
     """CONV-7: the receiver now owns the conversation, its count and its rating."""
     await conversation_store.hand_over(
@@ -149,8 +163,8 @@ async def _reassign(
         at=now,
         data={"from_agent_id": conv.agent_id},
     )
-    notice = NewMessage("system", None, "system", "会话已转接给其他客服。")
-    await message_store.append(tx.conn, [Append(conv.shop_id, conv.id, [notice])], now=now)
+    message = notice_message(notice)
+    await message_store.append(tx.conn, [Append(conv.shop_id, conv.id, [message])], now=now)
 
 
 async def transfer_to_group(
@@ -160,13 +174,20 @@ async def transfer_to_group(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
-        await access_group(tx.conn, staff, to_group_id)
+        group = await access_group(tx.conn, staff, to_group_id)
         agents = await routing_store.agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
         if chosen is None:
             raise errors.NoAgentAvailable(group_id=to_group_id)
-        await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
+        notice = notices.transferred_to_group(
+            from_agent=await _name(tx.conn, staff, staff.account_id),
+            to_agent=await _name(tx.conn, staff, chosen.agent_id),
+            group=str(group.name),
+        )
+        await _reassign(
+            tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group", notice=notice
+        )
         record = await transfer_store.create(
             tx.conn,
             shop_id=staff.shop_id,
@@ -182,3 +203,9 @@ async def transfer_to_group(
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
         await tx.commit()
     return view
+
+
+async def _name(conn: AsyncConnection, staff: Staff, account_id: int | None) -> str:
+    if account_id is None:
+        return ""
+    return str((await access_account(conn, staff, account_id)).display_name)

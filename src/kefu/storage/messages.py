@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.messages import ReplyClock
+from kefu.domain.notices import Notice
 from kefu.storage import tables as t
 
 
@@ -25,6 +26,18 @@ class NewMessage:
     body: str
     client_id: str | None = None
     meta: dict[str, Any] | None = None
+
+
+def notice_message(
+    notice: Notice,
+    *,
+    sender: str = "system",
+    kind: str = "system",
+    meta: Mapping[str, Any] | None = None,
+) -> NewMessage:
+    """MSG-1: text the server writes for people is a notice in `meta` (code and params, which
+    clients translate), with its zh-CN text as the body for those that do not."""
+    return NewMessage(sender, None, kind, notice.zh_cn, meta={**(meta or {}), **notice.to_meta()})
 
 
 @dataclass(frozen=True, slots=True)
