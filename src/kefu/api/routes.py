@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from kefu.api import models as m
 from kefu.api import schemas as s
 from kefu.api.deps import SESSION_COOKIE, ctx_of, current_staff, runtime, sign_session
 from kefu.api.errors import refusals
@@ -25,6 +26,7 @@ Id = Annotated[int, Path(ge=1, le=s.MAX_ID)]
 @router.post(
     "/auth/login",
     tags=["auth"],
+    response_model=m.AccountResultOut,
     responses=refusals(401, 409, 422, 429),
 )
 async def login(body: s.LoginIn, request: Request) -> JsonOut:
@@ -51,6 +53,7 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
 @router.post(
     "/auth/logout",
     tags=["auth"],
+    response_model=m.OkOut,
     responses=refusals(401),
 )
 async def logout(staff: StaffDep, request: Request) -> JsonOut:
@@ -63,6 +66,7 @@ async def logout(staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/me",
     tags=["presence"],
+    response_model=m.MeOut,
     responses=refusals(401),
 )
 async def me(staff: StaffDep, request: Request) -> JsonOut:
@@ -75,6 +79,7 @@ async def me(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/me/status",
     tags=["presence"],
+    response_model=m.AccountResultOut,
     responses=refusals(401, 422),
 )
 async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -85,6 +90,7 @@ async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> Jso
 @router.put(
     "/me/reception-limit",
     tags=["presence"],
+    response_model=m.AccountResultOut,
     responses=refusals(401, 422),
 )
 async def set_limit(body: s.LimitIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -95,6 +101,7 @@ async def set_limit(body: s.LimitIn, staff: StaffDep, request: Request) -> JsonO
 @router.get(
     "/me/stats",
     tags=["presence"],
+    response_model=m.WorkStatsOut,
     responses=refusals(401),
 )
 async def stats(staff: StaffDep, request: Request) -> JsonOut:
@@ -104,6 +111,7 @@ async def stats(staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/agents",
     tags=["agents"],
+    response_model=m.AccountListOut,
     responses=refusals(401),
 )
 async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
@@ -113,6 +121,7 @@ async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/agents/{agent_id}",
     tags=["agents"],
+    response_model=m.AccountResultOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def update_agent(
@@ -131,6 +140,7 @@ async def update_agent(
 @router.post(
     "/agents/batch",
     tags=["agents"],
+    response_model=m.AccountListOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -143,6 +153,7 @@ async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> Js
 @router.get(
     "/groups",
     tags=["agents"],
+    response_model=m.GroupListOut,
     responses=refusals(401),
 )
 async def list_groups(staff: StaffDep, request: Request) -> JsonOut:
@@ -152,6 +163,7 @@ async def list_groups(staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/shop/settings",
     tags=["settings"],
+    response_model=m.ShopSettingsOut,
     responses=refusals(401),
 )
 async def get_settings(staff: StaffDep, request: Request) -> JsonOut:
@@ -161,6 +173,7 @@ async def get_settings(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/shop/settings",
     tags=["settings"],
+    response_model=m.ShopSettingsOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def put_settings(body: s.SettingsIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -171,6 +184,7 @@ async def put_settings(body: s.SettingsIn, staff: StaffDep, request: Request) ->
 @router.get(
     "/conversations",
     tags=["conversations"],
+    response_model=m.ConversationPageOut,
     responses=refusals(401, 403, 422),
 )
 async def list_conversations(
@@ -189,6 +203,7 @@ async def list_conversations(
 @router.get(
     "/conversations/{conversation_id}",
     tags=["conversations"],
+    response_model=m.ConversationOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def get_conversation(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -198,6 +213,7 @@ async def get_conversation(conversation_id: Id, staff: StaffDep, request: Reques
 @router.get(
     "/conversations/{conversation_id}/messages",
     tags=["messages"],
+    response_model=m.MessagePageOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def list_messages(
@@ -222,6 +238,7 @@ async def list_messages(
 @router.post(
     "/conversations/{conversation_id}/messages",
     tags=["messages"],
+    response_model=m.AckOut,
     responses=refusals(401, 403, 404, 409, 422),
 )
 async def send_message(
@@ -251,6 +268,7 @@ async def send_message(
 @router.post(
     "/conversations/{conversation_id}/end",
     tags=["conversations"],
+    response_model=m.ConversationOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def end(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -260,6 +278,7 @@ async def end(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut
 @router.post(
     "/conversations/{conversation_id}/transfer",
     tags=["conversations"],
+    response_model=m.TransferOut,
     responses=refusals(401, 403, 404, 409, 422, 503),
 )
 async def transfer(
@@ -285,6 +304,7 @@ async def transfer(
 @router.post(
     "/transfers/{transfer_id}/accept",
     tags=["conversations"],
+    response_model=m.TransferOut,
     responses=refusals(401, 404, 409, 422),
 )
 async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -296,6 +316,7 @@ async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) ->
 @router.post(
     "/transfers/{transfer_id}/decline",
     tags=["conversations"],
+    response_model=m.TransferOut,
     responses=refusals(401, 404, 409, 422),
 )
 async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -307,6 +328,7 @@ async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -
 @router.post(
     "/conversations/{conversation_id}/invite",
     tags=["conversations"],
+    response_model=m.ConversationOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def invite(
@@ -320,6 +342,7 @@ async def invite(
 @router.post(
     "/conversations/{conversation_id}/join",
     tags=["conversations"],
+    response_model=m.ConversationOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def join(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -329,6 +352,7 @@ async def join(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOu
 @router.post(
     "/consumer/session",
     tags=["consumer"],
+    response_model=m.ConsumerSessionOut,
     responses=refusals(401, 404, 422),
 )
 async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonOut:
@@ -347,6 +371,7 @@ async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonO
 @router.get(
     "/public/shops/{shop_id}",
     tags=["consumer"],
+    response_model=m.PublicShopOut,
     responses=refusals(404, 422),
 )
 async def public_shop(shop_id: Id, request: Request) -> JsonOut:

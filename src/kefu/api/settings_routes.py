@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, StringConstraints
 
 from kefu import errors
+from kefu.api import models as m
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
@@ -56,6 +57,7 @@ class GreetingsIn(In):
 @router.get(
     "/quick-phrases",
     tags=["settings"],
+    response_model=m.PhraseListOut,
     responses=refusals(401, 422),
 )
 async def list_phrases(
@@ -67,6 +69,7 @@ async def list_phrases(
 @router.post(
     "/quick-phrases",
     tags=["settings"],
+    response_model=m.PhraseOut,
     responses=refusals(401, 403, 422),
 )
 async def add_phrase(body: PhraseIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -80,6 +83,7 @@ async def add_phrase(body: PhraseIn, staff: StaffDep, request: Request) -> JsonO
 @router.put(
     "/quick-phrases/{phrase_id}",
     tags=["settings"],
+    response_model=m.PhraseOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def update_phrase(
@@ -95,6 +99,7 @@ async def update_phrase(
 @router.delete(
     "/quick-phrases/{phrase_id}",
     tags=["settings"],
+    response_model=m.OkOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def delete_phrase(phrase_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -105,6 +110,7 @@ async def delete_phrase(phrase_id: Id, staff: StaffDep, request: Request) -> Jso
 @router.post(
     "/quick-phrases/import",
     tags=["settings"],
+    response_model=m.PhraseImportOut,
     responses=refusals(401, 403, 422),
     openapi_extra=multipart_doc({"scope": {"type": "string", "enum": ["personal", "shop"]}}),
 )
@@ -120,6 +126,7 @@ async def import_phrases(staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/greetings",
     tags=["settings"],
+    response_model=m.GreetingsOut,
     responses=refusals(401),
 )
 async def get_greetings(staff: StaffDep, request: Request) -> JsonOut:
@@ -129,6 +136,7 @@ async def get_greetings(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/greetings",
     tags=["settings"],
+    response_model=m.GreetingsOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def put_greetings(body: GreetingsIn, staff: StaffDep, request: Request) -> JsonOut:

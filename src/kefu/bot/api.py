@@ -14,10 +14,12 @@ from starlette.responses import Response
 from kefu import errors
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
+from kefu.api.models import OkOut
 from kefu.api.responses import JsonOut
 from kefu.api.schemas import MAX_ID, DbId, In
 from kefu.api.uploads import multipart_doc, read_upload
 from kefu.bot import entry as entry_service
+from kefu.bot import models as b
 from kefu.bot import service, stats
 from kefu.bot.domain import MAX_IMPORT_BYTES, Entry, MenuItem, QuestionDraft
 from kefu.services.context import Staff
@@ -96,6 +98,7 @@ class EntryIn(In):
 @router.get(
     "/kb/categories",
     tags=["bot"],
+    response_model=b.CategoryListOut,
     responses=refusals(401),
 )
 async def list_categories(staff: StaffDep, request: Request) -> JsonOut:
@@ -105,6 +108,7 @@ async def list_categories(staff: StaffDep, request: Request) -> JsonOut:
 @router.post(
     "/kb/categories",
     tags=["bot"],
+    response_model=b.CategoryOut,
     responses=refusals(401, 403, 422),
 )
 async def add_category(body: CategoryIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -114,6 +118,7 @@ async def add_category(body: CategoryIn, staff: StaffDep, request: Request) -> J
 @router.put(
     "/kb/categories/{category_id}",
     tags=["bot"],
+    response_model=b.CategoryOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def rename_category(
@@ -126,6 +131,7 @@ async def rename_category(
 @router.delete(
     "/kb/categories/{category_id}",
     tags=["bot"],
+    response_model=OkOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def delete_category(category_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -136,6 +142,7 @@ async def delete_category(category_id: Id, staff: StaffDep, request: Request) ->
 @router.get(
     "/kb/questions",
     tags=["bot"],
+    response_model=b.QuestionPageOut,
     responses=refusals(401, 404, 422),
 )
 async def list_questions(
@@ -157,6 +164,7 @@ async def list_questions(
 @router.post(
     "/kb/questions",
     tags=["bot"],
+    response_model=b.QuestionOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def add_question(body: QuestionIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -166,6 +174,7 @@ async def add_question(body: QuestionIn, staff: StaffDep, request: Request) -> J
 @router.get(
     "/kb/questions/{question_id}",
     tags=["bot"],
+    response_model=b.QuestionOut,
     responses=refusals(401, 404, 422),
 )
 async def get_question(question_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -175,6 +184,7 @@ async def get_question(question_id: Id, staff: StaffDep, request: Request) -> Js
 @router.put(
     "/kb/questions/{question_id}",
     tags=["bot"],
+    response_model=b.QuestionOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def update_question(
@@ -187,6 +197,7 @@ async def update_question(
 @router.delete(
     "/kb/questions/{question_id}",
     tags=["bot"],
+    response_model=OkOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def delete_question(question_id: Id, staff: StaffDep, request: Request) -> JsonOut:
@@ -197,6 +208,7 @@ async def delete_question(question_id: Id, staff: StaffDep, request: Request) ->
 @router.post(
     "/kb/import",
     tags=["bot"],
+    response_model=b.KbImportOut,
     responses=refusals(401, 403, 422),
     openapi_extra=multipart_doc(),
 )
@@ -217,7 +229,21 @@ async def import_kb(staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/kb/export",
     tags=["bot"],
-    responses=refusals(401, 422),
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A download: the JSON file, or a CSV file with a UTF-8 BOM.",
+            "model": b.KbFileOut,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": 'attachment; filename="knowledge-base.json" (or .csv)',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **refusals(401, 422),
+    },
 )
 async def export_kb(
     staff: StaffDep, request: Request, format: Literal["json", "csv"] = "json"
@@ -234,6 +260,7 @@ async def export_kb(
 @router.get(
     "/kb/synonyms",
     tags=["bot"],
+    response_model=b.SynonymsOut,
     responses=refusals(401),
 )
 async def get_synonyms(staff: StaffDep, request: Request) -> JsonOut:
@@ -244,6 +271,7 @@ async def get_synonyms(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/kb/synonyms",
     tags=["bot"],
+    response_model=b.SynonymsOut,
     responses=refusals(401, 403, 422),
 )
 async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -256,6 +284,7 @@ async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> J
 @router.post(
     "/kb/try",
     tags=["bot"],
+    response_model=b.TryOut,
     responses=refusals(401, 422),
 )
 async def try_text(body: TryIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -265,6 +294,7 @@ async def try_text(body: TryIn, staff: StaffDep, request: Request) -> JsonOut:
 @router.get(
     "/shop/entry",
     tags=["settings"],
+    response_model=b.EntryOut,
     responses=refusals(401),
 )
 async def get_entry(staff: StaffDep, request: Request) -> JsonOut:
@@ -274,6 +304,7 @@ async def get_entry(staff: StaffDep, request: Request) -> JsonOut:
 @router.put(
     "/shop/entry",
     tags=["settings"],
+    response_model=b.EntryOut,
     responses=refusals(401, 403, 404, 422),
 )
 async def put_entry(body: EntryIn, staff: StaffDep, request: Request) -> JsonOut:
@@ -283,6 +314,7 @@ async def put_entry(body: EntryIn, staff: StaffDep, request: Request) -> JsonOut
 @router.get(
     "/public/shops/{shop_id}/entry",
     tags=["consumer"],
+    response_model=b.PublicEntryOut,
     responses=refusals(404, 422),
 )
 async def public_entry(shop_id: Id, request: Request) -> JsonOut:
@@ -292,6 +324,7 @@ async def public_entry(shop_id: Id, request: Request) -> JsonOut:
 @router.get(
     "/bot/stats",
     tags=["bot"],
+    response_model=b.BotStatsOut,
     responses=refusals(401, 403, 422),
 )
 async def bot_stats(
