@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.bot import entry as entry_service
 from kefu.bot.domain import (
@@ -32,6 +30,7 @@ from kefu.storage import conversations as conversation_store
 from kefu.storage import kb, repos
 from kefu.storage import messages as message_store
 from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
 from kefu.storage.kb import QuestionView
 from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.storage.views import conversation_views, display_names, message_view
@@ -103,7 +102,7 @@ async def _verdict(
 
 
 async def _own_conversation(
-    conn: AsyncConnection,
+    conn: Connection,
     consumer: ConsumerActor,
     conversation_id: int,
     *,
@@ -118,14 +117,14 @@ async def _own_conversation(
     return row
 
 
-async def _mark_consulted(conn: AsyncConnection, row: ConversationRecord, now: datetime) -> None:
+async def _mark_consulted(conn: Connection, row: ConversationRecord, now: datetime) -> None:
     """BOT-6: a conversation enters the bot once, at the first message the bot handles."""
     if not await kb.has_event(conn, row.id, "bot_consulted"):
         await _event(conn, row, "bot_consulted", now)
 
 
 async def _answer(
-    conn: AsyncConnection,
+    conn: Connection,
     row: ConversationRecord,
     question: QuestionView,
     now: datetime,
@@ -157,7 +156,7 @@ async def _answer(
 
 
 async def _miss(
-    conn: AsyncConnection, row: ConversationRecord, suggestions: list[int], now: datetime
+    conn: Connection, row: ConversationRecord, suggestions: list[int], now: datetime
 ) -> int:
     """BOT-4: "please ask another way", offering the near misses as "did you mean" (BOT-5)."""
     found = await kb.questions_by_id(conn, row.shop_id, suggestions)
@@ -174,7 +173,7 @@ def _says(notice: Notice, meta: dict[str, Any]) -> NewMessage:
 
 
 async def _post(
-    conn: AsyncConnection, row: ConversationRecord, message: NewMessage, now: datetime
+    conn: Connection, row: ConversationRecord, message: NewMessage, now: datetime
 ) -> int:
     seqs = await message_store.append(conn, [Append(row.shop_id, row.id, [message])], now=now)
     (seq,) = seqs[row.id]
@@ -182,7 +181,7 @@ async def _post(
 
 
 async def _event(
-    conn: AsyncConnection,
+    conn: Connection,
     row: ConversationRecord,
     kind: str,
     now: datetime,

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.services.context import ConsumerActor, Staff
 from kefu.storage import conversations as conversation_store
 from kefu.storage import repos
 from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
 
 
 def require_owner(staff: Staff, **params: Any) -> None:
@@ -37,7 +36,7 @@ def supervises(staff: Staff, group_id: int | None) -> bool:
 
 
 async def access_conversation(
-    conn: AsyncConnection,
+    conn: Connection,
     staff: Staff,
     conversation_id: int,
     *,
@@ -60,7 +59,7 @@ async def access_conversation(
 
 
 async def access_own_conversation(
-    conn: AsyncConnection, consumer: ConsumerActor, conversation_id: int
+    conn: Connection, consumer: ConsumerActor, conversation_id: int
 ) -> ConversationRecord:
     """ACCT-5: a consumer reaches only their own conversations in their shop."""
     row = await conversation_store.get(conn, consumer.shop_id, conversation_id)
@@ -69,11 +68,11 @@ async def access_own_conversation(
     return row
 
 
-async def access_account(conn: AsyncConnection, staff: Staff, account_id: int) -> Any:
+async def access_account(conn: Connection, staff: Staff, account_id: int) -> Any:
     """ACCT-5: an account of the caller's shop."""
     return await repos.shop_account(conn, staff.shop_id, account_id)
 
 
-async def access_group(conn: AsyncConnection, staff: Staff, group_id: int) -> Any:
+async def access_group(conn: Connection, staff: Staff, group_id: int) -> Any:
     """ACCT-5: a group of the caller's shop."""
     return await repos.shop_group(conn, staff.shop_id, group_id)

@@ -8,14 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greeting
 from kefu.services.access import access_account, access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import greetings as store
 from kefu.storage import messages as message_store
+from kefu.storage.db import Connection
 from kefu.storage.messages import Append, NewMessage
 
 
@@ -79,7 +78,7 @@ def _checked(g: store.Greeting) -> store.Greeting:
 
 
 async def greeting_for(
-    conn: AsyncConnection, shop_id: int, agent_id: int | None, kind: GreetingKind
+    conn: Connection, shop_id: int, agent_id: int | None, kind: GreetingKind
 ) -> str | None:
     """SET-2: the agent's group's text, else the agent's own, else none."""
     if agent_id is None:
@@ -89,7 +88,7 @@ async def greeting_for(
 
 
 async def greetings_for(
-    conn: AsyncConnection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
+    conn: Connection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
 ) -> dict[int, str]:
     items = await store.for_shop(conn, shop_id)
     if not items:
@@ -117,7 +116,7 @@ def _texts(
 
 
 async def post_welcomes(
-    conn: AsyncConnection,
+    conn: Connection,
     shop_id: int,
     assignments: Sequence[tuple[int, int]],
     now: datetime,
@@ -150,7 +149,7 @@ async def post_welcomes(
 
 
 async def closing_messages(
-    conn: AsyncConnection, shop_id: int, agent_id: int | None
+    conn: Connection, shop_id: int, agent_id: int | None
 ) -> list[NewMessage]:
     """SET-2: the closing message for a conversation its agent ends, if one is set."""
     text = await greeting_for(conn, shop_id, agent_id, GreetingKind.CLOSING)

@@ -13,12 +13,8 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import Row, select, tuple_
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import (
@@ -44,9 +40,9 @@ from kefu.services.context import (
 from kefu.services.events import audience
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
-from kefu.storage import tables as t
 from kefu.storage.conversations import ConversationRecord
-from kefu.storage.messages import Append, MessageRecord, NewMessage, SendTarget
+from kefu.storage.db import Connection
+from kefu.storage.messages import Append, DuplicateMessage, MessageRecord, NewMessage, SendTarget
 from kefu.storage.views import MessageView, display_names, message_view
 
 log = structlog.get_logger(__name__)
@@ -108,7 +104,7 @@ class MessageWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except IntegrityError:
+            except DuplicateMessage:
                 # Another process raced us on a client id: redo one by one, each decides alone.
                 for item in batch:
                     await self._write_guarded([item])
@@ -121,11 +117,11 @@ class MessageWriter:
     async def _write_guarded(self, batch: list[_Pending]) -> None:
         try:
             await self._write(batch)
-        except IntegrityError as exc:
+        except DuplicateMessage as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(
-                        errors.Conflict("Concurrent write; resend.", detail=str(exc.orig))
+                        errors.Conflict("Concurrent write; resend.", detail=str(exc))
                     )
 
     async def _write(self, batch: list[_Pending]) -> None:
@@ -159,7 +155,7 @@ class _Plan:
     outcomes: dict[int, Ack | errors.KefuError]
 
 
-async def _plan(conn: AsyncConnection, batch: list[_Pending], now: datetime) -> _Plan:
+async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
     ids = sorted({r.conversation_id for r, _ in batch})
     targets = await message_store.lock_send_targets(conn, ids)
     participants = await conversation_store.participant_ids(conn, ids)
@@ -187,20 +183,13 @@ async def _plan(conn: AsyncConnection, batch: list[_Pending], now: datetime) -> 
 
 
 async def _existing(
-    conn: AsyncConnection, batch: list[_Pending]
-) -> dict[tuple[int, str, str], Row[Any]]:
-    m = t.messages.c
+    conn: Connection, batch: list[_Pending]
+) -> dict[tuple[int, str, str], MessageRecord]:
     keys = {(r.conversation_id, r.sender.value, r.client_id) for r, _ in batch}
-    rows = await conn.execute(
-        select(t.messages).where(tuple_(m.conversation_id, m.sender, m.client_id).in_(list(keys)))
-    )
-    found: dict[tuple[int, str, str], Row[Any]] = {}
-    for r in rows:
-        found[(r.conversation_id, r.sender, r.client_id)] = r
-    return found
+    return await message_store.by_client_ids(conn, keys)
 
 
-def _replay(request: SendRequest, original: Row[Any], targets: dict[int, SendTarget]) -> Ack:
+def _replay(request: SendRequest, original: MessageRecord, targets: dict[int, SendTarget]) -> Ack:
     """MSG-2: same client id and same content: the original ack; different content: refused."""
     if original.body != request.body or original.kind != request.kind.value:
         raise errors.ClientIdReused(client_id=request.client_id)
@@ -242,7 +231,7 @@ def _check_allowed(
 
 
 async def _append(
-    conn: AsyncConnection, plan: _Plan, now: datetime
+    conn: Connection, plan: _Plan, now: datetime
 ) -> list[tuple[MessageView, list[str]]]:
     """Store the accepted messages at their conversations' next seqs (MSG-2), and settle each
     one's ack and live view."""
@@ -315,7 +304,7 @@ async def history(
 
 
 async def _access_for_read(
-    conn: AsyncConnection, actor: Staff | ConsumerActor, conversation_id: int
+    conn: Connection, actor: Staff | ConsumerActor, conversation_id: int
 ) -> ConversationRecord:
     if isinstance(actor, Staff):
         return await access_conversation(conn, actor, conversation_id)

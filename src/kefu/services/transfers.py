@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.domain import notices, routing
 from kefu.domain.conversation import ConversationState
@@ -22,7 +20,7 @@ from kefu.storage import repos
 from kefu.storage import routing as routing_store
 from kefu.storage import transfers as transfer_store
 from kefu.storage.conversations import ConversationRecord
-from kefu.storage.db import UnitOfWork
+from kefu.storage.db import Connection, UnitOfWork
 from kefu.storage.messages import Append, notice_message
 from kefu.storage.views import TransferView, transfer_view
 
@@ -125,7 +123,7 @@ async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
         )
 
 
-async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: AccountId) -> None:
+async def _check_can_receive(conn: Connection, shop_id: int, agent_id: AccountId) -> None:
     loads = {a.agent_id: a for a in await routing_store.agent_loads(conn, shop_id)}
     agent = loads.get(agent_id)
     if agent is None or not routing.is_eligible(agent, None):
@@ -205,7 +203,7 @@ async def transfer_to_group(
     return view
 
 
-async def _name(conn: AsyncConnection, staff: Staff, account_id: int | None) -> str:
+async def _name(conn: Connection, staff: Staff, account_id: int | None) -> str:
     if account_id is None:
         return ""
     return str((await access_account(conn, staff, account_id)).display_name)

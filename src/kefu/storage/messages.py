@@ -5,12 +5,13 @@ history. Decisions about who may send what are the services'; this module only s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.messages import ReplyClock
@@ -69,6 +70,10 @@ class MessageRecord:
     meta: dict[str, Any] | None
 
 
+class DuplicateMessage(Exception):
+    """A message with this (conversation, sender, client id) was stored meanwhile (MSG-2)."""
+
+
 _c = t.conversations.c
 _m = t.messages.c
 
@@ -125,7 +130,10 @@ async def append(
             for i, m in enumerate(a.messages)
         ]
     if records:
-        await conn.execute(insert(t.messages), records)
+        try:
+            await conn.execute(insert(t.messages), records)
+        except IntegrityError as exc:
+            raise DuplicateMessage(str(exc.orig)) from exc
     return seqs
 
 
@@ -198,3 +206,19 @@ async def lock_send_targets(conn: AsyncConnection, ids: Sequence[int]) -> dict[i
     if conn.dialect.name != "sqlite":
         query = query.with_for_update(of=t.conversations)
     return {r.id: SendTarget(*r) for r in await conn.execute(query)}
+
+
+async def by_client_ids(
+    conn: AsyncConnection, keys: Iterable[tuple[int, str, str]]
+) -> dict[tuple[int, str, str], MessageRecord]:
+    """MSG-2: the stored messages with these (conversation, sender, client id) keys."""
+    wanted = list(keys)
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(t.messages).where(tuple_(_m.conversation_id, _m.sender, _m.client_id).in_(wanted))
+    )
+    found: dict[tuple[int, str, str], MessageRecord] = {}
+    for r in rows:
+        found[(r.conversation_id, r.sender, r.client_id)] = record_of(r)
+    return found
