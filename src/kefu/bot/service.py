@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.bot import kbfile
 from kefu.bot.cache import KbSnapshot
@@ -18,6 +16,7 @@ from kefu.bot.matcher import Decision
 from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import kb
+from kefu.storage.db import Connection
 from kefu.storage.kb import CategoryView, QuestionView
 
 # --- the matcher ----------------------------------------------------------------------------
@@ -205,7 +204,7 @@ async def delete_question(ctx: Context, staff: Staff, question_id: int) -> None:
     await ctx.kb.apply(staff.shop_id, version, removals=[question_id])
 
 
-async def _check_refs(conn: AsyncConnection, shop_id: int, draft: QuestionDraft) -> None:
+async def _check_refs(conn: Connection, shop_id: int, draft: QuestionDraft) -> None:
     """ACCT-5: the category and related questions must be this shop's."""
     if draft.category_id is not None:
         await kb.shop_category(conn, shop_id, draft.category_id)
@@ -309,7 +308,7 @@ async def import_rows(
 
 
 async def _link_related(
-    conn: AsyncConnection, rows: Sequence[kbfile.KbRow], by_text: dict[str, int], now: datetime
+    conn: Connection, rows: Sequence[kbfile.KbRow], by_text: dict[str, int], now: datetime
 ) -> None:
     for row in rows:
         if not row.related:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.services.context import ConsumerActor, Staff
+from kefu.storage import conversations as conversation_store
 from kefu.storage import repos
+from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
 
 
 def require_owner(staff: Staff, **params: Any) -> None:
@@ -36,19 +36,19 @@ def supervises(staff: Staff, group_id: int | None) -> bool:
 
 
 async def access_conversation(
-    conn: AsyncConnection,
+    conn: Connection,
     staff: Staff,
     conversation_id: int,
     *,
     speak: bool = False,
     for_update: bool = False,
-) -> Row[Any]:
+) -> ConversationRecord:
     """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
 
     Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
     until commit, for changes that must not race an end (which takes no shop lock).
     """
-    row = await repos.shop_conversation(
+    row = await conversation_store.get(
         conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
     )
     if row.is_participant:
@@ -59,20 +59,20 @@ async def access_conversation(
 
 
 async def access_own_conversation(
-    conn: AsyncConnection, consumer: ConsumerActor, conversation_id: int
-) -> Row[Any]:
+    conn: Connection, consumer: ConsumerActor, conversation_id: int
+) -> ConversationRecord:
     """ACCT-5: a consumer reaches only their own conversations in their shop."""
-    row = await repos.shop_conversation(conn, consumer.shop_id, conversation_id)
+    row = await conversation_store.get(conn, consumer.shop_id, conversation_id)
     if row.consumer_id != consumer.consumer_id:
         raise errors.NotFound(kind="conversation", id=conversation_id)
     return row
 
 
-async def access_account(conn: AsyncConnection, staff: Staff, account_id: int) -> Row[Any]:
+async def access_account(conn: Connection, staff: Staff, account_id: int) -> Any:
     """ACCT-5: an account of the caller's shop."""
     return await repos.shop_account(conn, staff.shop_id, account_id)
 
 
-async def access_group(conn: AsyncConnection, staff: Staff, group_id: int) -> Row[Any]:
+async def access_group(conn: Connection, staff: Staff, group_id: int) -> Any:
     """ACCT-5: a group of the caller's shop."""
     return await repos.shop_group(conn, staff.shop_id, group_id)

@@ -11,7 +11,7 @@ from kefu.domain.accounts import check_reception_limit
 from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
 from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
-from kefu.services.routing import announce, assign_from_queue, request_drain
+from kefu.services.routing import announce, assign_waiting, drain
 from kefu.storage import accounts as store
 from kefu.storage.views import AccountView
 
@@ -37,7 +37,7 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
             tx.conn, shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
         )
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=status is AgentStatus.ONLINE)
+    return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
 async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
@@ -49,14 +49,14 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
     async with ctx.db.uow() as tx:
         await store.set_reception_limit(tx.conn, staff.account_id, limit)
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=True)
+    return await _drain_and_tell(ctx, staff, capacity_freed=True)
 
 
-async def _drain_and_tell(ctx: Context, staff: Staff, *, drain: bool) -> AccountView:
+async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -> AccountView:
     """After commit: drain the queue if capacity may have come (ROUTE-2), then tell the account
     its new state and load."""
-    if drain:
-        await request_drain(ctx, staff.shop_id)
+    if capacity_freed:
+        await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
         view = await store.account_view(tx.conn, staff.account_id)
     await _account_changed(ctx, view)()
@@ -91,7 +91,7 @@ async def batch_update(
             raise errors.BadInput(
                 "Unknown action.", field="action", allowed=["suspend", "unsuspend", "move"]
             )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         views = await store.account_views_of(tx.conn, agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
