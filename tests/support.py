@@ -16,25 +16,34 @@ import httpx
 import orjson
 import uvicorn
 from argon2 import PasswordHasher
-from sqlalchemy import insert
 from websockets.asyncio.client import ClientConnection, connect
 
 from kefu.app import Runtime, create_app
+from kefu.broker.memory import MemoryBroker
 from kefu.clock import Clock, FakeClock
+from kefu.domain.presence import AgentStatus, Role
 from kefu.domain.shop import ShopSettings
+from kefu.services.accounts import NewAccount, create_accounts
+from kefu.services.context import Context
+from kefu.services.shops import create_group, create_shop
 from kefu.settings import Settings
-from kefu.storage import tables as t
 from kefu.storage.db import Database
 
 PASSWORD = "secret-pass-1"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-_password_hash = FAST_HASHER.hash(PASSWORD)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def service_context(db: Database, clock: Clock) -> Context:
+    """What the use cases need, without a server: `db`, `clock`, an in-process broker and the
+    fast hasher."""
+    settings = Settings(database_url=db.url, secret_key="test-secret-key-0123456789")
+    return Context(db=db, clock=clock, broker=MemoryBroker(), settings=settings, hasher=FAST_HASHER)
 
 
 @dataclass
@@ -66,48 +75,33 @@ async def make_shop(
     clock: Clock,
 ) -> ShopIds:
     """A shop with an owner (`owner`), groups and agents; the entry sources map to group 0."""
-    now = clock.now()
-    secret = "s3cret-" + name
-    async with db.uow() as tx:
-        shop_id = await tx.conn.scalar(
-            insert(t.shops)
-            .values(name=name, manager_name="Boss", secret=secret, settings={}, created_at=now)
-            .returning(t.shops.c.id)
-        )
-        group_ids = [
-            await tx.conn.scalar(
-                insert(t.groups).values(shop_id=shop_id, name=f"g{i}").returning(t.groups.c.id)
+    ctx = service_context(db, clock)
+    # The owner's display name is the manager's (ACCT-3): "Owner", as `owner`.title().
+    shop = await create_shop(
+        ctx, name=name, manager_name="Owner", settings=settings, secret="s3cret-" + name
+    )
+    group_ids = [await create_group(ctx, shop_id=shop.id, name=f"g{i}") for i in range(groups)]
+    specs = [AgentSpec("owner", group=None, role="owner", status="offline"), *(agents or [])]
+    ids = await create_accounts(
+        ctx,
+        shop_id=shop.id,
+        accounts=[
+            NewAccount(
+                spec.username,
+                PASSWORD,
+                Role(spec.role),
+                display_name=spec.username.title(),
+                group_id=group_ids[spec.group] if spec.group is not None else None,
+                has_im_permission=spec.im,
+                status=AgentStatus(spec.status),
+                is_suspended=spec.suspended,
+                reception_limit=spec.limit,
             )
-            for i in range(groups)
-        ]
-        settings = settings or ShopSettings()
-        await tx.conn.execute(
-            t.shops.update().where(t.shops.c.id == shop_id).values(settings=settings.to_json())
-        )
-        accounts = {}
-        for spec in [
-            AgentSpec("owner", group=None, role="owner", status="offline"),
-            *(agents or []),
-        ]:
-            accounts[spec.username] = await tx.conn.scalar(
-                insert(t.accounts)
-                .values(
-                    shop_id=shop_id,
-                    username=spec.username,
-                    password_hash=_password_hash,
-                    display_name=spec.username.title(),
-                    role=spec.role,
-                    group_id=group_ids[spec.group] if spec.group is not None else None,
-                    has_im_permission=spec.im,
-                    status=spec.status,
-                    is_suspended=spec.suspended,
-                    reception_limit=spec.limit,
-                    created_at=now,
-                )
-                .returning(t.accounts.c.id)
-            )
-        await tx.commit()
-    return ShopIds(shop_id, group_ids, accounts, secret)
+            for spec in specs
+        ],
+    )
+    accounts = {spec.username: account_id for spec, account_id in zip(specs, ids, strict=True)}
+    return ShopIds(shop.id, list(group_ids), dict(accounts), shop.secret)
 
 
 class Frames:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
-from sqlalchemy import insert, select
-
+from kefu.domain.ids import ShopId
 from kefu.domain.presence import Role
-from kefu.domain.shop import ShopSettings
+from kefu.services.accounts import NewAccount, create_accounts
 from kefu.services.context import Context
-from kefu.storage import tables as t
+from kefu.services.shops import create_group, create_shop
+from kefu.storage import accounts as account_store
+from kefu.storage import shops as shop_store
+from kefu.storage.shops import OrderRecord, ProductRecord
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed to the person running the demo
 DEMO_SHOP_ID = 1
@@ -35,90 +36,50 @@ DEMO_PRODUCTS = [
 
 
 async def seed_demo(ctx: Context) -> bool:
-    """Create the demo shop unless it exists; True when it was created."""
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        if await tx.conn.scalar(select(t.shops.c.id).where(t.shops.c.id == DEMO_SHOP_ID)):
+    """Create the demo shop unless it exists; True when it was created.
+
+    It is the first shop of the fresh database `kefu demo` makes, hence DEMO_SHOP_ID.
+    """
+    async with ctx.db.read() as tx:
+        if await shop_store.shop(tx.conn, DEMO_SHOP_ID) is not None:
             return False
-        await tx.conn.execute(
-            insert(t.shops).values(
-                id=DEMO_SHOP_ID,
-                name="小鹿优选旗舰店",
-                manager_name="林晓",
-                secret=secrets.token_hex(32),
-                settings={},
-                created_at=now,
-            )
+    shop = await create_shop(ctx, name="小鹿优选旗舰店", manager_name="林晓")
+    group_ids = [
+        await create_group(ctx, shop_id=shop.id, name="售前组", entries=["product"]),
+        await create_group(ctx, shop_id=shop.id, name="售后组", entries=["order", "after_sale"]),
+    ]
+    accounts = [
+        NewAccount(
+            username,
+            DEMO_PASSWORD,
+            role,
+            display_name=name,
+            group_id=group_ids[group] if group is not None else None,
+            has_im_permission=role is not Role.OWNER,
+            reception_limit=5,
         )
-        group_ids = []
-        for name in ("售前组", "售后组"):
-            group_ids.append(
-                await tx.conn.scalar(
-                    insert(t.groups)
-                    .values(shop_id=DEMO_SHOP_ID, name=name)
-                    .returning(t.groups.c.id)
-                )
-            )
-        settings = ShopSettings(
-            entry_groups={
-                "product": group_ids[0],
-                "order": group_ids[1],
-                "after_sale": group_ids[1],
-            }
-        )
-        await tx.conn.execute(
-            t.shops.update().where(t.shops.c.id == DEMO_SHOP_ID).values(settings=settings.to_json())
-        )
-        password_hash = ctx.hasher.hash(DEMO_PASSWORD)
-        for username, name, role, group in DEMO_ACCOUNTS:
-            await tx.conn.execute(
-                insert(t.accounts).values(
-                    shop_id=DEMO_SHOP_ID,
-                    username=username,
-                    password_hash=password_hash,
-                    display_name=name,
-                    role=role,
-                    group_id=group_ids[group] if group is not None else None,
-                    has_im_permission=role is not Role.OWNER,
-                    status="offline",
-                    is_suspended=False,
-                    reception_limit=5,
-                    created_at=now,
-                )
-            )
-        for external_id, title, price in DEMO_PRODUCTS:
-            await tx.conn.execute(
-                insert(t.products).values(
-                    shop_id=DEMO_SHOP_ID,
-                    external_id=external_id,
-                    title=title,
-                    price=price,
-                    url=f"/demo/shop?shop=1#{external_id}",
-                    image="",
-                )
-            )
-        consumer_id = await tx.conn.scalar(
-            insert(t.consumers)
-            .values(
-                shop_id=DEMO_SHOP_ID,
-                uid="demo-buyer",
-                nickname="买家小王",
-                is_vip=True,
-                created_at=now,
-            )
-            .returning(t.consumers.c.id)
-        )
-        for i, (_, title, price) in enumerate(DEMO_PRODUCTS[:3]):
-            await tx.conn.execute(
-                insert(t.orders).values(
-                    shop_id=DEMO_SHOP_ID,
-                    consumer_id=consumer_id,
-                    order_no=f"DD2026{1000 + i}",
-                    item_count=1,
-                    amount=price,
-                    title=title,
-                    ordered_at=now - timedelta(days=i + 1),
-                )
-            )
-        await tx.commit()
+        for username, name, role, group in DEMO_ACCOUNTS
+    ]
+    await create_accounts(ctx, shop_id=shop.id, accounts=accounts)
+    await _add_catalogue(ctx, shop.id)
     return True
+
+
+async def _add_catalogue(ctx: Context, shop_id: ShopId) -> None:
+    """The products, and a VIP buyer with orders of the first three of them."""
+    now = ctx.clock.now()
+    products = [
+        ProductRecord(external_id, title, price, f"/demo/shop?shop={shop_id}#{external_id}", "")
+        for external_id, title, price in DEMO_PRODUCTS
+    ]
+    orders = [
+        OrderRecord(f"DD2026{1000 + i}", title, 1, price, now - timedelta(days=i + 1))
+        for i, (_, title, price) in enumerate(DEMO_PRODUCTS[:3])
+    ]
+    async with ctx.db.uow() as tx:
+        await shop_store.add_products(tx.conn, shop_id, products)
+        buyer_id = await account_store.add_consumer(
+            tx.conn, shop_id, uid="demo-buyer", nickname="买家小王", is_vip=True, created_at=now
+        )
+        await shop_store.add_orders(tx.conn, shop_id, buyer_id, orders)
+        await tx.commit()

@@ -145,8 +145,8 @@ async def test_bot_4_two_misses_hand_over_to_the_queue(db_url: str) -> None:
         cid = consumer.conversation_id  # type: ignore[attr-defined]
 
         first = (await _say(consumer, "你们家的猫叫什么名字", "m1"))["message"]
-        assert first["body"] == "您的问题我还没理解，请换个方式问问"
-        assert first["meta"] == {"miss": True}
+        assert first["notice"] == {"code": "bot.no_answer", "params": {}}
+        assert first["meta"] == {"miss": True, "notice": first["notice"]}
         state, _ = await _state(srv, cid)
         assert state == "bot"
         await _say(consumer, "天空为什么是蓝色的", "m2")
@@ -506,10 +506,14 @@ async def test_set_2_greetings_group_wins_over_agent(db_url: str) -> None:
         ended = await alice.post(f"/api/conversations/{cid}/end")
         assert ended.status_code == 200
         items = (await alice.get(f"/api/conversations/{cid}/messages")).json()["items"]
-        system = [m["body"] for m in items if m["sender"] == "system"]
+        system = [
+            m["notice"]["code"] if m["notice"] else m["body"]
+            for m in items
+            if m["sender"] == "system"
+        ]
         # The group's welcome wins; the group has no closing, so alice's own is used.
         assert "组欢迎" in system and "个人欢迎" not in system
-        assert system[-2:] == ["个人再见", "本次会话已结束，感谢您的咨询。"]
+        assert system[-2:] == ["个人再见", "conversation.ended"]
         refused = await alice.put("/api/greetings", json={"groups": [], "agents": []})
         assert refused.status_code == 403
         assert (await owner.get("/api/greetings")).json() == saved.json()
@@ -615,7 +619,12 @@ async def test_bot_5_a_near_miss_offers_did_you_mean(db_url: str) -> None:
         assert near["meta"] == {
             "miss": True,
             "related": [{"question_id": ids[0], "question": "多久发货"}],
+            "notice": near["notice"],
         }
-        assert near["body"].startswith("您的问题我还没完全理解")
+        assert near["notice"] == {"code": "bot.suggestions", "params": {}}
         far = (await _say(consumer, "你们家的猫叫什么名字", "m2"))["message"]
-        assert far["meta"] == {"miss": True}  # nothing close: no suggestions
+        assert far["meta"] == {
+            "miss": True,
+            "notice": far["notice"],
+        }  # nothing close: no suggestions
+        assert far["notice"] == {"code": "bot.no_answer", "params": {}}

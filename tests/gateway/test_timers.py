@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -29,6 +30,11 @@ async def _events(srv: Server, conversation_id: int, kind: str) -> int:
             )
         )
     return int(n or 0)
+
+
+def _is_warning(frame: dict[str, Any]) -> bool:
+    notice: dict[str, Any] = frame["message"].get("notice") or {}
+    return notice == {"code": "conversation.auto_end_warning", "params": {"minutes": 1}}
 
 
 async def test_conv_3_fifteen_minutes_of_consumer_silence_ends_it(db_url: str) -> None:
@@ -84,16 +90,14 @@ async def test_conv_3_five_minute_variant_warns_at_four(db_url: str) -> None:
 
         srv.clock.advance(timedelta(minutes=4))
         await srv.runtime.scheduler.tick()
-        warning = await consumer.wait_for(
-            lambda f: f["type"] == "message" and "1分钟" in f["message"]["body"]
-        )
+        warning = await consumer.wait_for(lambda f: f["type"] == "message" and _is_warning(f))
         assert warning["message"]["sender"] == "system"
         assert await _state(srv, cid) == "assigned"
 
         srv.clock.advance(timedelta(minutes=1))
         await srv.runtime.scheduler.tick()
         assert await _state(srv, cid) == "ended"
-        warnings = [f for f in consumer.of_type("message") if "1分钟" in f["message"]["body"]]
+        warnings = [f for f in consumer.of_type("message") if _is_warning(f)]
         assert len(warnings) == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from kefu.clock import FakeClock
-from kefu.storage import repos
+from kefu.storage import messages as message_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from support import make_shop
@@ -79,7 +79,7 @@ async def _two_conversations(db: Database) -> tuple[int, int]:
 async def test_msg_2_client_id_lookup_finds_exactly_the_stored_keys(db: Database) -> None:
     first, second = await _two_conversations(db)
     async with db.read() as tx:
-        found = await repos.messages_by_client_id(
+        found = await message_store.by_client_ids(
             tx.conn,
             {
                 (first, "consumer", "m1"),
@@ -90,7 +90,7 @@ async def test_msg_2_client_id_lookup_finds_exactly_the_stored_keys(db: Database
                 (second, "agent", '客户 "端" \\ 1'),
             },
         )
-        assert await repos.messages_by_client_id(tx.conn, set()) == {}
+        assert await message_store.by_client_ids(tx.conn, set()) == {}
     assert sorted(found) == sorted(
         [
             (first, "consumer", "m1"),
@@ -114,7 +114,7 @@ async def test_msg_2_client_id_lookup_uses_index(db: Database) -> None:
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
         async with db.read() as tx:
-            await repos.messages_by_client_id(tx.conn, keys)
+            await message_store.by_client_ids(tx.conn, keys)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     ((statement, parameters),) = issued

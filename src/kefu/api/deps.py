@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyCookie
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import HTTPConnection
 
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
     from kefu.app import Runtime
 
 SESSION_COOKIE = "kefu_session"
+# Documents the cookie as /openapi.json's security scheme of every staff route (API-2); it
+# only reads the cookie, and a missing one is refused below with the product's error model.
+SESSION_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="staff_session",
+    description="The signed staff session, set by POST /api/auth/login.",
+    auto_error=False,
+)
 
 
 def runtime(conn: HTTPConnection) -> Runtime:
@@ -36,8 +45,16 @@ def sign_session(ctx: Context, session_id: str) -> str:
 
 
 async def staff_from_connection(conn: HTTPConnection) -> Staff:
-    ctx = ctx_of(conn)
-    cookie = conn.cookies.get(SESSION_COOKIE)
+    return await _staff_from_cookie(ctx_of(conn), conn.cookies.get(SESSION_COOKIE))
+
+
+async def current_staff(
+    request: Request, cookie: Annotated[str | None, Security(SESSION_SCHEME)]
+) -> Staff:
+    return await _staff_from_cookie(ctx_of(request), cookie)
+
+
+async def _staff_from_cookie(ctx: Context, cookie: str | None) -> Staff:
     if not cookie:
         raise errors.Unauthenticated()
     try:
@@ -47,7 +64,3 @@ async def staff_from_connection(conn: HTTPConnection) -> Staff:
     if not isinstance(session_id, str):
         raise errors.Unauthenticated()
     return await accounts.authenticate(ctx, session_id)
-
-
-async def current_staff(request: Request) -> Staff:
-    return await staff_from_connection(request)

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from kefu import errors
+from kefu.api.models import ErrorOut
 from kefu.api.responses import JsonOut
 
 _STATUS: dict[type[errors.KefuError], int] = {
@@ -26,10 +27,37 @@ _STATUS: dict[type[errors.KefuError], int] = {
 
 
 def http_status(exc: errors.KefuError) -> int:
-    for cls in type(exc).__mro__:
+    return _status_of(type(exc))
+
+
+def _status_of(error: type[errors.KefuError]) -> int:
+    for cls in error.__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
     return 400
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the statuses a route refuses with: each the error model, and
+    described by the codes that status carries (a route may use only some of them)."""
+    return {status: {"model": ErrorOut, "description": _described(status)} for status in statuses}
+
+
+def _described(status: int) -> str:
+    codes = sorted({cls.code for cls in _error_classes() if _status_of(cls) == status})
+    if not codes:
+        raise ValueError(f"No error maps to HTTP {status}.")
+    return "Refused: " + ", ".join(f"`{code}`" for code in codes) + "."
+
+
+def _error_classes() -> list[type[errors.KefuError]]:
+    found: list[type[errors.KefuError]] = []
+    pending = [errors.KefuError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending += cls.__subclasses__()
+    return found
 
 
 def body(exc: errors.KefuError) -> dict[str, Any]:

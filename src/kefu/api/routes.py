@@ -6,8 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from kefu.api import models as m
 from kefu.api import schemas as s
 from kefu.api.deps import SESSION_COOKIE, ctx_of, current_staff, runtime, sign_session
+from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus
@@ -21,7 +23,12 @@ StaffDep = Annotated[Staff, Depends(current_staff)]
 Id = Annotated[int, Path(ge=1, le=s.MAX_ID)]
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    response_model=m.AccountResultOut,
+    responses=refusals(401, 409, 422, 429),
+)
 async def login(body: s.LoginIn, request: Request) -> JsonOut:
     ctx = ctx_of(request)
     result = await accounts.login(
@@ -43,7 +50,12 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
     return response
 
 
-@router.post("/auth/logout", tags=["auth"])
+@router.post(
+    "/auth/logout",
+    tags=["auth"],
+    response_model=m.OkOut,
+    responses=refusals(401),
+)
 async def logout(staff: StaffDep, request: Request) -> JsonOut:
     await accounts.logout(ctx_of(request), staff)
     response = JsonOut({"ok": True})
@@ -51,7 +63,12 @@ async def logout(staff: StaffDep, request: Request) -> JsonOut:
     return response
 
 
-@router.get("/me", tags=["presence"])
+@router.get(
+    "/me",
+    tags=["presence"],
+    response_model=m.MeOut,
+    responses=refusals(401),
+)
 async def me(staff: StaffDep, request: Request) -> JsonOut:
     ctx = ctx_of(request)
     account = await presence.me(ctx, staff)
@@ -59,29 +76,54 @@ async def me(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"account": account, "shop": {"id": shop["id"], "name": shop["name"]}})
 
 
-@router.put("/me/status", tags=["presence"])
+@router.put(
+    "/me/status",
+    tags=["presence"],
+    response_model=m.AccountResultOut,
+    responses=refusals(401, 422),
+)
 async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> JsonOut:
     account = await presence.set_status(ctx_of(request), staff, AgentStatus(body.status))
     return JsonOut({"account": account})
 
 
-@router.put("/me/reception-limit", tags=["presence"])
+@router.put(
+    "/me/reception-limit",
+    tags=["presence"],
+    response_model=m.AccountResultOut,
+    responses=refusals(401, 422),
+)
 async def set_limit(body: s.LimitIn, staff: StaffDep, request: Request) -> JsonOut:
     account = await presence.set_reception_limit(ctx_of(request), staff, body.limit)
     return JsonOut({"account": account})
 
 
-@router.get("/me/stats", tags=["presence"])
+@router.get(
+    "/me/stats",
+    tags=["presence"],
+    response_model=m.WorkStatsOut,
+    responses=refusals(401),
+)
 async def stats(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await presence.work_stats(ctx_of(request), staff))
 
 
-@router.get("/agents", tags=["agents"])
+@router.get(
+    "/agents",
+    tags=["agents"],
+    response_model=m.AccountListOut,
+    responses=refusals(401),
+)
 async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"items": await presence.list_accounts(ctx_of(request), staff)})
 
 
-@router.put("/agents/{agent_id}", tags=["agents"])
+@router.put(
+    "/agents/{agent_id}",
+    tags=["agents"],
+    response_model=m.AccountResultOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def update_agent(
     agent_id: Id, body: s.AgentUpdateIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -95,7 +137,12 @@ async def update_agent(
     return JsonOut({"account": account})
 
 
-@router.post("/agents/batch", tags=["agents"])
+@router.post(
+    "/agents/batch",
+    tags=["agents"],
+    response_model=m.AccountListOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> JsonOut:
     items = await presence.batch_update(
         ctx_of(request), staff, agent_ids=body.agent_ids, action=body.action, group_id=body.group_id
@@ -103,23 +150,43 @@ async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> Js
     return JsonOut({"items": items})
 
 
-@router.get("/groups", tags=["agents"])
+@router.get(
+    "/groups",
+    tags=["agents"],
+    response_model=m.GroupListOut,
+    responses=refusals(401),
+)
 async def list_groups(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"items": await shops.list_groups(ctx_of(request), staff)})
 
 
-@router.get("/shop/settings", tags=["settings"])
+@router.get(
+    "/shop/settings",
+    tags=["settings"],
+    response_model=m.ShopSettingsOut,
+    responses=refusals(401),
+)
 async def get_settings(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await shops.get_settings(ctx_of(request), staff))
 
 
-@router.put("/shop/settings", tags=["settings"])
+@router.put(
+    "/shop/settings",
+    tags=["settings"],
+    response_model=m.ShopSettingsOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def put_settings(body: s.SettingsIn, staff: StaffDep, request: Request) -> JsonOut:
     changes = body.model_dump(exclude_none=True)
     return JsonOut(await shops.update_settings(ctx_of(request), staff, changes))
 
 
-@router.get("/conversations", tags=["conversations"])
+@router.get(
+    "/conversations",
+    tags=["conversations"],
+    response_model=m.ConversationPageOut,
+    responses=refusals(401, 403, 422),
+)
 async def list_conversations(
     staff: StaffDep,
     request: Request,
@@ -133,12 +200,22 @@ async def list_conversations(
     return JsonOut({"items": items, "total": total})
 
 
-@router.get("/conversations/{conversation_id}", tags=["conversations"])
+@router.get(
+    "/conversations/{conversation_id}",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def get_conversation(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.get_conversation(ctx_of(request), staff, conversation_id))
 
 
-@router.get("/conversations/{conversation_id}/messages", tags=["messages"])
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    tags=["messages"],
+    response_model=m.MessagePageOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def list_messages(
     conversation_id: Id,
     staff: StaffDep,
@@ -158,7 +235,12 @@ async def list_messages(
     return JsonOut({"items": items, "has_more": has_more})
 
 
-@router.post("/conversations/{conversation_id}/messages", tags=["messages"])
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    tags=["messages"],
+    response_model=m.AckOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
 async def send_message(
     conversation_id: Id, body: s.SendHttpIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -183,12 +265,22 @@ async def send_message(
     )
 
 
-@router.post("/conversations/{conversation_id}/end", tags=["conversations"])
+@router.post(
+    "/conversations/{conversation_id}/end",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def end(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.end_conversation(ctx_of(request), staff, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/transfer", tags=["conversations"])
+@router.post(
+    "/conversations/{conversation_id}/transfer",
+    tags=["conversations"],
+    response_model=m.TransferOut,
+    responses=refusals(401, 403, 404, 409, 422, 503),
+)
 async def transfer(
     conversation_id: Id, body: s.TransferIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -209,21 +301,36 @@ async def transfer(
     )
 
 
-@router.post("/transfers/{transfer_id}/accept", tags=["conversations"])
+@router.post(
+    "/transfers/{transfer_id}/accept",
+    tags=["conversations"],
+    response_model=m.TransferOut,
+    responses=refusals(401, 404, 409, 422),
+)
 async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
         await transfers.decide_transfer(ctx_of(request), staff, transfer_id, accept=True)
     )
 
 
-@router.post("/transfers/{transfer_id}/decline", tags=["conversations"])
+@router.post(
+    "/transfers/{transfer_id}/decline",
+    tags=["conversations"],
+    response_model=m.TransferOut,
+    responses=refusals(401, 404, 409, 422),
+)
 async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
         await transfers.decide_transfer(ctx_of(request), staff, transfer_id, accept=False)
     )
 
 
-@router.post("/conversations/{conversation_id}/invite", tags=["conversations"])
+@router.post(
+    "/conversations/{conversation_id}/invite",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def invite(
     conversation_id: Id, body: s.InviteIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -232,12 +339,22 @@ async def invite(
     )
 
 
-@router.post("/conversations/{conversation_id}/join", tags=["conversations"])
+@router.post(
+    "/conversations/{conversation_id}/join",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def join(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await conversations.join(ctx_of(request), staff, conversation_id))
 
 
-@router.post("/consumer/session", tags=["consumer"])
+@router.post(
+    "/consumer/session",
+    tags=["consumer"],
+    response_model=m.ConsumerSessionOut,
+    responses=refusals(401, 404, 422),
+)
 async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonOut:
     identity = None
     if body.identity is not None:
@@ -251,6 +368,11 @@ async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonO
     )
 
 
-@router.get("/public/shops/{shop_id}", tags=["consumer"])
+@router.get(
+    "/public/shops/{shop_id}",
+    tags=["consumer"],
+    response_model=m.PublicShopOut,
+    responses=refusals(404, 422),
+)
 async def public_shop(shop_id: Id, request: Request) -> JsonOut:
     return JsonOut(await shops.public_shop(ctx_of(request), shop_id))

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, StringConstraints
 
 from kefu import errors
+from kefu.api import models as m
 from kefu.api.deps import ctx_of, current_staff
+from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
 from kefu.api.schemas import MAX_ID, DbId, In
 from kefu.api.uploads import multipart_doc, read_upload
@@ -52,14 +54,24 @@ class GreetingsIn(In):
     agents: Annotated[list[AgentGreetingIn], Field(default_factory=list, max_length=5000)]
 
 
-@router.get("/quick-phrases", tags=["settings"])
+@router.get(
+    "/quick-phrases",
+    tags=["settings"],
+    response_model=m.PhraseListOut,
+    responses=refusals(401, 422),
+)
 async def list_phrases(
     staff: StaffDep, request: Request, q: Annotated[str | None, Query(max_length=100)] = None
 ) -> JsonOut:
     return JsonOut({"items": await phrases.list_phrases(ctx_of(request), staff, text=q)})
 
 
-@router.post("/quick-phrases", tags=["settings"])
+@router.post(
+    "/quick-phrases",
+    tags=["settings"],
+    response_model=m.PhraseOut,
+    responses=refusals(401, 403, 422),
+)
 async def add_phrase(body: PhraseIn, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
         await phrases.add_phrase(
@@ -68,7 +80,12 @@ async def add_phrase(body: PhraseIn, staff: StaffDep, request: Request) -> JsonO
     )
 
 
-@router.put("/quick-phrases/{phrase_id}", tags=["settings"])
+@router.put(
+    "/quick-phrases/{phrase_id}",
+    tags=["settings"],
+    response_model=m.PhraseOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def update_phrase(
     phrase_id: Id, body: PhraseUpdateIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -79,7 +96,12 @@ async def update_phrase(
     )
 
 
-@router.delete("/quick-phrases/{phrase_id}", tags=["settings"])
+@router.delete(
+    "/quick-phrases/{phrase_id}",
+    tags=["settings"],
+    response_model=m.OkOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def delete_phrase(phrase_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     await phrases.delete_phrase(ctx_of(request), staff, phrase_id)
     return JsonOut({"ok": True})
@@ -88,6 +110,8 @@ async def delete_phrase(phrase_id: Id, staff: StaffDep, request: Request) -> Jso
 @router.post(
     "/quick-phrases/import",
     tags=["settings"],
+    response_model=m.PhraseImportOut,
+    responses=refusals(401, 403, 422),
     openapi_extra=multipart_doc({"scope": {"type": "string", "enum": ["personal", "shop"]}}),
 )
 async def import_phrases(staff: StaffDep, request: Request) -> JsonOut:
@@ -99,12 +123,22 @@ async def import_phrases(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"imported": result.imported, "rejected": result.rejected})
 
 
-@router.get("/greetings", tags=["settings"])
+@router.get(
+    "/greetings",
+    tags=["settings"],
+    response_model=m.GreetingsOut,
+    responses=refusals(401),
+)
 async def get_greetings(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await greetings.get_greetings(ctx_of(request), staff))
 
 
-@router.put("/greetings", tags=["settings"])
+@router.put(
+    "/greetings",
+    tags=["settings"],
+    response_model=m.GreetingsOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def put_greetings(body: GreetingsIn, staff: StaffDep, request: Request) -> JsonOut:
     items = [Greeting("group", g.group_id, g.welcome, g.closing) for g in body.groups]
     items += [Greeting("agent", a.agent_id, a.welcome, a.closing) for a in body.agents]

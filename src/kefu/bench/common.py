@@ -20,11 +20,9 @@ import typer
 from argon2 import PasswordHasher
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kefu.domain.shop import ShopSettings
-from kefu.storage import tables as t
 from kefu.storage.db import Database
 
 DEFAULT_PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -119,53 +117,46 @@ async def seed_shop(
 ) -> BenchShop:
     """A shop whose online agents (limit `limit`) are spread over `groups` groups; entry source
     number k (ENTRY_SOURCES order) maps to group k, so a load can pick its group (ENTRY-1)."""
+    # Imported here: the gateway bench's load workers and relay import this module, and the
+    # services would add the bot's matcher to every one of their start-ups.
+    from kefu.broker.memory import MemoryBroker
+    from kefu.clock import FakeClock
+    from kefu.domain.presence import AgentStatus
     from kefu.domain.shop import ENTRY_SOURCES
+    from kefu.services.accounts import NewAccount, create_accounts
+    from kefu.services.context import Context
+    from kefu.services.shops import create_group, create_shop
+    from kefu.settings import Settings
 
-    secret = secrets.token_hex(16)
-    password_hash = _FAST_HASHER.hash(BENCH_PASSWORD)
-    async with db.uow() as tx:
-        shop_id = await tx.conn.scalar(
-            insert(t.shops)
-            .values(name="Bench", manager_name="Bench", secret=secret, settings={}, created_at=now)
-            .returning(t.shops.c.id)
-        )
-        assert shop_id is not None
-        group_ids = [
-            int(
-                await tx.conn.scalar(
-                    insert(t.groups).values(shop_id=shop_id, name=f"g{i}").returning(t.groups.c.id)
-                )
-                or 0
+    ctx = Context(
+        db=db,
+        clock=FakeClock(now),
+        broker=MemoryBroker(),
+        settings=Settings(database_url=db.url),
+        hasher=_FAST_HASHER,
+    )
+    shop = await create_shop(ctx, name="Bench", manager_name="Bench", secret=secrets.token_hex(16))
+    group_ids = [
+        await create_group(ctx, shop_id=shop.id, name=f"g{i}", entries=ENTRY_SOURCES[i : i + 1])
+        for i in range(groups)
+    ]
+    usernames = [f"agent{i}" for i in range(agents)]
+    ids = await create_accounts(
+        ctx,
+        shop_id=shop.id,
+        accounts=[
+            NewAccount(
+                username,
+                BENCH_PASSWORD,
+                display_name=f"Agent {i}",
+                group_id=group_ids[i % groups],
+                status=AgentStatus.ONLINE,
+                reception_limit=limit,
             )
-            for i in range(groups)
-        ]
-        settings = ShopSettings(entry_groups=dict(zip(ENTRY_SOURCES, group_ids, strict=False)))
-        await tx.conn.execute(
-            t.shops.update().where(t.shops.c.id == shop_id).values(settings=settings.to_json())
-        )
-        rows = [
-            {
-                "shop_id": shop_id,
-                "username": f"agent{i}",
-                "password_hash": password_hash,
-                "display_name": f"Agent {i}",
-                "role": "agent",
-                "group_id": group_ids[i % groups],
-                "has_im_permission": True,
-                "status": "online",
-                "is_suspended": False,
-                "reception_limit": limit,
-                "created_at": now,
-            }
-            for i in range(agents)
-        ]
-        ids = (
-            await tx.conn.scalars(
-                insert(t.accounts).returning(t.accounts.c.id, sort_by_parameter_order=True), rows
-            )
-        ).all()
-        await tx.commit()
+            for i, username in enumerate(usernames)
+        ],
+    )
     by_group: list[list[tuple[int, str]]] = [[] for _ in range(groups)]
-    for i, account_id in enumerate(ids):
-        by_group[i % groups].append((int(account_id), f"agent{i}"))
-    return BenchShop(int(shop_id), group_ids, by_group, secret)
+    for i, (account_id, username) in enumerate(zip(ids, usernames, strict=True)):
+        by_group[i % groups].append((int(account_id), username))
+    return BenchShop(int(shop.id), [int(g) for g in group_ids], by_group, shop.secret)

@@ -3,7 +3,7 @@ from several processes at once, then checks ROUTE-7 from the event rows.
 
 A private database gets a shop whose agents' limits sum to fewer than the requests, and the
 requests are inserted directly, already queued (the draining is what is measured). Each worker
-process runs `--tasks` loops that call `drain_queue` and end conversations with
+process runs `--tasks` loops that call `drain` and end conversations with
 `end_conversation` (which hands the freed slot to the shop's coalesced drain and returns once a
 drain pass has taken it): a share of what each drain assigned, one at a time, and, when a drain
 finds every agent full, one of the conversations of the loop's own partition. Every assignment
@@ -12,7 +12,7 @@ exactly as serving processes would.
 
 Figures: `assignments_per_s` is assignment events over the wall time from the moment every
 worker is ready until the last one sees an empty queue. `p99_assign_ms` is the 99th percentile
-of one routing call's latency as the worker sees it — a `drain_queue` or an `end_conversation`
+of one routing call's latency as the worker sees it — a `drain` or an `end_conversation`
 call, waiting for the shop lock included. `over_limit` replays the assigned and ended events of
 each agent in the order the database recorded them (event id: every such row is written under
 the shop lock, so ids follow the lock order; `at` is read before the lock is taken and may
@@ -52,9 +52,10 @@ from kefu.bench.common import (
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import SystemClock
 from kefu.domain.conversation import ConversationState
+from kefu.domain.presence import Role
 from kefu.services.context import Context, Staff
 from kefu.services.conversations import end_conversation
-from kefu.services.routing import drain_queue
+from kefu.services.routing import drain
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -304,7 +305,7 @@ async def _loop(
                 return
             continue
         started = time.perf_counter()
-        assigned = await drain_queue(ctx, config.shop_id)
+        assigned = await drain(ctx, config.shop_id, freed_capacity=False)
         report.call_ms.append((time.perf_counter() - started) * 1000.0)
         report.drain_calls += 1
         report.drained += len(assigned)
@@ -329,7 +330,7 @@ async def _end(ctx: Context, config: WorkerConfig, report: WorkerReport, cid: in
     shop_id, group_id = config.staff[agent_id]
     started = time.perf_counter()
     try:
-        await end_conversation(ctx, Staff(agent_id, shop_id, "agent", group_id), cid)
+        await end_conversation(ctx, Staff(agent_id, shop_id, Role.AGENT, group_id), cid)
     except errors.ConversationClosed:
         report.end_refused += 1  # another loop ended it first: the service refused, as it must
     report.call_ms.append((time.perf_counter() - started) * 1000.0)

@@ -13,10 +13,13 @@ from starlette.responses import Response
 
 from kefu import errors
 from kefu.api.deps import ctx_of, current_staff, runtime
+from kefu.api.errors import refusals
+from kefu.api.models import OkOut
 from kefu.api.responses import JsonOut
 from kefu.api.schemas import MAX_ID, DbId, In
 from kefu.api.uploads import multipart_doc, read_upload
 from kefu.bot import entry as entry_service
+from kefu.bot import models as b
 from kefu.bot import service, stats
 from kefu.bot.cache import KbCache
 from kefu.bot.domain import MAX_IMPORT_BYTES, Entry, MenuItem, QuestionDraft
@@ -28,11 +31,6 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Generous caps against huge payloads; the exact limits are the domain's, with named params.
 Long = Annotated[str, StringConstraints(max_length=100_000)]
 Items: Any = Field(default_factory=list, max_length=1000)
-
-
-def _matchers(request: Request) -> KbCache:
-    """This process's matchers: the bot's, so that the bot sees every edit made here."""
-    return runtime(request).bot.matchers
 
 
 class CategoryIn(In):
@@ -98,17 +96,37 @@ class EntryIn(In):
         )
 
 
-@router.get("/kb/categories", tags=["bot"])
+def _matchers(request: Request) -> KbCache:
+    """This process's matchers: the bot's, so that the bot sees every edit made here."""
+    return runtime(request).bot.matchers
+
+
+@router.get(
+    "/kb/categories",
+    tags=["bot"],
+    response_model=b.CategoryListOut,
+    responses=refusals(401),
+)
 async def list_categories(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"items": await service.list_categories(ctx_of(request), staff)})
 
 
-@router.post("/kb/categories", tags=["bot"])
+@router.post(
+    "/kb/categories",
+    tags=["bot"],
+    response_model=b.CategoryOut,
+    responses=refusals(401, 403, 422),
+)
 async def add_category(body: CategoryIn, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await service.add_category(ctx_of(request), staff, name=body.name))
 
 
-@router.put("/kb/categories/{category_id}", tags=["bot"])
+@router.put(
+    "/kb/categories/{category_id}",
+    tags=["bot"],
+    response_model=b.CategoryOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def rename_category(
     category_id: Id, body: CategoryIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -116,13 +134,23 @@ async def rename_category(
     return JsonOut(await service.rename_category(ctx, staff, category_id, name=body.name))
 
 
-@router.delete("/kb/categories/{category_id}", tags=["bot"])
+@router.delete(
+    "/kb/categories/{category_id}",
+    tags=["bot"],
+    response_model=OkOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def delete_category(category_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     await service.delete_category(ctx_of(request), staff, category_id)
     return JsonOut({"ok": True})
 
 
-@router.get("/kb/questions", tags=["bot"])
+@router.get(
+    "/kb/questions",
+    tags=["bot"],
+    response_model=b.QuestionPageOut,
+    responses=refusals(401, 404, 422),
+)
 async def list_questions(
     staff: StaffDep,
     request: Request,
@@ -139,18 +167,33 @@ async def list_questions(
     return JsonOut({"items": items, "total": total})
 
 
-@router.post("/kb/questions", tags=["bot"])
+@router.post(
+    "/kb/questions",
+    tags=["bot"],
+    response_model=b.QuestionOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def add_question(body: QuestionIn, staff: StaffDep, request: Request) -> JsonOut:
     draft = body.draft()
     return JsonOut(await service.add_question(ctx_of(request), _matchers(request), staff, draft))
 
 
-@router.get("/kb/questions/{question_id}", tags=["bot"])
+@router.get(
+    "/kb/questions/{question_id}",
+    tags=["bot"],
+    response_model=b.QuestionOut,
+    responses=refusals(401, 404, 422),
+)
 async def get_question(question_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await service.get_question(ctx_of(request), staff, question_id))
 
 
-@router.put("/kb/questions/{question_id}", tags=["bot"])
+@router.put(
+    "/kb/questions/{question_id}",
+    tags=["bot"],
+    response_model=b.QuestionOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def update_question(
     question_id: Id, body: QuestionIn, staff: StaffDep, request: Request
 ) -> JsonOut:
@@ -158,13 +201,24 @@ async def update_question(
     return JsonOut(await service.update_question(ctx, matchers, staff, question_id, body.draft()))
 
 
-@router.delete("/kb/questions/{question_id}", tags=["bot"])
+@router.delete(
+    "/kb/questions/{question_id}",
+    tags=["bot"],
+    response_model=OkOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def delete_question(question_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     await service.delete_question(ctx_of(request), _matchers(request), staff, question_id)
     return JsonOut({"ok": True})
 
 
-@router.post("/kb/import", tags=["bot"], openapi_extra=multipart_doc())
+@router.post(
+    "/kb/import",
+    tags=["bot"],
+    response_model=b.KbImportOut,
+    responses=refusals(401, 403, 422),
+    openapi_extra=multipart_doc(),
+)
 async def import_kb(staff: StaffDep, request: Request) -> JsonOut:
     upload = await read_upload(request, max_bytes=MAX_IMPORT_BYTES)
     result = await service.import_file(
@@ -179,7 +233,25 @@ async def import_kb(staff: StaffDep, request: Request) -> JsonOut:
     )
 
 
-@router.get("/kb/export", tags=["bot"])
+@router.get(
+    "/kb/export",
+    tags=["bot"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A download: the JSON file, or a CSV file with a UTF-8 BOM.",
+            "model": b.KbFileOut,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": 'attachment; filename="knowledge-base.json" (or .csv)',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **refusals(401, 422),
+    },
+)
 async def export_kb(
     staff: StaffDep, request: Request, format: Literal["json", "csv"] = "json"
 ) -> Response:
@@ -192,13 +264,23 @@ async def export_kb(
     )
 
 
-@router.get("/kb/synonyms", tags=["bot"])
+@router.get(
+    "/kb/synonyms",
+    tags=["bot"],
+    response_model=b.SynonymsOut,
+    responses=refusals(401),
+)
 async def get_synonyms(staff: StaffDep, request: Request) -> JsonOut:
     saved = await service.get_synonyms(ctx_of(request), staff)
     return JsonOut({"groups": saved.synonyms, "user_words": saved.user_words})
 
 
-@router.put("/kb/synonyms", tags=["bot"])
+@router.put(
+    "/kb/synonyms",
+    tags=["bot"],
+    response_model=b.SynonymsOut,
+    responses=refusals(401, 403, 422),
+)
 async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> JsonOut:
     saved = await service.put_synonyms(
         ctx_of(request),
@@ -210,27 +292,52 @@ async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> J
     return JsonOut({"groups": saved.synonyms, "user_words": saved.user_words})
 
 
-@router.post("/kb/try", tags=["bot"])
+@router.post(
+    "/kb/try",
+    tags=["bot"],
+    response_model=b.TryOut,
+    responses=refusals(401, 422),
+)
 async def try_text(body: TryIn, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await service.try_text(ctx_of(request), _matchers(request), staff, body.text))
 
 
-@router.get("/shop/entry", tags=["settings"])
+@router.get(
+    "/shop/entry",
+    tags=["settings"],
+    response_model=b.EntryOut,
+    responses=refusals(401),
+)
 async def get_entry(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await entry_service.get_entry(ctx_of(request), staff))
 
 
-@router.put("/shop/entry", tags=["settings"])
+@router.put(
+    "/shop/entry",
+    tags=["settings"],
+    response_model=b.EntryOut,
+    responses=refusals(401, 403, 404, 422),
+)
 async def put_entry(body: EntryIn, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await entry_service.put_entry(ctx_of(request), staff, body.entry()))
 
 
-@router.get("/public/shops/{shop_id}/entry", tags=["consumer"])
+@router.get(
+    "/public/shops/{shop_id}/entry",
+    tags=["consumer"],
+    response_model=b.PublicEntryOut,
+    responses=refusals(404, 422),
+)
 async def public_entry(shop_id: Id, request: Request) -> JsonOut:
     return JsonOut(await entry_service.public_entry(ctx_of(request), shop_id))
 
 
-@router.get("/bot/stats", tags=["bot"])
+@router.get(
+    "/bot/stats",
+    tags=["bot"],
+    response_model=b.BotStatsOut,
+    responses=refusals(401, 403, 422),
+)
 async def bot_stats(
     staff: StaffDep,
     request: Request,

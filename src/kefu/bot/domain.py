@@ -1,6 +1,7 @@
-"""The bot's rules that need no I/O: knowledge-base and entry limits (BOT-2, ENTRY-2), the bot's
-fixed replies, when it hands over (BOT-4) and the statistics formulas (BOT-3, BOT-6). Pure: the
-services pass in what they loaded; nothing here reads the database or the clock."""
+"""The bot's rules that need no I/O: knowledge-base and entry limits (BOT-2, ENTRY-2), when it
+hands over (BOT-4) and the statistics formulas (BOT-3, BOT-6); its fixed replies are notices
+(kefu.domain.notices). Pure: the services pass in what they loaded; nothing here reads the
+database or the clock."""
 
 from __future__ import annotations
 
@@ -30,8 +31,6 @@ MAX_WELCOME_CHARS = 500
 MAX_STATS_DAYS = 31
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
-MISS_REPLY = "您的问题我还没理解，请换个方式问问"
-SUGGEST_REPLY = "您的问题我还没完全理解，您是不是想问下面的问题？也可以换个方式问问"
 # Below the answering threshold, a candidate this confident is still worth offering as
 # "did you mean" (BOT-5): on the shop variant set most typo and synonym variants land between
 # 0.25 and the threshold, unrelated chatter below 0.2.

@@ -8,13 +8,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.bot.domain import Entry, MenuItem, check_entry
-from kefu.bot.service import require_owner
+from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import kb, repos
+from kefu.storage.db import Connection
 
 
 def _item(data: dict[str, Any]) -> MenuItem:
@@ -46,7 +45,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
 
 
-async def entry_of(conn: AsyncConnection, shop_id: int) -> Entry:
+async def entry_of(conn: Connection, shop_id: int) -> Entry:
     settings = await repos.shop_settings(conn, shop_id)
     config = await kb.entry_config(conn, shop_id)
     return Entry(

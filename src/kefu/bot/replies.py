@@ -11,28 +11,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.bot import entry as entry_service
 from kefu.bot.cache import KbCache
 from kefu.bot.domain import (
     HANDOVER_AFTER_MISSES,
-    MISS_REPLY,
-    SUGGEST_REPLY,
     asks_for_human,
     consecutive_misses,
     suggested_ids,
 )
 from kefu.bot.service import decide
+from kefu.domain import notices
 from kefu.domain.conversation import OPEN_STATES, ConversationState
+from kefu.domain.notices import Notice
 from kefu.services import events
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
+from kefu.storage import conversations as conversation_store
 from kefu.storage import kb, repos
+from kefu.storage import messages as message_store
+from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
 from kefu.storage.kb import QuestionView
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.storage.views import conversation_views, display_names, message_view
 
 
@@ -108,14 +109,14 @@ async def _verdict(
 
 
 async def _own_conversation(
-    conn: AsyncConnection,
+    conn: Connection,
     consumer: ConsumerActor,
     conversation_id: int,
     *,
     for_update: bool = False,
-) -> Row[Any]:
+) -> ConversationRecord:
     """The consumer's own conversation; anyone else's is NotFound (ACCT-5)."""
-    row = await repos.shop_conversation(
+    row = await conversation_store.get(
         conn, consumer.shop_id, conversation_id, for_update=for_update
     )
     if row.consumer_id != consumer.consumer_id:
@@ -123,15 +124,15 @@ async def _own_conversation(
     return row
 
 
-async def _mark_consulted(conn: AsyncConnection, row: Row[Any], now: datetime) -> None:
+async def _mark_consulted(conn: Connection, row: ConversationRecord, now: datetime) -> None:
     """BOT-6: a conversation enters the bot once, at the first message the bot handles."""
     if not await kb.has_event(conn, row.id, "bot_consulted"):
         await _event(conn, row, "bot_consulted", now)
 
 
 async def _answer(
-    conn: AsyncConnection,
-    row: Row[Any],
+    conn: Connection,
+    row: ConversationRecord,
     question: QuestionView,
     now: datetime,
     data: dict[str, Any],
@@ -147,7 +148,9 @@ async def _answer(
         ],
         "feedback": "pending",
     }
-    new_seq = await _post(conn, row, question.answer, meta, now)
+    new_seq = await _post(
+        conn, row, NewMessage("bot", None, "text", question.answer, meta=meta), now
+    )
     await _event(
         conn,
         row,
@@ -159,31 +162,34 @@ async def _answer(
     return new_seq
 
 
-async def _miss(conn: AsyncConnection, row: Row[Any], suggestions: list[int], now: datetime) -> int:
+async def _miss(
+    conn: Connection, row: ConversationRecord, suggestions: list[int], now: datetime
+) -> int:
     """BOT-4: "please ask another way", offering the near misses as "did you mean" (BOT-5)."""
     found = await kb.questions_by_id(conn, row.shop_id, suggestions)
     related = [{"question_id": q, "question": found[q].question} for q in suggestions if q in found]
     if not related:
-        return await _post(conn, row, MISS_REPLY, {"miss": True}, now)
-    return await _post(conn, row, SUGGEST_REPLY, {"miss": True, "related": related}, now)
+        return await _post(conn, row, _says(notices.bot_no_answer(), {"miss": True}), now)
+    meta = {"miss": True, "related": related}
+    return await _post(conn, row, _says(notices.bot_suggestions(), meta), now)
+
+
+def _says(notice: Notice, meta: dict[str, Any]) -> NewMessage:
+    """The bot's own words (MSG-1): a notice that clients translate, as a bot text message."""
+    return notice_message(notice, sender="bot", kind="text", meta=meta)
 
 
 async def _post(
-    conn: AsyncConnection, row: Row[Any], body: str, meta: dict[str, Any], now: datetime
+    conn: Connection, row: ConversationRecord, message: NewMessage, now: datetime
 ) -> int:
-    (seq,) = await repos.append_messages(
-        conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
-        now=now,
-        items=[NewMessage("bot", None, "text", body, meta=meta)],
-    )
+    seqs = await message_store.append(conn, [Append(row.shop_id, row.id, [message])], now=now)
+    (seq,) = seqs[row.id]
     return seq
 
 
 async def _event(
-    conn: AsyncConnection,
-    row: Row[Any],
+    conn: Connection,
+    row: ConversationRecord,
     kind: str,
     now: datetime,
     *,
@@ -211,7 +217,7 @@ async def publish_messages(ctx: Context, conversation_id: int, seqs: Sequence[in
     for r in rows:
         if r is not None:
             frame = {"type": "message", "message": message_view(r, names, view.consumer.nickname)}
-            await events.publish_to(ctx, events.audience(view), frame)
+            await events.publish_to(ctx, events.audience_of(view), frame)
 
 
 @dataclass(frozen=True, slots=True)

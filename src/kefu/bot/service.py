@@ -9,24 +9,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.bot import kbfile
 from kefu.bot.cache import KbCache, KbSnapshot
 from kefu.bot.domain import QuestionDraft, check_category_name, check_question, check_synonyms
 from kefu.bot.matcher import Decision
-from kefu.domain.presence import Role
+from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import kb
+from kefu.storage.db import Connection
 from kefu.storage.kb import CategoryView, QuestionView
-
-
-def require_owner(staff: Staff) -> None:
-    """SET-1: the bot and its knowledge base are the owner's to change."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
-
 
 # --- the matcher ----------------------------------------------------------------------------
 
@@ -215,7 +207,7 @@ async def delete_question(ctx: Context, matchers: KbCache, staff: Staff, questio
     await matchers.apply(staff.shop_id, version, removals=[question_id])
 
 
-async def _check_refs(conn: AsyncConnection, shop_id: int, draft: QuestionDraft) -> None:
+async def _check_refs(conn: Connection, shop_id: int, draft: QuestionDraft) -> None:
     """ACCT-5: the category and related questions must be this shop's."""
     if draft.category_id is not None:
         await kb.shop_category(conn, shop_id, draft.category_id)
@@ -326,7 +318,7 @@ async def import_rows(
 
 
 async def _link_related(
-    conn: AsyncConnection, rows: Sequence[kbfile.KbRow], by_text: dict[str, int], now: datetime
+    conn: Connection, rows: Sequence[kbfile.KbRow], by_text: dict[str, int], now: datetime
 ) -> None:
     for row in rows:
         if not row.related:

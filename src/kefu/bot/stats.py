@@ -10,7 +10,7 @@ from typing import Any
 from kefu import errors
 from kefu.bot.domain import MAX_STATS_DAYS, rate
 from kefu.bot.entry import load_entry
-from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.services.access import require_supervising
 from kefu.services.context import Context, Staff
 from kefu.storage import kb
 
@@ -22,8 +22,7 @@ def default_range(today: date) -> tuple[date, date]:
 
 async def bot_stats(ctx: Context, staff: Staff, *, start: date, end: date) -> dict[str, Any]:
     """BOT-3, BOT-6 over `start`..`end` inclusive (≤ 31 days); owners and supervisors."""
-    if Role(staff.role) not in SUPERVISING_ROLES:
-        raise errors.Forbidden()
+    require_supervising(staff)
     days = (end - start).days + 1
     if days < 1 or days > MAX_STATS_DAYS:
         raise errors.BadInput(

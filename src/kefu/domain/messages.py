@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from kefu import errors
@@ -41,3 +42,22 @@ def check_body(kind: MessageKind, body: str) -> str:
             "The message is too long.", field="body", max_chars=MAX_TEXT_CHARS, chars=len(body)
         )
     return body
+
+
+class ReplyClock(StrEnum):
+    """What new messages do to the "waiting for a reply" timer (CONV-2)."""
+
+    KEEP = "keep"
+    START = "start"  # from the first unanswered consumer message: an older start stands
+    STOP = "stop"
+
+
+def reply_clock_after(senders: Sequence[SenderKind]) -> ReplyClock:
+    """CONV-2: the timer runs from the first unanswered consumer message until an agent replies;
+    bot and system messages leave it as it is."""
+    for sender in reversed(senders):
+        if sender is SenderKind.CONSUMER:
+            return ReplyClock.START
+        if sender is SenderKind.AGENT:
+            return ReplyClock.STOP
+    return ReplyClock.KEEP

@@ -227,9 +227,7 @@ async def consumer_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
     connection.start()
     try:
-        async with rt.ctx.db.read() as tx:
-            current = await conversations.current_conversation_id(tx.conn, consumer)
-        view = await conversations.get_view(rt.ctx, current) if current else None
+        view = await conversations.current_conversation(rt.ctx, consumer)
         profile = await accounts.consumer_profile(rt.ctx, consumer)
         connection.push(
             {
@@ -238,7 +236,7 @@ async def consumer_socket(websocket: WebSocket) -> None:
                 "conversation": view,
             }
         )
-        if current and rt.ctx.on_queue_changed is not None:
+        if view is not None and rt.ctx.on_queue_changed is not None:
             rt.ctx.on_queue_changed(consumer.shop_id)
         await _serve(
             websocket,

@@ -1,5 +1,6 @@
-"""Durable timers (CONV-3): deadlines are rows; every process claims due rows, so a restart
-loses none and timers due while the server was down fire at start."""
+"""Durable timers (CONV-3): deadlines are rows; every process looks for due rows each tick and
+hands each to its use case (services/timers.py), which claims it, so a restart loses none and
+timers due while the server was down fire at start. Also runs the queue sweep (ROUTE-2)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,10 @@ import asyncio
 import contextlib
 
 import structlog
-from sqlalchemy import select, update
 
-from kefu.domain.conversation import (
-    AutoEndPolicy,
-    ConversationState,
-    TimerAction,
-    decide_auto_end,
-    silence_started_at,
-)
+from kefu.services import timers
 from kefu.services.context import Context
-from kefu.services.conversations import end_by_timer
-from kefu.services.routing import announce, sweep_queues
-from kefu.storage import repos
-from kefu.storage import tables as t
-from kefu.storage.repos import NewMessage
+from kefu.services.routing import sweep_queues
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 200
@@ -52,86 +42,9 @@ class Scheduler:
 
     async def tick(self) -> int:
         """Handle every timer due now; returns how many were handled."""
-        now = self._ctx.clock.now()
-        tm = t.timers.c
-        async with self._ctx.db.read() as tx:
-            due = (
-                await tx.conn.execute(
-                    select(tm.id, tm.shop_id)
-                    .where(tm.fired_at.is_(None), tm.due_at <= now)
-                    .order_by(tm.due_at)
-                    .limit(CLAIM_BATCH)
-                )
-            ).all()
-        handled = 0
-        for timer_id, shop_id in due:
-            handled += await self._fire(timer_id, shop_id)
-        await sweep_queues(self._ctx)  # ROUTE-2: a drain lost with a dead process
-        return handled
-
-    async def _fire(self, timer_id: int, shop_id: int) -> int:
         ctx = self._ctx
-        now = ctx.clock.now()
-        tm = t.timers.c
-        async with ctx.db.uow() as tx:
-            await tx.lock_shop(shop_id)
-            claim = select(t.timers).where(
-                tm.id == timer_id, tm.fired_at.is_(None), tm.due_at <= now
-            )
-            if not tx.is_sqlite:
-                claim = claim.with_for_update(skip_locked=True)
-            timer = (await tx.conn.execute(claim)).first()
-            if timer is None:
-                return 0  # another process took it, or it moved
-            # The row lock orders this with an agent's end, which takes no shop lock.
-            conv = await repos.shop_conversation(
-                tx.conn, shop_id, timer.conversation_id, for_update=True
-            )
-            settings = await repos.shop_settings(tx.conn, shop_id)
-            decision = decide_auto_end(
-                state=ConversationState(conv.state),
-                silence_since=silence_started_at(
-                    created_at=conv.created_at,
-                    assigned_at=conv.assigned_at,
-                    last_consumer_message_at=conv.last_consumer_message_at,
-                ),
-                warned_at=conv.auto_end_warned_at,
-                policy=AutoEndPolicy.for_mode(settings.auto_end),
-                now=now,
-            )
-            changed: list[int] = []
-            if decision.action is TimerAction.END:
-                changed = await end_by_timer(ctx, tx, conv, now)
-            elif decision.action is TimerAction.WARN:
-                await tx.conn.execute(
-                    update(t.conversations)
-                    .where(t.conversations.c.id == conv.id)
-                    .values(auto_end_warned_at=now)
-                )
-                await repos.append_messages(
-                    tx.conn,
-                    shop_id=shop_id,
-                    conversation_id=conv.id,
-                    now=now,
-                    items=[
-                        NewMessage(
-                            "system",
-                            None,
-                            "system",
-                            "您已有一段时间未回复，会话将在1分钟后自动结束。",
-                        )
-                    ],
-                )
-                changed = [conv.id]
-            if decision.next_due_at is None:
-                await tx.conn.execute(
-                    update(t.timers).where(tm.id == timer_id).values(fired_at=now)
-                )
-            else:
-                await tx.conn.execute(
-                    update(t.timers).where(tm.id == timer_id).values(due_at=decision.next_due_at)
-                )
-            if changed:
-                tx.on_commit(lambda: announce(ctx, shop_id, changed))
-            await tx.commit()
-        return 1
+        handled = 0
+        for timer in await timers.due_timers(ctx, limit=CLAIM_BATCH):
+            handled += await timers.HANDLERS[timer.kind](ctx, timer)
+        await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
+        return handled

@@ -1,5 +1,6 @@
-"""Staff login and sessions (ACCT-4), consumer identities (signed tokens and the shop's HMAC),
-and tenant-scoped access to accounts (ACCT-5). Passwords are argon2 hashes.
+"""New staff accounts (ACCT-1, ACCT-2), staff login and sessions (ACCT-4), consumer identities
+(signed tokens and the shop's HMAC), and tenant-scoped access to accounts (ACCT-5). Passwords
+are argon2 hashes.
 """
 
 from __future__ import annotations
@@ -8,24 +9,180 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
+from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Row, and_, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
+from kefu.domain.accounts import (
+    check_group_of_role,
+    check_name,
+    check_password,
+    check_reception_limit,
+    parse_role,
+    parse_status,
+)
+from kefu.domain.ids import AccountId, GroupId, ShopId
+from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
-from kefu.storage import tables as t
-from kefu.storage.views import AccountView, account_views
+from kefu.storage import accounts as store
+from kefu.storage import shops as shop_store
+from kefu.storage.accounts import AccountRecord, NewAccountRow
+from kefu.storage.db import UnitOfWork
+from kefu.storage.views import AccountView
 
 SESSION_LIFETIME = timedelta(hours=12)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 MAX_LOGIN_FAILURES = 5
 IDENTITY_VALIDITY = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """An account to create. `display_name` None: the username, and for the main account the
+    shop's manager name, which is the only name it may have (ACCT-3)."""
+
+    username: str
+    password: str = field(repr=False)
+    role: Role = Role.AGENT
+    display_name: str | None = None
+    group_id: GroupId | None = None
+    has_im_permission: bool = True
+    status: AgentStatus = AgentStatus.OFFLINE
+    is_suspended: bool = False
+    reception_limit: int = DEFAULT_RECEPTION_LIMIT
+
+
+async def create_account(
+    ctx: Context,
+    *,
+    shop_id: ShopId,
+    username: str,
+    password: str,
+    role: Role = Role.AGENT,
+    display_name: str | None = None,
+    group_id: GroupId | None = None,
+    has_im_permission: bool = True,
+    status: AgentStatus = AgentStatus.OFFLINE,
+    is_suspended: bool = False,
+    reception_limit: int = DEFAULT_RECEPTION_LIMIT,
+) -> AccountId:
+    """ACCT-1, ACCT-2: one account of the shop; the rules are create_accounts'."""
+    account = NewAccount(
+        username=username,
+        password=password,
+        role=role,
+        display_name=display_name,
+        group_id=group_id,
+        has_im_permission=has_im_permission,
+        status=status,
+        is_suspended=is_suspended,
+        reception_limit=reception_limit,
+    )
+    (account_id,) = await create_accounts(ctx, shop_id=shop_id, accounts=[account])
+    return account_id
+
+
+async def create_accounts(
+    ctx: Context, *, shop_id: ShopId, accounts: Sequence[NewAccount]
+) -> list[AccountId]:
+    """ACCT-1, ACCT-2: accounts of one shop in one unit of work; their ids, in order.
+
+    Usernames are unique in the shop, a shop has one main account (owner) and no second, and
+    groups must be the shop's own (ACCT-5). Passwords are hashed before the transaction opens,
+    so that the write lock is not held while argon2 works. No actor is checked: this is
+    provisioning (the demo, benchmarks, fixtures); an owner's route (ACCT-6) calls
+    require_owner first.
+    """
+    accounts = [_checked(a) for a in accounts]
+    _refuse_repeats(accounts)
+    if not accounts:
+        return []
+    hashes = await asyncio.to_thread(_hash_all, ctx.hasher, [a.password for a in accounts])
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        await tx.lock_shop(shop_id)  # two creations of one username must not both pass the check
+        manager_name = await _check_against_shop(tx, shop_id, accounts)
+        rows = [_row(a, h, manager_name) for a, h in zip(accounts, hashes, strict=True)]
+        ids = await store.add_accounts(tx.conn, shop_id, rows, now)
+        await tx.commit()
+    return ids
+
+
+def _checked(account: NewAccount) -> NewAccount:
+    """The account with its role and status as enum members, or BadInput."""
+    check_name(account.username, field="username")
+    check_password(account.password)
+    role = parse_role(account.role)
+    status = parse_status(account.status)
+    if account.display_name is not None:
+        check_name(account.display_name, field="display_name")
+    check_group_of_role(role, account.group_id is not None)
+    check_reception_limit(account.reception_limit, field="reception_limit")
+    return replace(account, role=role, status=status)
+
+
+def _refuse_repeats(accounts: Sequence[NewAccount]) -> None:
+    """Within one batch: a username twice, or two main accounts (ACCT-1)."""
+    repeated = sorted(n for n, k in Counter(a.username for a in accounts).items() if k > 1)
+    if repeated:
+        raise errors.BadInput("A username is given twice.", field="username", usernames=repeated)
+    if sum(1 for a in accounts if a.role is Role.OWNER) > 1:
+        raise errors.BadInput("A shop has one main account.", field="role")
+
+
+def _hash_all(hasher: PasswordHasher, passwords: list[str]) -> list[str]:
+    return [hasher.hash(p) for p in passwords]
+
+
+async def _check_against_shop(
+    tx: UnitOfWork, shop_id: ShopId, accounts: Sequence[NewAccount]
+) -> str:
+    """Refuse what clashes with the shop as stored; returns its manager name (ACCT-3)."""
+    shop = await shop_store.shop(tx.conn, shop_id)
+    if shop is None:
+        raise errors.NotFound(kind="shop", id=shop_id)
+    own_groups = {g.id for g in await shop_store.groups(tx.conn, shop_id)}
+    for account in accounts:
+        if account.group_id is not None and account.group_id not in own_groups:
+            raise errors.NotFound(kind="group", id=account.group_id)
+    taken = await store.taken_usernames(tx.conn, shop_id, [a.username for a in accounts])
+    if taken:
+        raise errors.Conflict(
+            "The shop already has an account of this username.",
+            code="account.username_taken",
+            field="username",
+            usernames=sorted(taken),
+        )
+    owners = [a for a in accounts if a.role is Role.OWNER]
+    if owners and await store.has_owner(tx.conn, shop_id):
+        raise errors.Conflict("The shop already has its main account.", code="account.owner_taken")
+    if any(a.display_name not in (None, shop.manager_name) for a in owners):
+        raise errors.RuleViolation("The main account's name is the shop's manager name.")
+    return shop.manager_name
+
+
+def _row(account: NewAccount, password_hash: str, manager_name: str) -> NewAccountRow:
+    if account.role is Role.OWNER:
+        display_name = manager_name
+    else:
+        display_name = account.display_name or account.username
+    return NewAccountRow(
+        username=account.username,
+        password_hash=password_hash,
+        display_name=display_name,
+        role=account.role,
+        group_id=account.group_id,
+        has_im_permission=account.has_im_permission,
+        status=account.status,
+        is_suspended=account.is_suspended,
+        reception_limit=account.reception_limit,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,47 +203,31 @@ async def login(
     """
     now = ctx.clock.now()
     attempt = await _start_attempt(ctx, shop_id, username, now)
-    if attempt.account_id is None or not await _verify(ctx, attempt.password_hash, password):
+    if attempt.account is None or not await _verify(ctx, attempt.account.password_hash, password):
         raise errors.InvalidCredentials()
-    return await _open_session(ctx, attempt, attempt.account_id, take_over=take_over, now=now)
+    return await _open_session(ctx, attempt, attempt.account.id, take_over=take_over, now=now)
 
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
-    id: int
+    failure_id: int
     shop_id: int
     username: str
-    account_id: int | None
-    password_hash: str
+    account: AccountRecord | None
 
 
 async def _start_attempt(ctx: Context, shop_id: int, username: str, now: datetime) -> _Attempt:
     """Throttle, record the attempt as a failure and read the account, in one short write."""
-    f = t.login_failures.c
-    a = t.accounts.c
     async with ctx.db.uow() as tx:
-        failures = await tx.conn.scalar(
-            select(func.count()).where(
-                f.shop_id == shop_id, f.username == username, f.at > now - LOGIN_FAILURE_WINDOW
-            )
+        failures = await store.login_failures_since(
+            tx.conn, shop_id, username, now - LOGIN_FAILURE_WINDOW
         )
-        if (failures or 0) >= MAX_LOGIN_FAILURES:
+        if failures >= MAX_LOGIN_FAILURES:
             raise errors.Throttled(retry_after_s=int(LOGIN_FAILURE_WINDOW.total_seconds()))
-        attempt_id = await tx.conn.scalar(
-            insert(t.login_failures)
-            .values(shop_id=shop_id, username=username, at=now)
-            .returning(f.id)
-        )
-        account = (
-            await tx.conn.execute(
-                select(a.id, a.password_hash).where(a.shop_id == shop_id, a.username == username)
-            )
-        ).first()
+        failure_id = await store.record_login_failure(tx.conn, shop_id, username, now)
+        found = await store.account_by_username(tx.conn, shop_id, username)
         await tx.commit()
-    assert attempt_id is not None
-    if account is None:
-        return _Attempt(attempt_id, shop_id, username, None, "")
-    return _Attempt(attempt_id, shop_id, username, account.id, account.password_hash)
+    return _Attempt(failure_id, shop_id, username, found)
 
 
 async def _verify(ctx: Context, password_hash: str, password: str) -> bool:
@@ -100,48 +241,30 @@ async def _open_session(
     ctx: Context, attempt: _Attempt, account_id: int, *, take_over: bool, now: datetime
 ) -> LoginResult:
     """The password was right: take over live sessions if asked, clear failures, open one."""
-    s = t.staff_sessions.c
-    f = t.login_failures.c
     async with ctx.db.uow() as tx:
-        live = select(s.id).where(
-            s.account_id == account_id, s.revoked_at.is_(None), s.expires_at > now
-        )
-        live_ids = list((await tx.conn.scalars(live)).all())
+        live_ids = await store.live_session_ids(tx.conn, account_id, now)
         if live_ids and not take_over:
             # The password was right: this attempt does not count towards the throttle.
-            await tx.conn.execute(delete(t.login_failures).where(f.id == attempt.id))
+            await store.forget_login_failure(tx.conn, attempt.failure_id)
             await tx.commit()
             raise errors.AlreadyLoggedIn()
         if live_ids:
-            await _revoke(tx.conn, live_ids, now, "taken_over")
-        await tx.conn.execute(
-            delete(t.login_failures).where(
-                f.shop_id == attempt.shop_id, f.username == attempt.username
-            )
-        )
+            await store.revoke_sessions(tx.conn, live_ids, at=now, reason="taken_over")
+        await store.clear_login_failures(tx.conn, attempt.shop_id, attempt.username)
         session_id = secrets.token_urlsafe(32)
-        await tx.conn.execute(
-            insert(t.staff_sessions).values(
-                id=session_id,
-                shop_id=attempt.shop_id,
-                account_id=account_id,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-            )
+        await store.add_session(
+            tx.conn,
+            session_id=session_id,
+            shop_id=attempt.shop_id,
+            account_id=account_id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
         )
-        (account,) = await account_views(tx.conn, t.accounts.c.id == account_id)
+        account = await store.account_view(tx.conn, account_id)
         if live_ids:
             tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()
     return LoginResult(session_id=session_id, account=account)
-
-
-async def _revoke(conn: AsyncConnection, ids: list[str], now: datetime, reason: str) -> None:
-    await conn.execute(
-        update(t.staff_sessions)
-        .where(t.staff_sessions.c.id.in_(ids))
-        .values(revoked_at=now, revoked_reason=reason)
-    )
 
 
 async def _announce_closed(
@@ -157,7 +280,7 @@ async def logout(ctx: Context, staff: Staff) -> None:
     """ACCT-4: the session dies server-side and its sockets are closed."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await _revoke(tx.conn, [staff.session_id], now, "logged_out")
+        await store.revoke_sessions(tx.conn, [staff.session_id], at=now, reason="logged_out")
         tx.on_commit(
             lambda: _announce_closed(ctx, staff.account_id, [staff.session_id], "logged_out")
         )
@@ -168,24 +291,14 @@ async def authenticate(ctx: Context, session_id: str) -> Staff:
     """The live session behind a cookie, or auth.required."""
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
-        row = (
-            await tx.conn.execute(
-                select(t.staff_sessions.c.id, t.accounts)
-                .join(t.accounts, t.accounts.c.id == t.staff_sessions.c.account_id)
-                .where(
-                    t.staff_sessions.c.id == session_id,
-                    t.staff_sessions.c.revoked_at.is_(None),
-                    t.staff_sessions.c.expires_at > now,
-                )
-            )
-        ).first()
-    if row is None:
+        account = await store.session_account(tx.conn, session_id, now)
+    if account is None:
         raise errors.Unauthenticated()
     return Staff(
-        account_id=row.id_1,
-        shop_id=row.shop_id,
-        role=row.role,
-        group_id=row.group_id,
+        account_id=account.id,
+        shop_id=account.shop_id,
+        role=account.role,
+        group_id=account.group_id,
         session_id=session_id,
     )
 
@@ -218,17 +331,10 @@ def identity_signature(secret: str, uid: str, nickname: str, ts: int) -> str:
 async def consumer_profile(ctx: Context, consumer: ConsumerActor) -> dict[str, str]:
     """The consumer's public identity, as the widget shows it."""
     async with ctx.db.read() as tx:
-        row = (
-            await tx.conn.execute(
-                select(t.consumers.c.uid, t.consumers.c.nickname).where(
-                    t.consumers.c.id == consumer.consumer_id,
-                    t.consumers.c.shop_id == consumer.shop_id,
-                )
-            )
-        ).first()
-    if row is None:
+        found = await store.shop_consumer(tx.conn, consumer.shop_id, consumer.consumer_id)
+    if found is None:
         raise errors.Unauthenticated("Invalid consumer token.")
-    return {"uid": row.uid, "nickname": row.nickname}
+    return {"uid": found.uid, "nickname": found.nickname}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,49 +355,25 @@ async def start_consumer_session(
     """A returning anonymous token, a shop-signed identity, or a new anonymous consumer."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        shop = (await tx.conn.execute(select(t.shops).where(t.shops.c.id == shop_id))).first()
-        if shop is None:
+        secret = await shop_store.shop_secret(tx.conn, shop_id)
+        if secret is None:
             raise errors.NotFound(kind="shop")
         if identity is not None:
             uid, nickname, ts, sig = identity
-            expected = identity_signature(shop.secret, uid, nickname, ts)
+            expected = identity_signature(secret, uid, nickname, ts)
             fresh = abs(now.timestamp() - ts) <= IDENTITY_VALIDITY.total_seconds()
             if not (fresh and hmac.compare_digest(expected, sig)):
                 raise errors.Unauthenticated("The identity signature is invalid or expired.")
-            row = await _upsert_consumer(tx.conn, shop_id, uid, nickname, now)
+            found = await store.upsert_consumer(tx.conn, shop_id, uid, nickname, now)
         elif token is not None:
             actor = consumer_from_token(ctx, shop_id, token)
-            found = (
-                await tx.conn.execute(
-                    select(t.consumers).where(
-                        t.consumers.c.id == actor.consumer_id, t.consumers.c.shop_id == shop_id
-                    )
-                )
-            ).first()
-            if found is None:
+            returning = await store.shop_consumer(tx.conn, shop_id, actor.consumer_id)
+            if returning is None:
                 raise errors.Unauthenticated("Invalid consumer token.")
-            row = found
+            found = returning
         else:
             uid = "anon-" + secrets.token_hex(8)
-            row = await _upsert_consumer(tx.conn, shop_id, uid, "访客" + uid[-4:], now)
+            found = await store.upsert_consumer(tx.conn, shop_id, uid, "访客" + uid[-4:], now)
         await tx.commit()
-    actor = ConsumerActor(consumer_id=row.id, shop_id=shop_id)
-    return ConsumerSession(consumer_token(ctx, actor), row.id, row.uid, row.nickname)
-
-
-async def _upsert_consumer(
-    conn: AsyncConnection, shop_id: int, uid: str, nickname: str, now: datetime
-) -> Row[Any]:
-    c = t.consumers.c
-    row = (
-        await conn.execute(select(t.consumers).where(c.shop_id == shop_id, c.uid == uid))
-    ).first()
-    if row is None:
-        await conn.execute(
-            insert(t.consumers).values(shop_id=shop_id, uid=uid, nickname=nickname, created_at=now)
-        )
-    elif row.nickname != nickname:
-        await conn.execute(
-            update(t.consumers).where(and_(c.id == row.id)).values(nickname=nickname)
-        )
-    return (await conn.execute(select(t.consumers).where(c.shop_id == shop_id, c.uid == uid))).one()
+    actor = ConsumerActor(consumer_id=found.id, shop_id=shop_id)
+    return ConsumerSession(consumer_token(ctx, actor), found.id, found.uid, found.nickname)

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 
 from kefu.broker.base import Broker
 from kefu.clock import Clock
+from kefu.domain.presence import Role
 from kefu.services.coalesce import Coalescer
 from kefu.services.ports import Responder
 from kefu.settings import Settings
@@ -22,7 +23,7 @@ class Staff:
 
     account_id: int
     shop_id: int
-    role: str
+    role: Role
     group_id: int | None
     session_id: str = ""
 

@@ -7,32 +7,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
+from kefu.domain import notices
 from kefu.domain.conversation import (
-    OPEN_STATES,
     AutoEndPolicy,
     ConversationState,
     EndCause,
     ParticipantRole,
     check_transition,
 )
-from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.domain.messages import ReplyClock
+from kefu.domain.notices import Notice
+from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
 from kefu.services import greetings
+from kefu.services.access import (
+    access_account,
+    access_conversation,
+    require_supervising,
+    supervises,
+)
 from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.routing import (
     announce,
-    assign_from_queue,
+    assign_waiting,
+    drain,
     publish_views,
-    request_drain,
 )
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
 from kefu.storage import repos
-from kefu.storage import tables as t
+from kefu.storage import timers as timer_store
+from kefu.storage.conversations import ConversationRecord, ListScope
 from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
@@ -55,7 +63,7 @@ async def open_conversation(
 async def _open_or_create(
     tx: UnitOfWork, consumer: ConsumerActor, entry: dict[str, Any], now: datetime
 ) -> int:
-    existing = await current_conversation_id(tx.conn, consumer)
+    existing = await conversation_store.open_id(tx.conn, consumer.shop_id, consumer.consumer_id)
     if existing is not None:
         return existing
     settings = await repos.shop_settings(tx.conn, consumer.shop_id)
@@ -64,19 +72,14 @@ async def _open_or_create(
         str(entry.get("source", "direct")),
         await repos.default_group_id(tx.conn, consumer.shop_id),
     )
-    conversation_id = await tx.conn.scalar(
-        insert(t.conversations)
-        .values(
-            shop_id=consumer.shop_id,
-            consumer_id=consumer.consumer_id,
-            state=ConversationState.BOT,
-            group_id=group_id,
-            entry=entry,
-            created_at=now,
-        )
-        .returning(t.conversations.c.id)
+    conversation_id = await conversation_store.create(
+        tx.conn,
+        shop_id=consumer.shop_id,
+        consumer_id=consumer.consumer_id,
+        group_id=group_id,
+        entry=entry,
+        now=now,
     )
-    assert conversation_id is not None
     await repos.record_event(
         tx.conn,
         shop_id=consumer.shop_id,
@@ -86,33 +89,19 @@ async def _open_or_create(
         group_id=group_id,
         at=now,
     )
-    await repos.append_messages(
-        tx.conn,
-        shop_id=consumer.shop_id,
-        conversation_id=conversation_id,
-        now=now,
-        items=[NewMessage("system", None, "system", settings.welcome_message)],
+    welcome = NewMessage("system", None, "system", settings.welcome_message)
+    await message_store.append(
+        tx.conn, [Append(consumer.shop_id, conversation_id, [welcome])], now=now
     )
     policy = AutoEndPolicy.for_mode(settings.auto_end)
-    await repos.set_timer(
+    await timer_store.set_timer(
         tx.conn,
         shop_id=consumer.shop_id,
         conversation_id=conversation_id,
         kind=AUTO_END_TIMER,
         due_at=now + (policy.warn_after or policy.end_after),
     )
-    return int(conversation_id)
-
-
-async def current_conversation_id(conn: AsyncConnection, consumer: ConsumerActor) -> int | None:
-    c = t.conversations.c
-    return await conn.scalar(
-        select(c.id).where(
-            c.shop_id == consumer.shop_id,
-            c.consumer_id == consumer.consumer_id,
-            c.state.in_([s.value for s in OPEN_STATES]),
-        )
-    )
+    return conversation_id
 
 
 async def request_human(
@@ -131,12 +120,10 @@ async def request_human(
     async with ctx.db.uow() as tx:
         await tx.lock_shop(consumer.shop_id)
         conversation_id = await _open_or_create(tx, consumer, entry or {"source": "direct"}, now)
-        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
         if row.state == ConversationState.BOT:
-            await tx.conn.execute(
-                update(t.conversations)
-                .where(t.conversations.c.id == conversation_id)
-                .values(state=ConversationState.QUEUED, human_requested_at=now)
+            await conversation_store.update_conversation(
+                tx.conn, conversation_id, state=ConversationState.QUEUED, human_requested_at=now
             )
             await repos.record_event(
                 tx.conn,
@@ -147,7 +134,7 @@ async def request_human(
                 group_id=row.group_id,
                 at=now,
             )
-            assigned = await assign_from_queue(ctx, tx, consumer.shop_id, now)
+            assigned = await assign_waiting(ctx, tx, consumer.shop_id, now)
             if conversation_id not in assigned:
                 await repos.record_event(
                     tx.conn,
@@ -170,35 +157,38 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(consumer.shop_id)
-        conversation_id = await current_conversation_id(tx.conn, consumer)
+        conversation_id = await conversation_store.open_id(
+            tx.conn, consumer.shop_id, consumer.consumer_id
+        )
         if conversation_id is None:
             raise errors.NotFound(kind="conversation")
-        row = await repos.shop_conversation(tx.conn, consumer.shop_id, conversation_id)
+        row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
-        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice="您已离开排队。")
+        await _end(tx, row, EndCause.LEFT_QUEUE, now, notice=notices.left_queue())
         await tx.commit()
     (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
     return view
 
 
 async def _end(
-    tx: UnitOfWork, row: Row[Any], cause: EndCause, now: datetime, *, notice: str
+    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: Notice
 ) -> None:
     check_transition(ConversationState(row.state), ConversationState.ENDED)
     closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
-    await repos.append_messages(
+    ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
+    await message_store.append(
         tx.conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
+        [
+            Append(
+                row.shop_id,
+                row.id,
+                [*closing, notice_message(notice)],
+                reply_clock=ReplyClock.STOP,
+                also=ended,
+            )
+        ],
         now=now,
-        items=[*closing, NewMessage("system", None, "system", notice)],
-        also={
-            "state": ConversationState.ENDED,
-            "ended_at": now,
-            "end_cause": cause,
-            "awaiting_reply_since": None,
-        },
     )
     await repos.record_event(
         tx.conn,
@@ -226,61 +216,41 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
         )
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
-        await _end(tx, row, EndCause.AGENT, now, notice="本次会话已结束，感谢您的咨询。")
+        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
-    await request_drain(ctx, staff.shop_id)
+    await drain(ctx, staff.shop_id)
     return view
 
 
-async def end_by_timer(ctx: Context, tx: UnitOfWork, row: Row[Any], now: datetime) -> list[int]:
+async def end_by_timer(
+    ctx: Context,
+    tx: UnitOfWork,
+    row: ConversationRecord,
+    now: datetime,
+    *,
+    policy: AutoEndPolicy,
+) -> list[int]:
     """CONV-3: the consumer stayed silent: end, and give the slot to the queue.
 
     The caller holds the shop lock.
     """
-    await _end(tx, row, EndCause.TIMEOUT, now, notice="由于您长时间未回复，本次会话已自动结束。")
+    notice = notices.auto_ended(silent_for=policy.end_after)
+    await _end(tx, row, EndCause.TIMEOUT, now, notice=notice)
     if row.state != ConversationState.ASSIGNED:
         return [row.id]
-    return [row.id, *await assign_from_queue(ctx, tx, row.shop_id, now)]
+    return [row.id, *await assign_waiting(ctx, tx, row.shop_id, now)]
 
 
-async def access_conversation(
-    conn: AsyncConnection,
-    staff: Staff,
-    conversation_id: int,
-    *,
-    speak: bool = False,
-    for_update: bool = False,
-) -> Row[Any]:
-    """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
-
-    Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
-    until commit, for changes that must not race an end (which takes no shop lock).
-    """
-    row = await repos.shop_conversation(
-        conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
-    )
-    if row.is_participant:
-        return row
-    if not speak and _supervises(staff, row.group_id):
-        return row
-    raise errors.NotParticipant()
-
-
-def _supervises(staff: Staff, group_id: int | None) -> bool:
-    role = Role(staff.role)
-    if role is Role.LEADER:
-        return staff.group_id is not None and staff.group_id == group_id
-    return role in SUPERVISING_ROLES
-
-
-async def _is_participant(conn: AsyncConnection, conversation_id: int, account_id: int) -> bool:
-    p = t.participants.c
-    found = await conn.scalar(
-        select(p.account_id).where(p.conversation_id == conversation_id, p.account_id == account_id)
-    )
-    return found is not None
+async def current_conversation(ctx: Context, consumer: ConsumerActor) -> ConversationView | None:
+    """CONV-5: the consumer's open conversation in the shop, if any."""
+    async with ctx.db.read() as tx:
+        found = await conversation_store.open_id(tx.conn, consumer.shop_id, consumer.consumer_id)
+        if found is None:
+            return None
+        (view,) = await conversation_views(tx.conn, [found], now=ctx.clock.now())
+    return view
 
 
 def _view_of(views: list[ConversationView], conversation_id: int) -> ConversationView:
@@ -301,19 +271,16 @@ async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
 
 
 async def add_participant(
-    tx: UnitOfWork, row: Row[Any], account_id: int, role: ParticipantRole, now: datetime
+    tx: UnitOfWork, row: ConversationRecord, account_id: int, role: ParticipantRole, now: datetime
 ) -> None:
     """CONV-8: each participant is recorded (and credited) once."""
-    if await _is_participant(tx.conn, row.id, account_id):
-        return
-    await tx.conn.execute(
-        insert(t.participants).values(
-            conversation_id=row.id,
-            account_id=account_id,
-            shop_id=row.shop_id,
-            role=role,
-            joined_at=now,
-        )
+    await conversation_store.add_participant(
+        tx.conn,
+        shop_id=row.shop_id,
+        conversation_id=row.id,
+        account_id=account_id,
+        role=role,
+        now=now,
     )
 
 
@@ -324,7 +291,7 @@ async def invite(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await access_conversation(tx.conn, staff, conversation_id, speak=True)
-        await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+        await access_account(tx.conn, staff, agent_id)
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
         await add_participant(tx, conv, agent_id, ParticipantRole.INVITED, now)
@@ -347,7 +314,7 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await access_conversation(tx.conn, staff, conversation_id)
-        if not _supervises(staff, conv.group_id):
+        if not supervises(staff, conv.group_id):
             raise errors.Forbidden()
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
@@ -370,48 +337,28 @@ async def list_conversations(
 ) -> tuple[list[ConversationView], int]:
     """DESK-1: my conversations, recent contacts (the last 30 consumers, their latest
     conversation each), colleague sessions (supervisors, CONV-9), history."""
-    from sqlalchemy import func
-
-    c = t.conversations.c
-    p = t.participants.c
-    mine = select(p.conversation_id).where(p.account_id == staff.account_id)
-    query = select(c.id).where(c.shop_id == staff.shop_id)
-    if scope == "mine":
-        query = query.where(
-            c.id.in_(mine), c.state == ConversationState.ASSIGNED, c.agent_id == staff.account_id
-        )
-    elif scope == "colleagues":
-        role = Role(staff.role)
-        if role not in SUPERVISING_ROLES:
-            raise errors.Forbidden()
-        query = query.where(c.state == ConversationState.ASSIGNED, c.agent_id != staff.account_id)
-        if role is Role.LEADER:
-            query = query.where(c.group_id == staff.group_id)
-    elif scope == "history":
-        query = query.where(c.id.in_(mine), c.state == ConversationState.ENDED)
-    elif scope == "recent":
-        latest = (
-            select(func.max(c.id))
-            .where(c.shop_id == staff.shop_id, c.id.in_(mine))
-            .group_by(c.consumer_id)
-        )
-        query = query.where(c.id.in_(latest))
+    try:
+        list_scope = ListScope(scope)
+    except ValueError:
+        list_scope = ListScope.ALL
+    group_id = None
+    if list_scope is ListScope.COLLEAGUES:
+        require_supervising(staff)
+        if staff.role is Role.LEADER:
+            group_id = staff.group_id
+    if list_scope is ListScope.RECENT:
         page, page_size = 1, min(page_size, RECENT_CONTACTS)
-    else:
-        query = query.where(c.id.in_(mine))
     async with ctx.db.read() as tx:
-        total = await tx.conn.scalar(select(func.count()).select_from(query.subquery())) or 0
-        if scope == "recent":
-            total = min(total, RECENT_CONTACTS)
-        ordering = c.ended_at.desc() if scope == "history" else c.last_message_at.desc()
-        ids = list(
-            (
-                await tx.conn.scalars(
-                    query.order_by(ordering, c.id.desc())
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
-                )
-            ).all()
+        ids, total = await conversation_store.page_ids(
+            tx.conn,
+            shop_id=staff.shop_id,
+            account_id=staff.account_id,
+            scope=list_scope,
+            group_id=group_id,
+            limit=page_size,
+            offset=(page - 1) * page_size,
         )
         views = await conversation_views(tx.conn, ids, now=ctx.clock.now())
+    if list_scope is ListScope.RECENT:
+        total = min(total, RECENT_CONTACTS)
     return views, total

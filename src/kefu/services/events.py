@@ -11,15 +11,19 @@ from kefu.services.context import Context, account_topic, consumer_topic, superv
 from kefu.storage.views import ConversationView
 
 
-def audience(view: ConversationView, extra_accounts: Iterable[int] = ()) -> list[str]:
-    accounts = set(view.participants) | set(extra_accounts)
-    if view.agent_id is not None:
-        accounts.add(view.agent_id)
+def audience(shop_id: int, consumer_id: int, accounts: Iterable[int]) -> list[str]:
+    """The topics of a conversation's consumer, the shop's supervisors and these accounts."""
     return [
-        consumer_topic(view.consumer.id),
-        supervisors_topic(view.shop_id),
-        *(account_topic(a) for a in sorted(accounts)),
+        consumer_topic(consumer_id),
+        supervisors_topic(shop_id),
+        *(account_topic(a) for a in sorted(set(accounts))),
     ]
+
+
+def audience_of(view: ConversationView, extra_accounts: Iterable[int] = ()) -> list[str]:
+    """Who hears about this conversation: its participants, its agent and `extra_accounts`."""
+    agent = [] if view.agent_id is None else [view.agent_id]
+    return audience(view.shop_id, view.consumer.id, [*view.participants, *agent, *extra_accounts])
 
 
 async def publish_conversation(
@@ -30,7 +34,7 @@ async def publish_conversation(
     frames: list[dict[str, Any]] = [{"type": "conversation", "conversation": view}]
     if view.last_message is not None:
         frames.append({"type": "message", "message": view.last_message})
-    for topic in audience(view, extra_accounts):
+    for topic in audience_of(view, extra_accounts):
         for frame in frames:
             await ctx.broker.publish(topic, frame)
 

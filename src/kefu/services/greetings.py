@@ -8,15 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu import errors
 from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greeting
-from kefu.domain.presence import Role
+from kefu.services.access import access_account, access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import greetings as store
-from kefu.storage import repos
-from kefu.storage.repos import NewMessage
+from kefu.storage import messages as message_store
+from kefu.storage.db import Connection
+from kefu.storage.messages import Append, NewMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +43,7 @@ async def put_greetings(
     ctx: Context, staff: Staff, items: Sequence[store.Greeting]
 ) -> GreetingsView:
     """SET-1, SET-2: replace every group's and agent's greetings (owner only)."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
+    require_owner(staff)
     clean = [_checked(g) for g in items]
     keys = [(g.target, g.target_id) for g in clean]
     if len(set(keys)) != len(keys):
@@ -53,9 +51,9 @@ async def put_greetings(
     async with ctx.db.uow() as tx:
         for g in clean:
             if g.target == "group":
-                await repos.shop_group(tx.conn, staff.shop_id, g.target_id)
+                await access_group(tx.conn, staff, g.target_id)
             else:
-                await repos.shop_account(tx.conn, staff.shop_id, g.target_id)
+                await access_account(tx.conn, staff, g.target_id)
         await store.replace_all(
             tx.conn, staff.shop_id, [g for g in clean if g.welcome or g.closing]
         )
@@ -80,7 +78,7 @@ def _checked(g: store.Greeting) -> store.Greeting:
 
 
 async def greeting_for(
-    conn: AsyncConnection, shop_id: int, agent_id: int | None, kind: GreetingKind
+    conn: Connection, shop_id: int, agent_id: int | None, kind: GreetingKind
 ) -> str | None:
     """SET-2: the agent's group's text, else the agent's own, else none."""
     if agent_id is None:
@@ -90,7 +88,7 @@ async def greeting_for(
 
 
 async def greetings_for(
-    conn: AsyncConnection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
+    conn: Connection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
 ) -> dict[int, str]:
     items = await store.for_shop(conn, shop_id)
     if not items:
@@ -118,7 +116,7 @@ def _texts(
 
 
 async def post_welcomes(
-    conn: AsyncConnection,
+    conn: Connection,
     shop_id: int,
     assignments: Sequence[tuple[int, int]],
     now: datetime,
@@ -139,25 +137,24 @@ async def post_welcomes(
     if groups is None:
         groups = await store.agent_groups(conn, agent_ids)
     texts = _texts(items, groups, agent_ids, GreetingKind.WELCOME)
-    await repos.append_one_each(
+    await message_store.append(
         conn,
-        shop_id=shop_id,
-        now=now,
-        items={
-            conversation_id: NewMessage(
-                "system", None, "system", texts[agent_id], meta={"greeting": "welcome"}
-            )
+        [
+            Append(shop_id, conversation_id, [_greeting(texts[agent_id], GreetingKind.WELCOME)])
             for conversation_id, agent_id in assignments
             if agent_id in texts
-        },
+        ],
+        now=now,
     )
 
 
 async def closing_messages(
-    conn: AsyncConnection, shop_id: int, agent_id: int | None
+    conn: Connection, shop_id: int, agent_id: int | None
 ) -> list[NewMessage]:
     """SET-2: the closing message for a conversation its agent ends, if one is set."""
     text = await greeting_for(conn, shop_id, agent_id, GreetingKind.CLOSING)
-    return (
-        [NewMessage("system", None, "system", text, meta={"greeting": "closing"})] if text else []
-    )
+    return [_greeting(text, GreetingKind.CLOSING)] if text else []
+
+
+def _greeting(text: str, kind: GreetingKind) -> NewMessage:
+    return NewMessage("system", None, "system", text, meta={"greeting": kind.value})

@@ -13,12 +13,8 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import (
@@ -27,19 +23,27 @@ from kefu.domain.conversation import (
     agent_reply_window,
     check_agent_may_reply,
 )
-from kefu.domain.messages import MAX_TYPING_CHARS, MessageKind, SenderKind, check_body
+from kefu.domain.messages import (
+    MAX_TYPING_CHARS,
+    MessageKind,
+    SenderKind,
+    check_body,
+    reply_clock_after,
+)
+from kefu.services.access import access_conversation, access_own_conversation
 from kefu.services.context import (
     ConsumerActor,
     Context,
     Staff,
     account_topic,
-    consumer_topic,
-    supervisors_topic,
 )
-from kefu.services.conversations import access_conversation
-from kefu.storage import repos
-from kefu.storage import tables as t
-from kefu.storage.views import MessageView, display_names, message_view, sender_name
+from kefu.services.events import audience
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
+from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
+from kefu.storage.messages import Append, DuplicateMessage, MessageRecord, NewMessage, SendTarget
+from kefu.storage.views import MessageView, display_names, message_view
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +104,7 @@ class MessageWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except IntegrityError:
+            except DuplicateMessage:
                 # Another process raced us on a client id: redo one by one, each decides alone.
                 for item in batch:
                     await self._write_guarded([item])
@@ -113,11 +117,11 @@ class MessageWriter:
     async def _write_guarded(self, batch: list[_Pending]) -> None:
         try:
             await self._write(batch)
-        except IntegrityError as exc:
+        except DuplicateMessage as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(
-                        errors.Conflict("Concurrent write; resend.", detail=str(exc.orig))
+                        errors.Conflict("Concurrent write; resend.", detail=str(exc))
                     )
 
     async def _write(self, batch: list[_Pending]) -> None:
@@ -144,48 +148,32 @@ class MessageWriter:
 
 @dataclass
 class _Plan:
-    rows: dict[int, Row[Any]]
+    targets: dict[int, SendTarget]
     participants: dict[int, set[int]]
     names: dict[int, str]
     accepted: dict[int, list[tuple[SendRequest, asyncio.Future[Ack]]]]
     outcomes: dict[int, Ack | errors.KefuError]
 
 
-async def _plan(conn: AsyncConnection, batch: list[_Pending], now: datetime) -> _Plan:
+async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
     ids = sorted({r.conversation_id for r, _ in batch})
-    c = t.conversations.c
-    query = (
-        select(t.conversations, t.consumers.c.nickname)
-        .join(t.consumers, t.consumers.c.id == c.consumer_id)
-        .where(c.id.in_(ids))
-        .order_by(c.id)
-    )
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(of=t.conversations)
-    rows = {r.id: r for r in await conn.execute(query)}
-    participants: dict[int, set[int]] = defaultdict(set)
-    for p in await conn.execute(
-        select(t.participants.c.conversation_id, t.participants.c.account_id).where(
-            t.participants.c.conversation_id.in_(ids)
-        )
-    ):
-        participants[p.conversation_id].add(p.account_id)
+    targets = await message_store.lock_send_targets(conn, ids)
+    participants = await conversation_store.participant_ids(conn, ids)
     existing = await _existing(conn, batch)
-    shop_ids = {r.shop_id for r in rows.values()}
     names: dict[int, str] = {}
-    for shop_id in shop_ids:
+    for shop_id in {target.shop_id for target in targets.values()}:
         names |= await display_names(conn, shop_id)
-    plan = _Plan(rows, participants, names, defaultdict(list), {})
+    plan = _Plan(targets, participants, names, defaultdict(list), {})
     seen: dict[tuple[int, str, str], SendRequest] = {}
     for request, future in batch:
         key = (request.conversation_id, request.sender.value, request.client_id)
         try:
             if key in existing:
-                plan.outcomes[id(future)] = _replay(request, existing[key], rows)
+                plan.outcomes[id(future)] = _replay(request, existing[key], targets)
                 continue
             if key in seen:
                 raise _reused_or_dup(request, seen[key])
-            _check_allowed(request, rows.get(request.conversation_id), participants, now)
+            _check_allowed(request, targets.get(request.conversation_id), participants, now)
         except errors.KefuError as exc:
             plan.outcomes[id(future)] = exc
             continue
@@ -195,17 +183,18 @@ async def _plan(conn: AsyncConnection, batch: list[_Pending], now: datetime) -> 
 
 
 async def _existing(
-    conn: AsyncConnection, batch: list[_Pending]
-) -> dict[tuple[int, str, str], Row[Any]]:
+    conn: Connection, batch: list[_Pending]
+) -> dict[tuple[int, str, str], MessageRecord]:
     keys = {(r.conversation_id, r.sender.value, r.client_id) for r, _ in batch}
-    return await repos.messages_by_client_id(conn, keys)
+    return await message_store.by_client_ids(conn, keys)
 
 
-def _replay(request: SendRequest, original: Row[Any], rows: dict[int, Row[Any]]) -> Ack:
+def _replay(request: SendRequest, original: MessageRecord, targets: dict[int, SendTarget]) -> Ack:
     """MSG-2: same client id and same content: the original ack; different content: refused."""
     if original.body != request.body or original.kind != request.kind.value:
         raise errors.ClientIdReused(client_id=request.client_id)
-    state = rows[request.conversation_id].state if request.conversation_id in rows else "ended"
+    target = targets.get(request.conversation_id)
+    state = target.state if target is not None else "ended"
     return Ack(request.conversation_id, original.seq, request.client_id, original.created_at, state)
 
 
@@ -216,7 +205,10 @@ def _reused_or_dup(request: SendRequest, first: SendRequest) -> errors.KefuError
 
 
 def _check_allowed(
-    request: SendRequest, row: Row[Any] | None, participants: dict[int, set[int]], now: datetime
+    request: SendRequest,
+    row: SendTarget | None,
+    participants: dict[int, set[int]],
+    now: datetime,
 ) -> None:
     if row is None or row.shop_id != request.shop_id:
         raise errors.NotFound(kind="conversation", id=request.conversation_id)
@@ -239,89 +231,52 @@ def _check_allowed(
 
 
 async def _append(
-    conn: AsyncConnection, plan: _Plan, now: datetime
+    conn: Connection, plan: _Plan, now: datetime
 ) -> list[tuple[MessageView, list[str]]]:
-    """Give each accepted message the next seq of its conversation and insert them all.
-
-    The rows in `plan` were read in this transaction under its write lock (FOR UPDATE on
-    PostgreSQL, BEGIN IMMEDIATE on SQLite), so their last_seq is current and the new values
-    are computed here: one UPDATE statement and one INSERT for the whole batch, instead of two
-    round trips per conversation.
-    """
+    """Store the accepted messages at their conversations' next seqs (MSG-2), and settle each
+    one's ack and live view."""
     if not plan.accepted:
         return []
-    c = t.conversations.c
-    updates: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
+    seqs = await message_store.append(
+        conn,
+        [
+            Append(
+                shop_id=plan.targets[conversation_id].shop_id,
+                conversation_id=conversation_id,
+                messages=[
+                    NewMessage(r.sender, r.sender_id, r.kind, r.body, r.client_id) for r, _ in items
+                ],
+                consumer_spoke=any(r.sender is SenderKind.CONSUMER for r, _ in items),
+                reply_clock=reply_clock_after([r.sender for r, _ in items]),
+            )
+            for conversation_id, items in plan.accepted.items()
+        ],
+        now=now,
+    )
     out: list[tuple[MessageView, list[str]]] = []
     for conversation_id, items in plan.accepted.items():
-        row = plan.rows[conversation_id]
-        from_consumer = any(r.sender is SenderKind.CONSUMER for r, _ in items)
-        last_is_consumer = items[-1][0].sender is SenderKind.CONSUMER
-        updates.append(
-            {
-                "b_id": row.id,
-                "b_last_seq": row.last_seq + len(items),
-                "b_consumer_at": now if from_consumer else row.last_consumer_message_at,
-                # CONV-2: the reply timer runs from the first unanswered consumer message.
-                "b_awaiting": (row.awaiting_reply_since or now) if last_is_consumer else None,
-            }
+        target = plan.targets[conversation_id]
+        topics = audience(
+            target.shop_id, target.consumer_id, plan.participants.get(conversation_id, ())
         )
-        topics = _audience(row, plan.participants.get(row.id, set()))
-        for i, (request, future) in enumerate(items):
-            seq = row.last_seq + 1 + i
-            records.append(
-                {
-                    "shop_id": row.shop_id,
-                    "conversation_id": row.id,
-                    "seq": seq,
-                    "sender": request.sender.value,
-                    "sender_id": request.sender_id,
-                    "kind": request.kind.value,
-                    "body": request.body,
-                    "client_id": request.client_id,
-                    "created_at": now,
-                }
+        for (request, future), seq in zip(items, seqs[conversation_id], strict=True):
+            plan.outcomes[id(future)] = Ack(
+                conversation_id, seq, request.client_id, now, target.state
             )
-            plan.outcomes[id(future)] = Ack(row.id, seq, request.client_id, now, row.state)
-            view = MessageView(
-                id=0,
-                conversation_id=row.id,
-                seq=seq,
-                sender=request.sender.value,
-                sender_id=request.sender_id,
-                sender_name=sender_name(
-                    request.sender.value,
-                    consumer_name=row.nickname,
-                    agent_name=plan.names.get(request.sender_id),
-                ),
-                kind=request.kind.value,
-                body=request.body,
-                client_id=request.client_id,
-                created_at=now,
+            record = MessageRecord(
+                0,
+                conversation_id,
+                seq,
+                request.sender,
+                request.sender_id,
+                request.kind,
+                request.body,
+                request.client_id,
+                now,
+                None,
             )
-            out.append((view, topics))
-    await conn.execute(
-        update(t.conversations)
-        .where(c.id == bindparam("b_id"))
-        .values(
-            last_seq=bindparam("b_last_seq"),
-            last_message_at=now,
-            last_consumer_message_at=bindparam("b_consumer_at"),
-            awaiting_reply_since=bindparam("b_awaiting"),
-        ),
-        updates,
-    )
-    await conn.execute(insert(t.messages), records)
+            out.append((message_view(record, plan.names, target.consumer_name), topics))
     return out
-
-
-def _audience(row: Row[Any], participants: set[int]) -> list[str]:
-    return [
-        consumer_topic(row.consumer_id),
-        supervisors_topic(row.shop_id),
-        *(account_topic(a) for a in sorted(participants)),
-    ]
 
 
 async def history(
@@ -335,46 +290,25 @@ async def history(
 ) -> tuple[list[MessageView], bool]:
     """MSG-2: messages after `since_seq` (resync) or before `before_seq` (scroll up)."""
     limit = max(1, min(limit, SYNC_PAGE_MAX))
-    m = t.messages.c
     async with ctx.db.read() as tx:
         row = await _access_for_read(tx.conn, actor, conversation_id)
-        query = select(t.messages).where(m.conversation_id == conversation_id)
-        if before_seq is not None:
-            query = query.where(m.seq < before_seq).order_by(m.seq.desc())
-        else:
-            query = query.where(m.seq > (since_seq or 0)).order_by(m.seq)
-        rows = list((await tx.conn.execute(query.limit(limit + 1))).all())
-        names = await display_names(tx.conn, row.shop_id)
-        nickname = await tx.conn.scalar(
-            select(t.consumers.c.nickname).where(t.consumers.c.id == row.consumer_id)
+        records = await message_store.page(
+            tx.conn, conversation_id, since_seq=since_seq, before_seq=before_seq, limit=limit + 1
         )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if before_seq is not None:
-        rows.reverse()
-    return [message_view(r, names, nickname or "") for r in rows], has_more
+        names = await display_names(tx.conn, row.shop_id)
+        nickname = await conversation_store.consumer_name(tx.conn, row.consumer_id)
+    has_more = len(records) > limit
+    # A page before `before_seq` runs up to it: the extra record is the oldest one.
+    records = records[1:] if has_more and before_seq is not None else records[:limit]
+    return [message_view(r, names, nickname) for r in records], has_more
 
 
 async def _access_for_read(
-    conn: AsyncConnection, actor: Staff | ConsumerActor, conversation_id: int
-) -> Row[Any]:
+    conn: Connection, actor: Staff | ConsumerActor, conversation_id: int
+) -> ConversationRecord:
     if isinstance(actor, Staff):
         return await access_conversation(conn, actor, conversation_id)
-    c = t.conversations.c
-    row = (
-        await conn.execute(
-            select(t.conversations).where(
-                and_(
-                    c.id == conversation_id,
-                    c.shop_id == actor.shop_id,
-                    c.consumer_id == actor.consumer_id,
-                )
-            )
-        )
-    ).first()
-    if row is None:
-        raise errors.NotFound(kind="conversation", id=conversation_id)
-    return row
+    return await access_own_conversation(conn, actor, conversation_id)
 
 
 async def preview_typing(
@@ -384,16 +318,8 @@ async def preview_typing(
     if len(text) > MAX_TYPING_CHARS or "\x00" in text:
         raise errors.BadInput("Typing preview too long or invalid.", max_chars=MAX_TYPING_CHARS)
     async with ctx.db.read() as tx:
-        row = await _access_for_read(tx.conn, consumer, conversation_id)
-        accounts = list(
-            (
-                await tx.conn.scalars(
-                    select(t.participants.c.account_id).where(
-                        t.participants.c.conversation_id == row.id
-                    )
-                )
-            ).all()
-        )
+        await _access_for_read(tx.conn, consumer, conversation_id)
+        accounts = await conversation_store.participant_ids(tx.conn, [conversation_id])
     frame = {"type": "typing", "conversation_id": conversation_id, "text": text}
-    for account_id in accounts:
+    for account_id in sorted(accounts.get(conversation_id, ())):
         await ctx.broker.publish(account_topic(account_id), frame)

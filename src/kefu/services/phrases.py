@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 
 from kefu import errors
-from kefu.domain.presence import Role
+from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import phrases as store
 from kefu.storage.phrases import PhraseView
@@ -45,8 +45,7 @@ def _owner_of(staff: Staff, scope: str) -> int | None:
         return staff.account_id
     if scope != "shop":
         raise errors.BadInput("scope is personal or shop.", field="scope")
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
+    require_owner(staff)
     return None
 
 
@@ -104,8 +103,7 @@ async def delete_phrase(ctx: Context, staff: Staff, phrase_id: int) -> None:
 
 def _check_may_write(staff: Staff, account_id: int | None, phrase_id: int) -> None:
     if account_id is None:
-        if Role(staff.role) is not Role.OWNER:
-            raise errors.Forbidden()
+        require_owner(staff)
     elif account_id != staff.account_id:
         # Someone else's personal phrase is as invisible as another shop's (ACCT-5).
         raise errors.NotFound(kind="quick_phrase", id=phrase_id)

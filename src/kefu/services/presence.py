@@ -6,31 +6,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, insert, select, update
-
 from kefu import errors
-from kefu.domain.conversation import ConversationState
-from kefu.domain.presence import (
-    MAX_RECEPTION_LIMIT,
-    MIN_RECEPTION_LIMIT,
-    SUPERVISING_ROLES,
-    AgentStatus,
-    Role,
-    StatusChange,
-    work_time,
-)
+from kefu.domain.accounts import check_reception_limit
+from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
+from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
-from kefu.services.routing import announce, assign_from_queue, request_drain
-from kefu.storage import repos
-from kefu.storage import tables as t
-from kefu.storage.views import AccountView, account_views
+from kefu.services.routing import announce, assign_waiting, drain
+from kefu.storage import accounts as store
+from kefu.storage.views import AccountView
 
 
 def staff_topics(staff: Staff) -> list[str]:
     """What a staff socket hears: its own account, and the shop's live sessions if it
     supervises (CONV-9)."""
     topics = [account_topic(staff.account_id)]
-    if Role(staff.role) in SUPERVISING_ROLES:
+    if staff.role in SUPERVISING_ROLES:
         topics.append(supervisors_topic(staff.shop_id))
     return topics
 
@@ -43,16 +33,11 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
     """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        await tx.conn.execute(
-            update(t.accounts).where(t.accounts.c.id == staff.account_id).values(status=status)
-        )
-        await tx.conn.execute(
-            insert(t.status_changes).values(
-                shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
-            )
+        await store.set_status(
+            tx.conn, shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
         )
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=status is AgentStatus.ONLINE)
+    return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
 async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
@@ -60,30 +45,20 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
 
     No shop lock, as for the status: a router that read the old limit is ordered before it.
     """
-    if not MIN_RECEPTION_LIMIT <= limit <= MAX_RECEPTION_LIMIT:
-        raise errors.BadInput(
-            "The reception limit must be between 1 and 50.",
-            field="limit",
-            min=MIN_RECEPTION_LIMIT,
-            max=MAX_RECEPTION_LIMIT,
-        )
+    check_reception_limit(limit)
     async with ctx.db.uow() as tx:
-        await tx.conn.execute(
-            update(t.accounts)
-            .where(t.accounts.c.id == staff.account_id)
-            .values(reception_limit=limit)
-        )
+        await store.set_reception_limit(tx.conn, staff.account_id, limit)
         await tx.commit()
-    return await _drain_and_tell(ctx, staff, drain=True)
+    return await _drain_and_tell(ctx, staff, capacity_freed=True)
 
 
-async def _drain_and_tell(ctx: Context, staff: Staff, *, drain: bool) -> AccountView:
+async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -> AccountView:
     """After commit: drain the queue if capacity may have come (ROUTE-2), then tell the account
     its new state and load."""
-    if drain:
-        await request_drain(ctx, staff.shop_id)
+    if capacity_freed:
+        await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
-        (view,) = await account_views(tx.conn, t.accounts.c.id == staff.account_id)
+        view = await store.account_view(tx.conn, staff.account_id)
     await _account_changed(ctx, view)()
     return view
 
@@ -99,29 +74,25 @@ async def batch_update(
     ctx: Context, staff: Staff, *, agent_ids: list[int], action: str, group_id: int | None
 ) -> list[AccountView]:
     """PRES-1: supervisors suspend, un-suspend or move agents, one or many at once."""
-    if Role(staff.role) not in SUPERVISING_ROLES:
-        raise errors.Forbidden()
+    require_supervising(staff)
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
         for agent_id in agent_ids:
-            await repos.shop_account(tx.conn, staff.shop_id, agent_id)
+            await access_account(tx.conn, staff, agent_id)
         if action == "move":
             if group_id is None:
                 raise errors.BadInput("Moving agents needs a group.", field="group_id")
-            await repos.shop_group(tx.conn, staff.shop_id, group_id)
-            values: dict[str, object] = {"group_id": group_id}
+            await access_group(tx.conn, staff, group_id)
+            await store.move_accounts(tx.conn, agent_ids, group_id)
         elif action in ("suspend", "unsuspend"):
-            values = {"is_suspended": action == "suspend"}
+            await store.suspend_accounts(tx.conn, agent_ids, suspended=action == "suspend")
         else:
             raise errors.BadInput(
                 "Unknown action.", field="action", allowed=["suspend", "unsuspend", "move"]
             )
-        await tx.conn.execute(
-            update(t.accounts).where(t.accounts.c.id.in_(agent_ids)).values(**values)
-        )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
-        views = await account_views(tx.conn, t.accounts.c.id.in_(agent_ids))
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
+        views = await store.account_views_of(tx.conn, agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
         await tx.commit()
@@ -137,35 +108,27 @@ async def update_agent(
     has_im_permission: bool | None,
 ) -> AccountView:
     """ACCT-1, ACCT-3 (owner only): IM permission and display name; the owner's name is fixed."""
-    if Role(staff.role) is not Role.OWNER:
-        raise errors.Forbidden()
+    require_owner(staff)
     async with ctx.db.uow() as tx:
-        target = await repos.shop_account(tx.conn, staff.shop_id, agent_id)
-        values: dict[str, object] = {}
-        if display_name is not None:
-            if target.role == Role.OWNER:
-                raise errors.RuleViolation("The main account's name is the shop's manager name.")
-            values["display_name"] = display_name
-        if has_im_permission is not None:
-            values["has_im_permission"] = has_im_permission
-        if values:
-            await tx.conn.execute(
-                update(t.accounts).where(t.accounts.c.id == agent_id).values(**values)
-            )
-        (view,) = await account_views(tx.conn, t.accounts.c.id == agent_id)
+        target = await access_account(tx.conn, staff, agent_id)
+        if display_name is not None and target.role == Role.OWNER:
+            raise errors.RuleViolation("The main account's name is the shop's manager name.")
+        await store.update_account(
+            tx.conn, agent_id, display_name=display_name, has_im_permission=has_im_permission
+        )
+        view = await store.account_view(tx.conn, agent_id)
         await tx.commit()
     return view
 
 
 async def list_accounts(ctx: Context, staff: Staff) -> list[AccountView]:
     async with ctx.db.read() as tx:
-        return await account_views(tx.conn, t.accounts.c.shop_id == staff.shop_id)
+        return await store.shop_account_views(tx.conn, staff.shop_id)
 
 
 async def me(ctx: Context, staff: Staff) -> AccountView:
     async with ctx.db.read() as tx:
-        (view,) = await account_views(tx.conn, t.accounts.c.id == staff.account_id)
-        return view
+        return await store.account_view(tx.conn, staff.account_id)
 
 
 async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:
@@ -173,23 +136,16 @@ async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:
     now = ctx.clock.now()
     since = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
     async with ctx.db.read() as tx:
-        sc = t.status_changes.c
-        rows = await tx.conn.execute(
-            select(sc.status, sc.at).where(
-                sc.account_id == staff.account_id, sc.at >= since - timedelta(days=1)
-            )
+        changes = await store.status_changes_since(
+            tx.conn, staff.account_id, since - timedelta(days=1)
         )
-        changes = [StatusChange(AgentStatus(r.status), r.at) for r in rows]
-        c = t.conversations.c
-        queued = select(func.count()).where(
-            c.shop_id == staff.shop_id, c.state == ConversationState.QUEUED
-        )
-        if Role(staff.role) in (Role.AGENT, Role.LEADER):
-            queued = queued.where(c.group_id == staff.group_id)
-        queue_length = await tx.conn.scalar(queued) or 0
+        if staff.role in (Role.AGENT, Role.LEADER):
+            queue_length = await store.group_queue_length(tx.conn, staff.shop_id, staff.group_id)
+        else:
+            queue_length = await store.shop_queue_length(tx.conn, staff.shop_id)
     spent = work_time(changes, since=since, now=now, before=AgentStatus.OFFLINE)
     return {
         "online_seconds": int(spent.online.total_seconds()),
         "login_seconds": int(spent.login.total_seconds()),
-        "queue_length": int(queue_length),
+        "queue_length": queue_length,
     }

@@ -4,26 +4,30 @@ it to a group, where routing picks the agent. The receiver owns its count and ra
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain import routing
+from kefu.domain import notices, routing
 from kefu.domain.conversation import ConversationState, ParticipantRole
 from kefu.domain.ids import AccountId, GroupId
+from kefu.domain.notices import Notice
+from kefu.services.access import access_account, access_conversation, access_group
 from kefu.services.context import Context, Staff, account_topic
-from kefu.services.conversations import access_conversation, add_participant, get_view
-from kefu.services.routing import agent_loads, announce, assign_from_queue
+from kefu.services.conversations import add_participant, get_view
+from kefu.services.routing import announce, assign_waiting
+from kefu.storage import conversations as conversation_store
+from kefu.storage import messages as message_store
 from kefu.storage import repos
-from kefu.storage import tables as t
-from kefu.storage.db import UnitOfWork
-from kefu.storage.repos import NewMessage
+from kefu.storage import routing as routing_store
+from kefu.storage import transfers as transfer_store
+from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection, UnitOfWork
+from kefu.storage.messages import Append, notice_message
 from kefu.storage.views import TransferView, transfer_view
 
 
-async def _assigned_under_lock(tx: UnitOfWork, staff: Staff, conversation_id: int) -> Row[Any]:
+async def _assigned_under_lock(
+    tx: UnitOfWork, staff: Staff, conversation_id: int
+) -> ConversationRecord:
     """Take the shop lock, then the conversation the staff member may speak in, if assigned."""
     await tx.lock_shop(staff.shop_id)
     row = await access_conversation(tx.conn, staff, conversation_id, speak=True, for_update=True)
@@ -39,30 +43,21 @@ async def transfer_to_agent(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         row = await _assigned_under_lock(tx, staff, conversation_id)
-        target = await repos.shop_account(tx.conn, staff.shop_id, to_agent_id)
+        target = await access_account(tx.conn, staff, to_agent_id)
         if target.id == row.agent_id:
             raise errors.Conflict("The conversation is already with that agent.")
-        tr = t.transfers.c
-        pending = await tx.conn.scalar(
-            select(tr.id).where(tr.conversation_id == conversation_id, tr.state == "pending")
-        )
-        if pending is not None:
+        if await transfer_store.has_pending(tx.conn, conversation_id):
             raise errors.Conflict("A transfer of this conversation is already pending.")
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=target.id,
-                state="pending",
-                created_at=now,
-            )
-            .returning(tr.id)
+        record = await transfer_store.create(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            from_agent_id=staff.account_id,
+            to_agent_id=target.id,
+            state="pending",
+            now=now,
         )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
-        )
+        view = transfer_view(record)
         tx.on_commit(lambda: _offer(ctx, view))
         await tx.commit()
     return view
@@ -84,21 +79,12 @@ async def decide_transfer(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
-        tr = t.transfers.c
-        row = (
-            await tx.conn.execute(
-                select(t.transfers).where(
-                    tr.id == transfer_id,
-                    tr.shop_id == staff.shop_id,
-                    tr.to_agent_id == staff.account_id,
-                )
-            )
-        ).first()
+        row = await transfer_store.offered_to(tx.conn, staff.shop_id, transfer_id, staff.account_id)
         if row is None:
             raise errors.NotFound(kind="transfer", id=transfer_id)
         if row.state != "pending":
             raise errors.Conflict("This transfer was already decided.", state=row.state)
-        conv = await repos.shop_conversation(
+        conv = await conversation_store.get(
             tx.conn, staff.shop_id, row.conversation_id, for_update=True
         )
         state = "declined"
@@ -106,15 +92,24 @@ async def decide_transfer(
             if conv.state != ConversationState.ASSIGNED:
                 raise errors.ConversationClosed(state=conv.state)
             await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
-            await _reassign(tx, conv, staff.account_id, conv.group_id, now, cause="transfer_agent")
+            notice = notices.transferred(
+                from_agent=await _name(tx.conn, staff, row.from_agent_id),
+                to_agent=await _name(tx.conn, staff, staff.account_id),
+            )
+            await _reassign(
+                tx,
+                conv,
+                staff.account_id,
+                conv.group_id,
+                now,
+                cause="transfer_agent",
+                notice=notice,
+            )
             state = "accepted"
-        await tx.conn.execute(
-            update(t.transfers).where(tr.id == transfer_id).values(state=state, decided_at=now)
-        )
         view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+            await transfer_store.decide(tx.conn, transfer_id, state=state, now=now)
         )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now) if accept else []
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now) if accept else []
         tx.on_commit(lambda: _tell_sender(ctx, view))
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conv.id, *assigned]))
         await tx.commit()
@@ -128,8 +123,8 @@ async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
         )
 
 
-async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: AccountId) -> None:
-    loads = {a.agent_id: a for a in await agent_loads(conn, shop_id)}
+async def _check_can_receive(conn: Connection, shop_id: int, agent_id: AccountId) -> None:
+    loads = {a.agent_id: a for a in await routing_store.agent_loads(conn, shop_id)}
     agent = loads.get(agent_id)
     if agent is None or not routing.is_eligible(agent, None):
         raise errors.AgentUnavailable()
@@ -137,27 +132,22 @@ async def _check_can_receive(conn: AsyncConnection, shop_id: int, agent_id: Acco
 
 async def _reassign(
     tx: UnitOfWork,
-    conv: Row[Any],
+    conv: ConversationRecord,
     agent_id: int,
     group_id: int | None,
     now: datetime,
     *,
     cause: str,
+    notice: Notice,
 ) -> None:
     """CONV-7: the receiver now owns the conversation, its count and its rating."""
-    await tx.conn.execute(
-        update(t.conversations)
-        .where(t.conversations.c.id == conv.id)
-        .values(agent_id=agent_id, group_id=group_id, is_transferred=True)
-    )
-    p = t.participants.c
-    await tx.conn.execute(
-        update(t.participants)
-        .where(p.conversation_id == conv.id, p.role == ParticipantRole.HOLDER)
-        .values(role=ParticipantRole.PREVIOUS)
-    )
-    await tx.conn.execute(
-        t.participants.delete().where(p.conversation_id == conv.id, p.account_id == agent_id)
+    await conversation_store.hand_over(
+        tx.conn,
+        conv.id,
+        agent_id=agent_id,
+        group_id=group_id,
+        holder_role=ParticipantRole.HOLDER,
+        previous_role=ParticipantRole.PREVIOUS,
     )
     await add_participant(tx, conv, agent_id, ParticipantRole.HOLDER, now)
     await repos.record_event(
@@ -171,13 +161,8 @@ async def _reassign(
         at=now,
         data={"from_agent_id": conv.agent_id},
     )
-    await repos.append_messages(
-        tx.conn,
-        shop_id=conv.shop_id,
-        conversation_id=conv.id,
-        now=now,
-        items=[NewMessage("system", None, "system", "会话已转接给其他客服。")],
-    )
+    message = notice_message(notice)
+    await message_store.append(tx.conn, [Append(conv.shop_id, conv.id, [message])], now=now)
 
 
 async def transfer_to_group(
@@ -187,32 +172,38 @@ async def transfer_to_group(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
-        await repos.shop_group(tx.conn, staff.shop_id, to_group_id)
-        agents = await agent_loads(tx.conn, staff.shop_id)
+        group = await access_group(tx.conn, staff, to_group_id)
+        agents = await routing_store.agent_loads(tx.conn, staff.shop_id)
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
         if chosen is None:
             raise errors.NoAgentAvailable(group_id=to_group_id)
-        await _reassign(tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group")
-        tr = t.transfers.c
-        transfer_id = await tx.conn.scalar(
-            insert(t.transfers)
-            .values(
-                shop_id=staff.shop_id,
-                conversation_id=conversation_id,
-                from_agent_id=staff.account_id,
-                to_agent_id=chosen.agent_id,
-                to_group_id=to_group_id,
-                state="accepted",
-                created_at=now,
-                decided_at=now,
-            )
-            .returning(tr.id)
+        notice = notices.transferred_to_group(
+            from_agent=await _name(tx.conn, staff, staff.account_id),
+            to_agent=await _name(tx.conn, staff, chosen.agent_id),
+            group=str(group.name),
         )
-        view = transfer_view(
-            (await tx.conn.execute(select(t.transfers).where(tr.id == transfer_id))).one()
+        await _reassign(
+            tx, conv, chosen.agent_id, to_group_id, now, cause="transfer_group", notice=notice
         )
-        assigned = await assign_from_queue(ctx, tx, staff.shop_id, now)
+        record = await transfer_store.create(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            from_agent_id=staff.account_id,
+            to_agent_id=chosen.agent_id,
+            to_group_id=to_group_id,
+            state="accepted",
+            now=now,
+        )
+        view = transfer_view(record)
+        assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         tx.on_commit(lambda: announce(ctx, staff.shop_id, [conversation_id, *assigned]))
         await tx.commit()
     return view
+
+
+async def _name(conn: Connection, staff: Staff, account_id: int | None) -> str:
+    if account_id is None:
+        return ""
+    return str((await access_account(conn, staff, account_id)).display_name)

@@ -17,6 +17,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from kefu.storage.tables import metadata
 
 AfterCommit = Callable[[], Awaitable[object]]
+# What storage functions take: services name it without importing SQLAlchemy.
+Connection = AsyncConnection
 
 
 class Database:

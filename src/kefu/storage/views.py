@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.conversation import ConversationState, agent_reply_window
+from kefu.domain.notices import Notice
 from kefu.storage import tables as t
 
 
@@ -42,6 +43,7 @@ class MessageView:
     client_id: str | None
     created_at: datetime
     meta: dict[str, Any] | None = None
+    notice: Notice | None = None  # a system notice's code and params (MSG-1), from `meta`
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ def message_view(row: Any, names: dict[int, str], consumer_name: str) -> Message
         client_id=row.client_id,
         created_at=row.created_at,
         meta=row.meta,
+        notice=Notice.from_meta(row.meta),
     )
 
 
@@ -263,6 +266,7 @@ def _last_message(r: Any) -> MessageView | None:
         client_id=r.m_client_id,
         created_at=r.m_created_at,
         meta=r.m_meta,
+        notice=Notice.from_meta(r.m_meta),
     )
 
 

@@ -89,6 +89,14 @@ export interface Message {
   client_id: string | null
   created_at: string
   meta?: MessageMeta | null
+  /** Text the server wrote for people, as a code and params the client translates (MSG-1). */
+  notice?: Notice | null
+}
+
+/** A system notice: `notices.<code>` in the locale files, filled with `params`. */
+export interface Notice {
+  code: string
+  params: Record<string, string | number>
 }
 
 export type Feedback = 'pending' | 'resolved' | 'unresolved'

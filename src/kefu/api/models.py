@@ -1,0 +1,288 @@
+"""HTTP response bodies (API-2): the output side of the wire contract, as /openapi.json shows it.
+
+Routes keep answering with JsonOut built from read models (orjson, no per-request validation);
+these models only document the answers, and tests/api/test_openapi.py validates real answers
+against them so the two cannot drift. Nothing below the api layer imports this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.domain.conversation import AutoEndMode, ConversationState, EndCause
+from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.presence import AgentStatus, Role
+from kefu.domain.routing import QueueOrder
+
+
+class Out(BaseModel):
+    """An answer's shape: every key is always sent (nullable ones as null), and no other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Out):
+    """Every refusal, over HTTP and WebSocket: front ends translate `code`, never `message`."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["Not found."])
+    params: dict[str, Any] = Field(examples=[{"kind": "conversation", "id": 12}])
+
+
+class OkOut(Out):
+    ok: Literal[True]
+
+
+class AccountOut(Out):
+    id: int
+    shop_id: int
+    username: str
+    display_name: str
+    role: Role
+    group_id: int | None
+    has_im_permission: bool
+    status: AgentStatus
+    is_suspended: bool
+    reception_limit: int
+    current_load: int = Field(description="Conversations assigned to the account now.")
+
+
+class AccountResultOut(Out):
+    account: AccountOut
+
+
+class AccountListOut(Out):
+    items: list[AccountOut]
+
+
+class ShopRefOut(Out):
+    id: int
+    name: str
+
+
+class MeOut(Out):
+    account: AccountOut
+    shop: ShopRefOut
+
+
+class WorkStatsOut(Out):
+    """PRES-3: today's online and login time, and the queue the account may see."""
+
+    online_seconds: int
+    login_seconds: int
+    queue_length: int
+
+
+class GroupOut(Out):
+    id: int
+    name: str
+
+
+class GroupListOut(Out):
+    items: list[GroupOut]
+
+
+class ShopSettingsOut(Out):
+    """SET-1: the shop's settings, defaults filled in."""
+
+    queue_order: QueueOrder
+    auto_end: AutoEndMode
+    bot_enabled: bool
+    bot_mode: Literal["bot_first", "human_first"]
+    welcome_message: str
+    entry_groups: dict[str, int] = Field(description="Entry source → reception group id.")
+
+
+class ConsumerOut(Out):
+    id: int
+    uid: str
+    nickname: str
+    is_vip: bool
+
+
+class NoticeOut(Out):
+    """A system notice stored as a code, translated by the front end like an error code."""
+
+    code: str
+    params: dict[str, Any]
+
+
+class MessageOut(Out):
+    id: int
+    conversation_id: int
+    seq: int = Field(description="Per conversation, from 1, without gaps (MSG-2).")
+    sender: SenderKind
+    sender_id: int | None
+    sender_name: str
+    kind: MessageKind
+    body: str
+    client_id: str | None
+    created_at: datetime
+    meta: dict[str, Any] | None
+    notice: NoticeOut | None = None
+
+
+class ProductOut(Out):
+    id: str
+    title: str
+    price: str
+    url: str
+    image: str
+
+
+class EntryOrderOut(Out):
+    order_no: str
+    title: str
+    item_count: int
+    amount: str
+    ordered_at: str
+
+
+class ConversationEntryOut(Out):
+    """ENTRY-1: where the consumer came from; the keys the page did not send are absent."""
+
+    source: Literal["product", "order", "after_sale", "live", "ad", "direct"] | None = None
+    product: ProductOut | None = None
+    order: EntryOrderOut | None = None
+    page_url: str | None = None
+    ip: str | None = None
+    region: str | None = None
+
+
+class ReplyWindowOut(Out):
+    """LIMIT-1, LIMIT-3: whether an agent may still reply, until when, and if not, why."""
+
+    open: bool
+    closes_at: datetime | None
+    reason: str | None = Field(
+        description="The refusal's code while closed: conversation_closed, "
+        "reply_window_closed or continuation_window_closed."
+    )
+
+
+class ConversationOut(Out):
+    id: int
+    shop_id: int
+    state: ConversationState
+    consumer: ConsumerOut
+    agent_id: int | None
+    agent_name: str | None
+    group_id: int | None
+    group_name: str | None
+    entry: ConversationEntryOut
+    created_at: datetime
+    human_requested_at: datetime | None
+    assigned_at: datetime | None
+    ended_at: datetime | None
+    end_cause: EndCause | None
+    last_seq: int
+    last_message: MessageOut | None
+    last_consumer_message_at: datetime | None
+    awaiting_reply_since: datetime | None = Field(
+        description="CONV-2's reply timer: set at assignment and at each consumer message, "
+        "cleared when an agent replies."
+    )
+    is_transferred: bool
+    participants: list[int] = Field(description="The participating accounts' ids.")
+    reply_window: ReplyWindowOut
+
+
+class ConversationPageOut(Out):
+    items: list[ConversationOut]
+    total: int
+
+
+class MessagePageOut(Out):
+    items: list[MessageOut]
+    has_more: bool
+
+
+class AckOut(Out):
+    """MSG-2: the message is committed; a resent client id gets the same ack."""
+
+    conversation_id: int
+    seq: int
+    client_id: str
+    created_at: datetime
+
+
+class TransferOut(Out):
+    id: int
+    conversation_id: int
+    from_agent_id: int | None
+    to_agent_id: int | None
+    to_group_id: int | None
+    state: Literal["pending", "accepted", "declined"]
+    created_at: datetime
+
+
+class SessionConsumerOut(Out):
+    uid: str
+    nickname: str
+
+
+class ConsumerSessionOut(Out):
+    token: str = Field(description="Keep it to come back as the same consumer.")
+    consumer: SessionConsumerOut
+
+
+class DemoOrderOut(Out):
+    order_no: str
+    title: str
+    item_count: int
+    amount: str
+    ordered_at: datetime
+
+
+class PublicShopOut(Out):
+    """API-1: the shop's public face, for its own pages and the demo shop."""
+
+    id: int
+    name: str
+    products: list[ProductOut]
+    orders_demo: list[DemoOrderOut]
+
+
+class PhraseOut(Out):
+    id: int
+    scope: Literal["personal", "shop"]
+    title: str
+    body: str
+
+
+class PhraseListOut(Out):
+    items: list[PhraseOut]
+
+
+class RejectedRowOut(Out):
+    """An import's refused row: its line (or 1-based position in JSON) and a stable code."""
+
+    line: int
+    reason: str = Field(examples=["answer.empty"])
+
+
+class PhraseImportOut(Out):
+    imported: int
+    rejected: list[RejectedRowOut]
+
+
+class GroupGreetingOut(Out):
+    group_id: int
+    welcome: str | None
+    closing: str | None
+
+
+class AgentGreetingOut(Out):
+    agent_id: int
+    welcome: str | None
+    closing: str | None
+
+
+class GreetingsOut(Out):
+    """SET-2: the group's greeting wins where an agent has one too."""
+
+    groups: list[GroupGreetingOut]
+    agents: list[AgentGreetingOut]

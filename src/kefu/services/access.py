@@ -1,0 +1,78 @@
+"""Who may touch what (ACCT-3, ACCT-5, CONV-9): every shop-scoped row a use case acts on is
+loaded here, checked for shop and role, and nothing fetches such a row any other way. A row of
+another shop is NotFound, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu import errors
+from kefu.domain.presence import SUPERVISING_ROLES, Role
+from kefu.services.context import ConsumerActor, Staff
+from kefu.storage import conversations as conversation_store
+from kefu.storage import repos
+from kefu.storage.conversations import ConversationRecord
+from kefu.storage.db import Connection
+
+
+def require_owner(staff: Staff, **params: Any) -> None:
+    """SET-1: shop settings, staff and the knowledge base are the main account's to change."""
+    if staff.role is not Role.OWNER:
+        raise errors.Forbidden(**params)
+
+
+def require_supervising(staff: Staff) -> None:
+    """CONV-9, PRES-2: owners, supervisors and group leaders watch and manage agents."""
+    if staff.role not in SUPERVISING_ROLES:
+        raise errors.Forbidden()
+
+
+def supervises(staff: Staff, group_id: int | None) -> bool:
+    """CONV-9: supervisors see the whole shop; a group leader only their own group."""
+    if staff.role is Role.LEADER:
+        return staff.group_id is not None and staff.group_id == group_id
+    return staff.role in SUPERVISING_ROLES
+
+
+async def access_conversation(
+    conn: Connection,
+    staff: Staff,
+    conversation_id: int,
+    *,
+    speak: bool = False,
+    for_update: bool = False,
+) -> ConversationRecord:
+    """ACCT-5 and CONV-9: same shop, and a participant, or a supervisor (leaders: own group).
+
+    Speaking needs participation; supervisors join first (CONV-9). `for_update` locks the row
+    until commit, for changes that must not race an end (which takes no shop lock).
+    """
+    row = await conversation_store.get(
+        conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
+    )
+    if row.is_participant:
+        return row
+    if not speak and supervises(staff, row.group_id):
+        return row
+    raise errors.NotParticipant()
+
+
+async def access_own_conversation(
+    conn: Connection, consumer: ConsumerActor, conversation_id: int
+) -> ConversationRecord:
+    """ACCT-5: a consumer reaches only their own conversations in their shop."""
+    row = await conversation_store.get(conn, consumer.shop_id, conversation_id)
+    if row.consumer_id != consumer.consumer_id:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return row
+
+
+async def access_account(conn: Connection, staff: Staff, account_id: int) -> Any:
+    """ACCT-5: an account of the caller's shop."""
+    return await repos.shop_account(conn, staff.shop_id, account_id)
+
+
+async def access_group(conn: Connection, staff: Staff, group_id: int) -> Any:
+    """ACCT-5: a group of the caller's shop."""
+    return await repos.shop_group(conn, staff.shop_id, group_id)

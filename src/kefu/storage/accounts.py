@@ -1,0 +1,368 @@
+"""Staff accounts, their sessions, failed logins and status changes, and consumer identities
+(ACCT-1 to ACCT-5, PRES-1 to PRES-3). Queries only: who may log in, change or see what is
+decided in services/accounts.py and services/presence.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.domain.conversation import ConversationState
+from kefu.domain.ids import AccountId, ConsumerId, GroupId, ShopId
+from kefu.domain.presence import AgentStatus, Role, StatusChange
+from kefu.storage import tables as t
+from kefu.storage.views import AccountView, account_views
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    id: AccountId
+    shop_id: ShopId
+    username: str
+    password_hash: str
+    display_name: str
+    role: Role
+    group_id: GroupId | None
+    has_im_permission: bool
+    status: AgentStatus
+    is_suspended: bool
+    reception_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccountRow:
+    username: str
+    password_hash: str
+    display_name: str
+    role: Role
+    group_id: int | None
+    has_im_permission: bool
+    status: AgentStatus
+    is_suspended: bool
+    reception_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerRecord:
+    id: ConsumerId
+    shop_id: ShopId
+    uid: str
+    nickname: str
+    is_vip: bool
+
+
+def _account(r: Any) -> AccountRecord:
+    return AccountRecord(
+        id=AccountId(r.id),
+        shop_id=ShopId(r.shop_id),
+        username=r.username,
+        password_hash=r.password_hash,
+        display_name=r.display_name,
+        role=Role(r.role),
+        group_id=GroupId(r.group_id) if r.group_id is not None else None,
+        has_im_permission=r.has_im_permission,
+        status=AgentStatus(r.status),
+        is_suspended=r.is_suspended,
+        reception_limit=r.reception_limit,
+    )
+
+
+def _consumer(r: Any) -> ConsumerRecord:
+    return ConsumerRecord(ConsumerId(r.id), ShopId(r.shop_id), r.uid, r.nickname, r.is_vip)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+async def add_accounts(
+    conn: AsyncConnection, shop_id: int, rows: Sequence[NewAccountRow], created_at: datetime
+) -> list[AccountId]:
+    """One INSERT whatever the number of rows; the ids come back in the rows' order."""
+    if not rows:
+        return []
+    ids = await conn.scalars(
+        insert(t.accounts).returning(t.accounts.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "shop_id": shop_id,
+                "username": r.username,
+                "password_hash": r.password_hash,
+                "display_name": r.display_name,
+                "role": r.role,
+                "group_id": r.group_id,
+                "has_im_permission": r.has_im_permission,
+                "status": r.status,
+                "is_suspended": r.is_suspended,
+                "reception_limit": r.reception_limit,
+                "created_at": created_at,
+            }
+            for r in rows
+        ],
+    )
+    return [AccountId(i) for i in ids.all()]
+
+
+async def taken_usernames(
+    conn: AsyncConnection, shop_id: int, usernames: Sequence[str]
+) -> set[str]:
+    a = t.accounts.c
+    rows = await conn.scalars(
+        select(a.username).where(a.shop_id == shop_id, a.username.in_(list(usernames)))
+    )
+    return set(rows.all())
+
+
+async def has_owner(conn: AsyncConnection, shop_id: int) -> bool:
+    a = t.accounts.c
+    found = await conn.scalar(
+        select(a.id).where(a.shop_id == shop_id, a.role == Role.OWNER).limit(1)
+    )
+    return found is not None
+
+
+async def account_by_username(
+    conn: AsyncConnection, shop_id: int, username: str
+) -> AccountRecord | None:
+    a = t.accounts.c
+    row = (
+        await conn.execute(select(t.accounts).where(a.shop_id == shop_id, a.username == username))
+    ).first()
+    return _account(row) if row is not None else None
+
+
+async def account_view(conn: AsyncConnection, account_id: int) -> AccountView:
+    (view,) = await account_views(conn, t.accounts.c.id == account_id)
+    return view
+
+
+async def account_views_of(conn: AsyncConnection, account_ids: Sequence[int]) -> list[AccountView]:
+    return await account_views(conn, t.accounts.c.id.in_(list(account_ids)))
+
+
+async def shop_account_views(conn: AsyncConnection, shop_id: int) -> list[AccountView]:
+    return await account_views(conn, t.accounts.c.shop_id == shop_id)
+
+
+async def set_status(
+    conn: AsyncConnection, *, shop_id: int, account_id: int, status: AgentStatus, at: datetime
+) -> None:
+    """PRES-1, PRES-3: the account's status, and the change row work time is computed from."""
+    await conn.execute(
+        update(t.accounts).where(t.accounts.c.id == account_id).values(status=status)
+    )
+    await conn.execute(
+        insert(t.status_changes).values(
+            shop_id=shop_id, account_id=account_id, status=status, at=at
+        )
+    )
+
+
+async def set_reception_limit(conn: AsyncConnection, account_id: int, limit: int) -> None:
+    await conn.execute(
+        update(t.accounts).where(t.accounts.c.id == account_id).values(reception_limit=limit)
+    )
+
+
+async def move_accounts(conn: AsyncConnection, account_ids: Sequence[int], group_id: int) -> None:
+    await conn.execute(
+        update(t.accounts).where(t.accounts.c.id.in_(list(account_ids))).values(group_id=group_id)
+    )
+
+
+async def suspend_accounts(
+    conn: AsyncConnection, account_ids: Sequence[int], *, suspended: bool
+) -> None:
+    await conn.execute(
+        update(t.accounts)
+        .where(t.accounts.c.id.in_(list(account_ids)))
+        .values(is_suspended=suspended)
+    )
+
+
+async def update_account(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    display_name: str | None = None,
+    has_im_permission: bool | None = None,
+) -> None:
+    """Sets the values given; None leaves a column as it is."""
+    values: dict[str, object] = {}
+    if display_name is not None:
+        values["display_name"] = display_name
+    if has_im_permission is not None:
+        values["has_im_permission"] = has_im_permission
+    if values:
+        await conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
+
+
+# --- staff sessions and failed logins (ACCT-4) ----------------------------------------------
+
+
+async def login_failures_since(
+    conn: AsyncConnection, shop_id: int, username: str, since: datetime
+) -> int:
+    f = t.login_failures.c
+    found = await conn.scalar(
+        select(func.count()).where(f.shop_id == shop_id, f.username == username, f.at > since)
+    )
+    return int(found or 0)
+
+
+async def record_login_failure(
+    conn: AsyncConnection, shop_id: int, username: str, at: datetime
+) -> int:
+    """A failed login (or one counted as failed until its password is checked); its id."""
+    failure_id = await conn.scalar(
+        insert(t.login_failures)
+        .values(shop_id=shop_id, username=username, at=at)
+        .returning(t.login_failures.c.id)
+    )
+    assert failure_id is not None
+    return int(failure_id)
+
+
+async def forget_login_failure(conn: AsyncConnection, failure_id: int) -> None:
+    await conn.execute(delete(t.login_failures).where(t.login_failures.c.id == failure_id))
+
+
+async def clear_login_failures(conn: AsyncConnection, shop_id: int, username: str) -> None:
+    f = t.login_failures.c
+    await conn.execute(delete(t.login_failures).where(f.shop_id == shop_id, f.username == username))
+
+
+async def live_session_ids(conn: AsyncConnection, account_id: int, now: datetime) -> list[str]:
+    s = t.staff_sessions.c
+    rows = await conn.scalars(
+        select(s.id).where(s.account_id == account_id, s.revoked_at.is_(None), s.expires_at > now)
+    )
+    return list(rows.all())
+
+
+async def add_session(
+    conn: AsyncConnection,
+    *,
+    session_id: str,
+    shop_id: int,
+    account_id: int,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        insert(t.staff_sessions).values(
+            id=session_id,
+            shop_id=shop_id,
+            account_id=account_id,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def revoke_sessions(
+    conn: AsyncConnection, session_ids: Sequence[str], *, at: datetime, reason: str
+) -> None:
+    await conn.execute(
+        update(t.staff_sessions)
+        .where(t.staff_sessions.c.id.in_(list(session_ids)))
+        .values(revoked_at=at, revoked_reason=reason)
+    )
+
+
+async def session_account(
+    conn: AsyncConnection, session_id: str, now: datetime
+) -> AccountRecord | None:
+    """The account behind a session that is neither revoked nor expired at `now`."""
+    s = t.staff_sessions.c
+    row = (
+        await conn.execute(
+            select(t.accounts)
+            .join(t.staff_sessions, s.account_id == t.accounts.c.id)
+            .where(s.id == session_id, s.revoked_at.is_(None), s.expires_at > now)
+        )
+    ).first()
+    return _account(row) if row is not None else None
+
+
+# --- work statistics (PRES-3) ---------------------------------------------------------------
+
+
+async def status_changes_since(
+    conn: AsyncConnection, account_id: int, since: datetime
+) -> list[StatusChange]:
+    sc = t.status_changes.c
+    rows = await conn.execute(
+        select(sc.status, sc.at).where(sc.account_id == account_id, sc.at >= since)
+    )
+    return [StatusChange(AgentStatus(r.status), r.at) for r in rows]
+
+
+async def shop_queue_length(conn: AsyncConnection, shop_id: int) -> int:
+    c = t.conversations.c
+    found = await conn.scalar(
+        select(func.count()).where(c.shop_id == shop_id, c.state == ConversationState.QUEUED)
+    )
+    return int(found or 0)
+
+
+async def group_queue_length(conn: AsyncConnection, shop_id: int, group_id: int | None) -> int:
+    """Queued conversations of one group; with None, those that have no group."""
+    c = t.conversations.c
+    found = await conn.scalar(
+        select(func.count()).where(
+            c.shop_id == shop_id, c.state == ConversationState.QUEUED, c.group_id == group_id
+        )
+    )
+    return int(found or 0)
+
+
+# --- consumer identities --------------------------------------------------------------------
+
+
+async def shop_consumer(
+    conn: AsyncConnection, shop_id: int, consumer_id: int
+) -> ConsumerRecord | None:
+    c = t.consumers.c
+    row = (
+        await conn.execute(select(t.consumers).where(c.id == consumer_id, c.shop_id == shop_id))
+    ).first()
+    return _consumer(row) if row is not None else None
+
+
+async def add_consumer(
+    conn: AsyncConnection,
+    shop_id: int,
+    *,
+    uid: str,
+    nickname: str,
+    is_vip: bool,
+    created_at: datetime,
+) -> ConsumerId:
+    found = await conn.scalar(
+        insert(t.consumers)
+        .values(shop_id=shop_id, uid=uid, nickname=nickname, is_vip=is_vip, created_at=created_at)
+        .returning(t.consumers.c.id)
+    )
+    assert found is not None
+    return ConsumerId(found)
+
+
+async def upsert_consumer(
+    conn: AsyncConnection, shop_id: int, uid: str, nickname: str, now: datetime
+) -> ConsumerRecord:
+    """The shop's consumer known by `uid`, created or renamed to `nickname`."""
+    c = t.consumers.c
+    by_uid = select(t.consumers).where(c.shop_id == shop_id, c.uid == uid)
+    row = (await conn.execute(by_uid)).first()
+    if row is None:
+        await conn.execute(
+            insert(t.consumers).values(shop_id=shop_id, uid=uid, nickname=nickname, created_at=now)
+        )
+    elif row.nickname != nickname:
+        await conn.execute(update(t.consumers).where(c.id == row.id).values(nickname=nickname))
+    return _consumer((await conn.execute(by_uid)).one())

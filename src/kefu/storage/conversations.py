@@ -1,0 +1,233 @@
+"""Conversations and their participants: the rows the lifecycle (CONV-1 to CONV-9) reads and
+writes. A conversation of another shop is NotFound, exactly like a missing one (ACCT-5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu import errors
+from kefu.domain.conversation import OPEN_STATES, ConversationState
+from kefu.storage import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: int
+    shop_id: int
+    consumer_id: int
+    state: str
+    group_id: int | None
+    agent_id: int | None
+    entry: dict[str, Any]
+    created_at: datetime
+    human_requested_at: datetime | None
+    assigned_at: datetime | None
+    ended_at: datetime | None
+    end_cause: str | None
+    last_seq: int
+    last_message_at: datetime | None
+    last_consumer_message_at: datetime | None
+    awaiting_reply_since: datetime | None
+    auto_end_warned_at: datetime | None
+    is_transferred: bool
+    # Whether the account asked about (`participant=`) takes part; False when none was asked.
+    is_participant: bool = False
+
+
+_c = t.conversations.c
+_p = t.participants.c
+
+
+async def get(
+    conn: AsyncConnection,
+    shop_id: int,
+    conversation_id: int,
+    *,
+    for_update: bool = False,
+    participant: int | None = None,
+) -> ConversationRecord:
+    """A conversation of this shop, row-locked until commit with `for_update` (PostgreSQL;
+    SQLite's writer already holds the database). With `participant`, the record says whether
+    that account takes part."""
+    query = select(t.conversations).where(_c.id == conversation_id, _c.shop_id == shop_id)
+    if participant is not None:
+        takes_part = select(_p.account_id).where(
+            _p.conversation_id == _c.id, _p.account_id == participant
+        )
+        query = query.add_columns(takes_part.exists().label("is_participant"))
+    if for_update and conn.dialect.name != "sqlite":
+        query = query.with_for_update(of=t.conversations)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return ConversationRecord(**row._asdict())
+
+
+async def participant_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, set[int]]:
+    """Each conversation's participating accounts (conversations without any are left out)."""
+    found: dict[int, set[int]] = {}
+    rows = await conn.execute(
+        select(_p.conversation_id, _p.account_id).where(_p.conversation_id.in_(list(ids)))
+    )
+    for conversation_id, account_id in rows:
+        found.setdefault(conversation_id, set()).add(account_id)
+    return found
+
+
+async def consumer_name(conn: AsyncConnection, consumer_id: int) -> str:
+    name = await conn.scalar(select(t.consumers.c.nickname).where(t.consumers.c.id == consumer_id))
+    return name or ""
+
+
+async def open_id(conn: AsyncConnection, shop_id: int, consumer_id: int) -> int | None:
+    """The consumer's open conversation in the shop, if any (CONV-5: at most one)."""
+    return await conn.scalar(
+        select(_c.id).where(
+            _c.shop_id == shop_id,
+            _c.consumer_id == consumer_id,
+            _c.state.in_([s.value for s in OPEN_STATES]),
+        )
+    )
+
+
+async def create(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    consumer_id: int,
+    group_id: int | None,
+    entry: dict[str, Any],
+    now: datetime,
+) -> int:
+    """A new conversation with the bot (CONV-1)."""
+    conversation_id = await conn.scalar(
+        insert(t.conversations)
+        .values(
+            shop_id=shop_id,
+            consumer_id=consumer_id,
+            state=ConversationState.BOT,
+            group_id=group_id,
+            entry=entry,
+            created_at=now,
+        )
+        .returning(_c.id)
+    )
+    assert conversation_id is not None
+    return int(conversation_id)
+
+
+async def update_conversation(conn: AsyncConnection, conversation_id: int, **values: Any) -> None:
+    await conn.execute(update(t.conversations).where(_c.id == conversation_id).values(**values))
+
+
+async def add_participant(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    conversation_id: int,
+    account_id: int,
+    role: str,
+    now: datetime,
+) -> bool:
+    """Record a participant once (CONV-8); False if the account already takes part."""
+    found = await conn.scalar(
+        select(_p.account_id).where(
+            _p.conversation_id == conversation_id, _p.account_id == account_id
+        )
+    )
+    if found is not None:
+        return False
+    await conn.execute(
+        insert(t.participants).values(
+            conversation_id=conversation_id,
+            account_id=account_id,
+            shop_id=shop_id,
+            role=role,
+            joined_at=now,
+        )
+    )
+    return True
+
+
+async def hand_over(
+    conn: AsyncConnection,
+    conversation_id: int,
+    *,
+    agent_id: int,
+    group_id: int | None,
+    holder_role: str,
+    previous_role: str,
+) -> None:
+    """CONV-7: the conversation's holder becomes a previous participant and `agent_id` its
+    agent; the new holder's participant row is written by the caller."""
+    await update_conversation(
+        conn, conversation_id, agent_id=agent_id, group_id=group_id, is_transferred=True
+    )
+    await conn.execute(
+        update(t.participants)
+        .where(_p.conversation_id == conversation_id, _p.role == holder_role)
+        .values(role=previous_role)
+    )
+    await conn.execute(
+        delete(t.participants).where(
+            _p.conversation_id == conversation_id, _p.account_id == agent_id
+        )
+    )
+
+
+class ListScope(StrEnum):
+    """The workbench's lists (DESK-1)."""
+
+    ALL = "all"
+    MINE = "mine"
+    COLLEAGUES = "colleagues"
+    HISTORY = "history"
+    RECENT = "recent"
+
+
+async def page_ids(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    account_id: int,
+    scope: ListScope,
+    group_id: int | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[int], int]:
+    """One page of a list's conversation ids, newest activity first (history: latest end
+    first), and the list's total. `group_id` narrows colleague sessions to one group;
+    recent contacts are each consumer's latest conversation with the account."""
+    mine = select(_p.conversation_id).where(_p.account_id == account_id)
+    query = select(_c.id).where(_c.shop_id == shop_id)
+    if scope is ListScope.MINE:
+        query = query.where(
+            _c.id.in_(mine), _c.state == ConversationState.ASSIGNED, _c.agent_id == account_id
+        )
+    elif scope is ListScope.COLLEAGUES:
+        query = query.where(_c.state == ConversationState.ASSIGNED, _c.agent_id != account_id)
+        if group_id is not None:
+            query = query.where(_c.group_id == group_id)
+    elif scope is ListScope.HISTORY:
+        query = query.where(_c.id.in_(mine), _c.state == ConversationState.ENDED)
+    elif scope is ListScope.RECENT:
+        latest = (
+            select(func.max(_c.id))
+            .where(_c.shop_id == shop_id, _c.id.in_(mine))
+            .group_by(_c.consumer_id)
+        )
+        query = query.where(_c.id.in_(latest))
+    else:
+        query = query.where(_c.id.in_(mine))
+    total = await conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordering = _c.ended_at.desc() if scope is ListScope.HISTORY else _c.last_message_at.desc()
+    ids = await conn.scalars(query.order_by(ordering, _c.id.desc()).limit(limit).offset(offset))
+    return list(ids), int(total)

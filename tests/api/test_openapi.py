@@ -1,0 +1,515 @@
+"""API-2: /openapi.json documents every HTTP route's answer and its refusals. Every operation's
+success body has its real schema, every refusal the error model {code, message, params} with
+the statuses the route can give, and real answers validate against the declared models, so
+the documentation cannot drift from the wire."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from isolation_table import HTTP_CASES
+from sqlalchemy import insert
+
+from kefu.api import models as api_models
+from kefu.api.models import Out
+from kefu.app import create_app
+from kefu.bot import models as bot_models
+from kefu.clock import FakeClock
+from kefu.settings import Settings
+from kefu.storage import tables as t
+from support import PASSWORD, AgentSpec, Server, ShopIds, make_shop, running_server
+
+Route = tuple[str, str]
+ERROR_REF = "#/components/schemas/ErrorOut"
+# The statuses api/errors.py maps the error classes to.
+PRODUCT_STATUSES = {"401", "403", "404", "409", "422", "429", "503"}
+JSON = "application/json"
+SESSION = "staff_session"
+
+
+def _app() -> FastAPI:
+    return create_app(
+        Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
+        clock=FakeClock(),
+        rng=random.Random(1),
+        run_scheduler=False,
+    )
+
+
+def _operations(doc: dict[str, Any]) -> dict[Route, dict[str, Any]]:
+    return {
+        (method.upper(), path): op
+        for path, operations in doc["paths"].items()
+        for method, op in operations.items()
+    }
+
+
+def staff_routes(doc: dict[str, Any]) -> set[Route]:
+    """The routes that need a signed-in staff member: those secured by the session cookie."""
+    return {
+        route
+        for route, op in _operations(doc).items()
+        if any(SESSION in need for need in op.get("security", []))
+    }
+
+
+def required_refusals(doc: dict[str, Any]) -> dict[Route, set[str]]:
+    """The statuses each operation must document, at least: 422 for any input, 401 for a
+    staff route, 404 for an id in the path or any not_found case of the isolation table
+    (ACCT-5), and 403 where that table shows a role refusal (ACCT-2)."""
+    required: dict[Route, set[str]] = {}
+    staff = staff_routes(doc)
+    for route, op in _operations(doc).items():
+        needed = required.setdefault(route, set())
+        if op.get("parameters") or op.get("requestBody"):
+            needed.add("422")
+        if route in staff:
+            needed.add("401")
+        if "{" in route[1]:
+            needed.add("404")
+    for case in HTTP_CASES:
+        required.setdefault(case.route, set()).add("404")
+        if case.role_only:
+            required[case.route].add("403")
+    return required
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _is_shaped(doc: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """An object with its properties, or a list of shaped items: not `{}`, not a string."""
+    schema = _resolve(doc, schema)
+    if schema.get("type") == "array":
+        return _is_shaped(doc, schema.get("items", {}))
+    return schema.get("type") == "object" and bool(schema.get("properties"))
+
+
+def _answer_problems(doc: dict[str, Any], route: Route, op: dict[str, Any]) -> list[str]:
+    answers = {s: r for s, r in op.get("responses", {}).items() if s.startswith("2")}
+    if not answers:
+        return [f"{route}: no success answer documented"]
+    problems = []
+    for status, answer in answers.items():
+        content = answer.get("content", {})
+        if status == "204":
+            if content:
+                problems.append(f"{route}: 204 documents a body")
+            continue
+        if not content:
+            problems.append(f"{route}: {status} documents no body")
+        for media, body in content.items():
+            schema = body.get("schema", {})
+            if media == JSON and not _is_shaped(doc, schema):
+                problems.append(f"{route}: {status} {media} has no real schema: {schema}")
+            elif not schema:
+                problems.append(f"{route}: {status} {media} has no schema")
+    return problems
+
+
+def _refusal_problems(route: Route, op: dict[str, Any], needed: set[str]) -> list[str]:
+    responses = op.get("responses", {})
+    problems = [f"{route}: {s} not documented" for s in sorted(needed - set(responses))]
+    for status, answer in responses.items():
+        if status.startswith("2"):
+            continue
+        if status not in PRODUCT_STATUSES:
+            problems.append(f"{route}: {status} is no status of the error model")
+        if answer.get("content") != {JSON: {"schema": {"$ref": ERROR_REF}}}:
+            problems.append(f"{route}: {status} is not documented as ErrorOut")
+    return problems
+
+
+def undocumented(doc: dict[str, Any]) -> list[str]:
+    """What the OpenAPI document leaves undocumented, or documents with the wrong shape."""
+    problems = []
+    required = required_refusals(doc)
+    operations = _operations(doc)
+    for route in sorted(required.keys() - operations.keys()):
+        problems.append(f"{route}: in the isolation table but not in the OpenAPI document")
+    for route, op in sorted(operations.items()):
+        problems += _answer_problems(doc, route, op)
+        problems += _refusal_problems(route, op, required[route])
+    schemas, text = doc["components"]["schemas"], json.dumps(doc)
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in schemas or f'/schemas/{name}"' in text:
+            problems.append(f"FastAPI's default {name} is in the document")
+    return problems
+
+
+def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
+    doc = _app().openapi()
+    assert doc["components"]["securitySchemes"][SESSION] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "kefu_session",
+        "description": "The signed staff session, set by POST /api/auth/login.",
+    }
+    staff = staff_routes(doc)
+    public = {route for route in _operations(doc) if "/public/" in route[1]}
+    public |= {("POST", "/api/auth/login"), ("POST", "/api/consumer/session")}
+    assert staff == _operations(doc).keys() - public
+
+
+def test_api_2_every_route_documents_its_answer_and_refusals_with_the_error_model() -> None:
+    doc = _app().openapi()
+    assert undocumented(doc) == []
+    error = doc["components"]["schemas"]["ErrorOut"]
+    assert error["required"] == ["code", "message", "params"]
+    assert {name: p["type"] for name, p in error["properties"].items()} == {
+        "code": "string",
+        "message": "string",
+        "params": "object",
+    }
+    # File downloads are documented by media type.
+    export = doc["paths"]["/api/kb/export"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {JSON, "text/csv"}
+
+
+def test_api_2_the_check_reports_what_a_route_leaves_undocumented() -> None:
+    good = _app().openapi()
+
+    def broken(change: Callable[[dict[str, Any]], None]) -> list[str]:
+        doc = copy.deepcopy(good)
+        change(doc)
+        return undocumented(doc)
+
+    def op(doc: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = doc["paths"]["/api/conversations/{conversation_id}"]["get"]
+        return found
+
+    def as_string(doc: dict[str, Any]) -> None:
+        op(doc)["responses"]["200"]["content"][JSON]["schema"] = {"type": "string"}
+
+    def without_404(doc: dict[str, Any]) -> None:
+        del op(doc)["responses"]["404"]
+
+    def default_422(doc: dict[str, Any]) -> None:
+        op(doc)["responses"]["422"]["content"][JSON]["schema"] = {
+            "$ref": "#/components/schemas/HTTPValidationError"
+        }
+
+    def empty_answer(doc: dict[str, Any]) -> None:
+        op(doc)["responses"]["200"]["content"][JSON]["schema"] = {}
+
+    for change in (as_string, without_404, empty_answer):
+        assert len(broken(change)) == 1, change.__name__
+    assert len(broken(default_422)) == 2  # the wrong model, and the default schema's name
+    # A staff route without 401, and a role-checked route without 403, are reported.
+    assert broken(lambda d: d["paths"]["/api/me"]["get"]["responses"].pop("401")) == [
+        "('GET', '/api/me'): 401 not documented"
+    ]
+    assert broken(
+        lambda d: d["paths"]["/api/agents/{agent_id}"]["put"]["responses"].pop("403")
+    ) == ["('PUT', '/api/agents/{agent_id}'): 403 not documented"]
+
+
+class Answers:
+    """Calls routes by their documented path and validates each answer against the model the
+    OpenAPI document declares for its status, remembering which operations were checked."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.checked: set[Route] = set()
+
+    async def ok(self, client: httpx.AsyncClient, method: str, path: str, **request: Any) -> Any:
+        response = await self._send(client, method, path, request)
+        assert response.status_code == 200, (method, path, response.text)
+        self.checked.add((method, path))
+        return self._valid(method, path, "200", response)
+
+    async def refused(
+        self, client: httpx.AsyncClient, method: str, path: str, status: int, **request: Any
+    ) -> Any:
+        response = await self._send(client, method, path, request)
+        assert response.status_code == status, (method, path, response.text)
+        return self._valid(method, path, str(status), response)
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, path: str, request: dict[str, Any]
+    ) -> httpx.Response:
+        ids = request.pop("ids", {})
+        return await client.request(method, path.format(**ids), **request)
+
+    def _valid(self, method: str, path: str, status: str, response: httpx.Response) -> Any:
+        declared = self.doc["paths"][path][method.lower()]["responses"][status]
+        schema = declared["content"][JSON]["schema"]
+        model = OUT_MODELS[schema["$ref"].rsplit("/", 1)[1]]
+        assert response.headers["content-type"] == JSON
+        # Strict: a missing, misnamed or extra key, or a value of another type, fails.
+        parsed = model.model_validate_json(response.content, strict=True)
+        # Lossless: the model reads the answer's keys and values back exactly.
+        body = response.json()
+        assert parsed.model_dump(mode="json", exclude_unset=True) == body, (method, path)
+        return body
+
+
+OUT_MODELS: dict[str, type[Out]] = {
+    name: cls
+    for module in (api_models, bot_models)
+    for name, cls in vars(module).items()
+    if isinstance(cls, type) and issubclass(cls, Out)
+}
+ENTRY = {
+    "source": "product",
+    "product": {"id": "p1", "title": "Tea", "price": "9.90"},
+    "page_url": "https://shop.example/p1",
+}
+
+
+async def _public_goods(srv: Server, shop_id: int) -> None:
+    async with srv.db.uow() as tx:
+        await tx.conn.execute(
+            insert(t.products).values(
+                shop_id=shop_id, external_id="p1", title="Tea", price="9.90", url="", image=""
+            )
+        )
+        await tx.conn.execute(
+            insert(t.orders).values(
+                shop_id=shop_id,
+                order_no="o1",
+                item_count=2,
+                amount="19.80",
+                title="Tea",
+                ordered_at=srv.clock.now(),
+            )
+        )
+        await tx.commit()
+
+
+async def test_api_2_real_answers_validate_against_the_declared_models(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db,
+            groups=2,
+            agents=[
+                AgentSpec("alice"),
+                AgentSpec("bob", status="offline"),
+                AgentSpec("dave", status="offline"),
+            ],
+            clock=srv.clock,
+        )
+        await _public_goods(srv, shop.shop_id)
+        owner = await srv.staff(shop.shop_id, "owner")
+        alice = await srv.staff(shop.shop_id, "alice")
+        bob = await srv.staff(shop.shop_id, "bob")
+        async with httpx.AsyncClient(base_url=srv.base_url) as anyone:
+            doc = (await anyone.get("/openapi.json")).json()
+            check = Answers(doc)
+            await _staff_and_settings(check, srv, shop, owner, alice, anyone)
+            await _phrases_and_greetings(check, shop, owner, alice)
+            await _conversations(check, srv, shop, owner, alice, bob)
+            await _knowledge_base(check, shop, owner, anyone)
+            await _refusals(check, shop, alice, anyone)
+            await check.ok(alice, "POST", "/api/auth/logout")
+        # Every operation of the document was called and its answer validated.
+        assert sorted(_operations(doc).keys() - check.checked) == []
+
+
+async def _staff_and_settings(
+    check: Answers,
+    srv: Server,
+    shop: ShopIds,
+    owner: httpx.AsyncClient,
+    alice: httpx.AsyncClient,
+    anyone: httpx.AsyncClient,
+) -> None:
+    async with httpx.AsyncClient(base_url=srv.base_url) as dave:
+        login = {"shop_id": shop.shop_id, "username": "dave", "password": PASSWORD}
+        await check.ok(dave, "POST", "/api/auth/login", json=login)
+    await check.ok(alice, "GET", "/api/me")
+    await check.ok(alice, "GET", "/api/me/stats")
+    await check.ok(owner, "GET", "/api/agents")
+    await check.ok(
+        owner,
+        "PUT",
+        "/api/agents/{agent_id}",
+        ids={"agent_id": shop.accounts["alice"]},
+        json={"display_name": "Alice A."},
+    )
+    batch = {"agent_ids": [shop.accounts["dave"]], "action": "suspend"}
+    await check.ok(owner, "POST", "/api/agents/batch", json=batch)
+    await check.ok(alice, "GET", "/api/groups")
+    await check.ok(alice, "GET", "/api/shop/settings")
+    await check.ok(owner, "PUT", "/api/shop/settings", json={"queue_order": "lcfs"})
+    await check.ok(anyone, "POST", "/api/consumer/session", json={"shop_id": shop.shop_id})
+    public = await check.ok(
+        anyone, "GET", "/api/public/shops/{shop_id}", ids={"shop_id": shop.shop_id}
+    )
+    assert public["products"] and public["orders_demo"]
+
+
+async def _phrases_and_greetings(
+    check: Answers, shop: ShopIds, owner: httpx.AsyncClient, alice: httpx.AsyncClient
+) -> None:
+    greetings = {
+        "groups": [{"group_id": shop.group_ids[0], "welcome": "您好", "closing": "再见"}],
+        "agents": [{"agent_id": shop.accounts["alice"], "welcome": "我是 Alice"}],
+    }
+    await check.ok(owner, "PUT", "/api/greetings", json=greetings)
+    await check.ok(alice, "GET", "/api/greetings")
+    phrase = await check.ok(alice, "POST", "/api/quick-phrases", json={"body": "您好"})
+    ids = {"phrase_id": phrase["id"]}
+    await check.ok(alice, "GET", "/api/quick-phrases", params={"q": "您"})
+    await check.ok(alice, "PUT", "/api/quick-phrases/{phrase_id}", ids=ids, json={"body": "在的"})
+    imported = await check.ok(
+        alice,
+        "POST",
+        "/api/quick-phrases/import",
+        files={"file": ("phrases.csv", "谢谢,感谢您的耐心\n空,\n".encode(), "text/csv")},
+        data={"scope": "personal"},
+    )
+    assert imported["imported"] == 1 and imported["rejected"]
+    await check.ok(alice, "DELETE", "/api/quick-phrases/{phrase_id}", ids=ids)
+
+
+async def _conversations(
+    check: Answers,
+    srv: Server,
+    shop: ShopIds,
+    owner: httpx.AsyncClient,
+    alice: httpx.AsyncClient,
+    bob: httpx.AsyncClient,
+) -> None:
+    first = await srv.consumer(shop.shop_id, entry=ENTRY)
+    assigned = await first.request({"type": "request_human"})
+    assert assigned["conversation"]["agent_id"] == shop.accounts["alice"]
+    ids = {"conversation_id": first.conversation_id}  # type: ignore[attr-defined]
+    sent = await first.request(
+        {
+            "type": "send",
+            "conversation_id": ids["conversation_id"],
+            "client_id": "c1",
+            "body": "在吗",
+        }
+    )
+    assert sent["type"] == "ack"
+    await check.ok(alice, "GET", "/api/conversations", params={"scope": "mine"})
+    conversation = await check.ok(alice, "GET", "/api/conversations/{conversation_id}", ids=ids)
+    assert conversation["entry"]["product"] and conversation["last_message"]
+    page = await check.ok(alice, "GET", "/api/conversations/{conversation_id}/messages", ids=ids)
+    assert any(m["meta"] for m in page["items"])  # the welcome greeting (SET-2)
+    reply = {"client_id": "a1", "body": "您好，在的"}
+    await check.ok(
+        alice, "POST", "/api/conversations/{conversation_id}/messages", ids=ids, json=reply
+    )
+
+    await check.ok(bob, "PUT", "/api/me/status", json={"status": "online"})
+    await check.ok(bob, "PUT", "/api/me/reception-limit", json={"limit": 5})
+    to_bob = {"to_agent_id": shop.accounts["bob"]}
+    transfer = await check.ok(
+        alice, "POST", "/api/conversations/{conversation_id}/transfer", ids=ids, json=to_bob
+    )
+    accept = "/api/transfers/{transfer_id}/accept"
+    await check.ok(bob, "POST", accept, ids={"transfer_id": transfer["id"]})
+
+    second = await srv.consumer(shop.shop_id)
+    holder_id = (await second.request({"type": "request_human"}))["conversation"]["agent_id"]
+    by_id = {shop.accounts["alice"]: alice, shop.accounts["bob"]: bob}
+    other_id = next(i for i in by_id if i != holder_id)
+    ids = {"conversation_id": second.conversation_id}  # type: ignore[attr-defined]
+    transfer = await check.ok(
+        by_id[holder_id],
+        "POST",
+        "/api/conversations/{conversation_id}/transfer",
+        ids=ids,
+        json={"to_agent_id": other_id},
+    )
+    decline = "/api/transfers/{transfer_id}/decline"
+    await check.ok(by_id[other_id], "POST", decline, ids={"transfer_id": transfer["id"]})
+    await check.ok(owner, "POST", "/api/conversations/{conversation_id}/join", ids=ids)
+    invite = {"agent_id": other_id}
+    await check.ok(
+        owner, "POST", "/api/conversations/{conversation_id}/invite", ids=ids, json=invite
+    )
+    ended = await check.ok(
+        by_id[holder_id], "POST", "/api/conversations/{conversation_id}/end", ids=ids
+    )
+    assert ended["end_cause"] == "agent"
+
+
+async def _knowledge_base(
+    check: Answers, shop: ShopIds, owner: httpx.AsyncClient, anyone: httpx.AsyncClient
+) -> None:
+    category = await check.ok(owner, "POST", "/api/kb/categories", json={"name": "物流"})
+    category_ids = {"category_id": category["id"]}
+    await check.ok(owner, "GET", "/api/kb/categories")
+    rename = {"name": "快递"}
+    await check.ok(owner, "PUT", "/api/kb/categories/{category_id}", ids=category_ids, json=rename)
+    draft = {
+        "question": "多久发货",
+        "answer": "付款后48小时内发货。",
+        "category_id": category["id"],
+    }
+    question = await check.ok(owner, "POST", "/api/kb/questions", json=draft)
+    ids = {"question_id": question["id"]}
+    await check.ok(owner, "GET", "/api/kb/questions/{question_id}", ids=ids)
+    draft["phrasings"] = ["什么时候发货"]
+    await check.ok(owner, "PUT", "/api/kb/questions/{question_id}", ids=ids, json=draft)
+    await check.ok(owner, "GET", "/api/kb/questions", params=category_ids)
+    tried = await check.ok(owner, "POST", "/api/kb/try", json={"text": "什么时候发货"})
+    assert tried["candidates"]
+    await check.ok(owner, "GET", "/api/kb/synonyms")
+    synonyms = {"groups": [["快递", "物流"]], "user_words": ["顺丰"]}
+    await check.ok(owner, "PUT", "/api/kb/synonyms", json=synonyms)
+    kb_file = {
+        "questions": [{"question": "包邮吗", "answer": "包邮。"}, {"question": "", "answer": "?"}]
+    }
+    imported = await check.ok(
+        owner,
+        "POST",
+        "/api/kb/import",
+        files={"file": ("kb.json", json.dumps(kb_file).encode(), JSON)},
+    )
+    assert imported["imported"] == 1 and imported["rejected"]
+    exported = await check.ok(owner, "GET", "/api/kb/export")
+    assert len(exported["questions"]) == 2
+    csv = await owner.get("/api/kb/export", params={"format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+
+    entry = {
+        "welcome_message": "欢迎光临",
+        "faq_menu": [
+            {"title": "发货", "children": [{"title": "多久发货", "question_id": question["id"]}]}
+        ],
+        "bot_cards": [{"title": "发货时间", "question_id": question["id"]}],
+        "consumer_phrases": ["在吗"],
+    }
+    await check.ok(owner, "PUT", "/api/shop/entry", json=entry)
+    await check.ok(owner, "GET", "/api/shop/entry")
+    shop_ids = {"shop_id": shop.shop_id}
+    await check.ok(anyone, "GET", "/api/public/shops/{shop_id}/entry", ids=shop_ids)
+    stats = await check.ok(owner, "GET", "/api/bot/stats")
+    assert stats["faq_clicks"] and stats["by_day"]
+
+    spare = await check.ok(
+        owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}
+    )
+    await check.ok(
+        owner, "DELETE", "/api/kb/questions/{question_id}", ids={"question_id": spare["id"]}
+    )
+    await check.ok(owner, "DELETE", "/api/kb/categories/{category_id}", ids=category_ids)
+
+
+async def _refusals(
+    check: Answers, shop: ShopIds, alice: httpx.AsyncClient, anyone: httpx.AsyncClient
+) -> None:
+    """Refusals carry the error model too, whichever layer refuses."""
+    await check.refused(anyone, "GET", "/api/me", 401)
+    login = {"shop_id": shop.shop_id, "username": "alice", "password": PASSWORD}
+    await check.refused(anyone, "POST", "/api/auth/login", 409, json=login)
+    await check.refused(anyone, "POST", "/api/auth/login", 422, json={**login, "shop_id": 0})
+    await check.refused(alice, "PUT", "/api/shop/settings", 403, json={"queue_order": "fcfs"})
+    missing = {"conversation_id": 2**40}
+    await check.refused(alice, "GET", "/api/conversations/{conversation_id}", 404, ids=missing)
+    await check.refused(alice, "PUT", "/api/me/reception-limit", 422, json={"limit": 0})
+    await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})

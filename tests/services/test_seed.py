@@ -1,0 +1,75 @@
+"""`kefu demo`'s shop, made through the use cases: its owner, agents, groups, entry routing,
+products and orders, made once however often the demo starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kefu.clock import FakeClock
+from kefu.domain.ids import ShopId
+from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
+from kefu.services.accounts import login
+from kefu.services.context import Context
+from kefu.services.shops import public_shop
+from kefu.storage import accounts as account_store
+from kefu.storage import shops as shop_store
+from kefu.storage.db import Database
+from support import service_context
+
+
+@pytest.fixture
+async def ctx(db_url: str) -> AsyncIterator[Context]:
+    db = Database(db_url)
+    await db.create_all()
+    try:
+        yield service_context(db, FakeClock())
+    finally:
+        await db.dispose()
+
+
+async def test_acct_1_demo_shop_is_seeded_once_with_its_staff_and_groups(ctx: Context) -> None:
+    assert await seed_demo(ctx) is True
+    assert await seed_demo(ctx) is False
+
+    shop_id = ShopId(DEMO_SHOP_ID)
+    async with ctx.db.read() as tx:
+        groups = {g.id: g.name for g in await shop_store.groups(tx.conn, shop_id)}
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
+        accounts = await account_store.shop_account_views(tx.conn, shop_id)
+    assert sorted(groups.values()) == ["售前组", "售后组"]
+    assert {source: groups[g] for source, g in settings.entry_groups.items()} == {
+        "product": "售前组",
+        "order": "售后组",
+        "after_sale": "售后组",
+    }
+    assert [
+        (a.username, a.display_name, a.role, groups.get(a.group_id or 0)) for a in accounts
+    ] == [
+        (username, name, role, ["售前组", "售后组"][g] if g is not None else None)
+        for username, name, role, g in DEMO_ACCOUNTS
+    ]
+    assert [(a.has_im_permission, a.reception_limit, a.status) for a in accounts] == [
+        (a.role != "owner", 5, "offline") for a in accounts
+    ]
+    for username, *_ in DEMO_ACCOUNTS:
+        result = await login(
+            ctx, shop_id=shop_id, username=username, password=DEMO_PASSWORD, take_over=False
+        )
+        assert result.account.username == username
+
+
+async def test_api_1_demo_shop_page_shows_products_and_orders(ctx: Context) -> None:
+    await seed_demo(ctx)
+    page = await public_shop(ctx, DEMO_SHOP_ID)
+    assert page["name"] == "小鹿优选旗舰店"
+    assert [p["id"] for p in page["products"]] == [f"p-100{i}" for i in range(1, 7)]
+    assert page["products"][0]["url"] == "/demo/shop?shop=1#p-1001"
+    assert [(o["order_no"], o["amount"]) for o in page["orders_demo"]] == [
+        ("DD20261000", "399.00"),
+        ("DD20261001", "259.00"),
+        ("DD20261002", "128.00"),
+    ]
+    now = ctx.clock.now()
+    assert [(now - o["ordered_at"]).days for o in page["orders_demo"]] == [1, 2, 3]
