@@ -13,13 +13,13 @@ from kefu import errors
 from kefu.clock import FakeClock
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import AgentStatus, Role
+from kefu.services import views
 from kefu.services.accounts import NewAccount, create_account, create_accounts, login
 from kefu.services.context import Context
 from kefu.services.shops import create_group, create_shop
-from kefu.storage import accounts as account_store
+from kefu.services.views import AccountView
 from kefu.storage import shops as shop_store
 from kefu.storage.db import Database
-from kefu.storage.views import AccountView
 from support import PASSWORD, service_context
 
 
@@ -35,7 +35,7 @@ async def ctx(db_url: str) -> AsyncIterator[Context]:
 
 async def _accounts(ctx: Context, shop_id: ShopId) -> list[AccountView]:
     async with ctx.db.read() as tx:
-        return await account_store.shop_account_views(tx.conn, shop_id)
+        return await views.account_views(tx.conn, shop_id=shop_id)
 
 
 async def test_acct_1_create_shop_with_owner_and_group(ctx: Context) -> None:

@@ -27,6 +27,7 @@ from kefu.domain.notices import Notice
 from kefu.services import events
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
+from kefu.services.views import conversation_views, display_names, message_view
 from kefu.storage import conversations as conversation_store
 from kefu.storage import kb, repos
 from kefu.storage import messages as message_store
@@ -34,7 +35,6 @@ from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
 from kefu.storage.kb import QuestionView
 from kefu.storage.messages import Append, NewMessage, notice_message
-from kefu.storage.views import conversation_views, display_names, message_view
 
 
 async def reply(
@@ -216,8 +216,8 @@ async def publish_messages(ctx: Context, conversation_id: int, seqs: Sequence[in
         rows = [await kb.message_at(tx.conn, conversation_id, s) for s in seqs]
     for r in rows:
         if r is not None:
-            frame = {"type": "message", "message": message_view(r, names, view.consumer.nickname)}
-            await events.publish_to(ctx, events.audience_of(view), frame)
+            message = message_view(r, names, view.consumer.nickname)
+            await events.publish_message(ctx, events.audience_of(view), message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,12 +29,13 @@ from kefu.domain.accounts import (
 )
 from kefu.domain.ids import AccountId, GroupId, ShopId
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
+from kefu.services import views
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
+from kefu.services.views import AccountView
 from kefu.storage import accounts as store
 from kefu.storage import shops as shop_store
 from kefu.storage.accounts import AccountRecord, NewAccountRow
 from kefu.storage.db import UnitOfWork
-from kefu.storage.views import AccountView
 
 SESSION_LIFETIME = timedelta(hours=12)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
@@ -260,7 +261,7 @@ async def _open_session(
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
         )
-        account = await store.account_view(tx.conn, account_id)
+        account = await views.account_view_of(tx.conn, account_id)
         if live_ids:
             tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()

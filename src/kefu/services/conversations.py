@@ -34,6 +34,7 @@ from kefu.services.routing import (
     drain,
     publish_views,
 )
+from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
@@ -41,7 +42,6 @@ from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord, ListScope
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, NewMessage, notice_message
-from kefu.storage.views import ConversationView, conversation_views
 
 AUTO_END_TIMER = "auto_end"
 RECENT_CONTACTS = 30  # DESK-1

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kefu.services.context import Context, account_topic, consumer_topic, supervisors_topic
-from kefu.storage.views import ConversationView
+from kefu.services.views import ConversationView, MessageView
 
 
 def audience(shop_id: int, consumer_id: int, accounts: Iterable[int]) -> list[str]:
@@ -31,12 +31,15 @@ async def publish_conversation(
 ) -> None:
     """The conversation frame, then its newest message (system notices reach clients this way;
     a client that sees a seq gap resyncs)."""
-    frames: list[dict[str, Any]] = [{"type": "conversation", "conversation": view}]
+    topics = audience_of(view, extra_accounts)
+    await publish_to(ctx, topics, {"type": "conversation", "conversation": view})
     if view.last_message is not None:
-        frames.append({"type": "message", "message": view.last_message})
-    for topic in audience_of(view, extra_accounts):
-        for frame in frames:
-            await ctx.broker.publish(topic, frame)
+        await publish_message(ctx, topics, view.last_message)
+
+
+async def publish_message(ctx: Context, topics: Iterable[str], message: MessageView) -> None:
+    """MSG-2: "something new" in a conversation; a client that sees a seq gap resyncs."""
+    await publish_to(ctx, topics, {"type": "message", "message": message})
 
 
 async def publish_to(ctx: Context, topics: Iterable[str], frame: dict[str, Any]) -> None:

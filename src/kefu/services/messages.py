@@ -37,13 +37,13 @@ from kefu.services.context import (
     Staff,
     account_topic,
 )
-from kefu.services.events import audience
+from kefu.services.events import audience, publish_message, publish_to
+from kefu.services.views import MessageView, display_names, message_view
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
 from kefu.storage.messages import Append, DuplicateMessage, MessageRecord, NewMessage, SendTarget
-from kefu.storage.views import MessageView, display_names, message_view
 
 log = structlog.get_logger(__name__)
 
@@ -141,9 +141,7 @@ class MessageWriter:
             else:
                 future.set_result(outcome)
         for view, topics in published:
-            frame = {"type": "message", "message": view}
-            for topic in topics:
-                await ctx.broker.publish(topic, frame)
+            await publish_message(ctx, topics, view)
 
 
 @dataclass
@@ -321,5 +319,5 @@ async def preview_typing(
         await _access_for_read(tx.conn, consumer, conversation_id)
         accounts = await conversation_store.participant_ids(tx.conn, [conversation_id])
     frame = {"type": "typing", "conversation_id": conversation_id, "text": text}
-    for account_id in sorted(accounts.get(conversation_id, ())):
-        await ctx.broker.publish(account_topic(account_id), frame)
+    topics = [account_topic(a) for a in sorted(accounts.get(conversation_id, ()))]
+    await publish_to(ctx, topics, frame)

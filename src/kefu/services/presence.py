@@ -9,11 +9,12 @@ from datetime import datetime, time, timedelta
 from kefu import errors
 from kefu.domain.accounts import check_reception_limit
 from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
+from kefu.services import views
 from kefu.services.access import access_account, access_group, require_owner, require_supervising
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
 from kefu.services.routing import announce, assign_waiting, drain
+from kefu.services.views import AccountView
 from kefu.storage import accounts as store
-from kefu.storage.views import AccountView
 
 
 def staff_topics(staff: Staff) -> list[str]:
@@ -58,7 +59,7 @@ async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -
     if capacity_freed:
         await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
-        view = await store.account_view(tx.conn, staff.account_id)
+        view = await views.account_view_of(tx.conn, staff.account_id)
     await _account_changed(ctx, view)()
     return view
 
@@ -92,11 +93,11 @@ async def batch_update(
                 "Unknown action.", field="action", allowed=["suspend", "unsuspend", "move"]
             )
         assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
-        views = await store.account_views_of(tx.conn, agent_ids)
+        changed = await views.account_views(tx.conn, account_ids=agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
         await tx.commit()
-    return views
+    return changed
 
 
 async def update_agent(
@@ -116,19 +117,19 @@ async def update_agent(
         await store.update_account(
             tx.conn, agent_id, display_name=display_name, has_im_permission=has_im_permission
         )
-        view = await store.account_view(tx.conn, agent_id)
+        view = await views.account_view_of(tx.conn, agent_id)
         await tx.commit()
     return view
 
 
 async def list_accounts(ctx: Context, staff: Staff) -> list[AccountView]:
     async with ctx.db.read() as tx:
-        return await store.shop_account_views(tx.conn, staff.shop_id)
+        return await views.account_views(tx.conn, shop_id=staff.shop_id)
 
 
 async def me(ctx: Context, staff: Staff) -> AccountView:
     async with ctx.db.read() as tx:
-        return await store.account_view(tx.conn, staff.account_id)
+        return await views.account_view_of(tx.conn, staff.account_id)
 
 
 async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:

@@ -15,12 +15,12 @@ from kefu.domain.ids import GroupId
 from kefu.domain.shop import ShopSettings
 from kefu.services import events, greetings
 from kefu.services.context import Context
+from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
 from kefu.storage import repos
 from kefu.storage import routing as store
 from kefu.storage.db import UnitOfWork
 from kefu.storage.greetings import Greeting
-from kefu.storage.views import ConversationView, conversation_views
 
 
 async def assign_waiting(

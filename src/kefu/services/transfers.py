@@ -14,6 +14,7 @@ from kefu.services.access import access_account, access_conversation, access_gro
 from kefu.services.context import Context, Staff, account_topic
 from kefu.services.conversations import add_participant, get_view
 from kefu.services.routing import announce, assign_waiting
+from kefu.services.views import TransferView, transfer_view
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import repos
@@ -22,7 +23,6 @@ from kefu.storage import transfers as transfer_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection, UnitOfWork
 from kefu.storage.messages import Append, notice_message
-from kefu.storage.views import TransferView, transfer_view
 
 
 async def _assigned_under_lock(

@@ -16,7 +16,6 @@ from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConsumerId, GroupId, ShopId
 from kefu.domain.presence import AgentStatus, Role, StatusChange
 from kefu.storage import tables as t
-from kefu.storage.views import AccountView, account_views
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +134,45 @@ async def account_by_username(
     return _account(row) if row is not None else None
 
 
-async def account_view(conn: AsyncConnection, account_id: int) -> AccountView:
-    (view,) = await account_views(conn, t.accounts.c.id == account_id)
-    return view
+@dataclass(frozen=True, slots=True)
+class LoadedAccount:
+    """An account with the conversations assigned to it now (PRES-3's load)."""
+
+    account: AccountRecord
+    current_load: int
 
 
-async def account_views_of(conn: AsyncConnection, account_ids: Sequence[int]) -> list[AccountView]:
-    return await account_views(conn, t.accounts.c.id.in_(list(account_ids)))
+async def loaded_accounts(
+    conn: AsyncConnection,
+    *,
+    account_ids: Sequence[int] | None = None,
+    shop_id: int | None = None,
+) -> list[LoadedAccount]:
+    """These accounts (or all of a shop's) with their loads, by id."""
+    load = (
+        select(t.conversations.c.agent_id, func.count().label("n"))
+        .where(t.conversations.c.state == ConversationState.ASSIGNED)
+        .group_by(t.conversations.c.agent_id)
+        .subquery()
+    )
+    a = t.accounts.c
+    query = (
+        select(t.accounts, func.coalesce(load.c.n, 0).label("current_load"))
+        .outerjoin(load, load.c.agent_id == a.id)
+        .order_by(a.id)
+    )
+    if account_ids is not None:
+        query = query.where(a.id.in_(list(account_ids)))
+    if shop_id is not None:
+        query = query.where(a.shop_id == shop_id)
+    return [LoadedAccount(_account(r), r.current_load) for r in await conn.execute(query)]
 
 
-async def shop_account_views(conn: AsyncConnection, shop_id: int) -> list[AccountView]:
-    return await account_views(conn, t.accounts.c.shop_id == shop_id)
+async def display_names(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
+    """Every account's display name in the shop, by id (messages show their sender's)."""
+    a = t.accounts.c
+    rows = await conn.execute(select(a.id, a.display_name).where(a.shop_id == shop_id))
+    return {r.id: r.display_name for r in rows}
 
 
 async def set_status(

@@ -10,12 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState
 from kefu.storage import tables as t
+from kefu.storage.messages import MessageRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +232,91 @@ async def page_ids(
     ordering = _c.ended_at.desc() if scope is ListScope.HISTORY else _c.last_message_at.desc()
     ids = await conn.scalars(query.order_by(ordering, _c.id.desc()).limit(limit).offset(offset))
     return list(ids), int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetails:
+    """A conversation with what its views show: consumer, agent, group, last message and
+    participants (DESK-1)."""
+
+    conversation: ConversationRecord
+    consumer_uid: str
+    consumer_name: str
+    consumer_is_vip: bool
+    agent_name: str | None
+    group_name: str | None
+    last_message: MessageRecord | None
+    last_sender_name: str | None  # the last message's agent's display name
+    participants: list[int]
+
+
+# Built once: an alias made per call costs new column objects and cache keys each time.
+_LAST_MESSAGE = t.messages.alias("last_message")
+_SENDER = t.accounts.alias("sender")
+_AGENT = t.accounts.alias("agent")
+_LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
+_CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
+
+
+async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[ConversationDetails]:
+    """The given conversations, in the same order (missing ids are skipped).
+
+    Two statements whatever the number of ids: the conversations with their consumer, agent,
+    group and last message (and that message's sender's name), then the participants.
+    """
+    if not ids:
+        return []
+    m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
+    rows = (
+        await conn.execute(
+            select(
+                t.conversations,
+                t.consumers.c.uid,
+                t.consumers.c.nickname,
+                t.consumers.c.is_vip,
+                agent.c.display_name.label("agent_name"),
+                t.groups.c.name.label("group_name"),
+                *_LAST_MESSAGE_COLUMNS,
+                sender.c.display_name.label("m_sender_name"),
+            )
+            .join(t.consumers, t.consumers.c.id == _c.consumer_id)
+            .outerjoin(agent, agent.c.id == _c.agent_id)
+            .outerjoin(t.groups, t.groups.c.id == _c.group_id)
+            .outerjoin(m, and_(m.c.conversation_id == _c.id, m.c.seq == _c.last_seq))
+            .outerjoin(sender, and_(sender.c.id == m.c.sender_id, m.c.sender == "agent"))
+            .where(_c.id.in_(ids))
+        )
+    ).all()
+    by_id = {r.id: r for r in rows}
+    parts = await participant_ids(conn, ids)
+    return [_details(by_id[cid], sorted(parts.get(cid, ()))) for cid in ids if cid in by_id]
+
+
+def _details(r: Any, participants: list[int]) -> ConversationDetails:
+    last = None
+    if r.m_id is not None:
+        last = MessageRecord(
+            id=r.m_id,
+            conversation_id=r.m_conversation_id,
+            seq=r.m_seq,
+            sender=r.m_sender,
+            sender_id=r.m_sender_id,
+            kind=r.m_kind,
+            body=r.m_body,
+            client_id=r.m_client_id,
+            created_at=r.m_created_at,
+            meta=r.m_meta,
+        )
+    return ConversationDetails(
+        conversation=ConversationRecord(
+            **{name: getattr(r, name) for name in _CONVERSATION_FIELDS}
+        ),
+        consumer_uid=r.uid,
+        consumer_name=r.nickname,
+        consumer_is_vip=r.is_vip,
+        agent_name=r.agent_name,
+        group_name=r.group_name,
+        last_message=last,
+        last_sender_name=r.m_sender_name,
+        participants=participants,
+    )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.storage import tables as t
+from kefu.storage.messages import MessageRecord, record_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,13 +350,14 @@ async def has_event(conn: AsyncConnection, conversation_id: int, kind: str) -> b
     return found is not None
 
 
-async def message_at(conn: AsyncConnection, conversation_id: int, seq: int) -> Row[Any] | None:
+async def message_at(conn: AsyncConnection, conversation_id: int, seq: int) -> MessageRecord | None:
     m = t.messages.c
-    return (
+    row = (
         await conn.execute(
             select(t.messages).where(m.conversation_id == conversation_id, m.seq == seq)
         )
     ).first()
+    return record_of(row) if row is not None else None
 
 
 async def set_message_meta(conn: AsyncConnection, message_id: int, meta: dict[str, Any]) -> None:
