@@ -12,7 +12,8 @@ from kefu import errors
 from kefu.bot.domain import Entry, MenuItem, check_entry
 from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
-from kefu.storage import kb, repos
+from kefu.storage import kb
+from kefu.storage import shops as shop_store
 from kefu.storage.db import Connection
 
 
@@ -46,7 +47,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 
 
 async def entry_of(conn: Connection, shop_id: int) -> Entry:
-    settings = await repos.shop_settings(conn, shop_id)
+    settings = await shop_store.shop_settings(conn, shop_id)
     config = await kb.entry_config(conn, shop_id)
     return Entry(
         settings.welcome_message,
@@ -71,7 +72,7 @@ async def public_entry(ctx: Context, shop_id: int) -> dict[str, Any]:
         if not await kb.shop_exists(tx.conn, shop_id):
             raise errors.NotFound(kind="shop", id=shop_id)
         entry = await entry_of(tx.conn, shop_id)
-        settings = await repos.shop_settings(tx.conn, shop_id)
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
     return {**entry_json(entry), "bot_enabled": settings.bot_enabled}
 
 
@@ -86,7 +87,7 @@ async def put_entry(ctx: Context, staff: Staff, entry: Entry) -> dict[str, Any]:
             if question_id not in found:
                 raise errors.NotFound(kind="question", id=question_id)
         entry = _with_ids(entry, {i.id for i in current.items()})
-        settings = await repos.shop_settings(tx.conn, staff.shop_id)
+        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
         updated = settings.updated(welcome_message=entry.welcome_message)
         await kb.save_shop_settings(tx.conn, staff.shop_id, updated.to_json())
         data = entry_json(entry)

@@ -29,7 +29,7 @@ from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
 from kefu.services.views import conversation_views, display_names, message_view
 from kefu.storage import conversations as conversation_store
-from kefu.storage import kb, repos
+from kefu.storage import kb
 from kefu.storage import messages as message_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
@@ -196,7 +196,7 @@ async def _event(
     cause: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await repos.record_event(
+    await conversation_store.record_event(
         conn,
         shop_id=row.shop_id,
         conversation_id=row.id,

@@ -10,10 +10,13 @@ from typing import Any
 from kefu import errors
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.services.context import ConsumerActor, Staff
+from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
-from kefu.storage import repos
+from kefu.storage import shops as shop_store
+from kefu.storage.accounts import AccountRecord
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
+from kefu.storage.shops import GroupRecord
 
 
 def require_owner(staff: Staff, **params: Any) -> None:
@@ -68,11 +71,17 @@ async def access_own_conversation(
     return row
 
 
-async def access_account(conn: Connection, staff: Staff, account_id: int) -> Any:
+async def access_account(conn: Connection, staff: Staff, account_id: int) -> AccountRecord:
     """ACCT-5: an account of the caller's shop."""
-    return await repos.shop_account(conn, staff.shop_id, account_id)
+    found = await account_store.shop_account(conn, staff.shop_id, account_id)
+    if found is None:
+        raise errors.NotFound(kind="account", id=account_id)
+    return found
 
 
-async def access_group(conn: Connection, staff: Staff, group_id: int) -> Any:
+async def access_group(conn: Connection, staff: Staff, group_id: int) -> GroupRecord:
     """ACCT-5: a group of the caller's shop."""
-    return await repos.shop_group(conn, staff.shop_id, group_id)
+    found = await shop_store.shop_group(conn, staff.shop_id, group_id)
+    if found is None:
+        raise errors.NotFound(kind="group", id=group_id)
+    return found

@@ -10,7 +10,7 @@ from kefu.domain.messages import MessageKind, SenderKind
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import open_conversation, request_human
 from kefu.services.messages import Ack, MessageWriter, SendRequest
-from kefu.storage import repos
+from kefu.storage import shops as shop_store
 
 
 async def consumer_send(
@@ -37,7 +37,7 @@ async def consumer_send(
         ack = await writer.send(request(view.id))
     if ack.conversation_state == ConversationState.BOT:
         async with ctx.db.read() as tx:
-            settings = await repos.shop_settings(tx.conn, consumer.shop_id)
+            settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
         bot_first = settings.bot_enabled and settings.bot_mode == "bot_first"
         if bot_first and ctx.responder is not None:
             await ctx.responder.reply(

@@ -37,7 +37,7 @@ from kefu.services.routing import (
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
-from kefu.storage import repos
+from kefu.storage import shops as shop_store
 from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord, ListScope
 from kefu.storage.db import UnitOfWork
@@ -66,11 +66,11 @@ async def _open_or_create(
     existing = await conversation_store.open_id(tx.conn, consumer.shop_id, consumer.consumer_id)
     if existing is not None:
         return existing
-    settings = await repos.shop_settings(tx.conn, consumer.shop_id)
+    settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
     group_id = group_for_entry(
         settings,
         str(entry.get("source", "direct")),
-        await repos.default_group_id(tx.conn, consumer.shop_id),
+        await shop_store.default_group_id(tx.conn, consumer.shop_id),
     )
     conversation_id = await conversation_store.create(
         tx.conn,
@@ -80,7 +80,7 @@ async def _open_or_create(
         entry=entry,
         now=now,
     )
-    await repos.record_event(
+    await conversation_store.record_event(
         tx.conn,
         shop_id=consumer.shop_id,
         conversation_id=conversation_id,
@@ -125,7 +125,7 @@ async def request_human(
             await conversation_store.update_conversation(
                 tx.conn, conversation_id, state=ConversationState.QUEUED, human_requested_at=now
             )
-            await repos.record_event(
+            await conversation_store.record_event(
                 tx.conn,
                 shop_id=consumer.shop_id,
                 conversation_id=conversation_id,
@@ -136,7 +136,7 @@ async def request_human(
             )
             assigned = await assign_waiting(ctx, tx, consumer.shop_id, now)
             if conversation_id not in assigned:
-                await repos.record_event(
+                await conversation_store.record_event(
                     tx.conn,
                     shop_id=consumer.shop_id,
                     conversation_id=conversation_id,
@@ -190,7 +190,7 @@ async def _end(
         ],
         now=now,
     )
-    await repos.record_event(
+    await conversation_store.record_event(
         tx.conn,
         shop_id=row.shop_id,
         conversation_id=row.id,
@@ -295,7 +295,7 @@ async def invite(
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
         await add_participant(tx, conv, agent_id, ParticipantRole.INVITED, now)
-        await repos.record_event(
+        await conversation_store.record_event(
             tx.conn,
             shop_id=staff.shop_id,
             conversation_id=conversation_id,
@@ -319,7 +319,7 @@ async def join(ctx: Context, staff: Staff, conversation_id: int) -> Conversation
         if conv.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=conv.state)
         await add_participant(tx, conv, staff.account_id, ParticipantRole.OBSERVER, now)
-        await repos.record_event(
+        await conversation_store.record_event(
             tx.conn,
             shop_id=staff.shop_id,
             conversation_id=conversation_id,

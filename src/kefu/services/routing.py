@@ -17,8 +17,8 @@ from kefu.services import events, greetings
 from kefu.services.context import Context
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
-from kefu.storage import repos
 from kefu.storage import routing as store
+from kefu.storage import shops as shop_store
 from kefu.storage.db import UnitOfWork
 from kefu.storage.greetings import Greeting
 
@@ -38,7 +38,7 @@ async def assign_waiting(
     `settings` and `shop_greetings`, if given, were read by the caller before the lock (they
     are not load; ROUTE-7 is about loads).
     """
-    settings = settings or await repos.shop_settings(tx.conn, shop_id)
+    settings = settings or await shop_store.shop_settings(tx.conn, shop_id)
     agents = await store.agent_loads(tx.conn, shop_id)
     free: dict[GroupId | None, int] = {}
     for agent in agents:
@@ -165,7 +165,7 @@ async def queue_snapshot(ctx: Context, shop_id: int) -> list[tuple[int, int, int
     """ROUTE-4: (conversation, consumer, position, wait in seconds) per queued request."""
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
-        settings = await repos.shop_settings(tx.conn, shop_id)
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
         waiting = await store.queued(tx.conn, shop_id)
         paces = await store.recent_assignments(tx.conn, shop_id, now - routing.THROUGHPUT_WINDOW)
     positions = routing.queue_positions([w.request for w in waiting], settings.queue_order)

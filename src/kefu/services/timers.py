@@ -19,7 +19,7 @@ from kefu.services.conversations import AUTO_END_TIMER, end_by_timer
 from kefu.services.routing import announce
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
-from kefu.storage import repos
+from kefu.storage import shops as shop_store
 from kefu.storage import timers as timer_store
 from kefu.storage.messages import Append, notice_message
 from kefu.storage.timers import DueTimer
@@ -46,7 +46,7 @@ async def fire_auto_end(ctx: Context, timer: DueTimer) -> bool:
         conv = await conversation_store.get(
             tx.conn, shop_id, timer.conversation_id, for_update=True
         )
-        settings = await repos.shop_settings(tx.conn, shop_id)
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
         policy = AutoEndPolicy.for_mode(settings.auto_end)
         decision = decide_auto_end(
             state=ConversationState(conv.state),

@@ -17,7 +17,6 @@ from kefu.services.routing import announce, assign_waiting
 from kefu.services.views import TransferView, transfer_view
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
-from kefu.storage import repos
 from kefu.storage import routing as routing_store
 from kefu.storage import transfers as transfer_store
 from kefu.storage.conversations import ConversationRecord
@@ -150,7 +149,7 @@ async def _reassign(
         previous_role=ParticipantRole.PREVIOUS,
     )
     await add_participant(tx, conv, agent_id, ParticipantRole.HOLDER, now)
-    await repos.record_event(
+    await conversation_store.record_event(
         tx.conn,
         shop_id=conv.shop_id,
         conversation_id=conv.id,

@@ -124,6 +124,17 @@ async def has_owner(conn: AsyncConnection, shop_id: int) -> bool:
     return found is not None
 
 
+async def shop_account(
+    conn: AsyncConnection, shop_id: int, account_id: int
+) -> AccountRecord | None:
+    """The account if it belongs to this shop (ACCT-5)."""
+    a = t.accounts.c
+    row = (
+        await conn.execute(select(t.accounts).where(a.id == account_id, a.shop_id == shop_id))
+    ).first()
+    return _account(row) if row is not None else None
+
+
 async def account_by_username(
     conn: AsyncConnection, shop_id: int, username: str
 ) -> AccountRecord | None:

@@ -72,6 +72,33 @@ async def get(
     return ConversationRecord(**row._asdict())
 
 
+async def record_event(
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    conversation_id: int,
+    kind: str,
+    at: datetime,
+    cause: str | None = None,
+    agent_id: int | None = None,
+    group_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """CONV-1: every transition is an append-only row with its time and cause."""
+    await conn.execute(
+        insert(t.conversation_events).values(
+            shop_id=shop_id,
+            conversation_id=conversation_id,
+            kind=kind,
+            cause=cause,
+            agent_id=agent_id,
+            group_id=group_id,
+            at=at,
+            data=data or {},
+        )
+    )
+
+
 async def participant_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, set[int]]:
     """Each conversation's participating accounts (conversations without any are left out)."""
     found: dict[int, set[int]] = {}

@@ -116,6 +116,15 @@ async def groups(conn: AsyncConnection, shop_id: int) -> list[GroupRecord]:
     return [GroupRecord(GroupId(r.id), r.name) for r in rows]
 
 
+async def shop_group(conn: AsyncConnection, shop_id: int, group_id: int) -> GroupRecord | None:
+    """The group if it belongs to this shop (ACCT-5)."""
+    g = t.groups.c
+    row = (
+        await conn.execute(select(g.id, g.name).where(g.id == group_id, g.shop_id == shop_id))
+    ).first()
+    return GroupRecord(GroupId(row.id), row.name) if row is not None else None
+
+
 async def add_group(conn: AsyncConnection, shop_id: int, name: str) -> GroupId:
     found = await conn.scalar(
         insert(t.groups).values(shop_id=shop_id, name=name).returning(t.groups.c.id)
