@@ -1,5 +1,7 @@
-"""The WebSocket frame registry: every client frame's schema, and which socket accepts it.
-docs/protocol.md documents each one; tests walk this registry."""
+"""The WebSocket frame registries: every client frame's schema and which socket accepts it, and
+every server frame's schema and which socket receives it. docs/protocol.md documents each one;
+tests walk these registries. The server frames are a typed contract only: services and the
+gateway keep building them as dicts, and tests/gateway validates what the wire carries."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
 
 MAX_REF_CHARS = 64
@@ -135,3 +138,170 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
 CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click"})
+
+
+class FrameOut(BaseModel):
+    """A server frame: every key is always sent (nullable ones as null), and no other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnswerOut(FrameOut):
+    """The answer to a client frame, echoing its `ref` (null when it had none)."""
+
+    ref: Ref
+
+
+class PongFrameOut(AnswerOut):
+    type: Literal["pong"]
+
+
+class AckFrameOut(AnswerOut, api.AckOut):
+    """MSG-2: the answer to `send`, once the message is committed."""
+
+    type: Literal["ack"]
+
+
+class MessagesFrameOut(AnswerOut, api.MessagePageOut):
+    """MSG-2: the answer to `sync`, a page of the conversation's messages after `since_seq`."""
+
+    type: Literal["messages"]
+    conversation_id: int
+
+
+class ErrorFrameOut(AnswerOut, api.ErrorOut):
+    """A refused frame, with the error model of HTTP; the socket stays open unless a close
+    code applies (frame_too_large, and a refused `auth`, where `ref` is null)."""
+
+    type: Literal["error"]
+
+
+class FeedbackRecordedFrameOut(AnswerOut):
+    """BOT-3: the answer to `feedback`."""
+
+    type: Literal["feedback_recorded"]
+    conversation_id: int
+    seq: int
+    resolved: bool
+
+
+class FaqClickRecordedFrameOut(AnswerOut):
+    """ENTRY-2, BOT-6: the answer to `faq_click`; `seq` is the bot's answer, null for a
+    top-level item."""
+
+    type: Literal["faq_click_recorded"]
+    conversation_id: int
+    item_id: str
+    seq: int | None
+
+
+class ConversationFrameOut(FrameOut):
+    """A conversation's new state. It answers `open`, `request_human` and `leave_queue` (with
+    their `ref`), and is pushed without one when the state, agent or participants change."""
+
+    type: Literal["conversation"]
+    ref: Ref = None
+    conversation: api.ConversationOut
+
+
+class MessageFrameOut(FrameOut):
+    """MSG-2: a new message in a conversation the socket follows."""
+
+    type: Literal["message"]
+    message: api.MessageOut
+
+
+class ReadyConsumerOut(api.SessionConsumerOut):
+    id: int
+
+
+class ConsumerReadyFrameOut(FrameOut):
+    """The answer to `auth` (without a `ref`): who the consumer is, and their open
+    conversation if any."""
+
+    type: Literal["ready"]
+    consumer: ReadyConsumerOut
+    conversation: api.ConversationOut | None
+
+
+class QueueFrameOut(FrameOut):
+    """ROUTE-4: the queued conversation's position, pushed when it or the estimate changes;
+    the estimate is null while the group has no recent assignments to go by."""
+
+    type: Literal["queue"]
+    conversation_id: int
+    position: int
+    estimated_wait_s: int | None
+
+
+class StaffReadyFrameOut(FrameOut):
+    """Sent on connect, after the socket is subscribed (MSG-2)."""
+
+    type: Literal["ready"]
+    account: api.AccountOut
+
+
+class AccountFrameOut(FrameOut):
+    """PRES-1, PRES-2: the account's own status or reception limit changed."""
+
+    type: Literal["account"]
+    account: api.AccountOut
+
+
+class TypingFrameOut(FrameOut):
+    """MSG-3: what the consumer is typing, to the conversation's agents."""
+
+    type: Literal["typing"]
+    conversation_id: int
+    text: str
+
+
+class TransferRequestFrameOut(FrameOut):
+    """CONV-7: a conversation offered to this agent."""
+
+    type: Literal["transfer_request"]
+    transfer: api.TransferOut
+    conversation: api.ConversationOut
+
+
+class TransferResultFrameOut(FrameOut):
+    """CONV-7: the receiver accepted or declined the sender's offer."""
+
+    type: Literal["transfer_result"]
+    transfer: api.TransferOut
+
+
+class SessionClosedFrameOut(FrameOut):
+    """ACCT-4: the session ended elsewhere; the socket then closes with 4409."""
+
+    type: Literal["session_closed"]
+    reason: Literal["taken_over", "logged_out"]
+
+
+_BOTH_SOCKETS: dict[str, type[FrameOut]] = {
+    "pong": PongFrameOut,
+    "ack": AckFrameOut,
+    "messages": MessagesFrameOut,
+    "error": ErrorFrameOut,
+    "conversation": ConversationFrameOut,
+    "message": MessageFrameOut,
+}
+
+# What each socket may receive, by `type`.
+CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
+    **_BOTH_SOCKETS,
+    "ready": ConsumerReadyFrameOut,
+    "queue": QueueFrameOut,
+    "feedback_recorded": FeedbackRecordedFrameOut,
+    "faq_click_recorded": FaqClickRecordedFrameOut,
+}
+
+STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {
+    **_BOTH_SOCKETS,
+    "ready": StaffReadyFrameOut,
+    "account": AccountFrameOut,
+    "typing": TypingFrameOut,
+    "transfer_request": TransferRequestFrameOut,
+    "transfer_result": TransferResultFrameOut,
+    "session_closed": SessionClosedFrameOut,
+}
