@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import AgentSpec, Frames, Server, eventually, make_shop, running_server
+from support import (
+    AgentSpec,
+    Frames,
+    Server,
+    consumer_socket,
+    eventually,
+    make_shop,
+    running_server,
+)
 
 
 async def _ask(srv: Server, shop_id: int, n: int) -> list[Frames]:
@@ -154,3 +162,20 @@ async def test_route_4_positions_are_remembered_only_while_queued(db_url: str) -
         for leaver in still:
             await leaver.request({"type": "leave_queue"})
         await eventually(lambda: notifier.remembered() == set())
+
+
+async def test_route_4_a_queued_consumer_who_reconnects_hears_its_place_again(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("solo", limit=1)], clock=srv.clock)
+        _, waiting = await _ask(srv, shop.shop_id, 2)
+        await eventually(lambda: _position(waiting) == 1)
+        again = await consumer_socket(srv.ws_url, shop.shop_id, waiting.token)  # type: ignore[attr-defined]
+        try:
+            await again.wait_for(lambda f: f["type"] == "queue")
+            (told,) = again.of_type("queue")
+            assert told["conversation_id"] == waiting.conversation_id  # type: ignore[attr-defined]
+            assert told["position"] == 1
+        finally:
+            await again.close()

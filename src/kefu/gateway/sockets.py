@@ -19,6 +19,7 @@ from kefu.api.deps import runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
+from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.gateway import protocol as p
 from kefu.gateway.hub import Connection
@@ -236,8 +237,8 @@ async def consumer_socket(websocket: WebSocket) -> None:
                 "conversation": view,
             }
         )
-        if view is not None and rt.ctx.on_queue_changed is not None:
-            rt.ctx.on_queue_changed(consumer.shop_id)
+        if view is not None and view.state == ConversationState.QUEUED:
+            rt.notifier.retell(consumer.shop_id, view.id)
         await _serve(
             websocket,
             connection,

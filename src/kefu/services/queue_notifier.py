@@ -27,6 +27,12 @@ class QueueNotifier:
         if shop_id not in self._pending:
             self._pending[shop_id] = asyncio.get_running_loop().create_task(self._refresh(shop_id))
 
+    def retell(self, shop_id: int, conversation_id: int) -> None:
+        """ROUTE-4: a consumer who reconnects while queued hears its place again at the next
+        refresh, even if it has not moved."""
+        self._told.get(shop_id, {}).pop(conversation_id, None)
+        self.changed(shop_id)
+
     async def _refresh(self, shop_id: int) -> None:
         try:
             await asyncio.sleep(self._delay_s)
