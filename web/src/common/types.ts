@@ -131,8 +131,6 @@ export interface Conversation {
   awaiting_reply_since: string | null
   is_transferred: boolean
   participants: number[]
-  queue_position: number | null
-  estimated_wait_s: number | null
   reply_window: ReplyWindow | null
   avg_response_s?: number | null
 }

@@ -53,8 +53,8 @@ export const useWidgetStore = defineStore('widget', () => {
     if (!conversationIds.value.includes(c.id)) conversationIds.value.push(c.id)
     if (!conversation.value || c.id >= conversation.value.id) {
       conversation.value = c
+      // The place in the queue comes in `queue` frames only (ROUTE-4).
       if (c.state !== 'queued') queue.value = null
-      else if (c.queue_position !== null && c.queue_position !== undefined) queue.value = { position: c.queue_position, estimated_wait_s: c.estimated_wait_s }
       if (c.state === 'ended' || c.state === 'offline') humanRequested.value = false
       if (c.state === 'assigned' || c.state === 'queued') humanRequested.value = true
     }
