@@ -211,3 +211,32 @@ async def test_ws_pings_drop_a_peer_that_stopped_answering(db_url: str) -> None:
             pass
         assert time.monotonic() - started < 5  # far sooner than the 60 s auth timeout
         writer.close()
+
+
+async def test_pres_1_a_suspended_or_moved_agent_hears_it_at_once(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("a"), AgentSpec("b")], groups=2, clock=srv.clock
+        )
+        owner = await srv.staff(shop.shop_id, "owner")
+        a = await srv.staff(shop.shop_id, "a")
+        a_ws = await srv.staff_socket(a)
+        a_id = (await a.get("/api/me")).json()["account"]["id"]
+
+        suspended = await owner.post(
+            "/api/agents/batch", json={"agent_ids": [a_id], "action": "suspend"}
+        )
+        assert suspended.status_code == 200
+        told = await a_ws.wait_for(lambda f: f["type"] == "account")
+        assert told["account"]["id"] == a_id
+        assert told["account"]["is_suspended"] is True
+
+        moved = await owner.post(
+            "/api/agents/batch",
+            json={"agent_ids": [a_id], "action": "move", "group_id": shop.group_ids[1]},
+        )
+        assert moved.status_code == 200
+        told = await a_ws.wait_for(
+            lambda f: f["type"] == "account" and f["account"]["group_id"] == shop.group_ids[1]
+        )
+        assert told["account"]["is_suspended"] is True

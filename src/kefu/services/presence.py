@@ -96,6 +96,8 @@ async def batch_update(
         changed = await views.account_views(tx.conn, account_ids=agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
+        for view in changed:  # PRES-1: each agent's workbench shows its new state at once
+            tx.on_commit(_account_changed(ctx, view))
         await tx.commit()
     return changed
 
