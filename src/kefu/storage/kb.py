@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -130,14 +130,12 @@ async def categories(conn: AsyncConnection, shop_id: int) -> list[CategoryView]:
     return [CategoryView(r.id, r.name, counts.get(r.id, 0)) for r in rows]
 
 
-async def shop_category(conn: AsyncConnection, shop_id: int, category_id: int) -> Row[Any]:
+async def shop_category(conn: AsyncConnection, shop_id: int, category_id: int) -> None:
+    """The category exists in this shop; another shop's is NotFound like a missing one."""
     c = t.kb_categories.c
-    row = (
-        await conn.execute(select(t.kb_categories).where(c.id == category_id, c.shop_id == shop_id))
-    ).first()
-    if row is None:
+    found = await conn.scalar(select(c.id).where(c.id == category_id, c.shop_id == shop_id))
+    if found is None:
         raise errors.NotFound(kind="category", id=category_id)
-    return row
 
 
 async def add_category(conn: AsyncConnection, shop_id: int, name: str, now: datetime) -> int:
