@@ -6,8 +6,9 @@ gateway keep building them as dicts, and tests/gateway validates what the wire c
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
@@ -19,7 +20,21 @@ MAX_SEQ = 2**31 - 1
 Ref = Annotated[str, StringConstraints(max_length=MAX_REF_CHARS)] | None
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 Short = Annotated[str, StringConstraints(max_length=200)]
-Url = Annotated[str, StringConstraints(max_length=500)]
+
+
+def _web_address(value: str) -> str:
+    """Links a consumer's page hands over are absolute http(s) addresses or nothing: a
+    `javascript:` or `data:` one would run in the agent's workbench, and a `//host/` one would
+    take the agent to another site."""
+    if value == "":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http or https URL")
+    return value
+
+
+Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(_web_address)]
 ConversationRef = Annotated[int, Field(ge=1, le=2**62)]
 
 
