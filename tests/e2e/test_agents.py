@@ -66,7 +66,7 @@ def test_freer_agent_gets_next_and_transfers(server: Server, new_page: Any, watc
     assert watch.dialogs == []
 
 
-def test_smart_switch_and_escape(server: Server, new_page: Any, watch: Watch) -> None:
+def test_desk_3_smart_switch_and_escape(server: Server, new_page: Any, watch: Watch) -> None:
     agent = new_page(base=server.base)
     login(agent, server, "agent2")
 

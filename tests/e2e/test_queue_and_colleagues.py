@@ -125,7 +125,9 @@ def test_invited_colleague_speaks_to_the_consumer(
     assert watch.errors == []
 
 
-def test_supervisor_joins_a_colleague_session(server: Server, new_page: Any, watch: Watch) -> None:
+def test_conv_9_supervisor_joins_a_colleague_session(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
     colleague = new_page(base=server.base)
     login(colleague, server, "agent2")
     boss = new_page(base=server.base)

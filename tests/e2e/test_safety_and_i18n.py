@@ -21,7 +21,9 @@ RAW_KEY = re.compile(
 )
 
 
-def test_script_payloads_are_shown_as_text(server: Server, new_page: Any, watch: Watch) -> None:
+def test_msg_5_script_payloads_are_shown_as_text(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
     agent = new_page(base=server.base)
     login(agent, server, "agent2")
 

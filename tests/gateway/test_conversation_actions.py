@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
 from kefu.storage import tables as t
@@ -130,6 +131,60 @@ async def test_conv_8_and_9_invite_and_colleague_sessions(db_url: str) -> None:
         await consumer.wait_for(
             lambda f: f["type"] == "message" and f["message"]["body"] == "主管介入"
         )
+
+
+async def test_conv_9_group_leader_sees_and_joins_only_their_group_live_sessions(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db,
+            groups=2,
+            agents=[
+                AgentSpec("a", group=0),
+                AgentSpec("peer", group=0, status="busy"),
+                AgentSpec("lead", group=0, role="leader", status="busy"),
+                AgentSpec("other_lead", group=1, role="leader", status="busy"),
+            ],
+            clock=srv.clock,
+        )
+        a = await srv.staff(shop.shop_id, "a")
+        peer = await srv.staff(shop.shop_id, "peer")
+        lead = await srv.staff(shop.shop_id, "lead")
+        other_lead = await srv.staff(shop.shop_id, "other_lead")
+        consumer, cid = await _assigned(srv, shop.shop_id)
+        await consumer.request(
+            {"type": "send", "conversation_id": cid, "client_id": "c1", "body": "什么时候发货"}
+        )
+
+        async def colleagues(client: httpx.AsyncClient) -> list[int]:
+            page = await client.get("/api/conversations", params={"scope": "colleagues"})
+            assert page.status_code == 200, page.text
+            return [c["id"] for c in page.json()["items"]]
+
+        assert await colleagues(lead) == [cid]
+        assert await colleagues(other_lead) == []  # another group's leader sees nothing of it
+        denied = await peer.get("/api/conversations", params={"scope": "colleagues"})
+        assert denied.status_code == 403  # plain agents have no colleague sessions
+        assert (await other_lead.post(f"/api/conversations/{cid}/join")).status_code == 403
+
+        read = (await lead.get(f"/api/conversations/{cid}/messages")).json()["items"]
+        assert "什么时候发货" in [m["body"] for m in read]
+        silent = await lead.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "l0", "body": "x"}
+        )
+        assert silent.json()["code"] == "not_participant"  # reading is not speaking
+        assert (await lead.post(f"/api/conversations/{cid}/join")).status_code == 200
+        spoke = await lead.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "l1", "body": "今天发"}
+        )
+        assert spoke.status_code == 200
+        await consumer.wait_for(
+            lambda f: f["type"] == "message" and f["message"]["body"] == "今天发"
+        )
+
+        await a.post(f"/api/conversations/{cid}/end")
+        assert await colleagues(lead) == []  # only live conversations are colleague sessions
 
 
 async def test_msg_2_resent_client_id_returns_the_original_ack(db_url: str) -> None:

@@ -1,8 +1,13 @@
 """A consumer reaches a shop, asks for a human, chats with an agent, and the conversation ends
-(ROUTE-1, CONV-1, CONV-3, MSG-2), through a real server and real WebSocket clients; with the
+(ROUTE-1, CONV-1, CONV-2, CONV-3, MSG-2), through a real server and real WebSocket clients; with the
 bot first, the core hands the consumer's messages to whichever responder is wired (BOT-3)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
 
 from kefu.domain.shop import ShopSettings
 from kefu.services.context import ConsumerActor
@@ -52,6 +57,49 @@ async def test_conv_1_consumer_to_agent_and_back_to_history(db_url: str) -> None
         messages = (await alice.get(f"/api/conversations/{cid}/messages")).json()["items"]
         assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
         assert [m["sender"] for m in messages][-3:] == ["consumer", "agent", "system"]
+
+
+async def _waiting_since(agent: httpx.AsyncClient, conversation_id: int) -> datetime | None:
+    """The reply timer's start as the agent's list of conversations shows it."""
+    mine = (await agent.get("/api/conversations", params={"scope": "mine"})).json()
+    (item,) = [c for c in mine["items"] if c["id"] == conversation_id]
+    since: str | None = item["awaiting_reply_since"]
+    return datetime.fromisoformat(since) if since is not None else None
+
+
+async def test_conv_2_reply_timer_runs_until_the_agent_replies(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("alice")], clock=srv.clock)
+        alice = await srv.staff(shop.shop_id, "alice")
+        alice_ws = await srv.staff_socket(alice)
+        consumer = await srv.consumer(shop.shop_id)
+        cid = consumer.conversation_id  # type: ignore[attr-defined]
+
+        def send(body: str, n: int) -> dict[str, Any]:
+            return {"type": "send", "conversation_id": cid, "client_id": f"m{n}", "body": body}
+
+        srv.clock.advance(timedelta(seconds=30))
+        assigned_at = srv.clock.now()
+        answer = await consumer.request({"type": "request_human"})
+        assert answer["conversation"]["state"] == "assigned"
+        assert await _waiting_since(alice, cid) == assigned_at  # starts at assignment
+
+        srv.clock.advance(timedelta(minutes=1))
+        await consumer.request(send("在吗", 1))
+        assert await _waiting_since(alice, cid) == assigned_at  # still unanswered since then
+
+        srv.clock.advance(timedelta(minutes=1))
+        reply = await alice_ws.request(send("您好", 2))
+        assert reply["type"] == "ack"
+        assert await _waiting_since(alice, cid) is None  # the agent's reply stops it
+
+        srv.clock.advance(timedelta(minutes=3))
+        asked_again = srv.clock.now()
+        await consumer.request(send("还有个问题", 3))
+        assert await _waiting_since(alice, cid) == asked_again  # a new message starts it again
+        srv.clock.advance(timedelta(minutes=1))
+        await consumer.request(send("能便宜点吗", 4))
+        assert await _waiting_since(alice, cid) == asked_again
 
 
 class NotingResponder:

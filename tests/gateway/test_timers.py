@@ -1,8 +1,9 @@
-"""CONV-3 durable timers and LIMIT-1 / LIMIT-3 windows, driven by an injected clock."""
+"""CONV-3 durable timers, CONV-4 history and LIMIT-1 / LIMIT-3 windows, driven by an injected
+clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -120,6 +121,55 @@ async def test_conv_3_timer_due_during_downtime_fires_once_at_start(db_url: str)
         db_url, clock=clock, create_schema=False, run_scheduler=True
     ) as third:
         assert await _events(third, cid, "ended") == 1
+
+
+async def test_conv_4_ended_conversation_goes_to_history_then_turns_read_only(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        a = await srv.staff(shop.shop_id, "a")
+        consumer = await srv.consumer(shop.shop_id)
+        cid = consumer.conversation_id  # type: ignore[attr-defined]
+        await consumer.request({"type": "request_human"})
+        asked_at = srv.clock.now()
+        await consumer.request(
+            {"type": "send", "conversation_id": cid, "client_id": "m1", "body": "发票怎么开"}
+        )
+        srv.clock.advance(timedelta(hours=1))
+        ended = await a.post(f"/api/conversations/{cid}/end")
+        assert ended.json()["state"] == "ended"
+
+        async def listed(scope: str) -> list[int]:
+            page = (await a.get("/api/conversations", params={"scope": scope})).json()
+            return [c["id"] for c in page["items"]]
+
+        assert await listed("history") == [cid] and await listed("mine") == []
+        window = (await a.get(f"/api/conversations/{cid}")).json()["reply_window"]
+        # Ended an hour after the question: the question's 24 hours close first, not 72 hours.
+        assert window["open"] is True
+        assert datetime.fromisoformat(window["closes_at"]) == asked_at + timedelta(hours=24)
+        late = await a.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "r1", "body": "发票已开好"}
+        )
+        assert late.status_code == 200
+        await consumer.wait_for(
+            lambda f: f["type"] == "message" and f["message"]["body"] == "发票已开好"
+        )
+
+        srv.clock.set(asked_at + timedelta(hours=24))
+        a = await srv.staff(shop.shop_id, "a")  # staff sessions last 12 hours
+        refused = await a.post(
+            f"/api/conversations/{cid}/messages", json={"client_id": "r2", "body": "还在吗"}
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "reply_window_closed"
+        view = (await a.get(f"/api/conversations/{cid}")).json()
+        assert view["state"] == "ended" and view["reply_window"]["open"] is False
+        assert await listed("history") == [cid]  # read-only, still in history
+        bodies = [
+            m["body"] for m in (await a.get(f"/api/conversations/{cid}/messages")).json()["items"]
+        ]
+        assert "发票怎么开" in bodies and "发票已开好" in bodies and "还在吗" not in bodies
 
 
 async def test_limit_1_consumer_message_cannot_be_answered_after_24_hours(db_url: str) -> None:
