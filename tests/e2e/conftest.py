@@ -280,4 +280,9 @@ class Consumer:
         self._stack.close()
 
 
-PRODUCT = {"id": "p-1001", "title": "轻薄羽绒服 女款 冬季保暖短款", "price": "399.00", "url": "https://shop.example/x"}
+PRODUCT = {
+    "id": "p-1001",
+    "title": "轻薄羽绒服 女款 冬季保暖短款",
+    "price": "399.00",
+    "url": "https://shop.example/x",
+}

@@ -14,9 +14,24 @@ from .conftest import PRODUCT, SCREENSHOTS, Consumer, Server, Watch, field, logi
 pytestmark = pytest.mark.e2e
 
 PRODUCTS = [
-    {"id": "p-1002", "title": "无线降噪蓝牙耳机 长续航", "price": "259.00", "url": "https://shop.example/x"},
-    {"id": "p-1003", "title": "有机高山绿茶 250g 礼盒装", "price": "128.00", "url": "https://shop.example/x"},
-    {"id": "p-1005", "title": "智能体脂秤 蓝牙连接 家用", "price": "119.00", "url": "https://shop.example/x"},
+    {
+        "id": "p-1002",
+        "title": "无线降噪蓝牙耳机 长续航",
+        "price": "259.00",
+        "url": "https://shop.example/x",
+    },
+    {
+        "id": "p-1003",
+        "title": "有机高山绿茶 250g 礼盒装",
+        "price": "128.00",
+        "url": "https://shop.example/x",
+    },
+    {
+        "id": "p-1005",
+        "title": "智能体脂秤 蓝牙连接 家用",
+        "price": "119.00",
+        "url": "https://shop.example/x",
+    },
     PRODUCT,
 ]
 QUESTIONS = [
