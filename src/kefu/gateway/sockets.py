@@ -8,14 +8,13 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kefu import errors
-from kefu.api.deps import runtime, staff_from_connection
+from kefu.api.deps import origin_allowed, runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
@@ -128,21 +127,11 @@ async def _serve(
             connection.push({**answer, "ref": ref})
 
 
-def _origin_allowed(websocket: WebSocket) -> bool:
-    """Staff sockets: a browser's Origin must be this server or in KEFU_ALLOWED_ORIGINS."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: nothing to hijack
-    allowed = set(runtime(websocket).ctx.settings.allowed_origins)
-    host = websocket.headers.get("host", "")
-    return origin in allowed or urlsplit(origin).netloc == host
-
-
 async def staff_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
     # Accept first so that the refusal carries its close code (documented in protocol.md).
     await websocket.accept()
-    if not _origin_allowed(websocket):
+    if not origin_allowed(websocket):
         await websocket.close(CLOSE_ORIGIN)
         return
     try:
