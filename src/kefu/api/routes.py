@@ -45,6 +45,7 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
         username=body.username,
         password=body.password,
         take_over=body.take_over,
+        ip=request.client.host if request.client else None,
     )
     response = JsonOut({"account": result.account})
     response.set_cookie(
