@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -105,7 +105,8 @@ class MessageWriter:
             try:
                 await self._write(batch)
             except DuplicateMessage:
-                # Another process raced us on a client id: redo one by one, each decides alone.
+                # Another process stored one of these client ids after the batch looked for
+                # them: redo one by one, each reading again, so that it is replayed (MSG-2).
                 for item in batch:
                     await self._write_guarded([item])
             except Exception as exc:  # the writer must outlive one bad batch
@@ -132,6 +133,8 @@ class MessageWriter:
             plan = await _plan(tx.conn, batch, now)
             published = await _append(tx.conn, plan, now)
             await tx.commit()
+        for repeat, original in plan.repeats:
+            plan.outcomes[repeat] = plan.outcomes[original]
         for _, future in batch:
             if future.done():
                 continue
@@ -151,6 +154,9 @@ class _Plan:
     names: dict[int, str]
     accepted: dict[int, list[tuple[SendRequest, asyncio.Future[Ack]]]]
     outcomes: dict[int, Ack | errors.KefuError]
+    # A request sent again within the batch, and the accepted one it repeats (ids of futures):
+    # it gets the same ack once that one commits (MSG-2).
+    repeats: list[tuple[int, int]] = field(default_factory=list)
 
 
 async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
@@ -162,7 +168,7 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
     for shop_id in {target.shop_id for target in targets.values()}:
         names |= await display_names(conn, shop_id)
     plan = _Plan(targets, participants, names, defaultdict(list), {})
-    seen: dict[tuple[int, str, str], SendRequest] = {}
+    seen: dict[tuple[int, str, str], _Pending] = {}
     for request, future in batch:
         key = (request.conversation_id, request.sender.value, request.client_id)
         try:
@@ -170,12 +176,15 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
                 plan.outcomes[id(future)] = _replay(request, existing[key], targets)
                 continue
             if key in seen:
-                raise _reused_or_dup(request, seen[key])
+                first, first_future = seen[key]
+                _check_same_content(request, first)
+                plan.repeats.append((id(future), id(first_future)))
+                continue
             _check_allowed(request, targets.get(request.conversation_id), participants, now)
         except errors.KefuError as exc:
             plan.outcomes[id(future)] = exc
             continue
-        seen[key] = request
+        seen[key] = (request, future)
         plan.accepted[request.conversation_id].append((request, future))
     return plan
 
@@ -196,10 +205,10 @@ def _replay(request: SendRequest, original: MessageRecord, targets: dict[int, Se
     return Ack(request.conversation_id, original.seq, request.client_id, original.created_at, state)
 
 
-def _reused_or_dup(request: SendRequest, first: SendRequest) -> errors.KefuError:
+def _check_same_content(request: SendRequest, first: SendRequest) -> None:
+    """MSG-2 within a batch: a repeat gets the first one's ack, unless its content differs."""
     if first.body != request.body or first.kind != request.kind:
-        return errors.ClientIdReused(client_id=request.client_id)
-    return errors.Conflict("The same message is already being sent.", client_id=request.client_id)
+        raise errors.ClientIdReused(client_id=request.client_id)
 
 
 def _check_allowed(
