@@ -248,7 +248,7 @@ async def list_messages(
     "/conversations/{conversation_id}/messages",
     tags=["messages"],
     response_model=m.AckOut,
-    responses=refusals(401, 403, 404, 409, 422),
+    responses=refusals(401, 403, 404, 409, 422, 503),
 )
 async def send_message(
     conversation_id: Id, body: s.SendHttpIn, staff: StaffDep, request: Request

@@ -108,23 +108,26 @@ async def _serve(
     handle: Handler,
 ) -> None:
     limit = runtime(websocket).ctx.settings.ws_max_frame_bytes
-    while connection.close_code is None:
+    while connection.is_open:
         try:
             text = await websocket.receive_text()
         except (WebSocketDisconnect, RuntimeError):
             return
-        ref = None
-        try:
-            frame = parse(text, registry, limit)
-            ref = frame.ref
-            answer = await handle(frame)
-        except errors.KefuError as exc:
-            connection.push(error_frame(exc, ref if ref is not None else _raw_ref(text, limit)))
-            if exc.code == "frame_too_large":
-                connection.close(CLOSE_TOO_LARGE)
-            continue
-        if answer is not None:
-            connection.push({**answer, "ref": ref})
+        if not connection.is_open:
+            return  # came in while closing: unanswered, so the client resends it (MSG-2)
+        with connection.answering():
+            ref = None
+            try:
+                frame = parse(text, registry, limit)
+                ref = frame.ref
+                answer = await handle(frame)
+            except errors.KefuError as exc:
+                connection.push(error_frame(exc, ref if ref is not None else _raw_ref(text, limit)))
+                if exc.code == "frame_too_large":
+                    connection.close(CLOSE_TOO_LARGE)
+                continue
+            if answer is not None:
+                connection.push({**answer, "ref": ref})
 
 
 async def staff_socket(websocket: WebSocket) -> None:
