@@ -3,6 +3,8 @@ creates nothing; `create_app` does."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,12 @@ from kefu.storage.db import Database
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+# The WebSocket close code of a server shutdown: "service restart", come back and resync.
+CLOSE_SHUTDOWN = 1012
+# How long a shutdown waits for sockets to answer their last frames before closing them.
+DRAIN_WITHIN_S = 10.0
+
+
 @dataclass
 class Runtime:
     ctx: Context
@@ -44,6 +52,16 @@ class Runtime:
     scheduler: Scheduler
     notifier: QueueNotifier
     bot: BotResponder
+
+    async def drain(self) -> None:
+        """A graceful shutdown, once the server stopped taking connections: release claimed
+        timers at once (an interrupted claim rolls back, so another process takes the timer),
+        answer each socket's current frame and close it with 1012, then commit and
+        acknowledge the sends still queued (HTTP ones)."""
+        await self.scheduler.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hub.shut_down(CLOSE_SHUTDOWN), DRAIN_WITHIN_S)
+        await self.writer.stop()
 
 
 def build_runtime(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import secrets
+import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from uvicorn.config import STARTUP_FAILURE
 
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
@@ -44,7 +47,7 @@ def run_server(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -54,6 +57,26 @@ def run_server(settings: Settings) -> None:
         log_level="warning",
         lifespan="on",
     )
+    server = DrainingServer(config, drain=app.state.runtime.drain)
+    server.run()
+    if not server.started:
+        raise typer.Exit(STARTUP_FAILURE)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn closes every WebSocket as its shutdown begins, before the app hears of it, so
+    the acks of messages already committed would be lost: this server stops listening, lets
+    the app drain (Runtime.drain), and only then shuts down as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, *, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        await self._drain()
+        await super().shutdown(sockets)
 
 
 @app.command()

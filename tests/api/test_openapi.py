@@ -31,6 +31,8 @@ ERROR_REF = "#/components/schemas/ErrorOut"
 PRODUCT_STATUSES = {"401", "403", "404", "409", "422", "429", "503"}
 JSON = "application/json"
 SESSION = "staff_session"
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+LOGIN = ("POST", "/api/auth/login")
 
 
 def _app() -> FastAPI:
@@ -61,7 +63,8 @@ def staff_routes(doc: dict[str, Any]) -> set[Route]:
 
 def required_refusals(doc: dict[str, Any]) -> dict[Route, set[str]]:
     """The statuses each operation must document, at least: 422 for any input, 401 for a
-    staff route, 404 for an id in the path or any not_found case of the isolation table
+    staff route, 403 for a staff route's or the login's writes (a cross-site request is
+    refused), 404 for an id in the path or any not_found case of the isolation table
     (ACCT-5), and 403 where that table shows a role refusal (ACCT-2)."""
     required: dict[Route, set[str]] = {}
     staff = staff_routes(doc)
@@ -71,6 +74,8 @@ def required_refusals(doc: dict[str, Any]) -> dict[Route, set[str]]:
             needed.add("422")
         if route in staff:
             needed.add("401")
+        if route[0] in WRITES and (route in staff or route == LOGIN):
+            needed.add("403")
         if "{" in route[1]:
             needed.add("404")
     for case in HTTP_CASES:

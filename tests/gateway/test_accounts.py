@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from kefu.services.accounts import identity_signature
-from support import PASSWORD, AgentSpec, make_shop, running_server
+from support import PASSWORD, AgentSpec, Server, make_shop, running_server
 
 
 async def _login(srv_url: str, shop_id: int, username: str, **extra: object) -> httpx.Response:
@@ -63,20 +63,90 @@ async def test_acct_4_logout_kills_the_session_server_side(db_url: str) -> None:
         assert (await _login(srv.base_url, shop.shop_id, "a")).status_code == 200
 
 
-async def test_acct_4_login_is_throttled_after_five_failures(db_url: str) -> None:
+ATTACKER = "203.0.113.9"
+OWNER_AT = "198.51.100.7"
+
+
+async def _attempt(srv: Server, shop_id: int, username: str, password: str, ip: str) -> Answer:
+    """One login from `ip` (uvicorn takes X-Forwarded-For from a proxy on 127.0.0.1); its
+    status, code and the wait it was told, if any."""
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        answer = await client.post(
+            "/api/auth/login",
+            json={"shop_id": shop_id, "username": username, "password": password},
+            headers={"X-Forwarded-For": ip},
+        )
+    body = answer.json()
+    wait = body.get("params", {}).get("retry_after_s") if answer.status_code == 429 else None
+    if wait is not None:
+        assert answer.headers["Retry-After"] == str(wait)
+    return answer.status_code, body.get("code"), wait
+
+
+Answer = tuple[int, str | None, int | None]
+WRONG = (401, "auth.invalid_credentials", None)
+
+
+async def test_acct_4_an_attacker_cannot_lock_the_owner_out(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, clock=srv.clock)
+        # 20 wrong passwords, each one waiting as long as it is told, so that all of them count.
+        for _ in range(20):
+            answer = await _attempt(srv, shop.shop_id, "owner", "wrong-pass", ATTACKER)
+            if answer[0] == 429:
+                assert answer[2] is not None
+                srv.clock.advance(timedelta(seconds=answer[2]))
+                answer = await _attempt(srv, shop.shop_id, "owner", "wrong-pass", ATTACKER)
+            assert answer == WRONG
+        # The owner waits out a short delay, at most a minute, and is in with the right password.
+        status, code, wait = await _attempt(srv, shop.shop_id, "owner", PASSWORD, OWNER_AT)
+        assert (status, code) == (429, "auth.throttled")
+        assert wait is not None and wait <= 60
+        srv.clock.advance(timedelta(seconds=wait))
+        assert (await _attempt(srv, shop.shop_id, "owner", PASSWORD, OWNER_AT))[0] == 200
+
+
+async def test_acct_4_login_delays_grow_and_are_capped(db_url: str) -> None:
     async with running_server(db_url) as srv:
         shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
-        async with httpx.AsyncClient(base_url=srv.base_url) as client:
-            for _ in range(5):
-                bad = await client.post(
-                    "/api/auth/login",
-                    json={"shop_id": shop.shop_id, "username": "a", "password": "wrong"},
+        waits = []
+        for n in range(14):  # each attempt from another address: only the account's delay
+            ip = f"192.0.2.{n + 1}"
+            answer = await _attempt(srv, shop.shop_id, "a", "wrong-pass", ip)
+            if answer[0] == 429:
+                assert answer[2] is not None
+                waits.append(answer[2])
+                # Hammering meanwhile is refused, uncounted: the wait does not grow.
+                srv.clock.advance(timedelta(seconds=answer[2] - 1))
+                assert await _attempt(srv, shop.shop_id, "a", PASSWORD, ip) == (
+                    429,
+                    "auth.throttled",
+                    1,
                 )
-                assert bad.json()["code"] == "auth.invalid_credentials"
-        blocked = await _login(srv.base_url, shop.shop_id, "a")
-        assert blocked.status_code == 429 and blocked.json()["code"] == "auth.throttled"
-        srv.clock.advance(timedelta(minutes=16))
-        assert (await _login(srv.base_url, shop.shop_id, "a")).status_code == 200
+                srv.clock.advance(timedelta(seconds=1))
+                answer = await _attempt(srv, shop.shop_id, "a", "wrong-pass", ip)
+            assert answer == WRONG
+        # Five failures are free; then the wait doubles from 1 s, up to a minute.
+        assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+        srv.clock.advance(timedelta(seconds=60))
+        assert (await _attempt(srv, shop.shop_id, "a", PASSWORD, "192.0.2.99"))[0] == 200
+        # The success clears the account's failures: the next mistake is free again.
+        assert await _attempt(srv, shop.shop_id, "a", "wrong-pass", "192.0.2.99") == WRONG
+
+
+async def test_acct_4_one_address_trying_many_usernames_is_slowed(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        for n in range(20):  # usernames that exist or not: the same answer, the same count
+            name = "a" if n % 5 == 0 else f"nobody{n}"
+            assert await _attempt(srv, shop.shop_id, name, "wrong-pass", ATTACKER) == WRONG
+        assert await _attempt(srv, shop.shop_id, "nobody-else", "wrong-pass", ATTACKER) == (
+            429,
+            "auth.throttled",
+            1,
+        )
+        # Another address is not held up by this one's failures.
+        assert (await _attempt(srv, shop.shop_id, "a", PASSWORD, OWNER_AT))[0] == 200
 
 
 async def test_acct_4_signed_identity_cannot_be_forged(db_url: str) -> None:

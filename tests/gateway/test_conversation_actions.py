@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import select
 
 from kefu.storage import tables as t
-from support import AgentSpec, Frames, Server, make_shop, running_server
+from support import AgentSpec, Frames, Server, consumer_socket, make_shop, running_server
 
 
 async def _assigned(srv: Server, shop_id: int) -> tuple[Frames, int]:
@@ -199,6 +201,37 @@ async def test_msg_2_resent_client_id_returns_the_original_ack(db_url: str) -> N
         assert changed["type"] == "error" and changed["code"] == "client_id_reused"
         page = await consumer.request({"type": "sync", "conversation_id": cid, "since_seq": 0})
         assert [m["body"] for m in page["items"] if m["client_id"] == "same"] == ["一次"]
+
+
+async def test_msg_2_identical_sends_at_once_all_get_the_original_ack(db_url: str) -> None:
+    """Several tabs of one consumer send the same message at once: one row, and every one of
+    them is answered with its ack (they met in one batch or in several)."""
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        first, cid = await _assigned(srv, shop.shop_id)
+        token: str = first.token  # type: ignore[attr-defined]
+        tabs = [first]
+        for _ in range(4):
+            tabs.append(await consumer_socket(srv.ws_url, shop.shop_id, token))
+            srv._sockets.append(tabs[-1])
+        for round_ in range(6):
+            frame = {
+                "type": "send",
+                "conversation_id": cid,
+                "client_id": f"tabs-{round_}",
+                "body": f"在吗 {round_}",
+            }
+            answers = await asyncio.gather(*(tabs[i % 5].request(dict(frame)) for i in range(10)))
+            assert [a["type"] for a in answers] == ["ack"] * 10, answers
+            assert len({(a["seq"], a["created_at"]) for a in answers}) == 1, answers
+        m = t.messages.c
+        async with srv.db.read() as tx:
+            stored = (
+                await tx.conn.scalars(
+                    select(m.client_id).where(m.conversation_id == cid, m.client_id.like("tabs-%"))
+                )
+            ).all()
+        assert sorted(stored) == [f"tabs-{r}" for r in range(6)]
 
 
 async def test_msg_3_agent_sees_what_the_consumer_is_typing(db_url: str) -> None:

@@ -130,6 +130,56 @@ async def test_route_7_same_consumer_five_times_from_two_processes(tmp_path: Pat
         await drop_pg_database(url)
 
 
+async def test_msg_2_identical_sends_over_two_processes_all_get_the_original_ack(
+    tmp_path: Path,
+) -> None:
+    """Tabs of one consumer on two processes send the same message at once, five times over:
+    every copy is answered with the one stored message's ack."""
+    url = await _pg_with_schema()
+    servers = [ServeProcess(url, REDIS_URL, log_path=tmp_path / f"s{i}.log") for i in range(2)]
+    db = Database(url)
+    tabs: list[Frames] = []
+    try:
+        shop = await make_shop(db, agents=[AgentSpec("a")], clock=SystemClock())
+        await asyncio.gather(*(s.start() for s in servers))
+        first = await open_consumer(servers[0].base_url, servers[0].ws_url, shop.shop_id)
+        tabs.append(first)
+        cid: int = first.conversation_id  # type: ignore[attr-defined]
+        assert (await first.request({"type": "request_human"}))["type"] == "conversation"
+        for i in range(1, 6):
+            token: str = first.token  # type: ignore[attr-defined]
+            tabs.append(await consumer_socket(servers[i % 2].ws_url, shop.shop_id, token))
+        for round_ in range(5):
+            frame = {
+                "type": "send",
+                "conversation_id": cid,
+                "client_id": f"t{round_}",
+                "body": "在",
+            }
+            answers = await asyncio.gather(
+                *(tabs[i % 6].request(dict(frame), timeout=30) for i in range(12))
+            )
+            assert [a["type"] for a in answers] == ["ack"] * 12, answers
+            assert len({(a["seq"], a["created_at"]) for a in answers}) == 1, answers
+        async with db.read() as tx:
+            m = t.messages.c
+            stored = Counter(
+                (
+                    await tx.conn.scalars(
+                        select(m.client_id).where(m.conversation_id == cid, m.sender == "consumer")
+                    )
+                ).all()
+            )
+        assert stored == {f"t{r}": 1 for r in range(5)}
+    finally:
+        for f in tabs:
+            await f.close()
+        for s in servers:
+            s.stop()
+        await db.dispose()
+        await drop_pg_database(url)
+
+
 async def _stream(frames: Frames, cid: int, prefix: str, n: int, acks: dict[str, int]) -> None:
     """Send n messages without waiting between them; record every ack that arrives."""
     for i in range(n):

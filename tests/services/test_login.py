@@ -1,5 +1,7 @@
 """ACCT-4: a login checks the password (argon2, ~200 ms) holding no write lock, so other
-writes of the shop go on meanwhile (SQLite has one writer for the whole database)."""
+writes of the shop go on meanwhile (SQLite has one writer for the whole database); attempts
+meet the throttle however many run at once; and an unknown username costs the same check as a
+known one, so the time of the answer does not tell which usernames exist."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, extract_parameters
 from sqlalchemy import update
 
+from kefu import errors
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import FakeClock
 from kefu.services import accounts
@@ -36,9 +39,19 @@ class GatedHasher(PasswordHasher):
         return FAST_HASHER.verify(hash, password)
 
 
-@pytest.fixture
-async def sqlite_ctx(tmp_path: Path) -> AsyncIterator[Context]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"
+class CountingHasher(PasswordHasher):
+    """The tests' fast hasher, noting the cost parameters of every hash it checks."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.checked: list[Parameters] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.checked.append(extract_parameters(hash if isinstance(hash, str) else hash.decode()))
+        return super().verify(hash, password)
+
+
+async def _context(url: str) -> Context:
     ctx = Context(
         db=Database(url),
         clock=FakeClock(),
@@ -46,10 +59,26 @@ async def sqlite_ctx(tmp_path: Path) -> AsyncIterator[Context]:
         settings=Settings(database_url=url, secret_key="test-secret-key-0123456789"),
     )
     await ctx.db.create_all()
+    return ctx
+
+
+@pytest.fixture
+async def sqlite_ctx(tmp_path: Path) -> AsyncIterator[Context]:
+    ctx = await _context(f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}")
     try:
         yield ctx
     finally:
         await ctx.db.dispose()
+
+
+@pytest.fixture
+async def ctx(db_url: str) -> AsyncIterator[Context]:
+    """On SQLite and on PostgreSQL."""
+    context = await _context(db_url)
+    try:
+        yield context
+    finally:
+        await context.db.dispose()
 
 
 async def test_acct_4_other_writes_commit_while_a_login_checks_the_password(
@@ -77,10 +106,7 @@ async def test_acct_4_other_writes_commit_while_a_login_checks_the_password(
     assert result.account.id == shop.accounts["a"]
 
 
-async def test_acct_4_attempts_made_during_a_check_still_meet_the_throttle(
-    sqlite_ctx: Context,
-) -> None:
-    ctx = sqlite_ctx
+async def test_acct_4_attempts_made_during_a_check_still_meet_the_throttle(ctx: Context) -> None:
     shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
     hasher = ctx.hasher = GatedHasher()
     attempts = [
@@ -99,3 +125,22 @@ async def test_acct_4_attempts_made_during_a_check_still_meet_the_throttle(
     assert (
         sorted(type(o).__name__ for o in outcomes) == ["InvalidCredentials"] * 5 + ["Throttled"] * 3
     )
+
+
+async def test_acct_4_an_unknown_username_costs_the_same_password_check(ctx: Context) -> None:
+    shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
+    hasher = ctx.hasher = CountingHasher()
+    own = extract_parameters(hasher.hash("any password"))
+    for username in ("nobody", "a", "nobody-else"):
+        with pytest.raises(errors.InvalidCredentials):
+            await accounts.login(
+                ctx, shop_id=shop.shop_id, username=username, password="wrong", take_over=False
+            )
+    # One check each, against a hash of the same cost, whether the username exists or not.
+    assert hasher.checked == [own, own, own]
+    # And in a shop that does not exist.
+    with pytest.raises(errors.InvalidCredentials):
+        await accounts.login(
+            ctx, shop_id=shop.shop_id + 99, username="a", password="wrong", take_over=False
+        )
+    assert hasher.checked == [own] * 4

@@ -1,19 +1,23 @@
 """MSG-2 in storage: the duplicate-client-id lookup of every message batch is served by the
-unique index on (conversation_id, sender, client_id) on both engines, whatever the table holds."""
+unique index on (conversation_id, sender, client_id) on both engines, whatever the table holds;
+and a client id that another writer stored after the lookup is replayed, not refused."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 
 from kefu.clock import FakeClock
+from kefu.domain.messages import MessageKind, SenderKind
+from kefu.services.messages import MessageWriter, SendRequest
 from kefu.storage import messages as message_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
-from support import make_shop
+from support import make_shop, service_context
 
 
 @pytest.fixture
@@ -136,3 +140,57 @@ async def test_msg_2_client_id_lookup_uses_index(db: Database) -> None:
     else:
         assert "Seq Scan on messages" not in text, text
         assert "Index Scan using uq_messages_conversation_id_sender_client_id" in text, text
+
+
+async def test_msg_2_a_client_id_stored_by_another_writer_meanwhile_is_replayed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, conversation_id = await _two_conversations(db)
+    ctx = service_context(db, FakeClock())
+    c = t.conversations.c
+    async with db.read() as tx:
+        row = (
+            await tx.conn.execute(select(c.shop_id, c.consumer_id).where(c.id == conversation_id))
+        ).one()
+
+    def request(client_id: str, body: str) -> SendRequest:
+        consumer = SenderKind.CONSUMER
+        return SendRequest(
+            row.shop_id,
+            conversation_id,
+            consumer,
+            row.consumer_id,
+            MessageKind.TEXT,
+            body,
+            client_id,
+        )
+
+    other = MessageWriter(ctx)  # another process's writer
+    await other.start()
+    original = await other.send(request("late", "在吗"))
+    await other.stop()
+    # This writer looked for the client id just before the other's commit landed.
+    lookup = message_store.by_client_ids
+    missed: list[bool] = []
+
+    async def late_lookup(conn: Any, keys: Any) -> Any:
+        if not missed:
+            missed.append(True)
+            return {}
+        return await lookup(conn, keys)
+
+    monkeypatch.setattr(message_store, "by_client_ids", late_lookup)
+    writer = MessageWriter(ctx)
+    sends = [
+        asyncio.create_task(writer.send(request("late", "在吗"))),
+        asyncio.create_task(writer.send(request("fresh", "还在吗"))),
+    ]
+    await asyncio.sleep(0)  # both queued before the writer starts: one batch, which collides
+    await writer.start()
+    try:
+        late, fresh = await asyncio.gather(*sends)
+    finally:
+        await writer.stop()
+    assert missed == [True]
+    assert (late.seq, late.created_at) == (original.seq, original.created_at)
+    assert fresh.seq == original.seq + 1

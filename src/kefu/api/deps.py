@@ -1,10 +1,13 @@
-"""Request-scoped dependencies: the runtime, the signed-in staff member, cookie signing."""
+"""Request-scoped dependencies: the runtime, the signed-in staff member, cookie signing, and
+the check that a write the cookie authenticates comes from one of our own pages."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import HTTPConnection
@@ -25,6 +28,8 @@ SESSION_SCHEME = APIKeyCookie(
     description="The signed staff session, set by POST /api/auth/login.",
     auto_error=False,
 )
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON = "application/json"
 
 
 def runtime(conn: HTTPConnection) -> Runtime:
@@ -51,7 +56,56 @@ async def staff_from_connection(conn: HTTPConnection) -> Staff:
 async def current_staff(
     request: Request, cookie: Annotated[str | None, Security(SESSION_SCHEME)]
 ) -> Staff:
+    await same_site_write(request)
     return await _staff_from_cookie(ctx_of(request), cookie)
+
+
+async def same_site_write(request: Request) -> None:
+    """A write that the session cookie authenticates, or the login that sets it, comes from a
+    page of an allowed origin, and carries JSON where the route takes a body.
+
+    A browser sends the cookie with whatever another site's page posts here; it sends that
+    page's Origin too, and a cross-site form can send a form or text body, never JSON.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    if not origin_allowed(request):
+        raise errors.Forbidden("Cross-site request refused.", code="csrf.origin")
+    route = request.scope.get("route")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    takes_body = isinstance(route, APIRoute) and route.body_field is not None
+    if takes_body and not _is_json(media_type):
+        raise errors.BadInput(
+            "Send the body as application/json.", content_type=media_type[:100], expected=JSON
+        )
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == JSON or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def origin_allowed(conn: HTTPConnection) -> bool:
+    """The page that made the request is this server's or in KEFU_ALLOWED_ORIGINS: its Origin,
+    or, from a browser that sent none, its Referer's. With neither header the request is not a
+    browser's (browsers send Origin with every write and WebSocket handshake): nothing to forge.
+    """
+    origin = conn.headers.get("origin")
+    if origin is None:
+        referer = conn.headers.get("referer")
+        if referer is None:
+            return True
+        origin = _origin_of(referer)
+    if origin in ctx_of(conn).settings.allowed_origins:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(netloc) and netloc == conn.headers.get("host")
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
 
 
 async def _staff_from_cookie(ctx: Context, cookie: str | None) -> Staff:

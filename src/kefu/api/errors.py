@@ -72,6 +72,12 @@ def validation_error(exc: ValidationError | RequestValidationError) -> errors.Ba
     return errors.BadInput(errors=details)
 
 
+def _headers(exc: errors.KefuError) -> dict[str, str] | None:
+    """A throttled client is told when to come back in the standard header too."""
+    wait = exc.params.get("retry_after_s")
+    return {"Retry-After": str(wait)} if isinstance(wait, int) else None
+
+
 def error_frame(exc: errors.KefuError, ref: str | None) -> dict[str, Any]:
     return {"type": "error", "ref": ref, **body(exc)}
 
@@ -79,7 +85,7 @@ def error_frame(exc: errors.KefuError, ref: str | None) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.KefuError)
     async def _kefu(_request: Request, exc: errors.KefuError) -> JsonOut:
-        return JsonOut(body(exc), status_code=http_status(exc))
+        return JsonOut(body(exc), status_code=http_status(exc), headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JsonOut:

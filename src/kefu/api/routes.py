@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from kefu.api import models as m
 from kefu.api import schemas as s
-from kefu.api.deps import SESSION_COOKIE, ctx_of, current_staff, runtime, sign_session
+from kefu.api.deps import (
+    SESSION_COOKIE,
+    ctx_of,
+    current_staff,
+    runtime,
+    same_site_write,
+    sign_session,
+)
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
 from kefu.domain.messages import MessageKind, SenderKind
@@ -27,7 +34,8 @@ Id = Annotated[int, Path(ge=1, le=s.MAX_ID)]
     "/auth/login",
     tags=["auth"],
     response_model=m.AccountResultOut,
-    responses=refusals(401, 409, 422, 429),
+    responses=refusals(401, 403, 409, 422, 429),
+    dependencies=[Depends(same_site_write)],
 )
 async def login(body: s.LoginIn, request: Request) -> JsonOut:
     ctx = ctx_of(request)
@@ -37,6 +45,7 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
         username=body.username,
         password=body.password,
         take_over=body.take_over,
+        ip=request.client.host if request.client else None,
     )
     response = JsonOut({"account": result.account})
     response.set_cookie(
@@ -54,7 +63,7 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
     "/auth/logout",
     tags=["auth"],
     response_model=m.OkOut,
-    responses=refusals(401),
+    responses=refusals(401, 403),
 )
 async def logout(staff: StaffDep, request: Request) -> JsonOut:
     await accounts.logout(ctx_of(request), staff)
@@ -80,7 +89,7 @@ async def me(staff: StaffDep, request: Request) -> JsonOut:
     "/me/status",
     tags=["presence"],
     response_model=m.AccountResultOut,
-    responses=refusals(401, 422),
+    responses=refusals(401, 403, 422),
 )
 async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> JsonOut:
     account = await presence.set_status(ctx_of(request), staff, AgentStatus(body.status))
@@ -91,7 +100,7 @@ async def set_status(body: s.StatusIn, staff: StaffDep, request: Request) -> Jso
     "/me/reception-limit",
     tags=["presence"],
     response_model=m.AccountResultOut,
-    responses=refusals(401, 422),
+    responses=refusals(401, 403, 422),
 )
 async def set_limit(body: s.LimitIn, staff: StaffDep, request: Request) -> JsonOut:
     account = await presence.set_reception_limit(ctx_of(request), staff, body.limit)
@@ -239,7 +248,7 @@ async def list_messages(
     "/conversations/{conversation_id}/messages",
     tags=["messages"],
     response_model=m.AckOut,
-    responses=refusals(401, 403, 404, 409, 422),
+    responses=refusals(401, 403, 404, 409, 422, 503),
 )
 async def send_message(
     conversation_id: Id, body: s.SendHttpIn, staff: StaffDep, request: Request
@@ -305,7 +314,7 @@ async def transfer(
     "/transfers/{transfer_id}/accept",
     tags=["conversations"],
     response_model=m.TransferOut,
-    responses=refusals(401, 404, 409, 422),
+    responses=refusals(401, 403, 404, 409, 422),
 )
 async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(
@@ -317,7 +326,7 @@ async def accept_transfer(transfer_id: Id, staff: StaffDep, request: Request) ->
     "/transfers/{transfer_id}/decline",
     tags=["conversations"],
     response_model=m.TransferOut,
-    responses=refusals(401, 404, 409, 422),
+    responses=refusals(401, 403, 404, 409, 422),
 )
 async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(

@@ -296,7 +296,7 @@ async def put_synonyms(body: SynonymsIn, staff: StaffDep, request: Request) -> J
     "/kb/try",
     tags=["bot"],
     response_model=b.TryOut,
-    responses=refusals(401, 422),
+    responses=refusals(401, 403, 422),
 )
 async def try_text(body: TryIn, staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut(await service.try_text(ctx_of(request), _matchers(request), staff, body.text))

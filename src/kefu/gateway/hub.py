@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -15,6 +15,8 @@ from starlette.websockets import WebSocket, WebSocketState
 from kefu.broker.base import Broker, Event
 
 MAX_PENDING_FRAMES = 1000
+# How long a socket closing on our side gets to send what it was told before the close.
+CLOSE_FLUSH_S = 5.0
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -32,15 +34,50 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._on_event = on_event
         self.close_code: int | None = None
+        self._is_answering = False
+        self._shutdown_code: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Taking frames: not closed, and not asked to shut down."""
+        return self.close_code is None and self._shutdown_code is None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump())
 
     async def stop(self) -> None:
+        """End the pump: at once, unless a close is pending, whose frames go out first."""
+        if self._task is None:
+            return
+        if self.close_code is not None:
+            await asyncio.wait({self._task}, timeout=CLOSE_FLUSH_S)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """While a frame is handled and its answer pushed: a shutdown waits for the answer."""
+        self._is_answering = True
+        try:
+            yield
+        finally:
+            self._is_answering = False
+            if self._shutdown_code is not None:
+                self.close(self._shutdown_code)
+
+    def shut_down(self, code: int) -> None:
+        """Take no more frames, and close once the frame being handled, if any, is answered."""
+        if self.close_code is not None:
+            return
+        self._shutdown_code = code
+        if not self._is_answering:
+            self.close(code)
+
+    async def wait_closed(self) -> None:
+        """Until what was pushed before the close, and the close, went out (or the peer left)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})
 
     def push(self, frame: dict[str, Any]) -> None:
         try:
@@ -54,6 +91,9 @@ class Connection:
             self.push(event)
 
     def close(self, code: int) -> None:
+        """Close after the frames pushed so far; the first reason given is the one sent."""
+        if self.close_code is not None:
+            return
         self.close_code = code
         with contextlib.suppress(asyncio.QueueFull):
             self._outbox.put_nowait(None)
@@ -76,12 +116,29 @@ class Hub:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self._listeners: dict[str, set[Connection]] = defaultdict(set)
+        self._shutdown_code: int | None = None
 
     async def handle(self, topic: str, event: Event) -> None:
         for connection in list(self._listeners.get(topic, ())):
             connection.deliver(event)
 
+    async def shut_down(self, code: int) -> None:
+        """A server shutdown: every socket, and any that arrives meanwhile, closes with `code`
+        once its current frame is answered; returns when every close went out."""
+        self._shutdown_code = code
+        told: set[Connection] = set()
+        while pending := self._connections() - told:
+            for connection in pending:
+                connection.shut_down(code)
+            told |= pending
+            await asyncio.gather(*(c.wait_closed() for c in pending))
+
+    def _connections(self) -> set[Connection]:
+        return set().union(*self._listeners.values())
+
     async def listen(self, connection: Connection, topics: list[str]) -> None:
+        if self._shutdown_code is not None:
+            connection.shut_down(self._shutdown_code)
         for topic in topics:
             first = not self._listeners[topic]
             self._listeners[topic].add(connection)

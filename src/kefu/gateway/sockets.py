@@ -8,14 +8,13 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kefu import errors
-from kefu.api.deps import runtime, staff_from_connection
+from kefu.api.deps import origin_allowed, runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
@@ -109,40 +108,33 @@ async def _serve(
     handle: Handler,
 ) -> None:
     limit = runtime(websocket).ctx.settings.ws_max_frame_bytes
-    while connection.close_code is None:
+    while connection.is_open:
         try:
             text = await websocket.receive_text()
         except (WebSocketDisconnect, RuntimeError):
             return
-        ref = None
-        try:
-            frame = parse(text, registry, limit)
-            ref = frame.ref
-            answer = await handle(frame)
-        except errors.KefuError as exc:
-            connection.push(error_frame(exc, ref if ref is not None else _raw_ref(text, limit)))
-            if exc.code == "frame_too_large":
-                connection.close(CLOSE_TOO_LARGE)
-            continue
-        if answer is not None:
-            connection.push({**answer, "ref": ref})
-
-
-def _origin_allowed(websocket: WebSocket) -> bool:
-    """Staff sockets: a browser's Origin must be this server or in KEFU_ALLOWED_ORIGINS."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: nothing to hijack
-    allowed = set(runtime(websocket).ctx.settings.allowed_origins)
-    host = websocket.headers.get("host", "")
-    return origin in allowed or urlsplit(origin).netloc == host
+        if not connection.is_open:
+            return  # came in while closing: unanswered, so the client resends it (MSG-2)
+        with connection.answering():
+            ref = None
+            try:
+                frame = parse(text, registry, limit)
+                ref = frame.ref
+                answer = await handle(frame)
+            except errors.KefuError as exc:
+                connection.push(error_frame(exc, ref if ref is not None else _raw_ref(text, limit)))
+                if exc.code == "frame_too_large":
+                    connection.close(CLOSE_TOO_LARGE)
+                continue
+            if answer is not None:
+                connection.push({**answer, "ref": ref})
 
 
 async def staff_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
     # Accept first so that the refusal carries its close code (documented in protocol.md).
     await websocket.accept()
-    if not _origin_allowed(websocket):
+    if not origin_allowed(websocket):
         await websocket.close(CLOSE_ORIGIN)
         return
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +29,13 @@ from kefu.domain.accounts import (
     parse_status,
 )
 from kefu.domain.ids import AccountId, GroupId, ShopId
+from kefu.domain.login import (
+    ACCOUNT_DELAY,
+    ADDRESS_DELAY,
+    FAILURE_WINDOW,
+    MAX_ADDRESS_CHARS,
+    login_wait,
+)
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services import views
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
@@ -35,11 +43,9 @@ from kefu.services.views import AccountView
 from kefu.storage import accounts as store
 from kefu.storage import shops as shop_store
 from kefu.storage.accounts import AccountRecord, NewAccountRow
-from kefu.storage.db import UnitOfWork
+from kefu.storage.db import Connection, UnitOfWork
 
 SESSION_LIFETIME = timedelta(hours=12)
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
-MAX_LOGIN_FAILURES = 5
 IDENTITY_VALIDITY = timedelta(minutes=10)
 
 
@@ -193,18 +199,29 @@ class LoginResult:
 
 
 async def login(
-    ctx: Context, *, shop_id: int, username: str, password: str, take_over: bool
+    ctx: Context,
+    *,
+    shop_id: int,
+    username: str,
+    password: str,
+    take_over: bool,
+    ip: str | None = None,
 ) -> LoginResult:
     """ACCT-4: verify, refuse a second live session unless taken over, rotate the session id.
 
     The password check (argon2, ~200 ms) runs outside any transaction and off the event loop,
     so that it holds no write lock (SQLite has one writer). The attempt is counted as a failure
-    before the check, and the count cleared when it succeeds, so that attempts made while
-    others are being checked still meet the throttle.
+    before the check, and forgotten when it succeeds, so that attempts made while others are
+    being checked still meet the delays. An unknown username is checked against a dummy hash
+    of the same cost, so that the time of the answer does not tell which usernames exist.
     """
     now = ctx.clock.now()
-    attempt = await _start_attempt(ctx, shop_id, username, now)
-    if attempt.account is None or not await _verify(ctx, attempt.account.password_hash, password):
+    ip = ip[:MAX_ADDRESS_CHARS] if ip else None
+    attempt = await _start_attempt(ctx, shop_id, username, ip, now)
+    if attempt.account is None:
+        await _verify(ctx, await _dummy_hash(ctx), password)
+        raise errors.InvalidCredentials()
+    if not await _verify(ctx, attempt.account.password_hash, password):
         raise errors.InvalidCredentials()
     return await _open_session(ctx, attempt, attempt.account.id, take_over=take_over, now=now)
 
@@ -217,18 +234,38 @@ class _Attempt:
     account: AccountRecord | None
 
 
-async def _start_attempt(ctx: Context, shop_id: int, username: str, now: datetime) -> _Attempt:
-    """Throttle, record the attempt as a failure and read the account, in one short write."""
+async def _start_attempt(
+    ctx: Context, shop_id: int, username: str, ip: str | None, now: datetime
+) -> _Attempt:
+    """Delay (ACCT-4), record the attempt as a failure and read the account, in one short
+    write, under the locks of the account and the address."""
     async with ctx.db.uow() as tx:
-        failures = await store.login_failures_since(
-            tx.conn, shop_id, username, now - LOGIN_FAILURE_WINDOW
+        keys = [f"account:{shop_id}:{username}", *([f"ip:{ip}"] if ip is not None else [])]
+        await store.lock_login_keys(tx.conn, keys)
+        since = now - FAILURE_WINDOW
+        await store.forget_login_failures_before(
+            tx.conn, shop_id=shop_id, username=username, ip=ip, before=since
         )
-        if failures >= MAX_LOGIN_FAILURES:
-            raise errors.Throttled(retry_after_s=int(LOGIN_FAILURE_WINDOW.total_seconds()))
-        failure_id = await store.record_login_failure(tx.conn, shop_id, username, now)
+        wait = await _wait(tx.conn, shop_id, username, ip, since=since, now=now)
+        if wait > timedelta(0):
+            raise errors.Throttled(retry_after_s=math.ceil(wait.total_seconds()))
+        failure_id = await store.record_login_failure(tx.conn, shop_id, username, ip, now)
         found = await store.account_by_username(tx.conn, shop_id, username)
         await tx.commit()
     return _Attempt(failure_id, shop_id, username, found)
+
+
+async def _wait(
+    conn: Connection, shop_id: int, username: str, ip: str | None, *, since: datetime, now: datetime
+) -> timedelta:
+    """The longer of the account's and the address's waits."""
+    tallies = [(ACCOUNT_DELAY, await store.account_failures(conn, shop_id, username, since))]
+    if ip is not None:
+        tallies.append((ADDRESS_DELAY, await store.address_failures(conn, ip, since)))
+    return max(
+        login_wait(delay, failures=tally.count, last_failure_at=tally.last_at, now=now)
+        for delay, tally in tallies
+    )
 
 
 async def _verify(ctx: Context, password_hash: str, password: str) -> bool:
@@ -236,6 +273,16 @@ async def _verify(ctx: Context, password_hash: str, password: str) -> bool:
         return await asyncio.to_thread(ctx.hasher.verify, password_hash, password)
     except VerificationError:
         return False
+
+
+async def _dummy_hash(ctx: Context) -> str:
+    """A hash of no one's password at the hasher's cost, made once per process (and again
+    only if the hasher's parameters change)."""
+    cached = ctx.dummy_password_hash
+    if cached is None or ctx.hasher.check_needs_rehash(cached):
+        cached = await asyncio.to_thread(ctx.hasher.hash, secrets.token_urlsafe(16))
+        ctx.dummy_password_hash = cached
+    return cached
 
 
 async def _open_session(
@@ -251,7 +298,8 @@ async def _open_session(
             raise errors.AlreadyLoggedIn()
         if live_ids:
             await store.revoke_sessions(tx.conn, live_ids, at=now, reason="taken_over")
-        await store.clear_login_failures(tx.conn, attempt.shop_id, attempt.username)
+        await store.forget_login_failure(tx.conn, attempt.failure_id)
+        await store.clear_login_failures(tx.conn, attempt.shop_id, attempt.username, now)
         session_id = secrets.token_urlsafe(32)
         await store.add_session(
             tx.conn,

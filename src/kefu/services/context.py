@@ -42,6 +42,8 @@ class Context:
     settings: Settings
     rng: random.Random = field(default_factory=random.Random)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    # What a login for an unknown username checks its password against (ACCT-4).
+    dummy_password_hash: str | None = None
     # Set by the app: who answers consumers while the bot has the conversation (BOT-3);
     # without one, a consumer's message asks for a human at once.
     responder: Responder | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -71,6 +71,8 @@ class Ack:
 
 
 _Pending = tuple[SendRequest, "asyncio.Future[Ack]"]
+# How long a shutdown waits for the queued messages to be committed.
+STOP_WITHIN_S = 10.0
 
 
 class MessageWriter:
@@ -78,41 +80,71 @@ class MessageWriter:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        # None: the end of the queue, put there by `stop`.
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._is_stopping = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Take no more sends, commit and acknowledge the queued ones, then end (a shutdown).
+        A writer that cannot finish within STOP_WITHIN_S is cancelled, and its senders are
+        told `unavailable`."""
+        self._is_stopping = True
+        if self._task is None or self._task.done():
+            return
+        self._queue.put_nowait(None)
+        await asyncio.wait({self._task}, timeout=STOP_WITHIN_S)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        while not self._queue.empty():
+            if (item := self._queue.get_nowait()) is not None:
+                _refuse_unsettled([item])
 
     async def send(self, request: SendRequest) -> Ack:
         """MSG-2: returns once the message is committed; a resent client id returns the same ack."""
         check_body(request.kind, request.body)
+        if self._is_stopping:
+            raise _stopping()
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
-        await self._queue.put((request, future))
+        self._queue.put_nowait((request, future))
         return await future
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._ctx.settings.message_batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+        while (first := await self._queue.get()) is not None:
+            batch = self._batch_from(first)
             try:
-                await self._write(batch)
-            except DuplicateMessage:
-                # Another process raced us on a client id: redo one by one, each decides alone.
-                for item in batch:
-                    await self._write_guarded([item])
-            except Exception as exc:  # the writer must outlive one bad batch
-                log.exception("message batch failed", size=len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                await self._write_batch(batch)
+            finally:
+                _refuse_unsettled(batch)  # cancelled mid-write: nobody waits forever
+
+    def _batch_from(self, first: _Pending) -> list[_Pending]:
+        """`first` and what else is queued, up to message_batch_max, and never past the end."""
+        batch = [first]
+        while len(batch) < self._ctx.settings.message_batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                self._queue.put_nowait(None)  # the end comes after this last batch
+                break
+            batch.append(item)
+        return batch
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            await self._write(batch)
+        except DuplicateMessage:
+            # Another process stored one of these client ids after the batch looked for
+            # them: redo one by one, each reading again, so that it is replayed (MSG-2).
+            for item in batch:
+                await self._write_guarded([item])
+        except Exception as exc:  # the writer must outlive one bad batch
+            log.exception("message batch failed", size=len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
 
     async def _write_guarded(self, batch: list[_Pending]) -> None:
         try:
@@ -132,6 +164,8 @@ class MessageWriter:
             plan = await _plan(tx.conn, batch, now)
             published = await _append(tx.conn, plan, now)
             await tx.commit()
+        for repeat, original in plan.repeats:
+            plan.outcomes[repeat] = plan.outcomes[original]
         for _, future in batch:
             if future.done():
                 continue
@@ -144,6 +178,16 @@ class MessageWriter:
             await publish_message(ctx, topics, view)
 
 
+def _stopping() -> errors.Unavailable:
+    return errors.Unavailable("The server is shutting down; send again after reconnecting.")
+
+
+def _refuse_unsettled(batch: list[_Pending]) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(_stopping())
+
+
 @dataclass
 class _Plan:
     targets: dict[int, SendTarget]
@@ -151,6 +195,9 @@ class _Plan:
     names: dict[int, str]
     accepted: dict[int, list[tuple[SendRequest, asyncio.Future[Ack]]]]
     outcomes: dict[int, Ack | errors.KefuError]
+    # A request sent again within the batch, and the accepted one it repeats (ids of futures):
+    # it gets the same ack once that one commits (MSG-2).
+    repeats: list[tuple[int, int]] = field(default_factory=list)
 
 
 async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
@@ -162,7 +209,7 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
     for shop_id in {target.shop_id for target in targets.values()}:
         names |= await display_names(conn, shop_id)
     plan = _Plan(targets, participants, names, defaultdict(list), {})
-    seen: dict[tuple[int, str, str], SendRequest] = {}
+    seen: dict[tuple[int, str, str], _Pending] = {}
     for request, future in batch:
         key = (request.conversation_id, request.sender.value, request.client_id)
         try:
@@ -170,12 +217,15 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
                 plan.outcomes[id(future)] = _replay(request, existing[key], targets)
                 continue
             if key in seen:
-                raise _reused_or_dup(request, seen[key])
+                first, first_future = seen[key]
+                _check_same_content(request, first)
+                plan.repeats.append((id(future), id(first_future)))
+                continue
             _check_allowed(request, targets.get(request.conversation_id), participants, now)
         except errors.KefuError as exc:
             plan.outcomes[id(future)] = exc
             continue
-        seen[key] = request
+        seen[key] = (request, future)
         plan.accepted[request.conversation_id].append((request, future))
     return plan
 
@@ -196,10 +246,10 @@ def _replay(request: SendRequest, original: MessageRecord, targets: dict[int, Se
     return Ack(request.conversation_id, original.seq, request.client_id, original.created_at, state)
 
 
-def _reused_or_dup(request: SendRequest, first: SendRequest) -> errors.KefuError:
+def _check_same_content(request: SendRequest, first: SendRequest) -> None:
+    """MSG-2 within a batch: a repeat gets the first one's ack, unless its content differs."""
     if first.body != request.body or first.kind != request.kind:
-        return errors.ClientIdReused(client_id=request.client_id)
-    return errors.Conflict("The same message is already being sent.", client_id=request.client_id)
+        raise errors.ClientIdReused(client_id=request.client_id)
 
 
 def _check_allowed(

@@ -4,6 +4,7 @@ decided in services/accounts.py and services/presence.py."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConsumerId, GroupId, ShopId
@@ -242,23 +244,57 @@ async def update_account(
 # --- staff sessions and failed logins (ACCT-4) ----------------------------------------------
 
 
-async def login_failures_since(
+@dataclass(frozen=True, slots=True)
+class FailureTally:
+    """Failed logins of one account or one address in a window: how many, and the last one."""
+
+    count: int
+    last_at: datetime | None
+
+
+# The two-key advisory locks, a key space apart from lock_shop's one-key locks.
+_LOGIN_LOCK_CLASS = 0x4B4C
+
+
+async def lock_login_keys(conn: AsyncConnection, keys: Sequence[str]) -> None:
+    """Serialise the attempts that share an account or an address, from their tally to their
+    record, on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises every write already. Taken in
+    one order, so that two attempts never wait for each other's second lock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({zlib.crc32(k.encode()) - 2**31 for k in keys}):
+        await conn.execute(select(func.pg_advisory_xact_lock(_LOGIN_LOCK_CLASS, key)))
+
+
+async def account_failures(
     conn: AsyncConnection, shop_id: int, username: str, since: datetime
-) -> int:
+) -> FailureTally:
+    """The account's failed logins after `since` that no later success cleared."""
     f = t.login_failures.c
-    found = await conn.scalar(
-        select(func.count()).where(f.shop_id == shop_id, f.username == username, f.at > since)
+    return await _tally(
+        conn, f.shop_id == shop_id, f.username == username, f.cleared_at.is_(None), f.at > since
     )
-    return int(found or 0)
+
+
+async def address_failures(conn: AsyncConnection, ip: str, since: datetime) -> FailureTally:
+    """The failed logins from `ip` after `since`, into any account."""
+    f = t.login_failures.c
+    return await _tally(conn, f.ip == ip, f.at > since)
+
+
+async def _tally(conn: AsyncConnection, *where: ColumnElement[bool]) -> FailureTally:
+    f = t.login_failures.c
+    row = (await conn.execute(select(func.count(), func.max(f.at)).where(*where))).one()
+    return FailureTally(int(row[0]), row[1])
 
 
 async def record_login_failure(
-    conn: AsyncConnection, shop_id: int, username: str, at: datetime
+    conn: AsyncConnection, shop_id: int, username: str, ip: str | None, at: datetime
 ) -> int:
     """A failed login (or one counted as failed until its password is checked); its id."""
     failure_id = await conn.scalar(
         insert(t.login_failures)
-        .values(shop_id=shop_id, username=username, at=at)
+        .values(shop_id=shop_id, username=username, ip=ip, at=at)
         .returning(t.login_failures.c.id)
     )
     assert failure_id is not None
@@ -269,9 +305,28 @@ async def forget_login_failure(conn: AsyncConnection, failure_id: int) -> None:
     await conn.execute(delete(t.login_failures).where(t.login_failures.c.id == failure_id))
 
 
-async def clear_login_failures(conn: AsyncConnection, shop_id: int, username: str) -> None:
+async def clear_login_failures(
+    conn: AsyncConnection, shop_id: int, username: str, at: datetime
+) -> None:
+    """The account's failures no longer delay it; they still count against their addresses."""
     f = t.login_failures.c
-    await conn.execute(delete(t.login_failures).where(f.shop_id == shop_id, f.username == username))
+    await conn.execute(
+        update(t.login_failures)
+        .where(f.shop_id == shop_id, f.username == username, f.cleared_at.is_(None))
+        .values(cleared_at=at)
+    )
+
+
+async def forget_login_failures_before(
+    conn: AsyncConnection, *, shop_id: int, username: str, ip: str | None, before: datetime
+) -> None:
+    """Failures too old to count, of this account and this address (each by its index)."""
+    f = t.login_failures.c
+    await conn.execute(
+        delete(t.login_failures).where(f.shop_id == shop_id, f.username == username, f.at <= before)
+    )
+    if ip is not None:
+        await conn.execute(delete(t.login_failures).where(f.ip == ip, f.at <= before))
 
 
 async def live_session_ids(conn: AsyncConnection, account_id: int, now: datetime) -> list[str]:

@@ -93,6 +93,8 @@ staff_sessions = Table(
     Column("revoked_reason", String(20), nullable=True),
 )
 
+# A login attempt counts as failed from the start (ACCT-4); one that succeeds is deleted, and
+# marks the account's earlier ones cleared, which still count against their address.
 login_failures = Table(
     "login_failures",
     metadata,
@@ -100,7 +102,10 @@ login_failures = Table(
     Column("shop_id", Id, nullable=False),
     Column("username", String(50), nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    Column("ip", String(45), nullable=True),
+    Column("cleared_at", UtcDateTime, nullable=True),
     Index("ix_login_failures_who_at", "shop_id", "username", "at"),
+    Index("ix_login_failures_ip_at", "ip", "at"),
 )
 
 consumers = Table(
