@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,3 +310,35 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def problems(self) -> list[str]:
+        """Errors and tracebacks: what an operator would be paged for."""
+        return [
+            f"{r.name} {r.levelname}: {r.getMessage()}"
+            for r in self.records
+            if r.levelno >= logging.ERROR or r.exc_info or r.exc_text
+        ]
+
+
+@contextlib.contextmanager
+def server_log() -> Iterator[Records]:
+    """The server's log records from here on. Attached once uvicorn has configured logging
+    (which drops the handlers it finds); its loggers do not propagate to the root."""
+    handler = Records()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)

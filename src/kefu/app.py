@@ -25,7 +25,7 @@ from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, SystemClock
 from kefu.gateway.hub import Hub
-from kefu.gateway.sockets import consumer_socket, staff_socket
+from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
@@ -82,6 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        quiet_client_errors()
         await runtime.ctx.broker.start(runtime.hub.handle)
         await runtime.writer.start()
         if run_scheduler:
