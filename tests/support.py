@@ -18,6 +18,7 @@ import orjson
 import uvicorn
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from kefu.app import Runtime, create_app
 from kefu.broker.memory import MemoryBroker
@@ -198,9 +199,13 @@ async def staff_login(base_url: str, shop_id: int, username: str) -> httpx.Async
 
 
 async def staff_socket(ws_url: str, client: httpx.AsyncClient) -> Frames:
+    """A staff socket, opened as the web front end opens it: with the session cookie and the
+    server's own Origin."""
     cookie = client.cookies.get("kefu_session")
     ws = await connect(
-        ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
+        ws_url + "/ws/staff",
+        additional_headers={"Cookie": f"kefu_session={cookie}"},
+        origin=Origin(str(client.base_url).rstrip("/")),
     )
     frames = Frames(ws)
     await frames.wait_for(lambda f: f["type"] == "ready")
@@ -230,13 +235,8 @@ class Server:
         return client
 
     async def staff_socket(self, client: httpx.AsyncClient) -> Frames:
-        cookie = client.cookies.get("kefu_session")
-        ws = await connect(
-            self.ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
-        )
-        frames = Frames(ws)
+        frames = await staff_socket(self.ws_url, client)
         self._sockets.append(frames)
-        await frames.wait_for(lambda f: f["type"] == "ready")
         return frames
 
     async def consumer(self, shop_id: int, *, entry: dict[str, Any] | None = None) -> Frames:

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path(".kefu")
     allowed_origins: list[str] = Field(default_factory=list)
+    # Staff sockets without an Origin header are refused (4403), unless API clients need them.
+    allow_staff_sockets_without_origin: bool = False
     cookie_secure: bool = False
     scheduler_interval_s: float = 1.0
     ws_max_frame_bytes: int = 64 * 1024

@@ -163,11 +163,14 @@ def quiet_client_errors() -> None:
 
 
 def _origin_allowed(websocket: WebSocket) -> bool:
-    """Staff sockets: a browser's Origin must be this server or in KEFU_ALLOWED_ORIGINS."""
+    """Staff sockets: a browser's Origin must be this server or in KEFU_ALLOWED_ORIGINS. No
+    Origin is refused too, unless the operator lets API clients in without one: a cookie is
+    no proof that the page using it is ours."""
+    settings = runtime(websocket).ctx.settings
     origin = websocket.headers.get("origin")
     if origin is None:
-        return True  # not a browser: nothing to hijack
-    allowed = set(runtime(websocket).ctx.settings.allowed_origins)
+        return settings.allow_staff_sockets_without_origin
+    allowed = set(settings.allowed_origins)
     host = websocket.headers.get("host", "")
     return origin in allowed or urlsplit(origin).netloc == host
 
