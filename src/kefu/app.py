@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
+from kefu.api import body_limit
 from kefu.api import errors as api_errors
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
@@ -34,6 +36,8 @@ from kefu.settings import Settings
 from kefu.storage.db import Database
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
+SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
 
 
 @dataclass
@@ -101,6 +105,11 @@ def create_app(
     )
     app.state.runtime = runtime
     api_errors.install(app)
+    app.add_middleware(
+        body_limit.BodyLimit,
+        max_bytes=settings.http_max_body_bytes,
+        self_bounded=SELF_BOUNDED_PATHS,
+    )
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
@@ -111,6 +120,13 @@ def create_app(
     async def healthz() -> JsonOut:
         return JsonOut({"ok": True, "version": __version__})
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = FastAPI.openapi(app)
+            app.openapi_schema = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     _mount_front_end(app)
     return app
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     allow_staff_sockets_without_origin: bool = False
     cookie_secure: bool = False
     scheduler_interval_s: float = 1.0
+    # HTTP request bodies (uploads have their own bounds); larger ones are 413 too_large.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     ws_max_frame_bytes: int = 64 * 1024
     ws_auth_timeout_s: float = 10.0
     ws_ping_interval_s: float = 20.0

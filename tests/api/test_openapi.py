@@ -28,7 +28,7 @@ from support import PASSWORD, AgentSpec, Server, ShopIds, make_shop, running_ser
 Route = tuple[str, str]
 ERROR_REF = "#/components/schemas/ErrorOut"
 # The statuses api/errors.py maps the error classes to.
-PRODUCT_STATUSES = {"401", "403", "404", "409", "422", "429", "503"}
+PRODUCT_STATUSES = {"401", "403", "404", "409", "413", "422", "429", "503"}
 JSON = "application/json"
 SESSION = "staff_session"
 
@@ -62,13 +62,15 @@ def staff_routes(doc: dict[str, Any]) -> set[Route]:
 def required_refusals(doc: dict[str, Any]) -> dict[Route, set[str]]:
     """The statuses each operation must document, at least: 422 for any input, 401 for a
     staff route, 404 for an id in the path or any not_found case of the isolation table
-    (ACCT-5), and 403 where that table shows a role refusal (ACCT-2)."""
+    (ACCT-5), 403 where that table shows a role refusal (ACCT-2), and 413 for a JSON body."""
     required: dict[Route, set[str]] = {}
     staff = staff_routes(doc)
     for route, op in _operations(doc).items():
         needed = required.setdefault(route, set())
         if op.get("parameters") or op.get("requestBody"):
             needed.add("422")
+        if JSON in op.get("requestBody", {}).get("content", {}):
+            needed.add("413")
         if route in staff:
             needed.add("401")
         if "{" in route[1]:
@@ -513,3 +515,5 @@ async def _refusals(
     await check.refused(alice, "GET", "/api/conversations/{conversation_id}", 404, ids=missing)
     await check.refused(alice, "PUT", "/api/me/reception-limit", 422, json={"limit": 0})
     await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})
+    huge = {"content": b" " * (1024 * 1024 + 1), "headers": {"content-type": JSON}}
+    await check.refused(alice, "PUT", "/api/me/status", 413, **huge)
