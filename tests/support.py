@@ -32,6 +32,8 @@ from kefu.settings import Settings
 from kefu.storage.db import Database
 
 PASSWORD = "secret-pass-1"
+# Settings refuse a secret key under 32 bytes.
+SECRET_KEY = "test-secret-key-0123456789abcdef"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
@@ -44,7 +46,7 @@ def free_port() -> int:
 def service_context(db: Database, clock: Clock) -> Context:
     """What the use cases need, without a server: `db`, `clock`, an in-process broker and the
     fast hasher."""
-    settings = Settings(database_url=db.url, secret_key="test-secret-key-0123456789")
+    settings = Settings(database_url=db.url, secret_key=SECRET_KEY)
     return Context(db=db, clock=clock, broker=MemoryBroker(), settings=settings, hasher=FAST_HASHER)
 
 
@@ -266,9 +268,7 @@ async def running_server(
     """Serve kefu for real on a free port; the scheduler is ticked by the test unless asked."""
     clock = clock or FakeClock()
     port = free_port()
-    config = Settings(
-        database_url=db_url, secret_key="test-secret-key-0123456789", port=port, **settings
-    )
+    config = Settings(database_url=db_url, secret_key=SECRET_KEY, port=port, **settings)
     app = create_app(config, clock=clock, rng=random.Random(seed), run_scheduler=run_scheduler)
     runtime: Runtime = app.state.runtime
     runtime.ctx.hasher = FAST_HASHER

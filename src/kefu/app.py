@@ -32,7 +32,7 @@ from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
-from kefu.settings import Settings
+from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -53,6 +53,7 @@ class Runtime:
 def build_runtime(
     settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
 ) -> Runtime:
+    settings = with_secret_key(settings)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
     ctx = Context(
         db=Database(settings.database_url),

@@ -23,7 +23,7 @@ from kefu.bot import models as bot_models
 from kefu.clock import FakeClock
 from kefu.settings import Settings
 from kefu.storage import tables as t
-from support import PASSWORD, AgentSpec, Server, ShopIds, make_shop, running_server
+from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
 ERROR_REF = "#/components/schemas/ErrorOut"
@@ -35,7 +35,7 @@ SESSION = "staff_session"
 
 def _app() -> FastAPI:
     return create_app(
-        Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
+        Settings(database_url="sqlite+aiosqlite://", secret_key=SECRET_KEY),
         clock=FakeClock(),
         rng=random.Random(1),
         run_scheduler=False,

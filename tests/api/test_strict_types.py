@@ -19,7 +19,16 @@ from kefu.app import create_app
 from kefu.clock import FakeClock
 from kefu.gateway import protocol as p
 from kefu.settings import Settings
-from support import PASSWORD, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
+from support import (
+    PASSWORD,
+    SECRET_KEY,
+    AgentSpec,
+    Frames,
+    Server,
+    ShopIds,
+    make_shop,
+    running_server,
+)
 
 Ids = dict[str, int]
 Path = tuple[str | int, ...]
@@ -282,7 +291,7 @@ def scalar_fields(schema: dict[str, Any], defs: dict[str, Any], prefix: str = ""
 
 def _app_doc() -> dict[str, Any]:
     app = create_app(
-        Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
+        Settings(database_url="sqlite+aiosqlite://", secret_key=SECRET_KEY),
         clock=FakeClock(),
         rng=random.Random(1),
         run_scheduler=False,
