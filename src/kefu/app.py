@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from kefu import __version__
 from kefu.api import body_limit
 from kefu.api import errors as api_errors
+from kefu.api.health import router as health_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -111,15 +112,12 @@ def create_app(
         max_bytes=settings.http_max_body_bytes,
         self_bounded=SELF_BOUNDED_PATHS,
     )
+    app.include_router(health_router)
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JsonOut:
-        return JsonOut({"ok": True, "version": __version__})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
