@@ -14,7 +14,7 @@ import httpx
 
 from support import free_port
 
-SECRET = "multi-process-secret-0123456789"
+SECRET = "multi-process-secret-0123456789abcdef"
 
 
 @dataclass
@@ -24,6 +24,9 @@ class ServeProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    # None: no KEFU_SECRET_KEY, so the process keeps its own in the data folder.
+    secret_key: str | None = SECRET
+    data_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -35,13 +38,16 @@ class ServeProcess:
 
     async def start(self) -> None:
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "KEFU_SECRET_KEY"},
             "KEFU_DATABASE_URL": self.database_url,
-            "KEFU_SECRET_KEY": SECRET,
             "KEFU_PORT": str(self.port),
             "KEFU_HOST": "127.0.0.1",
             "KEFU_SCHEDULER_INTERVAL_S": "0.5",
         }
+        if self.secret_key is not None:
+            env["KEFU_SECRET_KEY"] = self.secret_key
+        if self.data_dir is not None:
+            env["KEFU_DATA_DIR"] = str(self.data_dir)
         if self.redis_url:
             env["KEFU_REDIS_URL"] = self.redis_url
         if self.log_path is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import orjson
 import uvicorn
 from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from kefu.app import Runtime, create_app
 from kefu.broker.memory import MemoryBroker
@@ -30,6 +32,8 @@ from kefu.settings import Settings
 from kefu.storage.db import Database
 
 PASSWORD = "secret-pass-1"
+# Settings refuse a secret key under 32 bytes.
+SECRET_KEY = "test-secret-key-0123456789abcdef"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
@@ -42,7 +46,7 @@ def free_port() -> int:
 def service_context(db: Database, clock: Clock) -> Context:
     """What the use cases need, without a server: `db`, `clock`, an in-process broker and the
     fast hasher."""
-    settings = Settings(database_url=db.url, secret_key="test-secret-key-0123456789")
+    settings = Settings(database_url=db.url, secret_key=SECRET_KEY)
     return Context(db=db, clock=clock, broker=MemoryBroker(), settings=settings, hasher=FAST_HASHER)
 
 
@@ -197,9 +201,13 @@ async def staff_login(base_url: str, shop_id: int, username: str) -> httpx.Async
 
 
 async def staff_socket(ws_url: str, client: httpx.AsyncClient) -> Frames:
+    """A staff socket, opened as the web front end opens it: with the session cookie and the
+    server's own Origin."""
     cookie = client.cookies.get("kefu_session")
     ws = await connect(
-        ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
+        ws_url + "/ws/staff",
+        additional_headers={"Cookie": f"kefu_session={cookie}"},
+        origin=Origin(str(client.base_url).rstrip("/")),
     )
     frames = Frames(ws)
     await frames.wait_for(lambda f: f["type"] == "ready")
@@ -229,13 +237,8 @@ class Server:
         return client
 
     async def staff_socket(self, client: httpx.AsyncClient) -> Frames:
-        cookie = client.cookies.get("kefu_session")
-        ws = await connect(
-            self.ws_url + "/ws/staff", additional_headers={"Cookie": f"kefu_session={cookie}"}
-        )
-        frames = Frames(ws)
+        frames = await staff_socket(self.ws_url, client)
         self._sockets.append(frames)
-        await frames.wait_for(lambda f: f["type"] == "ready")
         return frames
 
     async def consumer(self, shop_id: int, *, entry: dict[str, Any] | None = None) -> Frames:
@@ -265,9 +268,7 @@ async def running_server(
     """Serve kefu for real on a free port; the scheduler is ticked by the test unless asked."""
     clock = clock or FakeClock()
     port = free_port()
-    config = Settings(
-        database_url=db_url, secret_key="test-secret-key-0123456789", port=port, **settings
-    )
+    config = Settings(database_url=db_url, secret_key=SECRET_KEY, port=port, **settings)
     app = create_app(config, clock=clock, rng=random.Random(seed), run_scheduler=run_scheduler)
     runtime: Runtime = app.state.runtime
     runtime.ctx.hasher = FAST_HASHER
@@ -309,3 +310,35 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def problems(self) -> list[str]:
+        """Errors and tracebacks: what an operator would be paged for."""
+        return [
+            f"{r.name} {r.levelname}: {r.getMessage()}"
+            for r in self.records
+            if r.levelno >= logging.ERROR or r.exc_info or r.exc_text
+        ]
+
+
+@contextlib.contextmanager
+def server_log() -> Iterator[Records]:
+    """The server's log records from here on. Attached once uvicorn has configured logging
+    (which drops the handlers it finds); its loggers do not propagate to the root."""
+    handler = Records()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)

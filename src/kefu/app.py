@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
+from kefu.api import body_limit
 from kefu.api import errors as api_errors
+from kefu.api.health import router as health_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -27,15 +30,17 @@ from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, SystemClock
 from kefu.gateway.hub import Hub
-from kefu.gateway.sockets import consumer_socket, staff_socket
+from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
-from kefu.settings import Settings
+from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
+SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
 
 
 # The WebSocket close code of a server shutdown: "service restart", come back and resync.
@@ -67,6 +72,7 @@ class Runtime:
 def build_runtime(
     settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
 ) -> Runtime:
+    settings = with_secret_key(settings)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
     ctx = Context(
         db=Database(settings.database_url),
@@ -100,6 +106,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        quiet_client_errors()
         await runtime.ctx.broker.start(runtime.hub.handle)
         await runtime.writer.start()
         if run_scheduler:
@@ -118,16 +125,25 @@ def create_app(
     )
     app.state.runtime = runtime
     api_errors.install(app)
+    app.add_middleware(
+        body_limit.BodyLimit,
+        max_bytes=settings.http_max_body_bytes,
+        self_bounded=SELF_BOUNDED_PATHS,
+    )
+    app.include_router(health_router)
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JsonOut:
-        return JsonOut({"ok": True, "version": __version__})
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = FastAPI.openapi(app)
+            app.openapi_schema = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+        return app.openapi_schema
 
+    app.openapi = openapi  # type: ignore[method-assign]
     _mount_front_end(app)
     return app
 

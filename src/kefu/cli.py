@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
@@ -20,7 +21,7 @@ from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
 from kefu.bench import routing as bench_routing
 from kefu.bot.cli import kb_app
-from kefu.settings import Settings
+from kefu.settings import Settings, with_secret_key
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with one JSON line).")
@@ -33,6 +34,34 @@ bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
 
 console = Console()
+stderr = Console(stderr=True, highlight=False)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The KEFU_* settings; a wrong one stops the command, naming it (never its value)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        _stop(
+            *(
+                f"KEFU_{'_'.join(map(str, e['loc'])).upper()}: "
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            )
+        )
+
+
+def _with_secret_key(settings: Settings) -> Settings:
+    try:
+        return with_secret_key(settings)
+    except (OSError, ValueError) as exc:
+        _stop(f"the secret key: {exc}")
+
+
+def _stop(*problems: str) -> NoReturn:
+    for problem in problems:
+        stderr.print(f"kefu: {problem}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def run_server(settings: Settings) -> None:
@@ -85,13 +114,13 @@ def serve(
     port: int | None = typer.Option(None, help="Overrides KEFU_PORT."),
 ) -> None:
     """Serve for a real deployment, configured by KEFU_* environment variables."""
-    settings = Settings()
+    settings = _settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    run_server(settings)
+    run_server(_with_secret_key(settings))
 
 
 @app.command()
@@ -99,7 +128,7 @@ def migrate() -> None:
     """Bring the database (KEFU_DATABASE_URL) to the newest schema."""
     from kefu.storage.migrate import upgrade
 
-    upgrade(Settings().database_url)
+    upgrade(_settings().database_url)
     console.print("[green]database is up to date[/green]")
 
 
@@ -117,16 +146,13 @@ def demo(
     from kefu.storage.migrate import upgrade
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / "secret.key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(32))
-    settings = Settings(
+    settings = _settings(
         database_url=f"sqlite+aiosqlite:///{(data_dir / 'kefu.db').resolve()}",
-        secret_key=key_file.read_text().strip(),
         host="127.0.0.1",
         port=port,
         data_dir=data_dir,
     )
+    settings = _with_secret_key(settings)
     upgrade(settings.database_url)
 
     async def _seed() -> None:

@@ -25,6 +25,13 @@ class BadInput(KefuError):
     default_message = "The request is malformed."
 
 
+class PayloadTooLarge(KefuError):
+    """A request body over the process's bound (KEFU_HTTP_MAX_BODY_BYTES), refused unread."""
+
+    code = "too_large"
+    default_message = "The request body is too large."
+
+
 class Unauthenticated(KefuError):
     code = "auth.required"
     default_message = "Sign in first."

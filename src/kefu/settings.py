@@ -1,27 +1,97 @@
-"""Process configuration, read from KEFU_* environment variables."""
+"""Process configuration, read from KEFU_* environment variables, and the secret key that the
+data folder keeps when none is configured."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import tempfile
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_BYTES = 32
+KEY_FILE = "secret.key"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
+    # No value in error messages: one may be the secret key.
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite+aiosqlite:///kefu.db"
     redis_url: str | None = None
-    secret_key: str = Field(default="change-me-in-production-please-0123456789", min_length=16)
+    # Signs staff sessions and consumer tokens. None: the data folder's (`with_secret_key`).
+    secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path(".kefu")
     allowed_origins: list[str] = Field(default_factory=list)
+    # Staff sockets without an Origin header are refused (4403), unless API clients need them.
+    allow_staff_sockets_without_origin: bool = False
     cookie_secure: bool = False
     scheduler_interval_s: float = 1.0
+    # HTTP request bodies (uploads have their own bounds); larger ones are 413 too_large.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     ws_max_frame_bytes: int = 64 * 1024
     ws_auth_timeout_s: float = 10.0
     ws_ping_interval_s: float = 20.0
     message_batch_max: int = 200
     log_json: bool = False
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"the secret key must be at least {MIN_SECRET_KEY_BYTES} bytes; leave it unset to "
+                "have one generated and kept in the data folder (KEFU_DATA_DIR)"
+            )
+        return value
+
+    @property
+    def signing_key(self) -> str:
+        if self.secret_key is None:
+            raise RuntimeError("No secret key: use with_secret_key(settings) first.")
+        return self.secret_key
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """The settings with a secret key: the configured one, or the data folder's."""
+    if settings.secret_key is not None:
+        return settings
+    return settings.model_copy(update={"secret_key": load_or_create_secret_key(settings.data_dir)})
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """The key kept in `data_dir`, made on the first call; the file is the owner's only (0600).
+    Processes sharing the folder share the key; other machines need KEFU_SECRET_KEY."""
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        _create_secret_key(path)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ValueError(
+            f"{path} holds a secret key shorter than {MIN_SECRET_KEY_BYTES} bytes; delete it to "
+            "have a new one made (everyone signed in must then sign in again)"
+        )
+    return key
+
+
+def _create_secret_key(path: Path) -> None:
+    """Written whole to a private temporary file, then linked into place: a process starting
+    at the same moment either links first or reads the winner's key, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)

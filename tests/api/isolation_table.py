@@ -315,6 +315,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/quick-phrases"): "adds to the caller or the session's shop",
     ("POST", "/api/quick-phrases/import"): "imports for the caller or the session's shop",
     ("GET", "/api/greetings"): "the session's shop",
+    ("GET", "/healthz"): "the process's own liveness; no shop, no account",
+    ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }
 
 # Public routes name a shop on purpose; each has its own rule, tested one by one.

@@ -25,7 +25,7 @@ from kefu.app import create_app
 from kefu.clock import FakeClock
 from kefu.gateway import protocol as p
 from kefu.settings import Settings
-from support import AgentSpec, Frames, Server, ShopIds, make_shop, running_server
+from support import SECRET_KEY, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
 
 @dataclass
@@ -171,7 +171,7 @@ async def test_acct_5_every_route_and_frame_has_an_isolation_case(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = create_app(
-        Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
+        Settings(database_url="sqlite+aiosqlite://", secret_key=SECRET_KEY),
         clock=FakeClock(),
         rng=random.Random(1),
         run_scheduler=False,

@@ -23,12 +23,12 @@ from kefu.bot import models as bot_models
 from kefu.clock import FakeClock
 from kefu.settings import Settings
 from kefu.storage import tables as t
-from support import PASSWORD, AgentSpec, Server, ShopIds, make_shop, running_server
+from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
 ERROR_REF = "#/components/schemas/ErrorOut"
 # The statuses api/errors.py maps the error classes to.
-PRODUCT_STATUSES = {"401", "403", "404", "409", "422", "429", "503"}
+PRODUCT_STATUSES = {"401", "403", "404", "409", "413", "422", "429", "503"}
 JSON = "application/json"
 SESSION = "staff_session"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -37,7 +37,7 @@ LOGIN = ("POST", "/api/auth/login")
 
 def _app() -> FastAPI:
     return create_app(
-        Settings(database_url="sqlite+aiosqlite://", secret_key="test-secret-key-0123456789"),
+        Settings(database_url="sqlite+aiosqlite://", secret_key=SECRET_KEY),
         clock=FakeClock(),
         rng=random.Random(1),
         run_scheduler=False,
@@ -65,13 +65,15 @@ def required_refusals(doc: dict[str, Any]) -> dict[Route, set[str]]:
     """The statuses each operation must document, at least: 422 for any input, 401 for a
     staff route, 403 for a staff route's or the login's writes (a cross-site request is
     refused), 404 for an id in the path or any not_found case of the isolation table
-    (ACCT-5), and 403 where that table shows a role refusal (ACCT-2)."""
+    (ACCT-5), 403 where that table shows a role refusal (ACCT-2), and 413 for a JSON body."""
     required: dict[Route, set[str]] = {}
     staff = staff_routes(doc)
     for route, op in _operations(doc).items():
         needed = required.setdefault(route, set())
         if op.get("parameters") or op.get("requestBody"):
             needed.add("422")
+        if JSON in op.get("requestBody", {}).get("content", {}):
+            needed.add("413")
         if route in staff:
             needed.add("401")
         if route[0] in WRITES and (route in staff or route == LOGIN):
@@ -124,9 +126,12 @@ def _answer_problems(doc: dict[str, Any], route: Route, op: dict[str, Any]) -> l
 def _refusal_problems(route: Route, op: dict[str, Any], needed: set[str]) -> list[str]:
     responses = op.get("responses", {})
     problems = [f"{route}: {s} not documented" for s in sorted(needed - set(responses))]
+    answers = [r.get("content") for s, r in responses.items() if s.startswith("2")]
     for status, answer in responses.items():
         if status.startswith("2"):
             continue
+        if status == "503" and answer.get("content") in answers:
+            continue  # an answer of the route's own shape (a degraded /readyz), not a refusal
         if status not in PRODUCT_STATUSES:
             problems.append(f"{route}: {status} is no status of the error model")
         if answer.get("content") != {JSON: {"schema": {"$ref": ERROR_REF}}}:
@@ -162,6 +167,7 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     staff = staff_routes(doc)
     public = {route for route in _operations(doc) if "/public/" in route[1]}
     public |= {("POST", "/api/auth/login"), ("POST", "/api/consumer/session")}
+    public |= {("GET", "/healthz"), ("GET", "/readyz")}
     assert staff == _operations(doc).keys() - public
 
 
@@ -315,6 +321,8 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _conversations(check, srv, shop, owner, alice, bob)
             await _knowledge_base(check, shop, owner, anyone)
             await _refusals(check, shop, alice, anyone)
+            await check.ok(anyone, "GET", "/healthz")
+            await check.ok(anyone, "GET", "/readyz")
             await check.ok(alice, "POST", "/api/auth/logout")
         # Every operation of the document was called and its answer validated.
         assert sorted(_operations(doc).keys() - check.checked) == []
@@ -518,3 +526,5 @@ async def _refusals(
     await check.refused(alice, "GET", "/api/conversations/{conversation_id}", 404, ids=missing)
     await check.refused(alice, "PUT", "/api/me/reception-limit", 422, json={"limit": 0})
     await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})
+    huge = {"content": b" " * (1024 * 1024 + 1), "headers": {"content-type": JSON}}
+    await check.refused(alice, "PUT", "/api/me/status", 413, **huge)

@@ -258,6 +258,23 @@ async def test_ws_staff_origin_must_be_allowed(db_url: str) -> None:
             assert '"ready"' in str(ready)
 
 
+async def test_ws_staff_socket_without_origin_is_refused_unless_the_operator_allows_it(
+    db_url: str,
+) -> None:
+    for allowed in (False, True):
+        async with running_server(db_url, allow_staff_sockets_without_origin=allowed) as srv:
+            shop = await make_shop(srv.db, name=f"allowed={allowed}", clock=srv.clock)
+            client = await srv.staff(shop.shop_id, "owner")
+            headers = {"Cookie": f"kefu_session={client.cookies.get('kefu_session')}"}
+            async with connect(srv.ws_url + "/ws/staff", additional_headers=headers) as ws:
+                if allowed:  # API clients, by the operator's choice
+                    assert '"ready"' in str(await ws.recv())
+                    continue
+                with pytest.raises(ConnectionClosed) as info:
+                    await ws.recv()
+                assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+
+
 async def test_ws_pings_drop_a_peer_that_stopped_answering(db_url: str) -> None:
     """A peer that completed the handshake and then went silent (no pongs) is dropped."""
     async with running_server(db_url, ws_ping_interval_s=0.2, ws_auth_timeout_s=60) as srv:

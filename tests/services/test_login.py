@@ -22,7 +22,7 @@ from kefu.services.context import Context
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.storage.db import Database
-from support import FAST_HASHER, PASSWORD, AgentSpec, eventually, make_shop
+from support import FAST_HASHER, PASSWORD, SECRET_KEY, AgentSpec, eventually, make_shop
 
 
 class GatedHasher(PasswordHasher):
@@ -56,7 +56,7 @@ async def _context(url: str) -> Context:
         db=Database(url),
         clock=FakeClock(),
         broker=MemoryBroker(),
-        settings=Settings(database_url=url, secret_key="test-secret-key-0123456789"),
+        settings=Settings(database_url=url, secret_key=SECRET_KEY),
     )
     await ctx.db.create_all()
     return ctx

@@ -42,7 +42,7 @@ def ctx_of(conn: HTTPConnection) -> Context:
 
 
 def _signer(ctx: Context) -> URLSafeSerializer:
-    return URLSafeSerializer(ctx.settings.secret_key, salt="staff-session")
+    return URLSafeSerializer(ctx.settings.signing_key, salt="staff-session")
 
 
 def sign_session(ctx: Context, session_id: str) -> str:

@@ -14,6 +14,7 @@ from kefu.api.responses import JsonOut
 
 _STATUS: dict[type[errors.KefuError], int] = {
     errors.BadInput: 422,
+    errors.PayloadTooLarge: 413,
     errors.Unauthenticated: 401,
     errors.InvalidCredentials: 401,
     errors.Throttled: 429,

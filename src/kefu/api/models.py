@@ -286,3 +286,25 @@ class GreetingsOut(Out):
 
     groups: list[GroupGreetingOut]
     agents: list[AgentGreetingOut]
+
+
+class HealthOut(Out):
+    """The process is alive and serving."""
+
+    status: Literal["ok"]
+
+
+class CheckOut(Out):
+    status: Literal["ok", "down"]
+    error: str | None = Field(
+        description="Why the check failed: `timeout`, or the kind of error (the log has more).",
+        examples=["ConnectionRefusedError"],
+    )
+
+
+class ReadinessOut(Out):
+    """What this process needs is reachable: the database, and Redis when configured. 503
+    with `degraded` when a check fails."""
+
+    status: Literal["ready", "degraded"]
+    checks: dict[Literal["database", "redis"], CheckOut]

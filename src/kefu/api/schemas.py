@@ -1,4 +1,4 @@
-"""HTTP request bodies: strict, size-limited, extra fields refused."""
+"""HTTP request bodies: strict types, size-limited, extra fields refused."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "3" or true is no number and 1 no boolean (bad_input). FastAPI validates the
+    # decoded JSON in Python mode, where strict refuses strings for dates and enums too: such a
+    # field would need `Strict(False)`; none exists today (API-2).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*")
     @classmethod

@@ -44,6 +44,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from kefu.bench.common import (
     BENCH_PASSWORD,
@@ -446,6 +447,7 @@ async def _agent(
     ws = await connect(
         f"{plan.ws_url}/ws/staff",
         additional_headers={"Cookie": f"kefu_session={cookie}"},
+        origin=Origin(plan.http_url),
         compression=None,
         max_queue=None,
     )

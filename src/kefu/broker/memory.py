@@ -25,3 +25,6 @@ class MemoryBroker:
 
     async def unsubscribe(self, topic: str) -> None:
         self._topics.discard(topic)
+
+    async def ping(self) -> None:
+        """In-process: always reachable."""

@@ -39,6 +39,8 @@ ConversationRef = Annotated[int, Field(ge=1, le=2**62)]
 
 
 class FrameIn(BaseModel):
+    # Strict, like every model of a frame: a JSON number or boolean is never read from a string
+    # or from the other type ("3", true); nested models say so themselves.
     model_config = ConfigDict(extra="forbid", strict=True)
     ref: Ref = None
 
@@ -54,7 +56,7 @@ class AuthIn(FrameIn):
 
 
 class ProductIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     id: Short
     title: Short
     price: Annotated[str, StringConstraints(max_length=20)] = ""
@@ -63,7 +65,7 @@ class ProductIn(BaseModel):
 
 
 class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     order_no: Short
     title: Short = ""
     item_count: Annotated[int, Field(ge=0, le=10_000)] = 0
@@ -74,7 +76,7 @@ class OrderIn(BaseModel):
 class EntryIn(BaseModel):
     """ENTRY-1: where the consumer came from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     source: Literal["product", "order", "after_sale", "live", "ad", "direct"] = "direct"
     product: ProductIn | None = None
     order: OrderIn | None = None

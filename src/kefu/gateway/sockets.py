@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -101,6 +102,17 @@ def _raw_ref(text: str, max_bytes: int) -> str | None:
     return ref if isinstance(ref, str) and len(ref) <= p.MAX_REF_CHARS else None
 
 
+async def _receive_text(websocket: WebSocket) -> str:
+    """The next frame's text; a binary frame is bad_input (frames are JSON text)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is None:
+        raise errors.BadInput("Frames are JSON text; a binary frame is not accepted.")
+    return str(text)
+
+
 async def _serve(
     websocket: WebSocket,
     connection: Connection,
@@ -110,9 +122,12 @@ async def _serve(
     limit = runtime(websocket).ctx.settings.ws_max_frame_bytes
     while connection.is_open:
         try:
-            text = await websocket.receive_text()
+            text = await _receive_text(websocket)
         except (WebSocketDisconnect, RuntimeError):
             return
+        except errors.BadInput as exc:
+            connection.push(error_frame(exc, None))
+            continue
         if not connection.is_open:
             return  # came in while closing: unanswered, so the client resends it (MSG-2)
         with connection.answering():
@@ -130,11 +145,40 @@ async def _serve(
                 connection.push({**answer, "ref": ref})
 
 
+class _NotUtf8IsTheClients(logging.Filter):
+    """A text frame that is not UTF-8: uvicorn closes the socket with 1007 (RFC 6455, 8.1) but
+    logs the client's mistake as a server error with a traceback. Keep it, as one warning line."""
+
+    MESSAGE = "Invalid UTF-8 sequence received from client."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MESSAGE:
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Install the filter above on uvicorn's error log, once per process."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NotUtf8IsTheClients) for f in logger.filters):
+        logger.addFilter(_NotUtf8IsTheClients())
+
+
+def _staff_origin_allowed(websocket: WebSocket) -> bool:
+    """Staff sockets: the page's Origin must be this server's or in KEFU_ALLOWED_ORIGINS. No
+    Origin is refused too, unless the operator lets API clients in without one: a cookie is
+    no proof that the page using it is ours."""
+    if websocket.headers.get("origin") is None:
+        return runtime(websocket).ctx.settings.allow_staff_sockets_without_origin
+    return origin_allowed(websocket)
+
+
 async def staff_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
     # Accept first so that the refusal carries its close code (documented in protocol.md).
     await websocket.accept()
-    if not origin_allowed(websocket):
+    if not _staff_origin_allowed(websocket):
         await websocket.close(CLOSE_ORIGIN)
         return
     try:
@@ -246,7 +290,7 @@ async def _consumer_auth(websocket: WebSocket) -> ConsumerActor | None:
     """The first frame must be `auth`, within the timeout, or the socket closes with 4401."""
     rt = runtime(websocket)
     try:
-        text = await asyncio.wait_for(websocket.receive_text(), rt.ctx.settings.ws_auth_timeout_s)
+        text = await asyncio.wait_for(_receive_text(websocket), rt.ctx.settings.ws_auth_timeout_s)
         frame = parse(text, {"auth": p.AuthIn}, rt.ctx.settings.ws_max_frame_bytes)
         assert isinstance(frame, p.AuthIn)
         return accounts.consumer_from_token(rt.ctx, frame.shop_id, frame.token)

@@ -353,7 +353,7 @@ async def authenticate(ctx: Context, session_id: str) -> Staff:
 
 
 def _consumer_signer(ctx: Context, shop_id: int) -> URLSafeSerializer:
-    return URLSafeSerializer(ctx.settings.secret_key, salt=f"consumer:{shop_id}")
+    return URLSafeSerializer(ctx.settings.signing_key, salt=f"consumer:{shop_id}")
 
 
 def consumer_token(ctx: Context, consumer: ConsumerActor) -> str:

@@ -48,6 +48,11 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 
+    async def ping(self) -> None:
+        """One round trip to the database (for readiness)."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
