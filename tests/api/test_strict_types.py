@@ -330,7 +330,12 @@ def test_api_2_the_table_covers_every_number_and_boolean_field() -> None:
 def _input_models() -> set[type[BaseModel]]:
     found: set[type[BaseModel]] = set()
     pending: list[type[BaseModel]] = [schemas.In, p.FrameIn]
-    pending += [m for m in vars(p).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    # The protocol module also declares the server's frames (`XxxOut`): output, not input.
+    pending += [
+        m
+        for m in vars(p).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__name__.endswith("In")
+    ]
     while pending:
         model = pending.pop()
         if model not in found and model is not BaseModel:
