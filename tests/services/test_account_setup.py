@@ -4,13 +4,11 @@ what is stored, what is refused, and that a refusal stores nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 
 from kefu import errors
-from kefu.clock import FakeClock
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import AgentStatus, Role
 from kefu.services import views
@@ -19,18 +17,7 @@ from kefu.services.context import Context
 from kefu.services.shops import create_group, create_shop
 from kefu.services.views import AccountView
 from kefu.storage import shops as shop_store
-from kefu.storage.db import Database
-from support import PASSWORD, service_context
-
-
-@pytest.fixture
-async def ctx(db_url: str) -> AsyncIterator[Context]:
-    db = Database(db_url)
-    await db.create_all()
-    try:
-        yield service_context(db, FakeClock())
-    finally:
-        await db.dispose()
+from support import PASSWORD
 
 
 async def _accounts(ctx: Context, shop_id: ShopId) -> list[AccountView]:

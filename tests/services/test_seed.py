@@ -3,11 +3,6 @@ products and orders, made once however often the demo starts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from kefu.clock import FakeClock
 from kefu.domain.ids import ShopId
 from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
 from kefu.services import views
@@ -15,18 +10,6 @@ from kefu.services.accounts import login
 from kefu.services.context import Context
 from kefu.services.shops import public_shop
 from kefu.storage import shops as shop_store
-from kefu.storage.db import Database
-from support import service_context
-
-
-@pytest.fixture
-async def ctx(db_url: str) -> AsyncIterator[Context]:
-    db = Database(db_url)
-    await db.create_all()
-    try:
-        yield service_context(db, FakeClock())
-    finally:
-        await db.dispose()
 
 
 async def test_acct_1_demo_shop_is_seeded_once_with_its_staff_and_groups(ctx: Context) -> None:

@@ -5,7 +5,7 @@ writes. A conversation of another shop is NotFound, exactly like a missing one (
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -283,6 +283,7 @@ _SENDER = t.accounts.alias("sender")
 _AGENT = t.accounts.alias("agent")
 _LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
 _CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
+_MESSAGE_FIELDS = [f.name for f in fields(MessageRecord)]
 
 
 async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[ConversationDetails]:
@@ -322,18 +323,7 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
 def _details(r: Any, participants: list[int]) -> ConversationDetails:
     last = None
     if r.m_id is not None:
-        last = MessageRecord(
-            id=r.m_id,
-            conversation_id=r.m_conversation_id,
-            seq=r.m_seq,
-            sender=r.m_sender,
-            sender_id=r.m_sender_id,
-            kind=r.m_kind,
-            body=r.m_body,
-            client_id=r.m_client_id,
-            created_at=r.m_created_at,
-            meta=r.m_meta,
-        )
+        last = MessageRecord(**{f: getattr(r, f"m_{f}") for f in _MESSAGE_FIELDS})
     return ConversationDetails(
         conversation=ConversationRecord(
             **{name: getattr(r, name) for name in _CONVERSATION_FIELDS}
