@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -159,4 +160,41 @@ def test_every_page_is_translated(server: Server, new_page: Any, watch: Watch, l
             owner.keyboard.press("Escape")
             expect(owner.get_by_test_id(dialog)).to_be_hidden()
     assert watch.missing_keys == [], watch.missing_keys
+    assert watch.dialogs == []
+
+
+LEGACY_LINKS = ["javascript:alert(1)", "//evil.example/x", "data:text/html,<b>x</b>"]
+
+
+@pytest.mark.parametrize("unsafe", LEGACY_LINKS)
+def test_msg_5_unsafe_links_stored_before_validation_are_shown_as_text(
+    server: Server, new_page: Any, watch: Watch, unsafe: str
+) -> None:
+    """Links are validated on the way in now, but rows written before that may still hold a
+    script or protocol-relative URL: the workbench shows them as text, never as a link."""
+    agent = new_page(base=server.base)
+    login(agent, server, "agent1")
+    c = Consumer(server)
+    c.open(PRODUCT)
+    c.request_human()
+    with sqlite3.connect(server.data_dir / "kefu.db") as db:
+        (raw,) = db.execute("select entry from conversations order by id desc limit 1").fetchone()
+        entry = json.loads(raw)
+        entry["page_url"] = unsafe
+        entry["product"] = {**entry["product"], "url": unsafe, "image": unsafe}
+        db.execute(
+            "update conversations set entry = ? where id = (select max(id) from conversations)",
+            (json.dumps(entry),),
+        )
+    agent.reload()
+    agent.get_by_test_id("conversation-item").first.click()
+    expect(agent.get_by_test_id("pane-origin")).to_have_text(unsafe)
+    panel = agent.get_by_test_id("context-panel")
+    expect(panel.get_by_test_id("context-product-title")).to_have_text(PRODUCT["title"])
+    for testid in ("pane-origin", "context-product-title"):
+        tags = agent.get_by_test_id(testid).evaluate_all("els => els.map(e => e.tagName)")
+        assert "A" not in tags, (testid, tags)
+    assert agent.locator(f'a[href="{unsafe}"], img[src="{unsafe}"]').count() == 0
+    assert agent.locator('a[href^="javascript:"], a[href^="//"], a[href^="data:"]').count() == 0
+    c.close()
     assert watch.dialogs == []
