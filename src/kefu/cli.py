@@ -25,7 +25,9 @@ from kefu.settings import Settings, with_secret_key
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with one JSON line).")
+shop_app = typer.Typer(no_args_is_help=True, help="Shops: create one and its main account.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
 
 bench_app.command("bot")(bench_bot.command)
@@ -70,6 +72,15 @@ def run_server(settings: Settings) -> None:
     from kefu.storage.migrate import upgrade
 
     upgrade(settings.database_url)
+    if asyncio.run(_count_shops(settings)) == 0:
+        stderr.print(
+            "kefu: the database has no shop yet. Create the first one with\n"
+            "  kefu shop create --name 'My shop' --owner USERNAME\n"
+            "(same KEFU_DATABASE_URL), then sign in at "
+            f"http://{settings.host}:{settings.port}/login",
+            markup=False,
+            soft_wrap=True,
+        )
     app = create_app(settings)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # generations, and collect less often, so that full collections don't stall sockets.
@@ -121,6 +132,76 @@ def serve(
         settings.port = port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_server(_with_secret_key(settings))
+
+
+async def _count_shops(settings: Settings) -> int:
+    from kefu.app import build_runtime
+    from kefu.services.shops import shop_count
+
+    runtime = build_runtime(settings)
+    try:
+        return await shop_count(runtime.ctx)
+    finally:
+        await runtime.ctx.db.dispose()
+
+
+@shop_app.command("create")
+def shop_create(
+    name: str = typer.Option(..., help="The shop's name (up to 100 characters)."),
+    owner: str = typer.Option(..., help="The main account's username."),
+    manager_name: str | None = typer.Option(
+        None, help="The main account's display name (ACCT-3); the username if not given."
+    ),
+    password_stdin: bool = typer.Option(
+        False, help="Read the password from standard input instead of a prompt."
+    ),
+) -> None:
+    """Create a shop and its main account in KEFU_DATABASE_URL (migrated first).
+
+    The password is never an argument: it is asked for, or read from standard input."""
+    import sys
+
+    from kefu import errors
+    from kefu.app import build_runtime
+    from kefu.domain.presence import Role
+    from kefu.services.accounts import NewAccount, create_accounts
+    from kefu.services.shops import create_shop
+    from kefu.storage.migrate import upgrade
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _with_secret_key(_settings())
+    upgrade(settings.database_url)
+
+    async def _create() -> int:
+        runtime = build_runtime(settings)
+        ctx = runtime.ctx
+        try:
+            shop = await create_shop(ctx, name=name, manager_name=manager_name or owner)
+            await create_accounts(
+                ctx,
+                shop_id=shop.id,
+                accounts=[NewAccount(username=owner, password=password, role=Role.OWNER)],
+                audited=True,
+            )
+            return int(shop.id)
+        finally:
+            await ctx.db.dispose()
+
+    try:
+        shop_id = asyncio.run(_create())
+    except errors.KefuError as exc:
+        _stop(f"{exc.message} {_params(exc)}".strip())
+    console.print(f"shop {shop_id} created; its main account is {owner!r}", markup=False)
+    console.print(f"workbench: http://{settings.host}:{settings.port}/workbench", markup=False)
+    console.print(f"sign in with shop id {shop_id}, username {owner!r}", markup=False)
+
+
+def _params(exc: Exception) -> str:
+    params = getattr(exc, "params", {})
+    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 @app.command()

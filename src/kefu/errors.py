@@ -47,6 +47,13 @@ class Throttled(KefuError):
     default_message = "Too many attempts; try again later."
 
 
+class AccountDisabled(KefuError):
+    """The password was right, but the owner has disabled the account (ACCT-1)."""
+
+    code = "account.disabled"
+    default_message = "This account is disabled; ask the shop's owner."
+
+
 class NotFound(KefuError):
     """Missing, or belonging to another shop: the two are indistinguishable (ACCT-5)."""
 

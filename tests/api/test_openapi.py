@@ -232,11 +232,13 @@ class Answers:
         self.doc = doc
         self.checked: set[Route] = set()
 
-    async def ok(self, client: httpx.AsyncClient, method: str, path: str, **request: Any) -> Any:
+    async def ok(
+        self, client: httpx.AsyncClient, method: str, path: str, status: int = 200, **request: Any
+    ) -> Any:
         response = await self._send(client, method, path, request)
-        assert response.status_code == 200, (method, path, response.text)
+        assert response.status_code == status, (method, path, response.text)
         self.checked.add((method, path))
-        return self._valid(method, path, "200", response)
+        return self._valid(method, path, str(status), response)
 
     async def refused(
         self, client: httpx.AsyncClient, method: str, path: str, status: int, **request: Any
@@ -352,6 +354,30 @@ async def _staff_and_settings(
     batch = {"agent_ids": [shop.accounts["dave"]], "action": "suspend"}
     await check.ok(owner, "POST", "/api/agents/batch", json=batch)
     await check.ok(alice, "GET", "/api/groups")
+    group = await check.ok(owner, "POST", "/api/groups", 201, json={"name": "直播组"})
+    await check.ok(
+        owner, "PUT", "/api/groups/{group_id}", ids={"group_id": group["id"]}, json={"name": "直播"}
+    )
+    made = await check.ok(
+        owner,
+        "POST",
+        "/api/agents",
+        201,
+        json={"username": "erin", "password": PASSWORD, "group_id": group["id"]},
+    )
+    erin = {"agent_id": made["account"]["id"]}
+    await check.ok(
+        owner, "POST", "/api/agents/{agent_id}/password", ids=erin, json={"password": PASSWORD}
+    )
+    await check.ok(owner, "PUT", "/api/agents/{agent_id}", ids=erin, json={"is_disabled": True})
+    await check.refused(
+        owner, "DELETE", "/api/groups/{group_id}", 409, ids={"group_id": group["id"]}
+    )
+    batch = {"agent_ids": [erin["agent_id"]], "action": "move", "group_id": shop.group_ids[0]}
+    await check.ok(owner, "POST", "/api/agents/batch", json=batch)
+    await check.ok(owner, "DELETE", "/api/groups/{group_id}", ids={"group_id": group["id"]})
+    audit = await check.ok(owner, "GET", "/api/audit", params={"limit": 2})
+    assert len(audit["items"]) == 2 and audit["next_before"] is not None
     await check.ok(alice, "GET", "/api/shop/settings")
     await check.ok(owner, "PUT", "/api/shop/settings", json={"queue_order": "lcfs"})
     await check.ok(anyone, "POST", "/api/consumer/session", json={"shop_id": shop.shop_id})

@@ -18,6 +18,7 @@ _STATUS: dict[type[errors.KefuError], int] = {
     errors.Unauthenticated: 401,
     errors.InvalidCredentials: 401,
     errors.Throttled: 429,
+    errors.AccountDisabled: 403,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,

@@ -48,6 +48,7 @@ class AccountOut(Out):
     is_suspended: bool
     reception_limit: int
     current_load: int = Field(description="Conversations assigned to the account now.")
+    is_disabled: bool = Field(description="Disabled by the owner: cannot log in (ACCT-1).")
 
 
 class AccountResultOut(Out):
@@ -81,6 +82,21 @@ class GroupOut(Out):
     name: str
 
 
+class AuditOut(Out):
+    id: int
+    actor_id: int | None = Field(description="None: the command line.")
+    action: str = Field(description="e.g. account.create, account.update, group.delete.")
+    target_kind: Literal["account", "group", "shop"]
+    target_id: int | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class AuditPageOut(Out):
+    items: list[AuditOut]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
 class GroupListOut(Out):
     items: list[GroupOut]
 
@@ -94,6 +110,10 @@ class ShopSettingsOut(Out):
     bot_mode: Literal["bot_first", "human_first"]
     welcome_message: str
     entry_groups: dict[str, int] = Field(description="Entry source → reception group id.")
+    reception_limit_by: Literal["agent", "supervisor"] = Field(
+        description="PRES-4: who sets an agent's reception limit."
+    )
+    max_reception_limit: int = Field(description="PRES-4: the shop's maximum reception limit.")
 
 
 class ConsumerOut(Out):

@@ -18,10 +18,13 @@ from kefu.api.deps import (
 )
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
+from kefu.domain.ids import GroupId
 from kefu.domain.messages import MessageKind, SenderKind
-from kefu.domain.presence import AgentStatus
+from kefu.domain.presence import AgentStatus, Role
 from kefu.gateway.protocol import MAX_SEQ
-from kefu.services import accounts, conversations, messages, presence, shops, transfers
+from kefu.services import accounts, audit, conversations, messages, presence, shops, transfers
+from kefu.services import staff as staff_service
+from kefu.services.accounts import NewAccount
 from kefu.services.context import Staff
 from kefu.services.messages import SendRequest
 
@@ -127,6 +130,31 @@ async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"items": await presence.list_accounts(ctx_of(request), staff)})
 
 
+@router.post(
+    "/agents",
+    tags=["agents"],
+    status_code=201,
+    response_model=m.AccountResultOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def create_agent(body: s.AgentCreateIn, staff: StaffDep, request: Request) -> JsonOut:
+    """ACCT-1, ACCT-2 (owner only): a sub-account; audited."""
+    account = await staff_service.create_agent(
+        ctx_of(request),
+        staff,
+        NewAccount(
+            username=body.username,
+            password=body.password,
+            display_name=body.display_name,
+            role=Role(body.role),
+            group_id=GroupId(body.group_id) if body.group_id is not None else None,
+            has_im_permission=body.has_im_permission,
+            reception_limit=body.reception_limit,
+        ),
+    )
+    return JsonOut({"account": account}, status_code=201)
+
+
 @router.put(
     "/agents/{agent_id}",
     tags=["agents"],
@@ -136,14 +164,31 @@ async def list_agents(staff: StaffDep, request: Request) -> JsonOut:
 async def update_agent(
     agent_id: Id, body: s.AgentUpdateIn, staff: StaffDep, request: Request
 ) -> JsonOut:
-    account = await presence.update_agent(
+    """ACCT-1, ACCT-3 (owner only): name, IM permission, disabled; PRES-4: reception limit."""
+    account = await staff_service.update_agent(
         ctx_of(request),
         staff,
         agent_id,
         display_name=body.display_name,
         has_im_permission=body.has_im_permission,
+        is_disabled=body.is_disabled,
+        reception_limit=body.reception_limit,
     )
     return JsonOut({"account": account})
+
+
+@router.post(
+    "/agents/{agent_id}/password",
+    tags=["agents"],
+    response_model=m.OkOut,
+    responses=refusals(401, 403, 404, 422),
+)
+async def reset_password(
+    agent_id: Id, body: s.PasswordIn, staff: StaffDep, request: Request
+) -> JsonOut:
+    """ACCT-1 (owner only): a new password; the account's sessions end."""
+    await staff_service.reset_password(ctx_of(request), staff, agent_id, body.password)
+    return JsonOut({"ok": True})
 
 
 @router.post(
@@ -167,6 +212,58 @@ async def batch_agents(body: s.BatchIn, staff: StaffDep, request: Request) -> Js
 )
 async def list_groups(staff: StaffDep, request: Request) -> JsonOut:
     return JsonOut({"items": await shops.list_groups(ctx_of(request), staff)})
+
+
+@router.post(
+    "/groups",
+    tags=["agents"],
+    status_code=201,
+    response_model=m.GroupOut,
+    responses=refusals(401, 403, 409, 422),
+)
+async def create_group(body: s.GroupIn, staff: StaffDep, request: Request) -> JsonOut:
+    """ENTRY-1 (owner only): a reception group; audited."""
+    group = await staff_service.add_group(ctx_of(request), staff, body.name)
+    return JsonOut(group, status_code=201)
+
+
+@router.put(
+    "/groups/{group_id}",
+    tags=["agents"],
+    response_model=m.GroupOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def rename_group(group_id: Id, body: s.GroupIn, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await staff_service.rename_group(ctx_of(request), staff, group_id, body.name))
+
+
+@router.delete(
+    "/groups/{group_id}",
+    tags=["agents"],
+    response_model=m.OkOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def delete_group(group_id: Id, staff: StaffDep, request: Request) -> JsonOut:
+    """Refused with `group.not_empty` while agents or conversations belong to the group."""
+    await staff_service.delete_group(ctx_of(request), staff, group_id)
+    return JsonOut({"ok": True})
+
+
+@router.get(
+    "/audit",
+    tags=["agents"],
+    response_model=m.AuditPageOut,
+    responses=refusals(401, 403, 422),
+)
+async def audit_log(
+    staff: StaffDep,
+    request: Request,
+    before: Annotated[int | None, Query(ge=1, le=s.MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JsonOut:
+    """ACCT-6, LIVE-3 (owner only): who changed which staff, group or setting, newest first."""
+    items, next_before = await audit.audit_page(ctx_of(request), staff, before=before, limit=limit)
+    return JsonOut({"items": items, "next_before": next_before})
 
 
 @router.get(

@@ -45,9 +45,32 @@ class LimitIn(In):
     limit: int
 
 
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class AgentUpdateIn(In):
     display_name: Name | None = None
     has_im_permission: bool | None = None
+    is_disabled: bool | None = None
+    reception_limit: int | None = None
+
+
+class AgentCreateIn(In):
+    username: Name
+    password: Password
+    display_name: Name | None = None
+    role: Literal["supervisor", "leader", "agent"] = "agent"
+    group_id: DbId | None = None
+    has_im_permission: bool = True
+    reception_limit: int = 3
+
+
+class PasswordIn(In):
+    password: Password
+
+
+class GroupIn(In):
+    name: Name
 
 
 class BatchIn(In):
@@ -65,6 +88,8 @@ class SettingsIn(In):
     entry_groups: (
         dict[Literal["product", "order", "after_sale", "live", "ad", "direct"], DbId] | None
     ) = None
+    reception_limit_by: Literal["agent", "supervisor"] | None = None
+    max_reception_limit: Annotated[int, Field(ge=1, le=50)] | None = None
 
 
 class SendHttpIn(In):

@@ -44,14 +44,16 @@ def check_secret(value: str) -> None:
         )
 
 
-def check_reception_limit(limit: int, *, field: str = "limit") -> None:
-    """PRES-2: 1 to 50 concurrent conversations."""
-    if not MIN_RECEPTION_LIMIT <= limit <= MAX_RECEPTION_LIMIT:
+def check_reception_limit(
+    limit: int, *, field: str = "limit", maximum: int = MAX_RECEPTION_LIMIT
+) -> None:
+    """PRES-2: 1 to 50 concurrent conversations, or fewer under the shop's maximum (PRES-4)."""
+    if not MIN_RECEPTION_LIMIT <= limit <= maximum:
         raise errors.BadInput(
-            "The reception limit must be between 1 and 50.",
+            f"The reception limit must be between {MIN_RECEPTION_LIMIT} and {maximum}.",
             field=field,
             min=MIN_RECEPTION_LIMIT,
-            max=MAX_RECEPTION_LIMIT,
+            max=maximum,
         )
 
 

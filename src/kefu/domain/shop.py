@@ -7,10 +7,13 @@ from typing import Any
 
 from kefu import errors
 from kefu.domain.conversation import AutoEndMode
+from kefu.domain.presence import MAX_RECEPTION_LIMIT, MIN_RECEPTION_LIMIT
 from kefu.domain.routing import QueueOrder
 
 DEFAULT_WELCOME = "您好，欢迎光临！请问有什么可以帮您？"
 ENTRY_SOURCES = ("product", "order", "after_sale", "live", "ad", "direct")
+# PRES-4: who sets an agent's reception limit: the agent (Feige) or their supervisors (Xixi).
+LIMIT_SETTERS = ("agent", "supervisor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,16 @@ class ShopSettings:
     bot_mode: str = "bot_first"
     welcome_message: str = DEFAULT_WELCOME
     entry_groups: dict[str, int] = field(default_factory=dict)
+    reception_limit_by: str = "agent"
+    max_reception_limit: int = MAX_RECEPTION_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.reception_limit_by not in LIMIT_SETTERS:
+            raise ValueError(f"reception_limit_by is one of {', '.join(LIMIT_SETTERS)}")
+        if not MIN_RECEPTION_LIMIT <= self.max_reception_limit <= MAX_RECEPTION_LIMIT:
+            raise ValueError(
+                f"max_reception_limit is {MIN_RECEPTION_LIMIT} to {MAX_RECEPTION_LIMIT}"
+            )
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ShopSettings:
@@ -32,6 +45,8 @@ class ShopSettings:
             bot_mode=str(data.get("bot_mode", "bot_first")),
             welcome_message=str(data.get("welcome_message", DEFAULT_WELCOME)),
             entry_groups={str(k): int(v) for k, v in (data.get("entry_groups") or {}).items()},
+            reception_limit_by=str(data.get("reception_limit_by", "agent")),
+            max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from kefu.domain.login import (
     login_wait,
 )
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
-from kefu.services import views
+from kefu.services import audit, views
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
@@ -96,7 +96,12 @@ async def create_account(
 
 
 async def create_accounts(
-    ctx: Context, *, shop_id: ShopId, accounts: Sequence[NewAccount]
+    ctx: Context,
+    *,
+    shop_id: ShopId,
+    accounts: Sequence[NewAccount],
+    audit_as: Staff | None = None,
+    audited: bool = False,
 ) -> list[AccountId]:
     """ACCT-1, ACCT-2: accounts of one shop in one unit of work; their ids, in order.
 
@@ -104,7 +109,8 @@ async def create_accounts(
     groups must be the shop's own (ACCT-5). Passwords are hashed before the transaction opens,
     so that the write lock is not held while argon2 works. No actor is checked: this is
     provisioning (the demo, benchmarks, fixtures); an owner's route (ACCT-6) calls
-    require_owner first.
+    require_owner first. `audited` records each account in the audit log, made by `audit_as`
+    (None: the command line).
     """
     accounts = [_checked(a) for a in accounts]
     _refuse_repeats(accounts)
@@ -117,6 +123,19 @@ async def create_accounts(
         manager_name = await _check_against_shop(tx, shop_id, accounts)
         rows = [_row(a, h, manager_name) for a, h in zip(accounts, hashes, strict=True)]
         ids = await store.add_accounts(tx.conn, shop_id, rows, now)
+        if audited:
+            for account_id, row in zip(ids, rows, strict=True):
+                await audit.record(
+                    tx.conn,
+                    shop_id=shop_id,
+                    actor=audit_as,
+                    action="account.create",
+                    target=("account", account_id),
+                    at=now,
+                    username=row.username,
+                    role=row.role.value,
+                    group_id=row.group_id,
+                )
         await tx.commit()
     return ids
 
@@ -223,6 +242,8 @@ async def login(
         raise errors.InvalidCredentials()
     if not await _verify(ctx, attempt.account.password_hash, password):
         raise errors.InvalidCredentials()
+    if attempt.account.is_disabled:
+        raise errors.AccountDisabled()
     return await _open_session(ctx, attempt, attempt.account.id, take_over=take_over, now=now)
 
 
@@ -314,6 +335,16 @@ async def _open_session(
             tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()
     return LoginResult(session_id=session_id, account=account)
+
+
+async def revoke_all_sessions(
+    tx: UnitOfWork, ctx: Context, account_id: int, *, reason: str, at: datetime
+) -> None:
+    """Every live session of the account ends, and after commit its sockets close."""
+    live_ids = await store.live_session_ids(tx.conn, account_id, at)
+    if live_ids:
+        await store.revoke_sessions(tx.conn, live_ids, at=at, reason=reason)
+        tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, reason))
 
 
 async def _announce_closed(

@@ -9,12 +9,13 @@ from datetime import datetime, time, timedelta
 from kefu import errors
 from kefu.domain.accounts import check_reception_limit
 from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
-from kefu.services import views
-from kefu.services.access import access_account, access_group, require_owner, require_supervising
+from kefu.services import audit, views
+from kefu.services.access import access_account, access_group, require_supervising, supervises
 from kefu.services.context import Context, Staff, account_topic, supervisors_topic
 from kefu.services.routing import announce, assign_waiting, drain
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
+from kefu.storage import shops as shop_store
 
 
 def staff_topics(staff: Staff) -> list[str]:
@@ -42,12 +43,19 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
 
 
 async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> AccountView:
-    """PRES-2: each agent sets their own limit, 1–50; raising it may take queued requests.
+    """PRES-2: each agent sets their own limit, 1–50 or the shop's maximum (PRES-4), unless
+    the shop lets supervisors set them; raising it may take queued requests.
 
     No shop lock, as for the status: a router that read the old limit is ordered before it.
     """
-    check_reception_limit(limit)
     async with ctx.db.uow() as tx:
+        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
+        if settings.reception_limit_by != "agent":
+            raise errors.Forbidden(
+                "Supervisors set the reception limits in this shop.",
+                code="reception_limit.set_by_supervisor",
+            )
+        check_reception_limit(limit, maximum=settings.max_reception_limit)
         await store.set_reception_limit(tx.conn, staff.account_id, limit)
         await tx.commit()
     return await _drain_and_tell(ctx, staff, capacity_freed=True)
@@ -60,11 +68,11 @@ async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -
         await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
         view = await views.account_view_of(tx.conn, staff.account_id)
-    await _account_changed(ctx, view)()
+    await account_changed(ctx, view)()
     return view
 
 
-def _account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
+def account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
     async def publish() -> None:
         await ctx.broker.publish(account_topic(view.id), {"type": "account", "account": view})
 
@@ -74,17 +82,22 @@ def _account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[
 async def batch_update(
     ctx: Context, staff: Staff, *, agent_ids: list[int], action: str, group_id: int | None
 ) -> list[AccountView]:
-    """PRES-1: supervisors suspend, un-suspend or move agents, one or many at once."""
+    """PRES-1: supervisors suspend, un-suspend or move agents, one or many at once; a group
+    leader only agents of their own group, and only into it (ACCT-5). Audited (LIVE-3)."""
     require_supervising(staff)
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await tx.lock_shop(staff.shop_id)
         for agent_id in agent_ids:
-            await access_account(tx.conn, staff, agent_id)
+            target = await access_account(tx.conn, staff, agent_id)
+            if not supervises(staff, target.group_id):
+                raise errors.Forbidden("A group leader manages the agents of their own group.")
         if action == "move":
             if group_id is None:
                 raise errors.BadInput("Moving agents needs a group.", field="group_id")
             await access_group(tx.conn, staff, group_id)
+            if not supervises(staff, group_id):
+                raise errors.Forbidden("A group leader moves agents within their own group.")
             await store.move_accounts(tx.conn, agent_ids, group_id)
         elif action in ("suspend", "unsuspend"):
             await store.suspend_accounts(tx.conn, agent_ids, suspended=action == "suspend")
@@ -92,36 +105,24 @@ async def batch_update(
             raise errors.BadInput(
                 "Unknown action.", field="action", allowed=["suspend", "unsuspend", "move"]
             )
+        await audit.record(
+            tx.conn,
+            shop_id=staff.shop_id,
+            actor=staff,
+            action=f"account.{action}",
+            target=("account", None),
+            at=now,
+            account_ids=agent_ids,
+            group_id=group_id,
+        )
         assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
         changed = await views.account_views(tx.conn, account_ids=agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
         for view in changed:  # PRES-1: each agent's workbench shows its new state at once
-            tx.on_commit(_account_changed(ctx, view))
+            tx.on_commit(account_changed(ctx, view))
         await tx.commit()
     return changed
-
-
-async def update_agent(
-    ctx: Context,
-    staff: Staff,
-    agent_id: int,
-    *,
-    display_name: str | None,
-    has_im_permission: bool | None,
-) -> AccountView:
-    """ACCT-1, ACCT-3 (owner only): IM permission and display name; the owner's name is fixed."""
-    require_owner(staff)
-    async with ctx.db.uow() as tx:
-        target = await access_account(tx.conn, staff, agent_id)
-        if display_name is not None and target.role == Role.OWNER:
-            raise errors.RuleViolation("The main account's name is the shop's manager name.")
-        await store.update_account(
-            tx.conn, agent_id, display_name=display_name, has_im_permission=has_im_permission
-        )
-        view = await views.account_view_of(tx.conn, agent_id)
-        await tx.commit()
-    return view
 
 
 async def list_accounts(ctx: Context, staff: Staff) -> list[AccountView]:

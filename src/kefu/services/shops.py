@@ -12,6 +12,7 @@ from kefu import errors
 from kefu.domain.accounts import MAX_SHOP_NAME_CHARS, check_name, check_secret
 from kefu.domain.ids import GroupId, ShopId
 from kefu.domain.shop import ENTRY_SOURCES, ShopSettings
+from kefu.services import audit
 from kefu.services.access import access_group, require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import shops as store
@@ -57,10 +58,15 @@ async def create_shop(
 
 
 async def create_group(
-    ctx: Context, *, shop_id: ShopId, name: str, entries: Sequence[str] = ()
+    ctx: Context,
+    *,
+    shop_id: ShopId,
+    name: str,
+    entries: Sequence[str] = (),
+    audit_as: Staff | None = None,
 ) -> GroupId:
     """ENTRY-1: a reception group, its name unique in the shop; the entry sources in `entries`
-    are routed to it from now on."""
+    are routed to it from now on. With `audit_as` (the owner's route), the audit log keeps it."""
     check_name(name, field="name")
     unknown = sorted(set(entries) - set(ENTRY_SOURCES))
     if unknown:
@@ -78,6 +84,16 @@ async def create_group(
                 field="name",
             )
         group_id = await store.add_group(tx.conn, shop_id, name)
+        if audit_as is not None:
+            await audit.record(
+                tx.conn,
+                shop_id=shop_id,
+                actor=audit_as,
+                action="group.create",
+                target=("group", group_id),
+                at=ctx.clock.now(),
+                name=name,
+            )
         if entries:
             current = await store.shop_settings(tx.conn, shop_id)
             routed = current.entry_groups | dict.fromkeys(entries, int(group_id))
@@ -100,8 +116,23 @@ async def update_settings(ctx: Context, staff: Staff, changes: dict[str, Any]) -
             await access_group(tx.conn, staff, int(group_id))
         updated = current.updated(**changes)
         await store.save_settings(tx.conn, staff.shop_id, updated)
+        await audit.record(
+            tx.conn,
+            shop_id=staff.shop_id,
+            actor=staff,
+            action="shop.settings",
+            target=("shop", staff.shop_id),
+            at=ctx.clock.now(),
+            **{k: v for k, v in changes.items() if v is not None},
+        )
         await tx.commit()
     return updated
+
+
+async def shop_count(ctx: Context) -> int:
+    """How many shops the database holds (`kefu serve` says how to create the first)."""
+    async with ctx.db.read() as tx:
+        return await store.shop_count(tx.conn)
 
 
 async def list_groups(ctx: Context, staff: Staff) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ class AccountView:
     is_suspended: bool
     reception_limit: int
     current_load: int
+    is_disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ def account_view(loaded: LoadedAccount) -> AccountView:
         is_suspended=a.is_suspended,
         reception_limit=a.reception_limit,
         current_load=loaded.current_load,
+        is_disabled=a.is_disabled,
     )
 
 

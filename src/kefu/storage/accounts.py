@@ -33,6 +33,7 @@ class AccountRecord:
     status: AgentStatus
     is_suspended: bool
     reception_limit: int
+    is_disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ def _account(r: Any) -> AccountRecord:
         status=AgentStatus(r.status),
         is_suspended=r.is_suspended,
         reception_limit=r.reception_limit,
+        is_disabled=r.is_disabled,
     )
 
 
@@ -208,6 +210,11 @@ async def set_reception_limit(conn: AsyncConnection, account_id: int, limit: int
     )
 
 
+async def group_member_count(conn: AsyncConnection, group_id: int) -> int:
+    a = t.accounts.c
+    return int(await conn.scalar(select(func.count()).where(a.group_id == group_id)) or 0)
+
+
 async def move_accounts(conn: AsyncConnection, account_ids: Sequence[int], group_id: int) -> None:
     await conn.execute(
         update(t.accounts).where(t.accounts.c.id.in_(list(account_ids))).values(group_id=group_id)
@@ -230,13 +237,19 @@ async def update_account(
     *,
     display_name: str | None = None,
     has_im_permission: bool | None = None,
+    is_disabled: bool | None = None,
+    reception_limit: int | None = None,
+    password_hash: str | None = None,
 ) -> None:
     """Sets the values given; None leaves a column as it is."""
-    values: dict[str, object] = {}
-    if display_name is not None:
-        values["display_name"] = display_name
-    if has_im_permission is not None:
-        values["has_im_permission"] = has_im_permission
+    given = {
+        "display_name": display_name,
+        "has_im_permission": has_im_permission,
+        "is_disabled": is_disabled,
+        "reception_limit": reception_limit,
+        "password_hash": password_hash,
+    }
+    values = {column: value for column, value in given.items() if value is not None}
     if values:
         await conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
 
@@ -370,13 +383,19 @@ async def revoke_sessions(
 async def session_account(
     conn: AsyncConnection, session_id: str, now: datetime
 ) -> AccountRecord | None:
-    """The account behind a session that is neither revoked nor expired at `now`."""
+    """The account behind a session that is neither revoked nor expired at `now`, unless the
+    account is disabled."""
     s = t.staff_sessions.c
     row = (
         await conn.execute(
             select(t.accounts)
             .join(t.staff_sessions, s.account_id == t.accounts.c.id)
-            .where(s.id == session_id, s.revoked_at.is_(None), s.expires_at > now)
+            .where(
+                s.id == session_id,
+                s.revoked_at.is_(None),
+                s.expires_at > now,
+                t.accounts.c.is_disabled.is_(False),
+            )
         )
     ).first()
     return _account(row) if row is not None else None

@@ -35,7 +35,7 @@ async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.Agent
     rows = await conn.execute(
         select(
             _a.id, _a.group_id, _a.status, _a.is_suspended, _a.has_im_permission, _a.reception_limit
-        ).where(_a.shop_id == shop_id)
+        ).where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
     )
     return [
         routing.AgentLoad(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.ids import GroupId, ShopId
@@ -131,6 +131,33 @@ async def add_group(conn: AsyncConnection, shop_id: int, name: str) -> GroupId:
     )
     assert found is not None
     return GroupId(found)
+
+
+async def rename_group(conn: AsyncConnection, group_id: int, name: str) -> None:
+    await conn.execute(update(t.groups).where(t.groups.c.id == group_id).values(name=name))
+
+
+async def delete_group(conn: AsyncConnection, shop_id: int, group_id: int) -> None:
+    """The group and its greetings (SET-2); callers check first that nothing refers to it."""
+    w = t.greetings.c
+    await conn.execute(
+        delete(t.greetings).where(
+            w.shop_id == shop_id, w.target == "group", w.target_id == group_id
+        )
+    )
+    await conn.execute(delete(t.groups).where(t.groups.c.id == group_id))
+
+
+async def group_conversation_count(conn: AsyncConnection, group_id: int) -> int:
+    """Conversations routed or transferred to the group, whatever their state: they keep it."""
+    c, x = t.conversations.c, t.transfers.c
+    routed = await conn.scalar(select(func.count()).where(c.group_id == group_id))
+    transferred = await conn.scalar(select(func.count()).where(x.to_group_id == group_id))
+    return int(routed or 0) + int(transferred or 0)
+
+
+async def shop_count(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.count()).select_from(t.shops)) or 0)
 
 
 # --- products and orders, as the public page shows them (API-1) -----------------------------

@@ -67,6 +67,8 @@ accounts = Table(
     Column("is_suspended", Boolean, nullable=False, default=False),
     Column("reception_limit", Integer, nullable=False, default=3),
     Column("created_at", UtcDateTime, nullable=False),
+    # ACCT-1: a disabled account keeps its history but cannot log in or be routed to.
+    Column("is_disabled", Boolean, nullable=False, default=False, server_default=text("false")),
     UniqueConstraint("shop_id", "username"),
 )
 
@@ -106,6 +108,22 @@ login_failures = Table(
     Column("cleared_at", UtcDateTime, nullable=True),
     Index("ix_login_failures_who_at", "shop_id", "username", "at"),
     Index("ix_login_failures_ip_at", "ip", "at"),
+)
+
+# Who changed which staff, group or setting, and when (ACCT-6, LIVE-3). actor_id is None for
+# the command line (`kefu shop create`).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("actor_id", Id, nullable=True),
+    Column("action", String(50), nullable=False),
+    Column("target_kind", String(20), nullable=False),
+    Column("target_id", Id, nullable=True),
+    Column("details", JSON, nullable=False, default=dict),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_audit_log_shop_id_id", "shop_id", "id"),
 )
 
 consumers = Table(
