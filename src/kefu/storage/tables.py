@@ -68,7 +68,7 @@ accounts = Table(
     Column("reception_limit", Integer, nullable=False, default=3),
     Column("created_at", UtcDateTime, nullable=False),
     # ACCT-1: a disabled account keeps its history but cannot log in or be routed to.
-    Column("is_disabled", Boolean, nullable=False, default=False, server_default=text("false")),
+    Column("is_disabled", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("shop_id", "username"),
 )
 
