@@ -21,8 +21,11 @@ $(STATIC): $(shell find web/src web/index.html web/package.json web/vite.config.
 
 web: $(STATIC)
 
+PORT ?= 8000
+DATA ?= .kefu/demo
+
 demo: install
-	$(BIN)/kefu demo
+	$(BIN)/kefu demo --port $(PORT) --data-dir $(DATA)
 
 services:
 	./scripts/ensure-services.sh

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.responses import FileResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
@@ -121,7 +122,12 @@ def create_app(
             await runtime.ctx.db.dispose()
 
     app = FastAPI(
-        title="kefu", version=__version__, lifespan=lifespan, default_response_class=JsonOut
+        title="kefu",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=JsonOut,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     api_errors.install(app)
@@ -144,6 +150,19 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """Swagger UI from kefu's own static files (built with the front end), so the API
+        docs work without the internet."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="kefu API",
+            swagger_js_url="/api-docs/swagger-ui-bundle.js",
+            swagger_css_url="/api-docs/swagger-ui.css",
+            swagger_favicon_url="/api-docs/favicon-32x32.png",
+        )
+
     _mount_front_end(app)
     return app
 
