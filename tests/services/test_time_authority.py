@@ -1,5 +1,6 @@
 """Issue 17 on both engines: a message's `created_at` never goes back along `seq`, whatever the
-clock does."""
+clock does, and the CONV-3 warning that fell due while no process ran the timers still comes
+before the end."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from kefu.clock import FakeClock
+from kefu.domain.conversation import AutoEndMode
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.shop import ShopSettings
+from kefu.scheduler.loop import Scheduler
 from kefu.services.accounts import start_consumer_session
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import request_human
@@ -104,3 +107,39 @@ async def _shop_of(ctx: Context, conversation_id: int) -> int:
     async with ctx.db.read() as tx:
         c = t.conversations.c
         return int(await tx.conn.scalar(select(c.shop_id).where(c.id == conversation_id)))
+
+
+def _notice_code(record: message_store.MessageRecord) -> str | None:
+    notice = (record.meta or {}).get("notice") or {}
+    return notice.get("code")
+
+
+async def test_conv_3_warning_due_during_an_outage_comes_before_the_end(ctx: Context) -> None:
+    """The timers stop (database or every process down) past both the 4-minute warning and the
+    5-minute end: the warning is sent when they run again, and the end follows one minute (the
+    time the warning names) later."""
+    clock = ctx.clock
+    assert isinstance(clock, FakeClock)
+    cid = await _assigned_conversation(ctx, ShopSettings(auto_end=AutoEndMode.XIXI))
+    scheduler = Scheduler(ctx)
+
+    clock.advance(timedelta(minutes=7))  # the outage
+    await scheduler.tick()
+    assert await _state(ctx, cid) == "assigned"
+    codes = [_notice_code(r) for r in await _messages(ctx, cid)]
+    assert codes.count("conversation.auto_end_warning") == 1
+
+    clock.advance(timedelta(seconds=59))
+    await scheduler.tick()
+    assert await _state(ctx, cid) == "assigned"
+
+    clock.advance(timedelta(seconds=1))
+    await scheduler.tick()
+    assert await _state(ctx, cid) == "ended"
+    codes = [_notice_code(r) for r in await _messages(ctx, cid)]
+    warned, ended = (
+        codes.index("conversation.auto_end_warning"),
+        codes.index("conversation.auto_ended"),
+    )
+    assert warned < ended
+    assert codes.count("conversation.auto_end_warning") == 1
