@@ -5,11 +5,12 @@ before the end."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from kefu.clock import FakeClock
+from kefu.clock import FakeClock, FollowingClock
 from kefu.domain.conversation import AutoEndMode
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.shop import ShopSettings
@@ -143,3 +144,30 @@ async def test_conv_3_warning_due_during_an_outage_comes_before_the_end(ctx: Con
     )
     assert warned < ended
     assert codes.count("conversation.auto_end_warning") == 1
+
+
+async def test_issue_17_following_clock_ignores_the_local_wall_clock() -> None:
+    """The time follows the reference's samples and this process's monotonic clock only: a
+    local wall clock five minutes ahead, or stepping back, changes nothing."""
+    reference = FakeClock()
+    local = FakeClock(reference.now() + timedelta(minutes=5))
+    ticks = [100.0]
+
+    async def read() -> datetime:
+        ticks[0] += 0.002  # a 4 ms round trip: 2 ms out, 2 ms back
+        at = reference.now()
+        ticks[0] += 0.002
+        return at
+
+    clock = FollowingClock(fallback=local, monotonic=lambda: ticks[0])
+    assert clock.now() == local.now()  # before the first sample: its own clock
+    sample = await clock.resample(read)
+    assert sample.uncertainty_s == pytest.approx(0.002)
+    assert sample.offset_s == pytest.approx(-300, abs=0.01)
+    start = clock.now()
+    # The reference time (which stood still here) plus the monotonic time since the sample.
+    assert abs(start - reference.now()) < timedelta(milliseconds=20)
+
+    local.advance(-timedelta(hours=1))  # the local wall clock steps back
+    ticks[0] += 30.0  # 30 s pass
+    assert clock.now() - start == timedelta(seconds=30)
