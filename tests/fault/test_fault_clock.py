@@ -6,18 +6,22 @@ conversations the other opened nor stamps its own events in the future."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fault_clock import (
+    REDIS_URL,
+    check_faketime,
+    create_pg_database,
+    drop_pg_database,
+    require_pg,
+    skewed_env,
+)
 from sqlalchemy import select
 
-from conftest import REDIS_URL, create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.domain.conversation import AutoEndMode
 from kefu.domain.shop import ShopSettings
@@ -29,41 +33,12 @@ from support import AgentSpec, Frames, ShopIds, make_shop, open_consumer
 
 pytestmark = [pytest.mark.fault]
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 SKEW = timedelta(minutes=5)
 # The skewed process's scheduler runs every 0.5 s (procs.py): 10 chances to act too early.
 WATCH_S = 5.0
 # How far from the test's own (on-time) clock an event time may be: start-at mode has
 # one-second resolution, and the database is on this machine.
 TOLERANCE = timedelta(seconds=3)
-
-
-def skewed_env(skew: timedelta) -> dict[str, str]:
-    """A child environment whose wall clock runs `skew` ahead of ours (monotonic untouched)."""
-    start = datetime.now(UTC) + skew
-    return {
-        "LD_PRELOAD": str(LIBFAKETIME),
-        "FAKETIME": "@" + start.strftime("%Y-%m-%d %H:%M:%S"),
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "TZ": "UTC",
-    }
-
-
-def check_faketime(skew: timedelta) -> None:
-    """libfaketime must really move a Python child's clock, or the test proves nothing."""
-    if not LIBFAKETIME.exists():
-        pytest.skip(f"libfaketime not installed ({LIBFAKETIME})")
-    probe = "import datetime; print(datetime.datetime.now(datetime.UTC).timestamp())"
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, **skewed_env(skew)},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    ahead = float(out.stdout) - datetime.now(UTC).timestamp()
-    assert abs(ahead - skew.total_seconds()) < 5, f"faketime moved the clock by {ahead:.0f} s"
 
 
 @dataclass
