@@ -29,9 +29,10 @@ from kefu.bot.responder import BotResponder
 from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
-from kefu.clock import Clock, SystemClock
+from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
+from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
@@ -58,6 +59,8 @@ class Runtime:
     scheduler: Scheduler
     notifier: QueueNotifier
     bot: BotResponder
+    # PostgreSQL without an injected clock: the database's time for every process (issue 17).
+    clock_sync: ClockSync | None = None
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -75,8 +78,13 @@ def build_runtime(
 ) -> Runtime:
     settings = with_secret_key(settings)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+    db = Database(settings.database_url)
+    clock_sync = None
+    if clock is None and not db.is_sqlite:
+        clock = FollowingClock()
+        clock_sync = ClockSync(clock, db, interval_s=settings.clock_sync_interval_s)
     ctx = Context(
-        db=Database(settings.database_url),
+        db=db,
         clock=clock or SystemClock(),
         broker=broker,
         settings=settings,
@@ -93,6 +101,7 @@ def build_runtime(
         scheduler=Scheduler(ctx),
         notifier=notifier,
         bot=bot,
+        clock_sync=clock_sync,
     )
 
 
@@ -108,6 +117,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         quiet_client_errors()
+        if runtime.clock_sync is not None:
+            await runtime.clock_sync.start()
         await runtime.ctx.broker.start(runtime.hub.handle)
         await runtime.writer.start()
         if run_scheduler:
@@ -119,6 +130,8 @@ def create_app(
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()
+            if runtime.clock_sync is not None:
+                await runtime.clock_sync.stop()
             await runtime.ctx.db.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ from kefu.domain.conversation import (
     AutoEndPolicy,
     ConversationState,
     TimerAction,
+    TimerDecision,
     agent_reply_window,
     check_agent_may_reply,
     check_transition,
@@ -59,7 +60,27 @@ def test_conv_3_stale_timer_does_nothing() -> None:
 @given(st.floats(0, 10_000), st.sampled_from([STANDARD, XIXI]))
 def test_conv_3_never_ends_before_the_silence_limit(minutes: float, policy: AutoEndPolicy) -> None:
     action = decide(minutes, policy)
-    assert (action is TimerAction.END) == (minutes >= policy.end_after.total_seconds() / 60)
+    due = minutes >= policy.end_after.total_seconds() / 60
+    # Unwarned, the 5-minute variant warns first, however late (issue 17).
+    assert (action is TimerAction.END) == (due and policy.warn_after is None)
+    warned = decide(minutes, policy, warned_at=T0 + timedelta(minutes=4))
+    assert (warned is TimerAction.END) == due
+
+
+def test_conv_3_warning_due_during_an_outage_comes_before_the_end() -> None:
+    """Issue 17: both deadlines passed unseen: warn now, end one minute (the time the warning
+    names) after the warning, not at once."""
+    late = decide_auto_end(
+        state=ConversationState.ASSIGNED,
+        silence_since=T0,
+        warned_at=None,
+        policy=XIXI,
+        now=T0 + timedelta(minutes=30),
+    )
+    assert late == TimerDecision(TimerAction.WARN, T0 + timedelta(minutes=31))
+    warned = T0 + timedelta(minutes=30)
+    assert decide(30.99, XIXI, warned_at=warned) is TimerAction.WAIT
+    assert decide(31, XIXI, warned_at=warned) is TimerAction.END
 
 
 def test_limit_1_consumer_message_answerable_for_24_hours() -> None:

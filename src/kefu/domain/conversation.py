@@ -170,19 +170,23 @@ def decide_auto_end(
 
     Decided from the conversation's state when the timer fires, so a stale timer does nothing:
     only consumer silence counts, never the agent's, and a queued consumer is never ended.
+    A warning always comes first and the end never sooner than the time it announces (issue
+    17): a warning sent late (the timer was due while no process ran it) pushes the end back
+    to the warning's time plus the time left that it names.
     """
     if state not in OPEN_STATES:
         return TimerDecision(TimerAction.DONE, None)
-    end_at = silence_since + policy.end_after
     if state is ConversationState.QUEUED:
         return TimerDecision(TimerAction.WAIT, now + policy.end_after)
+    end_at = silence_since + policy.end_after
+    if policy.warn_after is not None:
+        announced = policy.end_after - policy.warn_after
+        if warned_at is None or warned_at < silence_since:  # not warned for this silence
+            warn_at = silence_since + policy.warn_after
+            if now < warn_at:
+                return TimerDecision(TimerAction.WAIT, warn_at)
+            return TimerDecision(TimerAction.WARN, max(end_at, now + announced))
+        end_at = max(end_at, warned_at + announced)
     if now >= end_at:
         return TimerDecision(TimerAction.END, None)
-    if policy.warn_after is not None:
-        warn_at = silence_since + policy.warn_after
-        already_warned = warned_at is not None and warned_at >= silence_since
-        if not already_warned and now >= warn_at:
-            return TimerDecision(TimerAction.WARN, end_at)
-        if not already_warned:
-            return TimerDecision(TimerAction.WAIT, warn_at)
     return TimerDecision(TimerAction.WAIT, end_at)

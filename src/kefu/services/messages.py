@@ -285,7 +285,7 @@ async def _append(
     one's ack and live view."""
     if not plan.accepted:
         return []
-    seqs = await message_store.append(
+    appended = await message_store.append_stamped(
         conn,
         [
             Append(
@@ -307,9 +307,11 @@ async def _append(
         topics = audience(
             target.shop_id, target.consumer_id, plan.participants.get(conversation_id, ())
         )
-        for (request, future), seq in zip(items, seqs[conversation_id], strict=True):
+        # Issue 17: the stored time, which is never before the previous message's.
+        created_at = appended[conversation_id].created_at
+        for (request, future), seq in zip(items, appended[conversation_id].seqs, strict=True):
             plan.outcomes[id(future)] = Ack(
-                conversation_id, seq, request.client_id, now, target.state
+                conversation_id, seq, request.client_id, created_at, target.state
             )
             record = MessageRecord(
                 0,
@@ -320,7 +322,7 @@ async def _append(
                 request.kind,
                 request.body,
                 request.client_id,
-                now,
+                created_at,
                 None,
             )
             out.append((message_view(record, plan.names, target.consumer_name), topics))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, func, insert, select, update
+from sqlalchemy import JSON, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -80,16 +80,37 @@ _c = t.conversations.c
 _m = t.messages.c
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A conversation's new messages: their seqs, in order, and the time they all carry."""
+
+    seqs: list[int]
+    created_at: datetime
+
+
 async def append(
     conn: AsyncConnection, appends: Sequence[Append], *, now: datetime
 ) -> dict[int, list[int]]:
+    """`append_stamped`, for callers that need only the seqs."""
+    return {cid: a.seqs for cid, a in (await append_stamped(conn, appends, now=now)).items()}
+
+
+async def append_stamped(
+    conn: AsyncConnection, appends: Sequence[Append], *, now: datetime
+) -> dict[int, Appended]:
     """MSG-2: give each message the next seq of its conversation, and insert them all.
 
     The seqs come from `UPDATE … SET last_seq = last_seq + n … RETURNING`, which takes the
     conversation's row lock until commit, so concurrent appends to one conversation queue up
     and seqs stay gapless. Appends that change the row alike share one statement (a burst of
     one-message sends is one UPDATE), and all messages go in one INSERT. Returns each
-    conversation's new seqs, in order. A conversation appears at most once in `appends`.
+    conversation's new seqs, in order, and their time. A conversation appears at most once in
+    `appends`.
+
+    Issue 17: `created_at` never goes back along seq. The time is the later of `now` and the
+    conversation's `last_message_at` (its last message's time), taken in the same UPDATE under
+    the row lock, so a clock that stepped back, or a process whose clock is behind, writes the
+    previous message's time instead.
     """
     if not appends:
         return {}
@@ -97,25 +118,31 @@ async def append(
     for a in appends:
         key = (len(a.messages), a.consumer_spoke, a.reply_clock, tuple(sorted(a.also.items())))
         alike[key].append(a.conversation_id)
-    last: dict[int, int] = {}
+    now_param = bindparam("now", now, type_=_c.last_message_at.type)
+    stamp = case((_c.last_message_at > now_param, _c.last_message_at), else_=now_param)
+    last: dict[int, tuple[int, datetime]] = {}
     for (n, consumer_spoke, clock, also), ids in alike.items():
-        values: dict[str, Any] = {"last_seq": _c.last_seq + n, "last_message_at": now, **dict(also)}
+        values: dict[str, Any] = {
+            "last_seq": _c.last_seq + n,
+            "last_message_at": stamp,
+            **dict(also),
+        }
         if consumer_spoke:
-            values["last_consumer_message_at"] = now
+            values["last_consumer_message_at"] = stamp
         if clock is ReplyClock.START:
-            values["awaiting_reply_since"] = func.coalesce(
-                _c.awaiting_reply_since, bindparam("now", now, type_=_c.awaiting_reply_since.type)
-            )
+            values["awaiting_reply_since"] = func.coalesce(_c.awaiting_reply_since, stamp)
         elif clock is ReplyClock.STOP:
             values["awaiting_reply_since"] = None
         query = update(t.conversations).where(_c.id.in_(ids)).values(**values)
-        for conversation_id, last_seq in await conn.execute(query.returning(_c.id, _c.last_seq)):
-            last[conversation_id] = last_seq
-    seqs: dict[int, list[int]] = {}
+        returning = query.returning(_c.id, _c.last_seq, _c.last_message_at)
+        for conversation_id, last_seq, stamped in await conn.execute(returning):
+            last[conversation_id] = (last_seq, stamped)
+    out: dict[int, Appended] = {}
     records: list[dict[str, Any]] = []
     for a in appends:
-        first = last[a.conversation_id] - len(a.messages) + 1
-        seqs[a.conversation_id] = list(range(first, first + len(a.messages)))
+        last_seq, created_at = last[a.conversation_id]
+        first = last_seq - len(a.messages) + 1
+        out[a.conversation_id] = Appended(list(range(first, last_seq + 1)), created_at)
         records += [
             {
                 "shop_id": a.shop_id,
@@ -126,7 +153,7 @@ async def append(
                 "kind": m.kind,
                 "body": m.body,
                 "client_id": m.client_id,
-                "created_at": now,
+                "created_at": created_at,
                 "meta": m.meta,
             }
             for i, m in enumerate(a.messages)
@@ -136,7 +163,7 @@ async def append(
             await conn.execute(insert(t.messages), records)
         except IntegrityError as exc:
             raise DuplicateMessage(str(exc.orig)) from exc
-    return seqs
+    return out
 
 
 def record_of(row: Any) -> MessageRecord:

@@ -5,13 +5,16 @@ writer) handles it, so several processes share timers and a restart loses none.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.storage import tables as t
+from kefu.storage.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,20 @@ async def settle(
     """Mark the timer fired, or move it to its next deadline."""
     values = {"fired_at": now} if next_due_at is None else {"due_at": next_due_at}
     await conn.execute(update(t.timers).where(_tm.id == timer_id).values(**values))
+
+
+@asynccontextmanager
+async def database_clock(db: Database) -> AsyncIterator[Callable[[], Awaitable[datetime]]]:
+    """Issue 17: a reader of the database server's clock (`clock_timestamp()`), the one time
+    of every process on PostgreSQL. Each read is one round trip on a connection held open
+    meanwhile, so that the round trip measures little besides the network."""
+    async with db.read() as tx:
+        conn = tx.conn
+        await conn.execute(select(1))  # the transaction's BEGIN, before any timed read
+
+        async def read() -> datetime:
+            value = await conn.scalar(select(func.clock_timestamp()))
+            assert isinstance(value, datetime)
+            return value.astimezone(UTC)
+
+        yield read
