@@ -27,6 +27,8 @@ class ServeProcess:
     # None: no KEFU_SECRET_KEY, so the process keeps its own in the data folder.
     secret_key: str | None = SECRET
     data_dir: Path | None = None
+    # More KEFU_* settings for this process (they win over the test's environment).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -50,6 +52,7 @@ class ServeProcess:
             env["KEFU_DATA_DIR"] = str(self.data_dir)
         if self.redis_url:
             env["KEFU_REDIS_URL"] = self.redis_url
+        env.update(self.env)
         if self.log_path is None:
             self.log_path = Path(os.devnull)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from kefu import __version__
 from kefu.api import body_limit
 from kefu.api import errors as api_errors
+from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
@@ -35,6 +36,7 @@ from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
+from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database
 
@@ -57,6 +59,7 @@ class Runtime:
     scheduler: Scheduler
     notifier: QueueNotifier
     bot: BotResponder
+    limits: RateLimits
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -92,6 +95,7 @@ def build_runtime(
         scheduler=Scheduler(ctx),
         notifier=notifier,
         bot=bot,
+        limits=RateLimits(settings),
     )
 
 
@@ -118,6 +122,7 @@ def create_app(
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()
+            await runtime.limits.close()
             await runtime.ctx.db.dispose()
 
     app = FastAPI(
@@ -140,7 +145,8 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = FastAPI.openapi(app)
-            app.openapi_schema = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            doc = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            app.openapi_schema = api_rate_limits.document(doc)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -47,6 +47,14 @@ class Throttled(KefuError):
     default_message = "Too many attempts; try again later."
 
 
+class RateLimited(KefuError):
+    """Over one of the rate limits (KEFU_RATE_*); `retry_after` (whole seconds, at least 1)
+    says when the next attempt is let through."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; try again later."
+
+
 class NotFound(KefuError):
     """Missing, or belonging to another shop: the two are indistinguishable (ACCT-5)."""
 
