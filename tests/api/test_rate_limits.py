@@ -219,3 +219,43 @@ async def test_issue_9_two_processes_share_the_counter_through_redis(tmp_path: P
     assert [a.status_code for a in answers] == [200] * 4
     for answer in refused:
         _assert_rate_limited(answer, within_s=60)
+
+
+async def test_issue_9_a_refused_action_is_counted_in_no_window() -> None:
+    """With two windows, an action the longer one refuses does not fill the shorter one: once
+    the longer one frees a place, the next action goes through."""
+    limits = RateLimits(Settings(secret_key=SECRET_KEY, rate_sockets="3/3 seconds;4/4 seconds"))
+    for _ in range(3):
+        await limits.socket("10.0.0.1")
+    await asyncio.sleep(3.1)
+    await limits.socket("10.0.0.1")  # the 4th within 4 s
+    for _ in range(10):
+        with pytest.raises(errors.RateLimited) as refused:
+            await limits.socket("10.0.0.1")
+    assert refused.value.params["retry_after"] == 1  # the first three leave the 4 s at 4 s
+    await asyncio.sleep(1.0)
+    # Had the refused ones filled the 3 s window, it would be full until 6.1 s.
+    await limits.socket("10.0.0.1")
+
+
+async def test_issue_9_behind_a_local_proxy_each_forwarded_address_counts_apart(
+    sqlite_url: str,
+) -> None:
+    """uvicorn, as `kefu serve` runs it, trusts X-Forwarded-For from 127.0.0.1 (a proxy on the
+    same machine): the limits see the clients' addresses, not the proxy's."""
+    async with running_server(sqlite_url, rate_consumer_sessions="2/minute") as srv:
+        shop = await make_shop(srv.db, clock=srv.clock)
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:
+
+            async def session(address: str) -> int:
+                answer = await client.post(
+                    "/api/consumer/session",
+                    json={"shop_id": shop.shop_id},
+                    headers={"X-Forwarded-For": address},
+                )
+                return answer.status_code
+
+            first = [await session("203.0.113.1") for _ in range(3)]
+            second = await session("203.0.113.2")
+    assert first == [200, 200, 429]
+    assert second == 200

@@ -121,11 +121,15 @@ class RateLimits:
         if not limit.items or time.monotonic() < self._paused_until:
             return
         try:
+            # A refused action is counted in none of the windows, so hammering never makes the
+            # wait longer: with several, each is tested before any is hit.
+            if len(limit.items) > 1:
+                for item in limit.items:
+                    if not await self._limiter.test(item, limit.name, subject):
+                        await self._refuse(limit, item, subject)
             for item in limit.items:
                 if not await self._limiter.hit(item, limit.name, subject):
-                    stats = await self._limiter.get_window_stats(item, limit.name, subject)
-                    wait = max(1, math.ceil(stats.reset_time - time.time()))
-                    raise errors.RateLimited(retry_after=wait, limit=limit.name)
+                    await self._refuse(limit, item, subject)
         except (StorageError, RedisError, OSError) as exc:
             if self._paused_until == 0.0:
                 log.warning("rate_limits_unavailable", limit=limit.name, error=repr(exc))
@@ -134,6 +138,12 @@ class RateLimits:
         if self._paused_until:
             log.info("rate_limits_available")
             self._paused_until = 0.0
+
+    async def _refuse(self, limit: Limit, item: limits.RateLimitItem, subject: str) -> None:
+        """RateLimited, with the seconds until the window's oldest action leaves it."""
+        stats = await self._limiter.get_window_stats(item, limit.name, subject)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        raise errors.RateLimited(retry_after=wait, limit=limit.name)
 
 
 class LocalWindows(Storage, MovingWindowSupport):
