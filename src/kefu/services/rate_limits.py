@@ -122,11 +122,11 @@ class RateLimits:
             return
         try:
             # A refused action is counted in none of the windows, so hammering never makes the
-            # wait longer: with several, each is tested before any is hit.
-            if len(limit.items) > 1:
-                for item in limit.items:
-                    if not await self._limiter.test(item, limit.name, subject):
-                        await self._refuse(limit, item, subject)
+            # wait longer: the windows after the first are tested before any is hit (the
+            # first one's hit tests it too).
+            for item in limit.items[1:]:
+                if not await self._limiter.test(item, limit.name, subject):
+                    await self._refuse(limit, item, subject)
             for item in limit.items:
                 if not await self._limiter.hit(item, limit.name, subject):
                     await self._refuse(limit, item, subject)
