@@ -9,12 +9,21 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from kefu.settings import RATE_LIMITS
 
 PG_ADMIN_URL = os.environ.get("KEFU_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KEFU_TEST_REDIS", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("KEFU_REQUIRE_SERVICES") == "1"
+# The rate limits count per client address, and every test client comes from 127.0.0.1: they
+# are lifted for the suite (servers started here, in-process or `kefu serve`, read the
+# environment). The rate-limit tests pass their own limits, which win over the environment.
+for _name in RATE_LIMITS:
+    os.environ.setdefault(f"KEFU_RATE_{_name.upper()}", "off")
 
 
 def _pg_reachable() -> bool:
@@ -72,6 +81,32 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield url
     finally:
         await drop_pg_database(url)
+
+
+def _redis_reachable() -> bool:
+    async def probe() -> bool:
+        client = Redis.from_url(REDIS_URL)
+        try:
+            return bool(await client.ping())
+        except RedisError:
+            return False
+        finally:
+            await client.aclose()
+
+    return asyncio.run(probe())
+
+
+@pytest.fixture(params=["memory", "redis"])
+def rate_storage(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for where the rate limits count: this process's memory, or the shared Redis
+    under a key prefix of the test's own (tests running at once never share a counter)."""
+    if request.param == "memory":
+        return {}
+    if not _redis_reachable():
+        if REQUIRE_SERVICES:
+            pytest.fail("Redis is not reachable, and CI (KEFU_REQUIRE_SERVICES=1) requires it")
+        pytest.skip("Redis not reachable here; CI sets KEFU_REQUIRE_SERVICES=1 and never skips")
+    return {"redis_url": REDIS_URL, "rate_key_prefix": f"kefu-test:{secrets.token_hex(6)}"}
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ class ServeProcess:
     # None: no KEFU_SECRET_KEY, so the process keeps its own in the data folder.
     secret_key: str | None = SECRET
     data_dir: Path | None = None
-    # More environment for the child (KEFU_* settings, LD_PRELOAD and FAKETIME for a skewed clock).
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # More environment for this process (KEFU_* settings, LD_PRELOAD and FAKETIME for a skewed
+    # clock); it wins over the test's environment.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -52,7 +53,7 @@ class ServeProcess:
             env["KEFU_DATA_DIR"] = str(self.data_dir)
         if self.redis_url:
             env["KEFU_REDIS_URL"] = self.redis_url
-        env.update(self.extra_env)
+        env.update(self.env)
         if self.log_path is None:
             self.log_path = Path(os.devnull)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor

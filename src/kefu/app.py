@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from kefu import __version__
 from kefu.api import body_limit
 from kefu.api import errors as api_errors
+from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
@@ -37,6 +38,7 @@ from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
+from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database
 
@@ -61,6 +63,7 @@ class Runtime:
     bot: BotResponder
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
+    limits: RateLimits
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -102,6 +105,7 @@ def build_runtime(
         notifier=notifier,
         bot=bot,
         clock_sync=clock_sync,
+        limits=RateLimits(settings),
     )
 
 
@@ -132,6 +136,7 @@ def create_app(
             await runtime.ctx.broker.stop()
             if runtime.clock_sync is not None:
                 await runtime.clock_sync.stop()
+            await runtime.limits.close()
             await runtime.ctx.db.dispose()
 
     app = FastAPI(
@@ -159,7 +164,8 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = FastAPI.openapi(app)
-            app.openapi_schema = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            doc = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            app.openapi_schema = api_rate_limits.document(doc)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -54,6 +54,14 @@ class AccountDisabled(KefuError):
     default_message = "This account is disabled; ask the shop's owner."
 
 
+class RateLimited(KefuError):
+    """Over one of the rate limits (KEFU_RATE_*); `retry_after` (whole seconds, at least 1)
+    says when the next attempt is let through."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; try again later."
+
+
 class NotFound(KefuError):
     """Missing, or belonging to another shop: the two are indistinguishable (ACCT-5)."""
 

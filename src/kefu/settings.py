@@ -9,10 +9,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_BYTES = 32
+# The rate limits, each set by KEFU_RATE_<NAME>; "off" lifts one.
+RATE_LIMITS = ("consumer_messages", "consumer_sessions", "conversations", "sockets", "staff_calls")
+RATE_OFF = "off"
 KEY_FILE = "secret.key"
 
 
@@ -41,6 +45,15 @@ class Settings(BaseSettings):
     ws_ping_interval_s: float = 20.0
     message_batch_max: int = 200
     log_json: bool = False
+    # Rate limits (docs/protocol.md, Rate limits), in the `limits` notation: "N/period", several
+    # joined by ";" (each must hold), or "off". Counted in Redis when redis_url is set.
+    rate_consumer_messages: str = "20/10 seconds;60/minute"  # per conversation
+    rate_consumer_sessions: str = "30/minute;300/hour"  # per IP
+    rate_conversations: str = "30/minute;300/hour"  # `open`/`request_human` frames per IP
+    rate_sockets: str = "60/minute"  # WebSocket connections per IP, before authentication
+    rate_staff_calls: str = "100/10 seconds;1000/10 minutes"  # per staff session
+    # Where the counters live in Redis (processes sharing it must share the prefix).
+    rate_key_prefix: str = "kefu:rate"
 
     @field_validator("secret_key")
     @classmethod
@@ -50,6 +63,16 @@ class Settings(BaseSettings):
                 f"the secret key must be at least {MIN_SECRET_KEY_BYTES} bytes; leave it unset to "
                 "have one generated and kept in the data folder (KEFU_DATA_DIR)"
             )
+        return value
+
+    @field_validator(*(f"rate_{name}" for name in RATE_LIMITS))
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        """Refused at start, not at the first request it would apply to."""
+        if value.strip() != RATE_OFF:
+            items = limits.parse_many(value)
+            if any(item.amount < 1 for item in items):
+                raise ValueError("a rate limit lets at least 1 through per period")
         return value
 
     @property

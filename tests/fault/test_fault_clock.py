@@ -57,9 +57,7 @@ async def two_clocks(tmp_path: Path) -> AsyncIterator[TwoClocks]:
     await asyncio.to_thread(upgrade, url)
     db = Database(url)
     on_time = ServeProcess(url, REDIS_URL, log_path=tmp_path / "on_time.log")
-    ahead = ServeProcess(
-        url, REDIS_URL, log_path=tmp_path / "ahead.log", extra_env=skewed_env(SKEW)
-    )
+    ahead = ServeProcess(url, REDIS_URL, log_path=tmp_path / "ahead.log", env=skewed_env(SKEW))
     try:
         shop = await make_shop(
             db,

@@ -57,7 +57,15 @@ async def current_staff(
     request: Request, cookie: Annotated[str | None, Security(SESSION_SCHEME)]
 ) -> Staff:
     await same_site_write(request)
-    return await _staff_from_cookie(ctx_of(request), cookie)
+    staff = await _staff_from_cookie(ctx_of(request), cookie)
+    await runtime(request).limits.staff_call(staff.session_id)
+    return staff
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer's address: the proxy's, unless uvicorn trusts its forwarded headers
+    (FORWARDED_ALLOW_IPS; by default a proxy on the same machine)."""
+    return conn.client.host if conn.client else ""
 
 
 async def same_site_write(request: Request) -> None:

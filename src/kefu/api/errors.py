@@ -19,6 +19,7 @@ _STATUS: dict[type[errors.KefuError], int] = {
     errors.InvalidCredentials: 401,
     errors.Throttled: 429,
     errors.AccountDisabled: 403,
+    errors.RateLimited: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -75,8 +76,9 @@ def validation_error(exc: ValidationError | RequestValidationError) -> errors.Ba
 
 
 def _headers(exc: errors.KefuError) -> dict[str, str] | None:
-    """A throttled client is told when to come back in the standard header too."""
-    wait = exc.params.get("retry_after_s")
+    """A throttled or rate-limited client is told when to come back in the standard header
+    too (login delays carry `retry_after_s`, rate limits `retry_after`)."""
+    wait = exc.params.get("retry_after", exc.params.get("retry_after_s"))
     return {"Retry-After": str(wait)} if isinstance(wait, int) else None
 
 

@@ -10,6 +10,7 @@ from kefu.api import models as m
 from kefu.api import schemas as s
 from kefu.api.deps import (
     SESSION_COOKIE,
+    client_ip,
     ctx_of,
     current_staff,
     runtime,
@@ -459,9 +460,10 @@ async def join(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOu
     "/consumer/session",
     tags=["consumer"],
     response_model=m.ConsumerSessionOut,
-    responses=refusals(401, 404, 422),
+    responses=refusals(401, 404, 422, 429),
 )
 async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonOut:
+    await runtime(request).limits.consumer_session(client_ip(request))
     identity = None
     if body.identity is not None:
         i = body.identity

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kefu import errors
-from kefu.api.deps import origin_allowed, runtime, staff_from_connection
+from kefu.api.deps import client_ip, origin_allowed, runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
@@ -38,6 +38,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN = 4403
 CLOSE_TAKEN_OVER = 4409
 CLOSE_TOO_LARGE = 1009
+CLOSE_RATE_LIMITED = 4429
 
 Handler = Callable[[p.FrameIn], Awaitable[dict[str, Any] | None]]
 
@@ -178,6 +179,8 @@ async def staff_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
     # Accept first so that the refusal carries its close code (documented in protocol.md).
     await websocket.accept()
+    if not await _admitted(websocket):
+        return
     if not _staff_origin_allowed(websocket):
         await websocket.close(CLOSE_ORIGIN)
         return
@@ -257,6 +260,8 @@ async def _sync(
 async def consumer_socket(websocket: WebSocket) -> None:
     rt = runtime(websocket)
     await websocket.accept()
+    if not await _admitted(websocket):
+        return
     consumer = await _consumer_auth(websocket)
     if consumer is None:
         return
@@ -286,6 +291,20 @@ async def consumer_socket(websocket: WebSocket) -> None:
         await connection.stop()
 
 
+async def _admitted(websocket: WebSocket) -> bool:
+    """Connections per address, counted before they authenticate: one over the limit gets a
+    `rate_limited` error frame (ref null) and is closed with 4429."""
+    try:
+        await runtime(websocket).limits.socket(client_ip(websocket))
+    except errors.RateLimited as exc:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(orjson.dumps(error_frame(exc, None)).decode())
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_RATE_LIMITED)
+        return False
+    return True
+
+
 async def _consumer_auth(websocket: WebSocket) -> ConsumerActor | None:
     """The first frame must be `auth`, within the timeout, or the socket closes with 4401."""
     rt = runtime(websocket)
@@ -312,12 +331,14 @@ async def _consumer_frame(
     if isinstance(frame, p.PingIn):
         return {"type": "pong"}
     if isinstance(frame, p.OpenIn):
+        await rt.limits.conversation(client_ip(websocket))
         entry = _entry(websocket, frame.entry)
         return {
             "type": "conversation",
             "conversation": await conversations.open_conversation(ctx, consumer, entry=entry),
         }
     if isinstance(frame, p.RequestHumanIn):
+        await rt.limits.conversation(client_ip(websocket))
         view = await conversations.request_human(
             ctx, consumer, entry=_entry(websocket, p.EntryIn())
         )
@@ -331,6 +352,7 @@ async def _consumer_frame(
         await messages.preview_typing(ctx, consumer, frame.conversation_id, frame.text)
         return None
     if isinstance(frame, p.SendIn):
+        await rt.limits.consumer_message(frame.conversation_id)
         ack = await consumer_send(
             ctx,
             rt.writer,

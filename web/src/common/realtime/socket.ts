@@ -67,6 +67,8 @@ export class RealtimeSocket {
   private pingTimer: ReturnType<typeof setInterval> | null = null
   private pongTimer: ReturnType<typeof setTimeout> | null = null
   private refCounter = 0
+  /** Seconds the server asked to wait when it refused the connection (rate_limited, close 4429). */
+  private retryAfterS = 0
 
   private readonly lastSeq = new Map<number, number>()
   private readonly seen = new Map<number, Set<number>>()
@@ -148,7 +150,8 @@ export class RealtimeSocket {
     this.state.value = this.everReady ? 'reconnecting' : 'connecting'
     const base = BACKOFF_MS[Math.min(this.attempts, BACKOFF_MS.length - 1)]
     this.attempts += 1
-    const delay = base + Math.floor(Math.random() * base * 0.3)
+    const delay = Math.max(base + Math.floor(Math.random() * base * 0.3), this.retryAfterS * 1000)
+    this.retryAfterS = 0
     this.reconnectTimer = setTimeout(() => this.open(), delay)
   }
 
@@ -313,6 +316,7 @@ export class RealtimeSocket {
       message: String(frame.message ?? ''),
       params: (frame.params as Record<string, unknown>) ?? {},
     }
+    if (!ref && err.code === 'rate_limited') this.retryAfterS = Number(err.params.retry_after) || 0
     if (ref) {
       for (const [clientId, p] of this.pendingSends) {
         if (p.frame.ref === ref) {

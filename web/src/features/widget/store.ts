@@ -2,6 +2,8 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { consumerSocket, resetConsumerSocket, type FaqClickFrame, type FeedbackFrame, type FeedbackRecordedFrame, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
 import type { ChatItem, Conversation, Entry, Feedback, Message } from '@/common/types'
+import { describeError } from '@/common/errors'
+import { ApiError } from '@/common/http'
 import { useMessagesStore } from '@/features/messages/store'
 import { widgetApi, type PublicEntry } from './api'
 
@@ -18,6 +20,8 @@ export const useWidgetStore = defineStore('widget', () => {
   const queue = ref<{ position: number; estimated_wait_s: number | null } | null>(null)
   const entry = ref<Entry>({ source: 'direct' })
   const failed = ref<string | null>(null)
+  /** What to tell the consumer when `failed` has a reason they can act on (rate_limited: wait). */
+  const failedMessage = ref<string | null>(null)
   const humanRequested = ref(false)
   const shopEntry = ref<PublicEntry | null>(null)
   /** BOT-3 feedback given in this page, by `${conversation_id}:${seq}`, until the message says so. */
@@ -74,8 +78,9 @@ export const useWidgetStore = defineStore('widget', () => {
       .catch(() => (shopEntry.value = null))
     try {
       await ensureToken()
-    } catch {
+    } catch (err) {
       failed.value = 'network'
+      if (err instanceof ApiError && err.code === 'rate_limited') failedMessage.value = describeError(err)
       return
     }
     socket = consumerSocket(() => (token.value ? { type: 'auth', shop_id: shopId.value, token: token.value } : null))
@@ -227,6 +232,7 @@ export const useWidgetStore = defineStore('widget', () => {
     queue,
     entry,
     failed,
+    failedMessage,
     humanRequested,
     shopEntry,
     state,
