@@ -73,7 +73,14 @@ def build_runtime(
     settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
 ) -> Runtime:
     settings = with_secret_key(settings)
-    broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+    broker: Broker = MemoryBroker()
+    if settings.redis_url:
+        broker = RedisBroker(
+            settings.redis_url,
+            health_check_interval_s=settings.redis_health_check_interval_s,
+            health_check_timeout_s=settings.redis_health_check_timeout_s,
+            socket_timeout_s=settings.redis_socket_timeout_s,
+        )
     ctx = Context(
         db=Database(settings.database_url),
         clock=clock or SystemClock(),
@@ -107,7 +114,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         quiet_client_errors()
-        await runtime.ctx.broker.start(runtime.hub.handle)
+        await runtime.ctx.broker.start(runtime.hub.handle, runtime.hub.resync)
         await runtime.writer.start()
         if run_scheduler:
             await runtime.scheduler.start()
