@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from fault_proxy import FaultProxy
 from fault_redis import PrivateRedis
 
@@ -193,3 +194,47 @@ async def test_issue_17_1_fan_out_survives_a_black_holed_redis(tmp_path: Path) -
             staged.proxy.resume()
 
         await _recovers(staged, black_hole, "black hole")
+
+
+async def test_issue_17_1_not_ready_while_the_listener_is_not_subscribed(tmp_path: Path) -> None:
+    """Redis answers PING but refuses SUBSCRIBE (an ACL): /readyz says `degraded` until the
+    listener is subscribed again."""
+    redis = PrivateRedis(tmp_path / "redis.log")
+    await redis.start()
+    proxy = FaultProxy(redis.port)
+    await proxy.start()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"
+    server = ServeProcess(url, f"redis://127.0.0.1:{proxy.port}/0", log_path=tmp_path / "s.log")
+    admin = aioredis.Redis.from_url(redis.url)
+    try:
+        await server.start()
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+
+            async def readiness(status: int) -> dict[str, Any]:
+                deadline = asyncio.get_running_loop().time() + 5
+                while (answer := await client.get("/readyz")).status_code != status:
+                    assert asyncio.get_running_loop().time() < deadline, answer.json()
+                    await asyncio.sleep(0.05)
+                return dict(answer.json())
+
+            await readiness(200)
+            await admin.execute_command("ACL", "SETUSER", "default", "-subscribe")
+            proxy.cut()  # the listener reconnects, and is refused
+            await readiness(503)
+            for _ in range(10):  # and stays so, while PING works (the probe reconnected)
+                degraded = await client.get("/readyz")
+                assert degraded.status_code == 503, degraded.json()
+                assert degraded.json()["checks"]["redis"] == {
+                    "status": "down",
+                    "error": "ConnectionError",
+                }
+                await asyncio.sleep(0.1)
+            assert await admin.ping()
+            await admin.execute_command("ACL", "SETUSER", "default", "+subscribe")
+            ready = await readiness(200)
+            assert ready["checks"]["redis"] == {"status": "ok", "error": None}
+    finally:
+        server.stop()
+        await admin.aclose()
+        await proxy.stop()
+        redis.stop()
