@@ -61,9 +61,9 @@ class Runtime:
     scheduler: Scheduler
     notifier: QueueNotifier
     bot: BotResponder
+    limits: RateLimits
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
-    limits: RateLimits
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -80,7 +80,14 @@ def build_runtime(
     settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
 ) -> Runtime:
     settings = with_secret_key(settings)
-    broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+    broker: Broker = MemoryBroker()
+    if settings.redis_url:
+        broker = RedisBroker(
+            settings.redis_url,
+            health_check_interval_s=settings.redis_health_check_interval_s,
+            health_check_timeout_s=settings.redis_health_check_timeout_s,
+            socket_timeout_s=settings.redis_socket_timeout_s,
+        )
     db = Database(settings.database_url)
     clock_sync = None
     if clock is None and not db.is_sqlite:
@@ -123,7 +130,7 @@ def create_app(
         quiet_client_errors()
         if runtime.clock_sync is not None:
             await runtime.clock_sync.start()
-        await runtime.ctx.broker.start(runtime.hub.handle)
+        await runtime.ctx.broker.start(runtime.hub.handle, runtime.hub.resync)
         await runtime.writer.start()
         if run_scheduler:
             await runtime.scheduler.start()

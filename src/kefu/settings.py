@@ -26,6 +26,12 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///kefu.db"
     redis_url: str | None = None
+    # The fan-out's health check: a PING on the subscriber connection this often, and a pong
+    # missing after the timeout counts as a lost connection (reconnect, then clients resync).
+    redis_health_check_interval_s: float = Field(default=5.0, gt=0)
+    redis_health_check_timeout_s: float = Field(default=3.0, gt=0)
+    # Bounds connecting to Redis and each command on it (a publish is then dropped).
+    redis_socket_timeout_s: float = Field(default=3.0, gt=0)
     # Signs staff sessions and consumer tokens. None: the data folder's (`with_secret_key`).
     secret_key: str | None = None
     host: str = "127.0.0.1"

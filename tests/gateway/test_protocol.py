@@ -85,7 +85,7 @@ class Recorded:
 async def scenarios(db_url: str) -> Recorded:
     """A shop day: the bot answers and feedback is recorded, a FAQ click, a human request that
     queues until an agent goes online, typing and replies, a transfer declined then accepted,
-    syncs, refused frames, a reconnect, a refused auth and a session taken over."""
+    syncs, refused frames, a resync, a reconnect, a refused auth and a session taken over."""
     recorded = Recorded()
     async with running_server(db_url) as srv:
         shop = await make_shop(
@@ -110,6 +110,7 @@ async def scenarios(db_url: str) -> Recorded:
         await _queue_then_agent(srv, shop, consumer, cid, alice, alice_ws)
         await _transfer(shop, cid, alice, alice_ws, bob, bob_ws)
         await _sync_and_refusals(consumer, cid, bob_ws)
+        await _resync(srv, consumer, bob_ws)
         await _reconnect_and_refused_auth(recorded, srv, shop, consumer)
         await _take_over(srv, shop, alice_ws)
         # A barrier: each open socket's pong comes after every frame pushed to it before.
@@ -241,6 +242,14 @@ async def _sync_and_refusals(consumer: Frames, cid: int, bob_ws: Frames) -> None
     assert (unknown["type"], unknown["code"]) == ("error", "unknown_frame"), unknown
     missing = await bob_ws.request({"type": "sync", "conversation_id": 2**40})
     assert (missing["type"], missing["code"]) == ("error", "not_found"), missing
+
+
+async def _resync(srv: Server, consumer: Frames, bob_ws: Frames) -> None:
+    """Issue 17: the fan-out reconnected (the fault suite makes Redis do it for real): every
+    socket of the process is told to resync."""
+    await srv.runtime.hub.resync()
+    for frames in (consumer, bob_ws):
+        await frames.wait_for(lambda f: f["type"] == "resync")
 
 
 async def _reconnect_and_refused_auth(

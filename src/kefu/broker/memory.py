@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kefu.broker.base import Event, Handler
+from kefu.broker.base import Event, Handler, Resync
 
 
 class MemoryBroker:
@@ -10,7 +10,8 @@ class MemoryBroker:
         self._handler: Handler | None = None
         self._topics: set[str] = set()
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, on_resync: Resync | None = None) -> None:
+        """In-process: nothing is ever lost, so `on_resync` is never called."""
         self._handler = handler
 
     async def stop(self) -> None:

@@ -17,6 +17,7 @@ from kefu.broker.base import Broker, Event
 MAX_PENDING_FRAMES = 1000
 # How long a socket closing on our side gets to send what it was told before the close.
 CLOSE_FLUSH_S = 5.0
+RESYNC_FRAME = {"type": "resync"}
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -121,6 +122,13 @@ class Hub:
     async def handle(self, topic: str, event: Event) -> None:
         for connection in list(self._listeners.get(topic, ())):
             connection.deliver(event)
+
+    async def resync(self) -> None:
+        """The fan-out may have lost events (it reconnected to Redis): every socket of this
+        process is told to catch up from its last seq, as after a reconnect of its own."""
+        for connection in self._connections():
+            if connection.is_open:
+                connection.push(RESYNC_FRAME)
 
     async def shut_down(self, code: int) -> None:
         """A server shutdown: every socket, and any that arrives meanwhile, closes with `code`

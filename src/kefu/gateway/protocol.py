@@ -295,6 +295,13 @@ class SessionClosedFrameOut(FrameOut):
     reason: Literal["taken_over", "logged_out"]
 
 
+class ResyncFrameOut(FrameOut):
+    """MSG-2: events for this socket may have been lost (the server's fan-out reconnected to
+    Redis): catch up with `sync` from each conversation's last seq, as after a reconnect."""
+
+    type: Literal["resync"]
+
+
 _BOTH_SOCKETS: dict[str, type[FrameOut]] = {
     "pong": PongFrameOut,
     "ack": AckFrameOut,
@@ -302,6 +309,7 @@ _BOTH_SOCKETS: dict[str, type[FrameOut]] = {
     "error": ErrorFrameOut,
     "conversation": ConversationFrameOut,
     "message": MessageFrameOut,
+    "resync": ResyncFrameOut,
 }
 
 # What each socket may receive, by `type`.

@@ -4,7 +4,9 @@
  *  - after a drop reconnects with backoff and resyncs with `sync` frames, paging until has_more is false,
  *  - fills seq gaps with `sync`,
  *  - drops duplicates by (conversation_id, seq) so stores see each message once,
- *  - keeps unacknowledged sends and resends them with the same client_id after reconnecting.
+ *  - keeps unacknowledged sends and resends them with the same client_id after reconnecting,
+ *  - on a `resync` frame (the server's fan-out reconnected, so pushes may be missing) catches up
+ *    as after a reconnect: `sync` from each last seq, or a reconnect (see `onResync`).
  * Stores subscribe with `on(type, fn)`; nothing else opens a socket.
  */
 import { ref, type Ref } from 'vue'
@@ -39,6 +41,11 @@ export interface SocketOptions {
   authFrame?: () => Frame | null
   /** When a conversation is seen for the first time: 'history' syncs it from seq 0, 'live' starts at what arrives. */
   newConversations: 'history' | 'live'
+  /**
+   * On `resync`: 'sync' resyncs every followed conversation in place (the page reloads the rest
+   * on the emitted `resync`); 'reconnect' reconnects, for state that only `ready` carries.
+   */
+  onResync: 'sync' | 'reconnect'
 }
 
 const BACKOFF_MS = [300, 800, 1500, 3000, 5000, 8000]
@@ -211,6 +218,9 @@ export class RealtimeSocket {
       case 'error':
         this.onError(frame)
         return
+      case 'resync':
+        this.onResync()
+        break
       case 'conversation': {
         const conv = frame.conversation as { id: number; last_seq?: number } | undefined
         if (conv) this.noteConversation(conv.id, conv.last_seq ?? 0)
@@ -238,6 +248,15 @@ export class RealtimeSocket {
       this.write(p.frame)
       p.sentOn = this.generation
     }
+  }
+
+  private onResync(): void {
+    if (this.opts.onResync === 'reconnect') {
+      this.attempts = 0 // the first backoff step: a short, jittered wait
+      this.drop()
+      return
+    }
+    for (const cid of this.lastSeq.keys()) this.sync(cid)
   }
 
   private onMessage(msg: Message | undefined): void {
@@ -473,7 +492,7 @@ let consumer: RealtimeSocket | null = null
 
 /** The staff socket (cookie-authenticated), created on first use. */
 export function staffSocket(): RealtimeSocket {
-  staff ??= new RealtimeSocket({ path: '/ws/staff', newConversations: 'live' })
+  staff ??= new RealtimeSocket({ path: '/ws/staff', newConversations: 'live', onResync: 'sync' })
   return staff
 }
 
@@ -484,7 +503,12 @@ export function resetStaffSocket(): void {
 
 /** The consumer socket; `auth` supplies the first frame with the consumer token. */
 export function consumerSocket(auth: () => Frame | null): RealtimeSocket {
-  consumer ??= new RealtimeSocket({ path: '/ws/consumer', authFrame: auth, newConversations: 'history' })
+  consumer ??= new RealtimeSocket({
+    path: '/ws/consumer',
+    authFrame: auth,
+    newConversations: 'history',
+    onResync: 'reconnect',
+  })
   return consumer
 }
 

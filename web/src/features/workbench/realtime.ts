@@ -41,6 +41,9 @@ export function useStaffRealtime() {
       if (f.account) session.setAccount(f.account as Account)
       if (f.reconnected) void convs.loadMine()
     }),
+    // Pushes may have been lost (the server's fan-out reconnected): the socket resyncs the
+    // conversations it follows; the list comes again from the server.
+    socket.on('resync', () => void convs.loadMine()),
     socket.on('conversation', (f: Frame) => {
       const c = f.conversation as Conversation
       const fresh = convs.upsert(c, true)
