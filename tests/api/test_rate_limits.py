@@ -14,7 +14,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from conftest import REDIS_URL
+from databases import REDIS_URL
 from kefu import errors
 from kefu.app import create_app
 from kefu.clock import SystemClock

@@ -3,38 +3,20 @@ child environment whose wall clock runs ahead (libfaketime)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from databases import REDIS_URL, create_pg_database, drop_pg_database, require_pg
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py, under a name of its own: once this folder has a conftest.py,
-    `from conftest import …` here would find that one instead."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("kefu_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_root = _root_conftest()
-REDIS_URL: str = _root.REDIS_URL
-create_pg_database = _root.create_pg_database
-drop_pg_database = _root.drop_pg_database
-require_pg = _root.require_pg
+__all__ = ["REDIS_URL", "create_pg_database", "drop_pg_database", "require_pg"]
 
 
 def skewed_env(skew: timedelta) -> dict[str, str]:

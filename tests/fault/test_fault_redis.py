@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from fault_proxy import FaultProxy
 from fault_redis import PrivateRedis
 
-from conftest import create_pg_database, drop_pg_database, require_pg
+from databases import create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.storage.db import Database
 from kefu.storage.migrate import upgrade

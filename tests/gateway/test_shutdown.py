@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import create_pg_database, drop_pg_database, require_pg
+from databases import create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.storage import tables as t
 from kefu.storage.db import Database
