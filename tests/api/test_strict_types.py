@@ -111,6 +111,47 @@ HTTP_CASES = [
         ("has_im_permission",),
         "has_im_permission",
     ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/agents/{alice}",
+        lambda _: {"is_disabled": False},
+        ("is_disabled",),
+        "is_disabled",
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/agents/{alice}",
+        lambda _: {"reception_limit": 4},
+        ("reception_limit",),
+        "reception_limit",
+    ),
+    *(
+        HttpCase(
+            "owner",
+            "POST",
+            "/api/agents",
+            lambda ids: {
+                "username": "carol",
+                "password": PASSWORD,
+                "group_id": ids["group1"],
+                "has_im_permission": True,
+                "reception_limit": 3,
+            },
+            (field,),
+            field,
+        )
+        for field in ("group_id", "has_im_permission", "reception_limit")
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/shop/settings",
+        lambda _: {"max_reception_limit": 20},
+        ("max_reception_limit",),
+        "max_reception_limit",
+    ),
     *(
         HttpCase(
             "owner",
