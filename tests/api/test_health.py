@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from conftest import REDIS_URL
 from kefu.api.models import HealthOut, ReadinessOut
 from support import AgentSpec, Server, free_port, make_shop, running_server, server_log
+from testdb import REDIS_URL
 
 OK = {"status": "ok", "error": None}
 

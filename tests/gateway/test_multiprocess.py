@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import REDIS_URL, create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -28,6 +27,7 @@ from support import (
     staff_login,
     staff_socket,
 )
+from testdb import REDIS_URL, create_pg_database, drop_pg_database, require_pg
 
 pytestmark = pytest.mark.slow
 

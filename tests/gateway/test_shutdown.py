@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from kefu.storage.migrate import upgrade
 from procs import ServeProcess
 from support import AgentSpec, Frames, make_shop, open_consumer, staff_login, staff_socket
+from testdb import create_pg_database, drop_pg_database, require_pg
 
 pytestmark = pytest.mark.slow
 
