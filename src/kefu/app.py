@@ -36,11 +36,13 @@ from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
 from kefu.settings import Settings, with_secret_key
-from kefu.storage.db import Database
+from kefu.storage.db import Database, DbTimeouts
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
 SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
+# Routes that answer without the database (or report its outage in their own model).
+NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 # The WebSocket close code of a server shutdown: "service restart", come back and resync.
@@ -75,7 +77,7 @@ def build_runtime(
     settings = with_secret_key(settings)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
     ctx = Context(
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, timeouts=DbTimeouts.of(settings)),
         clock=clock or SystemClock(),
         broker=broker,
         settings=settings,
@@ -140,7 +142,8 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             doc = FastAPI.openapi(app)
-            app.openapi_schema = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            doc = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
+            app.openapi_schema = api_errors.document_outages(doc, except_paths=NO_DATABASE_PATHS)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
