@@ -27,6 +27,8 @@ class ServeProcess:
     # None: no KEFU_SECRET_KEY, so the process keeps its own in the data folder.
     secret_key: str | None = SECRET
     data_dir: Path | None = None
+    # More KEFU_* settings (or any variable) for the process.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -50,6 +52,7 @@ class ServeProcess:
             env["KEFU_DATA_DIR"] = str(self.data_dir)
         if self.redis_url:
             env["KEFU_REDIS_URL"] = self.redis_url
+        env.update(self.env)
         if self.log_path is None:
             self.log_path = Path(os.devnull)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
@@ -73,6 +76,12 @@ class ServeProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def terminate(self) -> None:
+        """SIGTERM, and wait for the graceful shutdown to end."""
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(30)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
