@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     # is answered `unavailable` with `retryable: true`.
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_statement_timeout_s: float = Field(default=15.0, gt=0)
-    db_lock_timeout_s: float = Field(default=5.0, gt=0)
-    db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    db_lock_timeout_s: float = Field(default=10.0, gt=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_busy_timeout_s: float = Field(default=30.0, gt=0)
     db_idle_in_transaction_timeout_s: float = Field(default=60.0, gt=0)
     log_json: bool = False

@@ -38,9 +38,9 @@ class DbTimeouts:
     # (asyncpg's command_timeout), should the server not answer at all.
     statement_s: float = 15.0
     # Waiting for a row or advisory lock (PostgreSQL lock_timeout).
-    lock_s: float = 5.0
+    lock_s: float = 10.0
     # Waiting for a free connection of the process's pool.
-    pool_s: float = 5.0
+    pool_s: float = 10.0
     # SQLite: waiting for the file's write lock (busy_timeout).
     busy_s: float = 30.0
     # PostgreSQL ends a session idle inside a transaction this long (a stalled process that
