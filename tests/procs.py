@@ -78,6 +78,12 @@ class ServeProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def terminate(self) -> None:
+        """SIGTERM, and wait for the graceful shutdown to end."""
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(30)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

@@ -40,11 +40,13 @@ from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
 from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
-from kefu.storage.db import Database
+from kefu.storage.db import Database, DbTimeouts
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
 SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
+# Routes that answer without the database (or report its outage in their own model).
+NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 # The WebSocket close code of a server shutdown: "service restart", come back and resync.
@@ -88,7 +90,7 @@ def build_runtime(
             health_check_timeout_s=settings.redis_health_check_timeout_s,
             socket_timeout_s=settings.redis_socket_timeout_s,
         )
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, timeouts=DbTimeouts.of(settings))
     clock_sync = None
     if clock is None and not db.is_sqlite:
         clock = FollowingClock()
@@ -172,7 +174,8 @@ def create_app(
         if app.openapi_schema is None:
             doc = FastAPI.openapi(app)
             doc = body_limit.document(doc, self_bounded=SELF_BOUNDED_PATHS)
-            app.openapi_schema = api_rate_limits.document(doc)
+            doc = api_rate_limits.document(doc)
+            app.openapi_schema = api_errors.document_outages(doc, except_paths=NO_DATABASE_PATHS)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -127,3 +127,25 @@ class Unavailable(KefuError):
 class NoAgentAvailable(Unavailable):
     code = "no_agent_available"
     default_message = "No agent is available; try again later."
+
+
+class StorageUnavailable(Unavailable):
+    """The database is unreachable, timed out, dropped the connection or is out of space
+    (storage/outage.py). The request may be resent as it was: a message whose commit went
+    through after all is answered with its original ack (MSG-2). `cause` is `connection`,
+    `timeout`, `busy` or `full`; `retry_after_s` is also the HTTP `Retry-After` header."""
+
+    code = "unavailable"
+    default_message = "The database is temporarily unavailable; try again."
+    RETRY_AFTER_S: ClassVar[int] = 1
+
+    def __init__(self, message: str | None = None, *, cause: str) -> None:
+        super().__init__(message, retryable=True, retry_after_s=self.RETRY_AFTER_S, cause=cause)
+
+
+class InternalError(KefuError):
+    """An unexpected failure while handling one WebSocket frame: logged once, answered with
+    this, and the socket stays open."""
+
+    code = "internal_error"
+    default_message = "Something went wrong on the server."

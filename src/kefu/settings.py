@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     ws_auth_timeout_s: float = 10.0
     ws_ping_interval_s: float = 20.0
     message_batch_max: int = 200
+    # Bounds of every wait on the database (storage/db.py DbTimeouts); beyond them a request
+    # is answered `unavailable` with `retryable: true`.
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(default=15.0, gt=0)
+    db_lock_timeout_s: float = Field(default=10.0, gt=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    db_busy_timeout_s: float = Field(default=30.0, gt=0)
+    db_idle_in_transaction_timeout_s: float = Field(default=60.0, gt=0)
     log_json: bool = False
     # Rate limits (docs/protocol.md, Rate limits), in the `limits` notation: "N/period", several
     # joined by ";" (each must hold), or "off". Counted in Redis when redis_url is set.

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+
 from fault_clock import (
     REDIS_URL,
     check_faketime,
@@ -20,8 +22,6 @@ from fault_clock import (
     require_pg,
     skewed_env,
 )
-from sqlalchemy import select
-
 from kefu.clock import SystemClock
 from kefu.domain.conversation import AutoEndMode
 from kefu.domain.shop import ShopSettings

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from fault_proxy import FaultProxy
-from fault_redis import PrivateRedis
 
 from databases import create_pg_database, drop_pg_database, require_pg
+from fault_proxy import FaultProxy
+from fault_redis import PrivateRedis
 from kefu.clock import SystemClock
 from kefu.storage.db import Database
 from kefu.storage.migrate import upgrade

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,7 @@ _STATUS: dict[type[errors.KefuError], int] = {
     errors.Conflict: 409,
     errors.RuleViolation: 422,
     errors.Unavailable: 503,
+    errors.InternalError: 500,
     errors.KefuError: 400,
 }
 
@@ -75,9 +77,24 @@ def validation_error(exc: ValidationError | RequestValidationError) -> errors.Ba
     return errors.BadInput(errors=details)
 
 
+def document_outages(doc: dict[str, Any], *, except_paths: Collection[str]) -> dict[str, Any]:
+    """Every operation but `except_paths` may answer 503 `unavailable` (a database outage)."""
+    (refusal,) = refusals(503).values()
+    unavailable = {
+        "description": refusal["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for path, operations in doc["paths"].items():
+        if path not in except_paths:
+            for operation in operations.values():
+                operation.setdefault("responses", {})["503"] = unavailable
+    return doc
+
+
 def _headers(exc: errors.KefuError) -> dict[str, str] | None:
-    """A throttled or rate-limited client is told when to come back in the standard header
-    too (login delays carry `retry_after_s`, rate limits `retry_after`)."""
+    """A throttled, rate-limited or unavailable client is told when to come back in the
+    standard header too (login delays and outages carry `retry_after_s`, rate limits
+    `retry_after`)."""
     wait = exc.params.get("retry_after", exc.params.get("retry_after_s"))
     return {"Retry-After": str(wait)} if isinstance(wait, int) else None
 

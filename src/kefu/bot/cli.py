@@ -20,7 +20,7 @@ from kefu.broker.memory import MemoryBroker
 from kefu.clock import SystemClock
 from kefu.services.context import Context
 from kefu.settings import Settings
-from kefu.storage.db import Database
+from kefu.storage.db import Database, DbTimeouts
 
 kb_app = typer.Typer(no_args_is_help=True, help="The bot's knowledge base (import, export).")
 console = Console()
@@ -29,7 +29,7 @@ console = Console()
 def _context(database_url: str | None) -> Context:
     settings = Settings() if database_url is None else Settings(database_url=database_url)
     return Context(
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, timeouts=DbTimeouts.of(settings)),
         clock=SystemClock(),
         broker=MemoryBroker(),
         settings=settings,

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
+import structlog
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -39,6 +40,10 @@ CLOSE_ORIGIN = 4403
 CLOSE_TAKEN_OVER = 4409
 CLOSE_TOO_LARGE = 1009
 CLOSE_RATE_LIMITED = 4429
+# RFC 6455 "Try Again Later": the database was unavailable while the socket was being set up.
+CLOSE_TRY_AGAIN_LATER = 1013
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[p.FrameIn], Awaitable[dict[str, Any] | None]]
 
@@ -142,8 +147,24 @@ async def _serve(
                 if exc.code == "frame_too_large":
                     connection.close(CLOSE_TOO_LARGE)
                 continue
+            except Exception:  # a bug in one frame's handling must not end the socket
+                log.exception("frame handling failed")
+                connection.push(error_frame(errors.InternalError(), ref))
+                continue
             if answer is not None:
                 connection.push({**answer, "ref": ref})
+
+
+async def _refuse_for_now(websocket: WebSocket, exc: errors.Unavailable) -> None:
+    """The database is out while a socket is set up: say so, and close with 1013."""
+    with contextlib.suppress(Exception):
+        await websocket.send_text(orjson.dumps(error_frame(exc, None)).decode())
+        await websocket.close(CLOSE_TRY_AGAIN_LATER)
+
+
+def _close_for_now(connection: Connection, exc: errors.Unavailable) -> None:
+    connection.push(error_frame(exc, None))
+    connection.close(CLOSE_TRY_AGAIN_LATER)
 
 
 class _NotUtf8IsTheClients(logging.Filter):
@@ -186,6 +207,9 @@ async def staff_socket(websocket: WebSocket) -> None:
         return
     try:
         staff = await staff_from_connection(websocket)
+    except errors.Unavailable as exc:
+        await _refuse_for_now(websocket, exc)
+        return
     except errors.KefuError:
         await websocket.close(CLOSE_UNAUTHENTICATED)
         return
@@ -205,7 +229,12 @@ async def staff_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, topics)
     connection.start()
     try:
-        connection.push({"type": "ready", "account": await me(rt.ctx, staff)})
+        try:
+            account = await me(rt.ctx, staff)
+        except errors.Unavailable as exc:
+            _close_for_now(connection, exc)
+            return
+        connection.push({"type": "ready", "account": account})
         await _serve(
             websocket, connection, p.STAFF_FRAMES, lambda f: _staff_frame(websocket, staff, f)
         )
@@ -269,8 +298,12 @@ async def consumer_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
     connection.start()
     try:
-        view = await conversations.current_conversation(rt.ctx, consumer)
-        profile = await accounts.consumer_profile(rt.ctx, consumer)
+        try:
+            view = await conversations.current_conversation(rt.ctx, consumer)
+            profile = await accounts.consumer_profile(rt.ctx, consumer)
+        except errors.Unavailable as exc:
+            _close_for_now(connection, exc)
+            return
         connection.push(
             {
                 "type": "ready",

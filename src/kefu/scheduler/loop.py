@@ -9,6 +9,7 @@ import contextlib
 
 import structlog
 
+from kefu import errors
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
@@ -37,6 +38,8 @@ class Scheduler:
             await asyncio.sleep(self._ctx.settings.scheduler_interval_s)
             try:
                 await self.tick()
+            except errors.Unavailable as exc:  # the database is out: the next tick retries
+                log.warning("scheduler tick skipped", error=exc.code, **exc.params)
             except Exception:  # the loop must survive one bad timer
                 log.exception("scheduler tick failed")
 

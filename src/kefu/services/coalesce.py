@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from kefu import errors
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -62,8 +64,12 @@ class Coalescer(Generic[T]):
 
     def _follow_up_done(self, task: asyncio.Task[object]) -> None:
         self._beside.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("follow-up failed", exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, errors.Unavailable):
+            log.warning("follow-up skipped", error=exc.code, **exc.params)
+        else:
+            log.error("follow-up failed", exc_info=exc)
 
     async def _passes(self, key: int) -> None:
         try:
@@ -86,6 +92,8 @@ class Coalescer(Generic[T]):
         result: T | None = None
         try:
             result = await covered[0].work(cover)
+        except errors.Unavailable as exc:  # the database is out: the sweep catches up
+            log.warning("coalesced pass skipped", key=key, error=exc.code, **exc.params)
         except Exception:
             log.exception("coalesced pass failed", key=key)
         del self._covered[key]

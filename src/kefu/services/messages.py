@@ -139,12 +139,16 @@ class MessageWriter:
             # Another process stored one of these client ids after the batch looked for
             # them: redo one by one, each reading again, so that it is replayed (MSG-2).
             for item in batch:
-                await self._write_guarded([item])
-        except Exception as exc:  # the writer must outlive one bad batch
-            log.exception("message batch failed", size=len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+                await self._write_failing([item])
+        except Exception as exc:
+            _fail(batch, exc)
+
+    async def _write_failing(self, batch: list[_Pending]) -> None:
+        """One batch, whose failure fails its senders only: the writer outlives it."""
+        try:
+            await self._write_guarded(batch)
+        except Exception as exc:
+            _fail(batch, exc)
 
     async def _write_guarded(self, batch: list[_Pending]) -> None:
         try:
@@ -178,8 +182,23 @@ class MessageWriter:
             await publish_message(ctx, topics, view)
 
 
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    """Nothing of the batch was committed: each sender is told why. A database outage is
+    `unavailable` (retryable: the client resends with the same client id), logged without a
+    traceback; anything else is a bug, logged with one."""
+    if isinstance(exc, errors.Unavailable):
+        log.warning("message batch refused", size=len(batch), error=exc.code, **exc.params)
+    else:
+        log.exception("message batch failed", size=len(batch))
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
 def _stopping() -> errors.Unavailable:
-    return errors.Unavailable("The server is shutting down; send again after reconnecting.")
+    return errors.Unavailable(
+        "The server is shutting down; send again after reconnecting.", retryable=True
+    )
 
 
 def _refuse_unsettled(batch: list[_Pending]) -> None:

@@ -7,6 +7,7 @@ import asyncio
 
 import structlog
 
+from kefu import errors
 from kefu.services.context import Context, consumer_topic
 from kefu.services.routing import queue_snapshot
 
@@ -47,8 +48,11 @@ class QueueNotifier:
             for conversation_id, consumer_id, position, wait_s in snapshot:
                 if told.get(conversation_id) != (position, wait_s):
                     await self._tell(consumer_id, conversation_id, position, wait_s)
-        except Exception:
-            log.exception("queue refresh failed", shop_id=shop_id)
+        except Exception as exc:
+            if isinstance(exc, errors.Unavailable):
+                log.warning("queue refresh skipped", shop_id=shop_id, error=exc.code, **exc.params)
+            else:
+                log.exception("queue refresh failed", shop_id=shop_id)
             self._pending.pop(shop_id, None)
             self._told.pop(shop_id, None)  # whoever was not told is told on the next refresh
 

@@ -1,11 +1,16 @@
 """The database engine and the unit of work: one transaction per use case, commit once,
 publish after commit. SQLite takes its single write lock at BEGIN (BEGIN IMMEDIATE); PostgreSQL
 serialises a shop's routing with a transaction-scoped advisory lock (ROUTE-7).
+
+Every wait on the database is bounded (`DbTimeouts`), and every outage leaves here as
+`errors.StorageUnavailable` (storage/outage.py), never as a driver's exception.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +19,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from kefu.settings import Settings
+from kefu.storage import outage
 from kefu.storage.tables import metadata
 
 AfterCommit = Callable[[], Awaitable[object]]
@@ -21,20 +28,77 @@ AfterCommit = Callable[[], Awaitable[object]]
 Connection = AsyncConnection
 
 
+@dataclass(frozen=True, slots=True)
+class DbTimeouts:
+    """The bounds of every wait on the database, in seconds (KEFU_DB_*_S settings)."""
+
+    # Opening a connection (asyncpg's connect timeout).
+    connect_s: float = 5.0
+    # One statement on the server (statement_timeout); the client gives up 2 s later
+    # (asyncpg's command_timeout), should the server not answer at all.
+    statement_s: float = 15.0
+    # Waiting for a row or advisory lock (PostgreSQL lock_timeout).
+    lock_s: float = 10.0
+    # Waiting for a free connection of the process's pool.
+    pool_s: float = 10.0
+    # SQLite: waiting for the file's write lock (busy_timeout).
+    busy_s: float = 30.0
+    # PostgreSQL ends a session idle inside a transaction this long (a stalled process that
+    # holds a shop's lock): idle_in_transaction_session_timeout.
+    idle_in_transaction_s: float = 60.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> DbTimeouts:
+        return cls(
+            connect_s=settings.db_connect_timeout_s,
+            statement_s=settings.db_statement_timeout_s,
+            lock_s=settings.db_lock_timeout_s,
+            pool_s=settings.db_pool_timeout_s,
+            busy_s=settings.db_busy_timeout_s,
+            idle_in_transaction_s=settings.db_idle_in_transaction_timeout_s,
+        )
+
+
+def _ms(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))
+
+
 class Database:
     """Owns the engine; `uow()` opens a write transaction, `read()` a read-only one."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 20,
+        timeouts: DbTimeouts | None = None,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.timeouts = timeouts = timeouts or DbTimeouts()
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
-                url, echo=echo, connect_args={"timeout": 30}
+                url, echo=echo, connect_args={"timeout": timeouts.busy_s}
             )
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, timeouts)
         else:
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=timeouts.pool_s,
+                connect_args={
+                    "timeout": timeouts.connect_s,
+                    "command_timeout": timeouts.statement_s + 2,
+                    "server_settings": {
+                        "statement_timeout": _ms(timeouts.statement_s),
+                        "lock_timeout": _ms(timeouts.lock_s),
+                        "idle_in_transaction_session_timeout": _ms(timeouts.idle_in_transaction_s),
+                    },
+                },
             )
 
     def uow(self) -> UnitOfWork:
@@ -49,15 +113,20 @@ class Database:
             await conn.run_sync(metadata.create_all)
 
     async def ping(self) -> None:
-        """One round trip to the database (for readiness)."""
-        async with self.engine.connect() as conn:
-            await conn.execute(select(1))
+        """One round trip to the database (for readiness); StorageUnavailable when down."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(1))
+        except Exception as exc:
+            if (translated := outage.translate(exc)) is not None:
+                raise translated from exc
+            raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, timeouts: DbTimeouts) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Take over transaction control from the driver so BEGIN IMMEDIATE is ours to emit.
@@ -65,7 +134,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_ms(timeouts.busy_s)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -95,10 +164,19 @@ class UnitOfWork:
         return self._db.is_sqlite
 
     async def __aenter__(self) -> UnitOfWork:
-        conn = await self._db.engine.connect()
-        if self._readonly:
-            conn = await conn.execution_options(kefu_readonly=True)
-        await conn.begin()
+        conn: AsyncConnection | None = None
+        try:
+            conn = await self._db.engine.connect()
+            if self._readonly:
+                conn = await conn.execution_options(kefu_readonly=True)
+            await conn.begin()
+        except Exception as exc:
+            translated = outage.translate(exc)
+            if conn is not None:
+                await _release(conn, broken=translated is not None)
+            if translated is not None:
+                raise translated from exc
+            raise
         self._conn = conn
         return self
 
@@ -108,13 +186,15 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Roll back unless committed and give the connection back (discarded when broken).
+        A database outage inside the block leaves as StorageUnavailable; one while rolling
+        back after a commit, or after the block failed anyway, is of no consequence."""
         conn = self.conn
-        try:
-            if conn.in_transaction():
-                await conn.rollback()
-        finally:
-            await conn.close()
-            self._conn = None
+        self._conn = None
+        translated = outage.translate(exc) if isinstance(exc, Exception) else None
+        await _release(conn, broken=exc is not None and outage.is_broken_connection(exc))
+        if translated is not None:
+            raise translated from exc
         # After-commit work runs once the connection is back in the pool: it may need a
         # connection of its own, and holding ours meanwhile can starve the pool.
         callbacks, self._after_commit = self._after_commit, []
@@ -123,7 +203,8 @@ class UnitOfWork:
                 await callback()
 
     async def lock_shop(self, shop_id: int) -> None:
-        """Serialise routing decisions of one shop across processes (ROUTE-7)."""
+        """Serialise routing decisions of one shop across processes (ROUTE-7). Waits at most
+        the lock timeout: behind a stalled holder, the unit of work ends StorageUnavailable."""
         if not self._db.is_sqlite:
             await self.conn.execute(select(func.pg_advisory_xact_lock(shop_id)))
 
@@ -133,3 +214,19 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.conn.commit()
         self._committed = True
+
+
+async def _release(conn: AsyncConnection, *, broken: bool) -> None:
+    """Roll back what is open and close; a connection that failed, or fails to roll back, is
+    invalidated (closed for good, not returned to the pool)."""
+    if not broken:
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        except Exception:
+            broken = True
+    if broken:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+    with contextlib.suppress(Exception):
+        await conn.close()
