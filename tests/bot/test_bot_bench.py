@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -9,8 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.bench.bot import PairFormat, build_workload, detect_format, read_pairs
-from kefu.bench.calibrate import CONFIDENT_WRONG_BUDGET, THRESHOLD_STEP, calibrate
-from kefu.bot.matcher import EVIDENCE_NAMES, confidence
+from kefu.bench.calibrate import (
+    CONFIDENT_WRONG_BUDGET,
+    THRESHOLD_STEP,
+    Group,
+    calibrate,
+    worst_confident_wrong,
+)
+from kefu.bot.matcher import EVIDENCE_NAMES
 from kefu.cli import app
 
 TOPICS = ("发货", "退货", "退款", "发票", "尺码", "优惠券", "快递", "运费", "地址", "颜色")
@@ -86,28 +93,51 @@ def test_bot_5_workload_splits_answerable_from_unanswerable(tmp_path: Path) -> N
     assert [q.text for q in workload.unanswerable] == ["丙问法"]
 
 
+def _row(missing: float, spelling: float) -> tuple[float, ...]:
+    row = [0.0] * len(EVIDENCE_NAMES)
+    row[EVIDENCE_NAMES.index("query_missing_kb")] = missing
+    row[EVIDENCE_NAMES.index("spelling")] = spelling
+    return tuple(row)
+
+
 def test_bot_5_calibration_fits_weights_and_the_threshold_rule() -> None:
-    # Answerable questions lack few words and are spelled alike; unanswerable ones the reverse.
-    answerable = [(0.05 * (i % 4), 0.05 * (i % 3), 0.9 - 0.02 * (i % 5)) for i in range(80)]
-    unanswerable = [(0.5 + 0.1 * (i % 4), 0.4 + 0.1 * (i % 3), 0.4) for i in range(80)]
-    unanswerable[:3] = [(0.0, 0.0, 0.95)] * 3  # near misses the file calls different
-    result = calibrate([*answerable, None], unanswerable)
-    assert result.weights[0] < 0 and result.weights[1] < 0 and result.weights[2] > 0
+    # Right answers lack few words and are spelled alike; unanswerable questions the reverse.
+    groups = []
+    for size, shift in ((50, 0.0), (300, 0.05)):
+        right = [_row(0.05 * (i % 4) + shift, 0.9 - 0.02 * (i % 5)) for i in range(80)]
+        unanswerable = [_row(0.5 + 0.1 * (i % 4), 0.4 + shift) for i in range(80)]
+        unanswerable[:1] = [_row(0.0, 0.95)]  # a near miss the file calls different
+        groups.append(Group("pairs", size, [*right, None], [_row(0.3, 0.6)], unanswerable))
+    result = calibrate(groups)
+    weights = dict(zip(EVIDENCE_NAMES, result.weights, strict=True))
+    assert weights["query_missing_kb"] < 0 < weights["spelling"]
     assert result.confident_wrong <= CONFIDENT_WRONG_BUDGET
-    assert result.threshold == round(result.threshold / THRESHOLD_STEP) * THRESHOLD_STEP
-    # The lowest such threshold: one step lower breaks the budget.
+    assert result.threshold == round(round(result.threshold / THRESHOLD_STEP) * THRESHOLD_STEP, 3)
+    # The lowest such threshold: one step lower breaks the budget in some group.
     below = result.threshold - THRESHOLD_STEP
-    wrong = [confidence(r, result.bias, result.weights) >= below for r in unanswerable]
-    assert sum(wrong) / len(wrong) > CONFIDENT_WRONG_BUDGET
+    assert worst_confident_wrong(groups, result.bias, result.weights, below) > (
+        CONFIDENT_WRONG_BUDGET
+    )
+    assert 0.0 < result.abstain_answerable < 1.0
 
 
-def test_bot_5_calibrate_command_prints_the_constants(tmp_path: Path) -> None:
+def test_bot_5_calibrate_command_prints_and_writes_the_model(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.tsv"
     write_pairs(pairs)
-    result = CliRunner().invoke(app, ["bench", "calibrate", "--pairs", str(pairs), "--json"])
+    out = tmp_path / "model.py"
+    args = ["bench", "calibrate", "--pairs", str(pairs), "--pairs", str(pairs)]
+    args += ["--split", "all", "--sizes", "20,100", "--out", str(out), "--json"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "DEFAULT_CONFIDENCE_THRESHOLD = " in result.stdout
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report["weights"]) == set(EVIDENCE_NAMES)
     assert 0.0 <= report["threshold"] <= 1.0
     assert report["confident_wrong"] <= CONFIDENT_WRONG_BUDGET
+    # The written module is what the matcher would read: same names, same numbers.
+    spec = importlib.util.spec_from_file_location("written_model", out)
+    assert spec is not None and spec.loader is not None
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    assert model.FEATURES == EVIDENCE_NAMES
+    assert report["threshold"] == model.THRESHOLD
+    assert list(model.WEIGHTS) == [report["weights"][n] for n in EVIDENCE_NAMES]

@@ -1,19 +1,26 @@
 """`kefu bench bot`: measures the bot's matcher (BOT-5) on a labelled question-pair file against a
 plain jieba + BM25 baseline, and owns reading the pair formats (lcqmc/oppo TSV, afqmc JSON lines
 or TSV, bq CSV, pawsx TSV with header, detected when not given). The knowledge base is the
-distinct first questions in file order, up to 5,000: those of positive pairs are the entries to
-find, those of negative pairs are near-miss distractors. A second question is *answerable* when
-its pair is positive and its first question made it into the base; the right answers are every
-entry the file labels as meaning the same as it (or its own text if it is an entry). It is
-*unanswerable* when its pair is negative, its first question is in the base, and the file links
-it to no entry at all (no positive pair, not an entry itself). confident_wrong is the share of
-those that get any answer at or above the threshold; as the files do not label every pair of
-questions, some of those answers may in fact be right, so it is an upper bound. top1/top3 ignore
-the threshold; abstain_answerable is the share of answerable questions under it. Times are wall
-milliseconds per match; cpu_p99_ms is the matching thread's CPU time, which tells a busy machine
-apart from a slow matcher. The baseline's confidence is its BM25 score over the query's ideal
-score, with the threshold set by the matcher's rule on the same file: the lowest value whose
-confident_wrong on lcqmc/dev.txt is at most 2.5 %. It must never write to the data it reads."""
+distinct first questions in file order, up to `--kb-limit` (5,000): those of positive pairs are
+the entries to find, those of negative pairs are near-miss distractors. A second question is
+*answerable* when its pair is positive and its first question made it into the base; the right
+answers are every entry the file labels as meaning the same as it (or its own text if it is an
+entry). It is *unanswerable* when its pair is negative, its first question is in the base, and
+the file links it to no entry at all (no positive pair, not an entry itself). confident_wrong
+is the share of those that get any answer at or above the threshold; as the files do not label
+every pair of questions, some of those answers may in fact be right, so it is an upper bound.
+top1/top3 ignore the threshold; abstain_answerable is the share of answerable questions under
+it; answered_correct the share answered at or above it with a right entry; ece the expected
+calibration error (10 equal bins) of the top confidence read as "this answer is right", over
+all questions. `--split fit|held` keeps one half of the file by a stable hash of the first
+question: the confidence model is fitted on `fit` halves (`kefu bench calibrate`), so `held`
+measures it on questions it never saw. After the figures for `--kb-limit`, the same file is
+measured at every size of `--sweep` (50, 300, 5,000, capped by the file); `--json` adds those as
+`sweep_SIZE_METRIC`. Times are wall milliseconds per match; cpu_p99_ms is the matching thread's
+CPU time, which tells a busy machine apart from a slow matcher. The baseline's confidence is its
+BM25 score over the query's ideal score, with the threshold set once by the rule of the
+matcher's first calibration: the lowest value whose confident_wrong on lcqmc/dev.txt is at most
+2.5 %. It must never write to the data it reads."""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import json
 import math
 import statistics
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,8 +47,17 @@ from kefu.bot.matcher import DEFAULT_CONFIDENCE_THRESHOLD, Matcher
 from kefu.bot.text import ensure_jieba
 
 KB_LIMIT = 5000
+SWEEP_SIZES = (50, 300, KB_LIMIT)
 # Calibrated once for the baseline by the same rule as the matcher's threshold (see above).
 BASELINE_CONFIDENCE_THRESHOLD = 1.085
+
+
+class Split(StrEnum):
+    """Which half of a pair file to use: calibration fits on `fit`, reports on `held` (BOT-5)."""
+
+    ALL = "all"
+    FIT = "fit"
+    HELD = "held"
 
 
 class PairFormat(StrEnum):
@@ -164,12 +181,26 @@ _ROW_READERS: dict[PairFormat, Callable[[str], Iterator[tuple[str, str, str]]]] 
 # Building the workload
 
 
-def build_workload(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> Workload:
-    """Knowledge base from first questions; queries from second questions (BOT-5)."""
+def split_pairs(pairs: Sequence[Pair], half: Split) -> list[Pair]:
+    """One half of a file, by a stable hash of the first question, so that the confidence
+    model is fitted on one half and measured on the other (BOT-5)."""
+    if half is Split.ALL:
+        return list(pairs)
+    wanted = 0 if half is Split.FIT else 1
+    return [p for p in pairs if zlib.crc32(p.first.encode("utf-8")) % 2 == wanted]
+
+
+def first_questions(pairs: Sequence[Pair]) -> list[str]:
+    """The distinct first questions in file order: the candidate entries (BOT-5)."""
+    return list(dict.fromkeys(p.first for p in pairs))
+
+
+def build_workload(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT, start: int = 0) -> Workload:
+    """Knowledge base from first questions (the `kb_limit` after the first `start` distinct
+    ones); queries from second questions (BOT-5)."""
     kb: dict[str, int] = {}
-    for pair in pairs:
-        if pair.first not in kb and len(kb) < kb_limit:
-            kb[pair.first] = len(kb)
+    for text in first_questions(pairs)[start : start + kb_limit]:
+        kb[text] = len(kb)
     same_as: dict[str, set[str]] = {}
     for pair in pairs:
         if pair.same:
@@ -287,6 +318,15 @@ def score(
         for q, o in zip(answerable, answered, strict=True)
     )
     wrong = sum(o.confidence >= threshold for o in unanswered)
+    # Expected calibration error of the top confidence as "this answer is right", 10 bins.
+    outcomes = [
+        (o.confidence, bool(o.top) and o.top[0] in q.correct)
+        for q, o in zip(answerable, answered, strict=True)
+    ] + [(o.confidence, False) for o in unanswered]
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for confidence, right_answer in outcomes:
+        bins.setdefault(min(9, int(confidence * 10)), []).append((confidence, right_answer))
+    gap = sum(abs(sum(c for c, _ in b) - sum(r for _, r in b)) for b in bins.values())
     times = sorted(o.seconds * 1000.0 for o in (*answered, *unanswered))
     cpu_times = sorted(o.cpu_seconds * 1000.0 for o in (*answered, *unanswered))
     return {
@@ -295,6 +335,7 @@ def score(
         "confident_wrong": _rate(wrong, len(unanswered)),
         "abstain_answerable": _rate(abstained, len(answerable)),
         "answered_correct": _rate(right, len(answerable)),
+        "ece": gap / len(outcomes) if outcomes else 0.0,
         "p50_ms": statistics.median(times) if times else 0.0,
         "p99_ms": _p99(times),
         # CPU time of the matching thread: what p99_ms would be on an idle machine.
@@ -316,10 +357,21 @@ def command(
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Read at most N pairs."),
     kb_limit: int = typer.Option(KB_LIMIT, "--kb-limit", min=1, help="Knowledge-base size cap."),
+    split: Split = typer.Option(Split.ALL, "--split", help="Half of the file (held: not fitted)."),
+    sizes: str = typer.Option(
+        ",".join(map(str, SWEEP_SIZES)), "--sweep", help="Sizes to sweep; empty for none."
+    ),
 ) -> None:
     """Measure the bot's matcher on a question-pair file (BOT-5)."""
-    report = benchmark(read_pairs(pairs, fmt, limit), kb_limit)
+    read = split_pairs(read_pairs(pairs, fmt, limit), split)
+    report = benchmark(read, kb_limit)
     _print_table(pairs.name, report)
+    rows = sweep(read, [int(s) for s in sizes.split(",") if s.strip()])
+    if rows:
+        _print_sweep(pairs.name, rows)
+    for row in rows:
+        size = int(row["kb_size"])
+        report.update({f"sweep_{size}_{k}": v for k, v in row.items() if k != "kb_size"})
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, sort_keys=True))
 
@@ -358,6 +410,38 @@ def benchmark(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> dict[str, floa
     return report
 
 
+def sweep(pairs: Sequence[Pair], sizes: Sequence[int]) -> list[dict[str, float]]:
+    """The matcher's figures at each knowledge-base size, capped by the file (BOT-5)."""
+    available = len(first_questions(pairs))
+    capped = sorted({min(size, available, KB_LIMIT) for size in sizes if size > 0})
+    rows: list[dict[str, float]] = []
+    for size in capped:
+        workload = build_workload(pairs, size)
+        matcher = Matcher()
+        for entry_id, text in enumerate(workload.entries):
+            matcher.upsert(entry_id, [text])
+        queries = (*workload.answerable, *workload.unanswerable)
+        split = len(workload.answerable)
+        ours = run_matcher(matcher, queries, lambda: None)
+        figures = score(workload.answerable, ours[:split], ours[split:], matcher.threshold)
+        keys = ("top1", "answered_correct", "confident_wrong", "abstain_answerable", "ece")
+        rows.append({"kb_size": float(size), **{k: figures[k] for k in keys}})
+    return rows
+
+
+def _print_sweep(title: str, rows: Sequence[dict[str, float]]) -> None:
+    table = Table(title=f"kefu bench bot: {title}, by knowledge-base size")
+    keys = ("top1", "answered_correct", "confident_wrong", "abstain_answerable", "ece")
+    table.add_column("kb_size", justify="right")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for row in rows:
+        table.add_row(
+            str(int(row["kb_size"])), *(f"{row[k]:.1%}" for k in keys[:-1]), f"{row['ece']:.3f}"
+        )
+    Console().print(table)
+
+
 def _print_table(title: str, report: dict[str, float]) -> None:
     table = Table(title=f"kefu bench bot: {title}")
     table.add_column("metric")
@@ -365,6 +449,7 @@ def _print_table(title: str, report: dict[str, float]) -> None:
     table.add_column("baseline", justify="right")
     for key in ("top1", "top3", "confident_wrong", "abstain_answerable", "answered_correct"):
         table.add_row(key, f"{report[key]:.1%}", f"{report['baseline_' + key]:.1%}")
+    table.add_row("ece", f"{report['ece']:.3f}", f"{report['baseline_ece']:.3f}")
     for key in ("p50_ms", "p99_ms", "cpu_p99_ms"):
         table.add_row(key, f"{report[key]:.2f}", f"{report['baseline_' + key]:.2f}")
     table.caption = (

@@ -1,12 +1,23 @@
-"""`kefu bench calibrate`: fits the bot matcher's confidence model (BOT-5) on one question-pair
-file, the way the shipped weights and DEFAULT_CONFIDENCE_THRESHOLD were fitted (on
-lcqmc/dev.txt, once). It builds the same knowledge base and questions as `kefu bench bot`,
-takes the signals of each question's top candidate (`Matcher.evidence`), and fits "answerable
-or not" by class-balanced L2 logistic regression (Newton's method, penalty 1.0 on the weights,
-none on the bias). With the weights rounded to three decimals, the threshold is the lowest value
-in 0.005 steps whose confident-wrong rate (unanswerable questions at or above it) is at most
-2.5 %, half the 5 % budget. It prints the constants to paste into `kefu.bot.matcher`; it never
-writes to the data it reads, and the matcher does not read its output."""
+"""`kefu bench calibrate`: fits the bot matcher's confidence model (BOT-5), the written rule by
+which the shipped kefu.bot.confidence_model was made:
+
+1. Every pair file given is halved by a stable hash of the first question (`--split fit` keeps
+   the first half; `kefu bench bot --split held` measures on the other).
+2. At each knowledge-base size (50, 300 and 5,000 by default) the half's distinct first
+   questions are cut, in file order, into consecutive knowledge bases of that size (a last
+   window under half the size is dropped), each asked its own questions as `kefu bench bot`
+   does. A question's row is the signals of its top candidate (`Matcher.evidence`); its label
+   is whether that candidate is right (an answerable question whose top entry the file links
+   to it). Unanswerable questions are never right.
+3. "Right or not" is fitted by L2 logistic regression (Newton's method, penalty 1.0 on the
+   weights, none on the bias), each (file, size) group weighing the same in total, so no file
+   or size dominates. The weights are rounded to three decimals.
+4. The threshold is the lowest value, in 0.005 steps, at which every group's confident-wrong
+   rate (unanswerable questions at or above it) is at most 5 %: no file, at no size, gets more
+   than one wrong answer in twenty near misses.
+
+It prints the model, and with `--out src/kefu/bot/confidence_model.py` writes it where the
+matcher reads it. It never writes to the data it reads."""
 
 from __future__ import annotations
 
@@ -20,14 +31,36 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from kefu.bench.bot import KB_LIMIT, PairFormat, build_workload, read_pairs
+from kefu.bench.bot import (
+    KB_LIMIT,
+    Pair,
+    PairFormat,
+    Split,
+    build_workload,
+    first_questions,
+    read_pairs,
+    split_pairs,
+)
+from kefu.bot import confidence_model
 from kefu.bot.matcher import EVIDENCE_NAMES, Evidence, Matcher, confidence
 from kefu.bot.text import ensure_jieba
 
-CONFIDENT_WRONG_BUDGET = 0.025
+CONFIDENT_WRONG_BUDGET = 0.05
 THRESHOLD_STEP = 0.005
 L2_PENALTY = 1.0
-NEWTON_STEPS = 50
+NEWTON_STEPS = 30
+SIZES = (50, 300, KB_LIMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The top-candidate signals of one file's questions at one knowledge-base size (BOT-5)."""
+
+    name: str
+    size: int
+    right: list[Evidence | None]  # answerable questions whose top entry is right
+    wrong_answerable: list[Evidence | None]  # answerable, but the top entry is another
+    unanswerable: list[Evidence | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +75,16 @@ class Calibration:
 
 
 def fit_logistic(
-    rows: Sequence[Sequence[float]], labels: Sequence[bool], penalty: float = L2_PENALTY
+    rows: Sequence[Sequence[float]],
+    labels: Sequence[bool],
+    sample: Sequence[float] | None = None,
+    penalty: float = L2_PENALTY,
 ) -> tuple[float, tuple[float, ...]]:
-    """Class-balanced L2 logistic regression by Newton's method; returns bias, weights."""
-    positives = sum(labels)
-    negatives = len(labels) - positives
-    if not positives or not negatives:
-        raise ValueError("calibration needs both answerable and unanswerable questions")
+    """L2 logistic regression by Newton's method, rows weighted by `sample`; bias, weights."""
+    if all(labels) or not any(labels):
+        raise ValueError("calibration needs both right and wrong answers")
     size = len(rows[0]) + 1
-    sample = [len(labels) / (2.0 * (positives if label else negatives)) for label in labels]
+    weights = sample or [1.0] * len(rows)
     design = [(1.0, *row) for row in rows]
     beta = [0.0] * size
     for _ in range(NEWTON_STEPS):
@@ -58,19 +92,24 @@ def fit_logistic(
         hessian = [[0.0] * size for _ in range(size)]
         for i in range(1, size):
             hessian[i][i] = penalty
-        for x, label, weight in zip(design, labels, sample, strict=True):
+        for x, label, weight in zip(design, labels, weights, strict=True):
             z = sum(b * v for b, v in zip(beta, x, strict=True))
-            p = 1.0 / (1.0 + math.exp(-z))
+            p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             residual = weight * (p - float(label))
             curvature = weight * p * (1.0 - p)
             for i in range(size):
-                gradient[i] += residual * x[i]
+                xi = x[i]
+                gradient[i] += residual * xi
                 row = hessian[i]
-                for j in range(size):
-                    row[j] += curvature * x[i] * x[j]
+                scaled = curvature * xi
+                for j in range(i, size):
+                    row[j] += scaled * x[j]
+        for i in range(size):
+            for j in range(i):
+                hessian[i][j] = hessian[j][i]
         step = _solve(hessian, gradient)
         beta = [b - s for b, s in zip(beta, step, strict=True)]
-        if max(abs(s) for s in step) < 1e-9:
+        if max(abs(s) for s in step) < 1e-7:
             break
     return beta[0], tuple(beta[1:])
 
@@ -93,31 +132,77 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return solution
 
 
-def calibrate(
-    answerable: Sequence[Evidence | None], unanswerable: Sequence[Evidence | None]
-) -> Calibration:
-    """Fit weights and threshold from top-candidate signals; None means no candidate (BOT-5)."""
-    rows = [r for r in (*answerable, *unanswerable) if r is not None]
-    labels = [True for r in answerable if r is not None] + [
-        False for r in unanswerable if r is not None
-    ]
-    bias, weights = fit_logistic(rows, labels)
+def collect(name: str, pairs: Sequence[Pair], size: int) -> Group:
+    """Signals of every question of `pairs` asked of consecutive bases of `size` (BOT-5)."""
+    group = Group(name, size, [], [], [])
+    firsts = len(first_questions(pairs))
+    for start in range(0, max(firsts, 1), size):
+        if start and firsts - start < size / 2:
+            break
+        workload = build_workload(pairs, size, start)
+        matcher = Matcher()
+        for entry_id, text in enumerate(workload.entries):
+            matcher.upsert(entry_id, [text])
+        for query in workload.answerable:
+            top = matcher.evidence(query.text, k=1)
+            if top and top[0][0] in query.correct:
+                group.right.append(top[0][1])
+            else:
+                group.wrong_answerable.append(top[0][1] if top else None)
+        for query in workload.unanswerable:
+            top = matcher.evidence(query.text, k=1)
+            group.unanswerable.append(top[0][1] if top else None)
+    return group
+
+
+def calibrate(groups: Sequence[Group]) -> Calibration:
+    """Fit the weights on all groups, then the threshold by the rule above (BOT-5)."""
+    rows: list[Evidence] = []
+    labels: list[bool] = []
+    sample: list[float] = []
+    used = [g for g in groups if g.right or g.wrong_answerable or g.unanswerable]
+    for group in used:
+        found = [
+            (row, label)
+            for label, rows_of in ((True, group.right), (False, group.wrong_answerable))
+            for row in rows_of
+            if row is not None
+        ]
+        found += [(row, False) for row in group.unanswerable if row is not None]
+        for row, label in found:
+            rows.append(row)
+            labels.append(label)
+            sample.append(1.0 / len(found))
+    total = sum(sample)
+    sample = [s * len(rows) / total for s in sample]
+    bias, weights = fit_logistic(rows, labels, sample)
     bias, weights = round(bias, 3), tuple(round(w, 3) for w in weights)
-
-    def scores(group: Sequence[Evidence | None]) -> list[float]:
-        return [0.0 if r is None else confidence(r, bias, weights) for r in group]
-
-    positive, negative = scores(answerable), scores(unanswerable)
     threshold = 0.0
-    while threshold < 1.0 and _share(negative, threshold) > CONFIDENT_WRONG_BUDGET:
+    while threshold < 1.0 and worst_confident_wrong(used, bias, weights, threshold) > (
+        CONFIDENT_WRONG_BUDGET
+    ):
         threshold = round(threshold + THRESHOLD_STEP, 3)
+    answerable = [r for g in used for r in (*g.right, *g.wrong_answerable)]
     return Calibration(
         bias,
         weights,
         threshold,
-        _share(negative, threshold),
-        1.0 - _share(positive, threshold),
+        worst_confident_wrong(used, bias, weights, threshold),
+        1.0 - _share(_scores(answerable, bias, weights), threshold),
     )
+
+
+def worst_confident_wrong(
+    groups: Sequence[Group], bias: float, weights: Sequence[float], threshold: float
+) -> float:
+    """The highest confident-wrong rate of any group at `threshold` (BOT-5)."""
+    return max(
+        (_share(_scores(g.unanswerable, bias, weights), threshold) for g in groups), default=0.0
+    )
+
+
+def _scores(rows: Sequence[Evidence | None], bias: float, weights: Sequence[float]) -> list[float]:
+    return [0.0 if r is None else confidence(r, bias, weights) for r in rows]
 
 
 def _share(confidences: Sequence[float], threshold: float) -> float:
@@ -126,38 +211,65 @@ def _share(confidences: Sequence[float], threshold: float) -> float:
     return sum(c >= threshold for c in confidences) / len(confidences)
 
 
+def model_source(result: Calibration, provenance: Sequence[str]) -> str:
+    """The text of kefu/bot/confidence_model.py for a fitted model (BOT-5)."""
+    names = "".join(f'    "{n}",\n' for n in EVIDENCE_NAMES)
+    weights = "".join(
+        f"    {w},  # {n}\n" for n, w in zip(EVIDENCE_NAMES, result.weights, strict=True)
+    )
+    notes = "".join(f"# {line}\n" for line in provenance)
+    return (
+        f'"""{confidence_model.__doc__}"""\n\n'
+        f"{notes}"
+        f"FEATURES = (\n{names})\n"
+        f"BIAS = {result.bias}\n"
+        f"WEIGHTS = (\n{weights})\n"
+        f"THRESHOLD = {result.threshold}\n"
+    )
+
+
 def command(
-    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, readable=True),
+    pairs: list[Path] = typer.Option(..., "--pairs", exists=True, dir_okay=False, readable=True),
     fmt: PairFormat | None = typer.Option(None, "--format", help="Detected when omitted."),
+    split: Split = typer.Option(Split.FIT, "--split", help="Which half of each file to fit on."),
+    sizes: str = typer.Option(",".join(map(str, SIZES)), "--sizes", help="Knowledge-base sizes."),
+    out: Path | None = typer.Option(
+        None, "--out", dir_okay=False, help="Write the model module here (confidence_model.py)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
 ) -> None:
-    """Fit the bot's confidence weights and threshold on a question-pair file (BOT-5)."""
-    workload = build_workload(read_pairs(pairs, fmt), KB_LIMIT)
+    """Fit the bot's confidence model and threshold on question-pair files (BOT-5)."""
     ensure_jieba()
-    matcher = Matcher()
-    for entry_id, text in enumerate(workload.entries):
-        matcher.upsert(entry_id, [text])
-    groups: list[list[Evidence | None]] = [[], []]
+    size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    groups: list[Group] = []
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("signals", total=len(workload.answerable + workload.unanswerable))
-        for group, queries in zip(
-            groups, (workload.answerable, workload.unanswerable), strict=True
-        ):
-            for query in queries:
-                top = matcher.evidence(query.text, k=1)
-                group.append(top[0][1] if top else None)
+        task = progress.add_task("signals", total=len(pairs) * len(size_list))
+        for path in pairs:
+            half = split_pairs(read_pairs(path, fmt), split)
+            for size in size_list:
+                groups.append(collect(path.name, half, min(size, KB_LIMIT)))
                 progress.advance(task)
-    result = calibrate(groups[0], groups[1])
-    weights = ", ".join(f"{w}" for w in result.weights)
-    typer.echo(f"# {pairs.name}: {len(groups[0])} answerable, {len(groups[1])} unanswerable")
-    typer.echo(f"# {', '.join(EVIDENCE_NAMES)}")
-    typer.echo(f"_CONFIDENCE_BIAS = {result.bias}")
-    typer.echo(f"_CONFIDENCE_WEIGHTS = ({weights})")
-    typer.echo(f"DEFAULT_CONFIDENCE_THRESHOLD = {result.threshold}")
-    typer.echo(
-        f"# confident_wrong {result.confident_wrong:.1%}, "
-        f"abstain_answerable {result.abstain_answerable:.1%}"
-    )
+    result = calibrate(groups)
+    provenance = [
+        f"kefu bench calibrate --split {split.value} --sizes {sizes} --pairs "
+        + " --pairs ".join(f"{p.parent.name}/{p.name}" for p in pairs),
+        f"worst group confident_wrong {result.confident_wrong:.1%}, "
+        f"abstain_answerable {result.abstain_answerable:.1%}",
+    ]
+    for group in groups:
+        answerable = len(group.right) + len(group.wrong_answerable)
+        right = _scores(group.right, result.bias, result.weights)
+        wrong = _scores(group.unanswerable, result.bias, result.weights)
+        typer.echo(
+            f"# {group.name} @{group.size}: {answerable} answerable, "
+            f"{len(group.unanswerable)} unanswerable; answered_correct "
+            f"{_share(right, result.threshold) * len(right) / (answerable or 1):.1%}, "
+            f"confident_wrong {_share(wrong, result.threshold):.1%}"
+        )
+    source = model_source(result, provenance)
+    typer.echo(source)
+    if out is not None:
+        out.write_text(source, encoding="utf-8")
     if as_json:
         report = {
             "bias": result.bias,

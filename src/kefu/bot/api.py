@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -25,7 +27,19 @@ from kefu.bot.cache import KbCache
 from kefu.bot.domain import MAX_IMPORT_BYTES, Entry, MenuItem, QuestionDraft
 from kefu.services.context import Staff
 
-router = APIRouter(prefix="/api", default_response_class=JsonOut)
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """BOT-5: the bot starts with the server that serves its routes (text tables, matchers)."""
+    bot = app.state.runtime.bot
+    await bot.start()
+    try:
+        yield
+    finally:
+        await bot.stop()
+
+
+router = APIRouter(prefix="/api", default_response_class=JsonOut, lifespan=_lifespan)
 StaffDep = Annotated[Staff, Depends(current_staff)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Generous caps against huge payloads; the exact limits are the domain's, with named params.

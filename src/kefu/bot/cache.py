@@ -1,9 +1,12 @@
 """This process's matchers, one per shop, each tagged with the knowledge-base version it was
 built from (BOT-2, BOT-5). The database's version is the truth: a matcher whose version differs
-is rebuilt, so several processes stay correct; edits made in this process are applied in place
-when the cached matcher is exactly one version behind. Every use of a matcher runs in a worker
-thread under the matcher's own lock, so matching never blocks the event loop and never sees a
-half-applied edit. It holds no connection and reads nothing itself: callers pass loaders."""
+is rebuilt, so several processes stay correct. Matchers are built ahead of need: every shop's at
+start-up (`preload`), and again after each change made in this process, applied in place when
+the cached matcher is exactly one version behind and rebuilt otherwise (`apply`, `rebuild`); a
+consumer's question builds one only when another process changed the base meanwhile. Builds
+and every use of a matcher run in a worker thread, a use under the matcher's own lock, so
+neither blocks the event loop and no use sees a half-applied edit. It holds no connection and
+reads nothing itself: callers pass loaders."""
 
 from __future__ import annotations
 
@@ -49,6 +52,9 @@ class KbCache:
     def __init__(self) -> None:
         self._slots: dict[int, _Slot] = {}
         self._loading: dict[int, asyncio.Lock] = {}
+        # How many matchers were built ahead of need, and how many for a question (BOT-5).
+        self.builds_ahead = 0
+        self.builds_on_use = 0
 
     def cached_version(self, shop_id: int) -> int | None:
         slot = self._slots.get(shop_id)
@@ -76,43 +82,65 @@ class KbCache:
         slot = self._slots.get(shop_id)
         if slot is not None and slot.version >= version:
             return slot
+        return await self._build(shop_id, load, version, ahead=False)
+
+    async def _build(
+        self,
+        shop_id: int,
+        load: Callable[[], Awaitable[KbSnapshot]],
+        version: int | None,
+        *,
+        ahead: bool,
+    ) -> _Slot:
         lock = self._loading.setdefault(shop_id, asyncio.Lock())
         async with lock:
             slot = self._slots.get(shop_id)
-            if slot is not None and slot.version >= version:
+            if slot is not None and version is not None and slot.version >= version:
                 return slot
             snapshot = await load()
+            if slot is not None and slot.version >= snapshot.version:
+                return slot
             matcher = await asyncio.to_thread(build_matcher, snapshot)
             slot = _Slot(snapshot.version, matcher)
             self._slots[shop_id] = slot
+            if ahead:
+                self.builds_ahead += 1
+            else:
+                self.builds_on_use += 1
             return slot
+
+    async def rebuild(self, shop_id: int, load: Callable[[], Awaitable[KbSnapshot]]) -> None:
+        """Build the shop's matcher from what `load` reads now, off the event loop (BOT-5)."""
+        await self._build(shop_id, load, None, ahead=True)
 
     async def apply(
         self,
         shop_id: int,
         new_version: int,
+        load: Callable[[], Awaitable[KbSnapshot]],
         upserts: Sequence[tuple[int, Sequence[str]]] = (),
         removals: Sequence[int] = (),
     ) -> None:
         """An edit committed as `new_version`: apply it in place if the cached matcher is the
-        version just before, else forget the matcher (it is rebuilt on next use)."""
+        version just before, else rebuild the matcher from `load` (BOT-5)."""
         slot = self._slots.get(shop_id)
-        if slot is None:
-            return
 
-        def edit() -> None:
+        def edit() -> bool:
+            assert slot is not None
             with slot.lock:
+                if slot.version >= new_version:
+                    return True
                 if slot.version != new_version - 1:
-                    if self._slots.get(shop_id) is slot:
-                        del self._slots[shop_id]
-                    return
+                    return False
                 for entry_id in removals:
                     slot.matcher.remove(entry_id)
                 for entry_id, questions in upserts:
                     slot.matcher.upsert(entry_id, questions)
                 slot.version = new_version
+                return True
 
-        await asyncio.to_thread(edit)
+        if slot is None or not await asyncio.to_thread(edit):
+            await self._build(shop_id, load, new_version, ahead=True)
 
     def forget(self, shop_id: int) -> None:
         self._slots.pop(shop_id, None)

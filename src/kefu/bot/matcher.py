@@ -6,28 +6,32 @@ character bigrams and characters of that canonical text, which survive segmentat
 typos, and the toneless pinyin syllable bigrams of that text. Chinese typos are mostly
 homophones (包由/包邮), so a message's character pair that no phrasing holds is looked up by
 its sound. The 24 best phrasings are reranked with rapidfuzz (near spelling, raw and canonical)
-and an IDF-weighted Dice overlap; an entry scores as its best phrasing. The confidence is a
-logistic model of three signals: the IDF share of the message's words that the phrasing lacks
-(a word one character off counts half, as a likely typo; a run of words that is no dictionary
-word but sounds like a word of the phrasing is read as that word), the same share of the
-phrasing's words that the message lacks, and spelling similarity (raw or canonical). Its
-weights and DEFAULT_CONFIDENCE_THRESHOLD were fitted once, on one file (lcqmc/dev.txt, the
-open-domain set with the hardest near-miss negatives): weights by class-balanced L2 logistic
-regression of "answerable or not", then the threshold as the lowest value (0.005 steps) whose
-confident-wrong rate on that file is at most 2.5 %, half the 5 % budget. They are not tuned per
-file measured; `kefu bench calibrate --pairs lcqmc/dev.txt` refits them and prints these
-constants. It is pure: no I/O beyond jieba's and pypinyin's bundled dictionaries, no clock, no
-database; callers run it in a thread."""
+and an IDF-weighted Dice overlap; an entry scores as its best phrasing.
+
+A candidate's confidence is the probability that it is the right answer, on any
+knowledge-base size: a logistic model (kefu.bot.confidence_model, data written by `kefu bench
+calibrate`) of signals that separate a right top entry from a wrong one. How much of the
+message the phrasing lacks and the reverse, each weighted two ways: by jieba's dictionary
+frequencies, which mean the same on 20 entries as on 5,000, and by the base's own IDF (a word
+one character off counts half when it is a likely typo, not another real word like 退货/换货;
+a run of words that is no dictionary word but sounds like a word of the phrasing is read as
+that word); spelling similarity; character coverage both ways; the margin to the next entry
+and how many entries are near, each also scaled by the base's size; whether the two sides
+hold the same words; order (two runs of words exchanged, "A比B好" / "B比A好", and the share of
+reversed word triples); a negation on one side only. It is pure: no I/O beyond jieba's and
+pypinyin's bundled dictionaries, no clock, no database; callers run it in a thread."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from kefu.bot import confidence_model
 from kefu.bot.index import Bm25Index
 from kefu.bot.synonyms import DEFAULT_SYNONYMS, canonical_table
 from kefu.bot.text import (
@@ -38,15 +42,23 @@ from kefu.bot.text import (
     normalise,
     syllable_ngrams,
     syllables,
+    word_information,
 )
 
-DEFAULT_CONFIDENCE_THRESHOLD = 0.77
-# Logistic calibration of the confidence (see the module docstring).
-_CONFIDENCE_BIAS = 0.372
-_CONFIDENCE_WEIGHTS = (-3.037, -2.683, 1.469)
-EVIDENCE_NAMES = ("query_missing", "phrasing_missing", "spelling")
-# The signals of one candidate, in EVIDENCE_NAMES order.
-Evidence = tuple[float, float, float]
+# The signals of one candidate, in EVIDENCE_NAMES order; the model that weighs them is data
+# (kefu.bot.confidence_model), written by `kefu bench calibrate`.
+EVIDENCE_NAMES = confidence_model.FEATURES
+DEFAULT_CONFIDENCE_THRESHOLD = confidence_model.THRESHOLD
+Evidence = tuple[float, ...]
+# Characters that turn a question around (能/不能, 有/没有).
+_NEGATIONS = frozenset("不没无未别非勿")
+# A knowledge base this large counts as size 1.0 in the size signal.
+_SIZE_SCALE = math.log(5000.0)
+_SMALLEST_BASE = 50
+# Entries whose score is this close to the best one count as near it.
+_NEAR = 0.1
+# Order is judged on at most this many shared words (their triples are counted).
+_ORDER_WORDS = 12
 
 # Weights of the four retrieval channels in the first-stage score.
 _WORD_WEIGHT = 0.1
@@ -88,6 +100,7 @@ class _Phrasing:
     canon: str
     words: frozenset[str]
     bigrams: frozenset[str]
+    order: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,7 @@ class Matcher:
                 query.canon,
                 frozenset(query.words),
                 frozenset(query.bigrams),
+                tuple(query.words),
             )
             docs.append(doc_id)
         if docs:
@@ -190,9 +204,10 @@ class Matcher:
             if held is None or score > held[0]:
                 best[phrasing.entry_id] = (score, doc_id)
         ranked = sorted(best.values(), key=lambda item: item[0], reverse=True)
+        scores = [score for score, _ in ranked]
         return [
-            (score, doc_id, self._evidence(query, self._phrasings[doc_id]))
-            for score, doc_id in ranked[:k]
+            (score, doc_id, self._evidence(query, self._phrasings[doc_id], rank, scores))
+            for rank, (score, doc_id) in enumerate(ranked[:k])
         ]
 
     def answer(self, text: str) -> Decision:
@@ -268,22 +283,60 @@ class Matcher:
             query.surface, query.canon, heard, query.bigrams, query.unigrams, query.sounds
         )
 
-    def _evidence(self, query: _Query, phrasing: _Phrasing) -> Evidence:
-        query = self._heard_as(query, phrasing)
-        words = set(query.words)
-        idf = self._words.idf
+    def _evidence(
+        self, query: _Query, phrasing: _Phrasing, rank: int, scores: Sequence[float]
+    ) -> Evidence:
+        heard = self._heard_as(query, phrasing)
+        words = set(heard.words)
         query_only, phrasing_only = words - phrasing.words, phrasing.words - words
         # A word one character away from a word on the other side is likely a typo: half missing.
-        query_missing = sum(idf(t) * _miss(t, phrasing_only) for t in query_only)
-        phrasing_missing = sum(idf(t) * _miss(t, query_only) for t in phrasing_only)
-        return (
-            query_missing / (sum(idf(t) for t in words) or 1.0),
-            phrasing_missing / (sum(idf(t) for t in phrasing.words) or 1.0),
+        query_miss = {t: _miss(t, phrasing_only) for t in query_only}
+        phrasing_miss = {t: _miss(t, query_only) for t in phrasing_only}
+        idf = self._words.idf
+        score = scores[rank]
+        others = [s for i, s in enumerate(scores) if i != rank]
+        query_chars, phrasing_chars = set(query.canon), set(phrasing.canon)
+        shared_chars = len(query_chars & phrasing_chars)
+        query_missing_kb = _share(query_miss, words, idf)
+        phrasing_missing_kb = _share(phrasing_miss, phrasing.words, idf)
+        # Spelling regardless of word order: order has signals of its own below.
+        spelling = (
             max(
-                fuzz.ratio(query.surface, phrasing.surface),
-                fuzz.ratio(query.canon, phrasing.canon),
+                fuzz.ratio(heard.surface, phrasing.surface),
+                fuzz.ratio(heard.canon, phrasing.canon),
+                fuzz.ratio("".join(sorted(heard.words)), "".join(sorted(phrasing.order))),
             )
-            / 100.0,
+            / 100.0
+        )
+        margin = min(1.0, max(-1.0, score - (max(others) if others else 0.0)))
+        near = math.log1p(sum(s >= score - _NEAR for s in others))
+        # Fitted on 50 to 5,000 entries: a smaller base counts as 50.
+        size = math.log(max(len(self._entry_docs), _SMALLEST_BASE)) / _SIZE_SCALE
+        same_words = float(max(query_missing_kb, phrasing_missing_kb) < 0.05)
+        swapped = _swapped(heard.words, phrasing.order)
+        return (
+            _share(query_miss, words, _information),
+            _share(phrasing_miss, phrasing.words, _information),
+            query_missing_kb,
+            phrasing_missing_kb,
+            spelling,
+            shared_chars / (len(query_chars) or 1),
+            shared_chars / (len(phrasing_chars) or 1),
+            margin,
+            near,
+            size,
+            _order_flip(heard.words, phrasing.order),
+            float(_negations(query.canon) != _negations(phrasing.canon)),
+            min(len(words), 10) / 10.0,
+            margin * size,
+            near * size,
+            same_words,
+            spelling * spelling,
+            swapped,
+            swapped * same_words,
+            float(query_missing_kb < 0.05),
+            float(phrasing_missing_kb < 0.05),
+            query_missing_kb * phrasing_missing_kb,
         )
 
     def _weighted_dice(self, query: _Query, phrasing: _Phrasing) -> float:
@@ -305,20 +358,90 @@ def _sound(word: str) -> str:
 
 
 def _miss(word: str, others: Iterable[str]) -> float:
+    # Two real words one character apart (退货/换货) differ in meaning; a slip that is no word,
+    # or sounds the same (定单/订单), is likely a typo.
     for other in others:
         if (
             len(other) == len(word) > 1
             and sum(a != b for a, b in zip(word, other, strict=True)) == 1
+            and (not is_word(word) or not is_word(other) or _sound(word) == _sound(other))
         ):
             return 0.5
     return 1.0
 
 
+def _share(
+    missing: dict[str, float], words: Iterable[str], weight: Callable[[str], float]
+) -> float:
+    total = sum(weight(t) for t in words)
+    return sum(weight(t) * m for t, m in missing.items()) / total if total else 0.0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _information(word: str) -> float:
+    """How much a word says, from jieba's dictionary frequencies: the same on any knowledge
+    base size, where a small base's own document frequencies say little."""
+    return word_information(word)
+
+
+def _negations(text: str) -> int:
+    return sum(char in _NEGATIONS for char in text)
+
+
+def _occurrences(words: Sequence[str]) -> list[tuple[str, int]]:
+    seen: dict[str, int] = {}
+    tokens = []
+    for word in words:
+        tokens.append((word, seen.get(word, 0)))
+        seen[word] = seen.get(word, 0) + 1
+    return tokens
+
+
+def _swapped(query_words: Sequence[str], phrasing_words: Sequence[str]) -> float:
+    """1 when exchanging two non-adjacent runs of shared words puts the message's shared words
+    in the phrasing's order: "A比B好" against "B比A好", "詹姆斯·亨利是尤金之子" against
+    "尤金是詹姆斯·亨利之子". A moved block ("退货怎么申请" / "怎么申请退货") is no exchange."""
+    position = {token: i for i, token in enumerate(_occurrences(phrasing_words))}
+    found = [position[t] for t in _occurrences(query_words) if t in position]
+    rank = {p: r for r, p in enumerate(sorted(found))}
+    seq = [rank[p] for p in found]
+    # Runs of words that stay together, in the message's order, named by their first rank.
+    starts = [seq[i] for i in range(len(seq)) if i == 0 or seq[i] != seq[i - 1] + 1]
+    order = {start: r for r, start in enumerate(sorted(starts))}
+    runs = [order[start] for start in starts]
+    wrong = [i for i, r in enumerate(runs) if r != i]
+    if len(wrong) != 2 or wrong[1] - wrong[0] < 2:
+        return 0.0
+    i, j = wrong
+    return float(runs[i] == j and runs[j] == i)
+
+
+def _order_flip(query_words: Sequence[str], phrasing_words: Sequence[str]) -> float:
+    """Share of shared-word triples whose cyclic order the phrasing reverses: "A比B好" against
+    "B比A好" is 1, while a block moved to the front ("退货怎么申请" / "怎么申请退货") is 0."""
+    position: dict[str, int] = {}
+    for i, word in enumerate(phrasing_words):
+        position.setdefault(word, i)
+    seq = list(dict.fromkeys(position[w] for w in query_words if w in position))[:_ORDER_WORDS]
+    n = len(seq)
+    if n < 3:
+        return 0.0
+    flips = 0
+    for i in range(n):
+        a = seq[i]
+        for j in range(i + 1, n):
+            b = seq[j]
+            for c in seq[j + 1 :]:
+                if not (a < b < c or b < c < a or c < a < b):
+                    flips += 1
+    return flips / (n * (n - 1) * (n - 2) / 6)
+
+
 def confidence(
     evidence: Evidence,
-    bias: float = _CONFIDENCE_BIAS,
-    weights: Sequence[float] = _CONFIDENCE_WEIGHTS,
+    bias: float = confidence_model.BIAS,
+    weights: Sequence[float] = confidence_model.WEIGHTS,
 ) -> float:
-    """The calibrated probability that a candidate answers the message (BOT-5)."""
+    """The calibrated probability that a candidate is the right answer to the message (BOT-5)."""
     z = bias + sum(w * x for w, x in zip(weights, evidence, strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -5,7 +5,7 @@ The matchers are this process's (`KbCache`), passed in by whoever owns them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,6 +28,20 @@ async def decide(ctx: Context, matchers: KbCache, shop_id: int, text: str) -> De
     async with ctx.db.read() as tx:
         version = await kb.kb_version(tx.conn, shop_id)
     return await matchers.use(shop_id, version, lambda: _snapshot(ctx, shop_id), _answer(text))
+
+
+def _loader(ctx: Context, shop_id: int) -> Callable[[], Awaitable[KbSnapshot]]:
+    return lambda: _snapshot(ctx, shop_id)
+
+
+async def preload(ctx: Context, matchers: KbCache) -> int:
+    """BOT-5: build every shop's matcher ahead of its first question (start-up); returns how
+    many shops have a knowledge base."""
+    async with ctx.db.read() as tx:
+        shops = await kb.shops_with_questions(tx.conn)
+    for shop_id in shops:
+        await matchers.rebuild(shop_id, _loader(ctx, shop_id))
+    return len(shops)
 
 
 def _answer(text: str) -> Callable[..., Decision]:
@@ -172,7 +186,10 @@ async def add_question(
         view = await kb.shop_question(tx.conn, staff.shop_id, question_id)
         await tx.commit()
     await matchers.apply(
-        staff.shop_id, version, upserts=[(question_id, _phrasings(view.question, view.phrasings))]
+        staff.shop_id,
+        version,
+        _loader(ctx, staff.shop_id),
+        upserts=[(question_id, _phrasings(view.question, view.phrasings))],
     )
     return view
 
@@ -191,7 +208,10 @@ async def update_question(
         view = await kb.shop_question(tx.conn, staff.shop_id, question_id)
         await tx.commit()
     await matchers.apply(
-        staff.shop_id, version, upserts=[(question_id, _phrasings(view.question, view.phrasings))]
+        staff.shop_id,
+        version,
+        _loader(ctx, staff.shop_id),
+        upserts=[(question_id, _phrasings(view.question, view.phrasings))],
     )
     return view
 
@@ -204,7 +224,9 @@ async def delete_question(ctx: Context, matchers: KbCache, staff: Staff, questio
         await kb.delete_question(tx.conn, question_id)
         version = await kb.bump_version(tx.conn, staff.shop_id)
         await tx.commit()
-    await matchers.apply(staff.shop_id, version, removals=[question_id])
+    await matchers.apply(
+        staff.shop_id, version, _loader(ctx, staff.shop_id), removals=[question_id]
+    )
 
 
 async def _check_refs(conn: Connection, shop_id: int, draft: QuestionDraft) -> None:
@@ -250,8 +272,8 @@ async def put_synonyms(
         await kb.save_synonyms(tx.conn, staff.shop_id, clean_groups, words)
         saved = await kb.kb_settings(tx.conn, staff.shop_id)
         await tx.commit()
-    # New synonyms change how every phrasing is cut: the matcher is rebuilt on next use.
-    matchers.forget(staff.shop_id)
+    # New synonyms change how every phrasing is cut: the matcher is rebuilt now.
+    await matchers.rebuild(staff.shop_id, _loader(ctx, staff.shop_id))
     return saved
 
 
@@ -313,7 +335,7 @@ async def import_rows(
         if parsed.rows:
             await kb.bump_version(tx.conn, shop_id)
         await tx.commit()
-    matchers.forget(shop_id)
+    await matchers.rebuild(shop_id, _loader(ctx, shop_id))
     return ImportResult(imported, updated, sorted(parsed.rejected, key=lambda r: r.line))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import tempfile
 import threading
@@ -40,6 +41,9 @@ _CHAR_VARIANTS = str.maketrans(
         "號": "号",
     }
 )
+# Words typed for one another on purpose or by the input method, folded before segmentation.
+_WORD_VARIANTS = {"神么": "什么", "神马": "什么", "什麽": "什么", "肿么": "怎么"}
+_VARIANT_WORDS = re.compile("|".join(_WORD_VARIANTS))
 _NOT_WORD = re.compile(r"[\W_]+")
 
 # Tokens that carry tone, politeness or grammar but not what the question is about.
@@ -89,8 +93,24 @@ STOP_TOKENS: frozenset[str] = frozenset(
         "请",
         "问下",
         "问一下",
+        "我要",
+        "我想",
+        "要",
+        "是",
+        "东西",
+        "申请",
+        "办理",
+        "是不是",
     ]
 )
+# The purchase is the context of every question a shop is asked: these are cut whole, then
+# dropped like stop tokens.
+CONTEXT_PHRASES: frozenset[str] = frozenset(
+    ["下单后", "付款后", "拍下后", "购买后", "买了以后", "下单以后", "付款以后"]
+)
+STOP_TOKENS = STOP_TOKENS | CONTEXT_PHRASES
+# A yes-no question may end in 不 ("能退不"): there it asks, it does not deny.
+_QUESTION_ENDINGS = frozenset(["不", "没", "没有"])
 
 _jieba_lock = threading.Lock()
 _jieba_ready = False
@@ -99,7 +119,15 @@ _jieba_ready = False
 def normalise(text: str) -> str:
     """Fold width, case and variant characters so equal questions compare equal (BOT-5)."""
     folded = unicodedata.normalize("NFKC", text).lower().translate(_CHAR_VARIANTS)
-    return folded.strip()
+    return _VARIANT_WORDS.sub(lambda m: _WORD_VARIANTS[m.group(0)], folded).strip()
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary and pypinyin's tables now (BOT-5). Loading them holds the
+    interpreter for up to a second or two even in a worker thread, so a server does it before it
+    takes connections, not on a consumer's first question."""
+    ensure_jieba()
+    syllables("发")
 
 
 def ensure_jieba() -> None:
@@ -122,7 +150,7 @@ class WordCutter:
     __slots__ = ("_lengths", "_protected")
 
     def __init__(self, protected: Iterable[str]) -> None:
-        words = {normalise(w) for w in protected}
+        words = {normalise(w) for w in protected} | CONTEXT_PHRASES
         # Single characters are left to jieba: protecting 能 would split 功能.
         self._protected = frozenset(w for w in words if len(w) > 1)
         self._lengths = sorted({len(w) for w in self._protected}, reverse=True)
@@ -172,6 +200,8 @@ def is_word(text: str) -> bool:
 
 def content_words(words: Sequence[str], canonical: Mapping[str, str]) -> list[str]:
     """Map words to their synonym group's canonical word and drop stop tokens (BOT-5)."""
+    if len(words) > 1 and words[-1] in _QUESTION_ENDINGS:
+        words = words[:-1]
     mapped = (canonical.get(w, w) for w in words)
     return [w for w in mapped if w not in STOP_TOKENS]
 
@@ -203,3 +233,10 @@ def syllable_ngrams(text: str, n: int) -> list[str]:
     if len(sounds) <= n:
         return [" ".join(sounds)] if sounds else []
     return [" ".join(sounds[i : i + n]) for i in range(len(sounds) - n + 1)]
+
+
+def word_information(word: str) -> float:
+    """−log of a word's frequency in jieba's dictionary; words it lacks count as rarest (BOT-5)."""
+    ensure_jieba()
+    total = jieba.dt.total
+    return math.log(total / max(jieba.dt.FREQ.get(word) or 0, 1))

@@ -446,3 +446,10 @@ async def faq_clicks(
         .group_by(e.cause)
     )
     return {str(item): int(n) for item, n in rows}
+
+
+async def shops_with_questions(conn: AsyncConnection) -> list[int]:
+    """BOT-5: the shops whose knowledge base has at least one question."""
+    q = t.kb_questions.c
+    rows = await conn.execute(select(q.shop_id).distinct().order_by(q.shop_id))
+    return [int(r.shop_id) for r in rows]
