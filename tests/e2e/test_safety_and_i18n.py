@@ -93,6 +93,8 @@ SETTINGS_PAGES = {
     "entry": [],
     "greetings": [],
     "phrases": [("phrase-new", "phrase-dialog")],
+    "staff": [("account-new", "new-account-dialog")],
+    "team": [],
 }
 
 
