@@ -93,6 +93,7 @@ SETTINGS_PAGES = {
     "entry": [],
     "greetings": [],
     "phrases": [("phrase-new", "phrase-dialog")],
+    "reception": [],
     "staff": [("account-new", "new-account-dialog")],
     "team": [],
 }

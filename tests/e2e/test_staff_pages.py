@@ -1,9 +1,10 @@
 """Issue 10, set-up and staff in the browser: the owner manages accounts, groups and the audit
 log (ACCT-1, ACCT-3, ACCT-6); supervisors and group leaders suspend and move agents in batch
-(PRES-1, ACCT-5)."""
+(PRES-1, ACCT-5); the owner sets reception rules (SET-1, PRES-4)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from typing import Any
@@ -42,6 +43,12 @@ def _accounts(server: Server) -> dict[str, dict[str, Any]]:
     with closing(_db(server)) as db:
         rows = db.execute("select * from accounts where shop_id = 1").fetchall()
     return {r["username"]: dict(r) for r in rows}
+
+
+def _settings(server: Server) -> dict[str, Any]:
+    with closing(_db(server)) as db:
+        (raw,) = db.execute("select settings from shops where id = 1").fetchone()
+    return dict(json.loads(raw))
 
 
 def test_acct_1_owner_creates_an_agent_in_the_ui_who_then_logs_in(
@@ -241,3 +248,31 @@ def test_acct_1_groups_are_created_renamed_and_a_busy_group_is_not_deleted(
     owner.locator(".group-delete-box .el-button--primary").click()
     expect(names).to_have_count(count)
     assert "晚班组" not in _groups(server)
+
+
+def test_set_1_owner_sets_queue_order_auto_end_and_who_sets_limits(
+    server: Server, new_page: Any
+) -> None:
+    owner = new_page(base=server.base)
+    login(owner, server, "owner", online=False)
+    owner.goto(f"{server.base}/settings/reception")
+    owner.get_by_test_id("reception-page").wait_for()
+    owner.get_by_test_id("queue-order-lcfs").click()
+    owner.get_by_test_id("auto-end-5min_warn").click()
+    owner.get_by_test_id("limit-by-supervisor").click()
+    field(owner, "max-limit").fill("8")
+    owner.get_by_test_id("reception-save").click()
+    expect(owner.locator(".el-message--success")).to_be_visible()
+    s = _settings(server)
+    assert (s["queue_order"], s["auto_end"]) == ("lcfs", "5min_warn")
+    assert (s["reception_limit_by"], s["max_reception_limit"]) == ("supervisor", 8)
+
+    # PRES-4: the supervisor now sets an agent's limit on the team page, under the maximum.
+    sup = new_page(base=server.base)
+    login(sup, server, "agent1", online=False)
+    sup.goto(f"{server.base}/settings/team")
+    limit = field(_row(sup, "agent2"), "acct-limit-input")
+    limit.fill("6")
+    limit.press("Enter")
+    expect(sup.locator(".el-message--success")).to_be_visible()
+    assert _accounts(server)["agent2"]["reception_limit"] == 6

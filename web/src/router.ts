@@ -17,6 +17,7 @@ export const router = createRouter({
         { path: 'kb', name: 'settings-kb', component: () => import('./features/settings/pages/KnowledgePage.vue') },
         { path: 'entry', name: 'settings-entry', component: () => import('./features/settings/pages/EntryPage.vue') },
         { path: 'greetings', name: 'settings-greetings', component: () => import('./features/settings/pages/GreetingsPage.vue') },
+        { path: 'reception', name: 'settings-reception', component: () => import('./features/settings/pages/ReceptionPage.vue') },
         { path: 'staff', name: 'settings-staff', component: () => import('./features/staff/pages/StaffPage.vue') },
         { path: 'team', name: 'settings-team', component: () => import('./features/staff/pages/TeamPage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
