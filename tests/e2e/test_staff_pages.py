@@ -276,3 +276,31 @@ def test_set_1_owner_sets_queue_order_auto_end_and_who_sets_limits(
     limit.press("Enter")
     expect(sup.locator(".el-message--success")).to_be_visible()
     assert _accounts(server)["agent2"]["reception_limit"] == 6
+
+
+def test_acct_6_many_accounts_are_paged_and_the_audit_log_loads_more(
+    server: Server, new_page: Any
+) -> None:
+    group_id = next(iter(_groups(server).values()))
+    api = server.staff("owner", online=False)  # set-up over HTTP, then signed out
+    for i in range(51):
+        body = {"username": f"extra{i:02d}", "password": "extra-pass-1", "group_id": group_id}
+        api.post("/api/agents", json=body).raise_for_status()
+    api.post("/api/auth/logout").raise_for_status()
+    api.close()
+    owner = new_page(base=server.base)
+    login(owner, server, "owner", online=False)
+    owner.goto(f"{server.base}/settings/staff")
+    names = owner.get_by_test_id("acct-username")
+    expect(names).to_have_count(20)  # 56 accounts, 20 a page
+    owner.get_by_test_id("account-pager").locator(".el-pager li", has_text="3").click()
+    expect(names).to_have_count(16)
+
+    owner.locator("#tab-audit").click()
+    actions = owner.get_by_test_id("audit-action")
+    expect(actions).to_have_count(50)
+    expect(owner.get_by_test_id("audit-target").first).to_have_text("extra50")  # newest first
+    owner.get_by_test_id("audit-more").click()
+    expect(actions).to_have_count(51)
+    expect(owner.get_by_test_id("audit-target").last).to_have_text("extra00")
+    expect(owner.get_by_test_id("audit-more")).to_have_count(0)
