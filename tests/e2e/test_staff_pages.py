@@ -89,22 +89,51 @@ def test_acct_1_owner_creates_an_agent_in_the_ui_who_then_logs_in(
     created = _accounts(server)["xiaozhang"]
     assert (created["group_id"], created["role"]) == (group_id, "agent")
 
-    # ACCT-6: the audit log names who did what to whom.
+    # The owner renames the account, takes IM permission away and gives it back, and resets
+    # the password (too short first, refused by the form).
+    row.get_by_test_id("account-edit").click()
+    edit = owner.get_by_test_id("edit-account-dialog")
+    field(edit, "edit-display-name").fill("小张")
+    edit.get_by_test_id("edit-im").click()
+    edit.get_by_test_id("edit-account-submit").click()
+    expect(edit).to_be_hidden()
+    expect(row.get_by_test_id("acct-name")).to_have_text("小张")
+    assert _accounts(server)["xiaozhang"]["has_im_permission"] == 0
+    row.get_by_test_id("account-edit").click()
+    edit.get_by_test_id("edit-im").click()
+    edit.get_by_test_id("edit-account-submit").click()
+    expect(edit).to_be_hidden()
+    assert _accounts(server)["xiaozhang"]["has_im_permission"] == 1
+    row.get_by_test_id("account-password").click()
+    reset = owner.get_by_test_id("password-dialog")
+    field(reset, "reset-password").fill("1234567")
+    reset.get_by_test_id("reset-password-submit").click()
+    expect(reset.locator(".el-form-item__error")).to_contain_text("8–200")
+    field(reset, "reset-password").fill("second-pass-9")
+    reset.get_by_test_id("reset-password-submit").click()
+    expect(reset).to_be_hidden()
+
+    # ACCT-6: the audit log names who did what to whom, newest first.
     owner.locator("#tab-audit").click()
-    first = owner.get_by_test_id("audit-table").locator("tr.el-table__row").first
-    expect(first.get_by_test_id("audit-action")).to_have_text("创建账号")
-    expect(first.get_by_test_id("audit-who")).to_have_text("林晓")
-    expect(first.get_by_test_id("audit-target")).to_have_text("小张 <b>新</b>")
+    rows = owner.get_by_test_id("audit-table").locator("tr.el-table__row")
+    expect(rows.get_by_test_id("audit-action")).to_have_text(
+        ["重置密码", "修改账号", "修改账号", "创建账号"]
+    )
+    expect(rows.get_by_test_id("audit-who").first).to_have_text("林晓")
+    expect(rows.get_by_test_id("audit-target").last).to_have_text("小张")
 
     # The owner signs out; the new agent signs in through the login page.
     owner.goto(f"{server.base}/workbench")
     owner.get_by_test_id("logout").click()
     owner.wait_for_url("**/login")
     field(owner, "login-username").fill("xiaozhang")
-    field(owner, "login-password").fill("welcome-2026")
+    field(owner, "login-password").fill("welcome-2026")  # the password before the reset
+    owner.get_by_test_id("login-submit").click()
+    expect(owner.get_by_test_id("login-error")).to_be_visible()
+    field(owner, "login-password").fill("second-pass-9")
     owner.get_by_test_id("login-submit").click()
     owner.get_by_test_id("workbench").wait_for()
-    expect(owner.get_by_test_id("me")).to_contain_text("小张 <b>新</b>")
+    expect(owner.get_by_test_id("me")).to_contain_text("小张")
     # An agent is offered neither the staff pages nor the team page.
     expect(owner.get_by_test_id("open-settings")).to_have_count(0)
     expect(owner.get_by_test_id("open-team")).to_have_count(0)
