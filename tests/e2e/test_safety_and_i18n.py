@@ -93,6 +93,9 @@ SETTINGS_PAGES = {
     "entry": [],
     "greetings": [],
     "phrases": [("phrase-new", "phrase-dialog")],
+    "reception": [],
+    "staff": [("account-new", "new-account-dialog")],
+    "team": [],
 }
 
 

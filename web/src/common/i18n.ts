@@ -59,11 +59,20 @@ function inputText(params: Record<string, unknown>): string | null {
   if (typeof params.max_bytes === 'number') return t('errors.input.file_too_large', { mb: Math.round(params.max_bytes / 1024 / 1024) })
   if (typeof params.max_days === 'number') return t('errors.input.max_days', { max: params.max_days })
   const problem = String(params.problem ?? '')
-  if (!INPUT_PROBLEMS.includes(problem)) return null
   const name = String(params.field ?? '').replace(/\./g, '_')
   const fieldKey = `errors.input.fields.${name}`
   const field = name && te(fieldKey) ? t(fieldKey) : ''
+  if (!INPUT_PROBLEMS.includes(problem)) return boundsText(name, field, params)
   return t(`errors.input.${problem}`, { field, max: params.max_chars ?? params.max_items ?? '' }).trim()
+}
+
+/** A refusal naming only its field's bounds (names, passwords, reception limits: domain/accounts.py). */
+function boundsText(name: string, field: string, params: Record<string, unknown>): string | null {
+  const { t } = i18n.global
+  if (!field || typeof params.max !== 'number') return null
+  if (name === 'password') return t('errors.input.length', { field, min: params.min ?? '', max: params.max })
+  if (typeof params.min === 'number') return t('errors.input.range', { field, min: params.min, max: params.max })
+  return t('errors.input.chars', { field, max: params.max })
 }
 
 /** Translate a server error code (errors.<code>), never its English message. */

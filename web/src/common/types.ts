@@ -11,6 +11,7 @@ export interface Account {
   has_im_permission: boolean
   status: AgentStatus
   is_suspended: boolean
+  is_disabled?: boolean
   reception_limit: number
   current_load: number
 }

@@ -2,9 +2,15 @@ import { http, query, upload } from '@/common/http'
 
 export type BotMode = 'bot_first' | 'human_first'
 
+export type QueueOrder = 'fcfs' | 'lcfs'
+export type AutoEnd = '15min' | '5min_warn'
+export type LimitSetter = 'agent' | 'supervisor'
+
 export interface ShopSettings {
-  queue_order?: string
-  auto_end?: string
+  queue_order?: QueueOrder
+  auto_end?: AutoEnd
+  reception_limit_by?: LimitSetter
+  max_reception_limit?: number
   bot_enabled: boolean
   bot_mode: BotMode
   welcome_message?: string

@@ -101,7 +101,9 @@ export function useStaffRealtime() {
   async function endSession(reason: string): Promise<void> {
     if (ended) return
     ended = true
-    if (reason === 'taken_over') ElMessage({ type: 'warning', message: t('desk.session.takenOver'), duration: 8000 })
+    const notices: Record<string, string> = { taken_over: 'desk.session.takenOver', disabled: 'desk.session.disabled', password_reset: 'desk.session.passwordReset' }
+    const notice = notices[reason]
+    if (notice) ElMessage({ type: 'warning', message: t(notice), duration: 8000, customClass: `session-ended session-ended-${reason}` })
     stop()
     await router.push('/login')
   }
