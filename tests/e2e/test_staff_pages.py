@@ -73,7 +73,10 @@ def test_acct_1_owner_creates_an_agent_in_the_ui_who_then_logs_in(
     expect(dialog.locator(".el-form-item__error")).to_contain_text("8–200")
     field(dialog, "new-password").fill("welcome-2026")
     dialog.get_by_test_id("new-account-submit").click()
-    expect(dialog.locator(".el-form-item__error")).to_have_text("该用户名已被使用，请换一个")
+    # The password's error leaves with a transition while the username's enters.
+    taken = dialog.locator(".el-form-item__error", has_text="该用户名已被使用，请换一个")
+    expect(taken).to_be_visible()
+    expect(dialog.locator(".el-form-item__error")).to_have_count(1)
 
     field(dialog, "new-username").fill("xiaozhang")
     field(dialog, "new-display-name").fill("小张 <b>新</b>")
