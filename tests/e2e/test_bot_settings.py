@@ -127,7 +127,10 @@ def test_bot_answers_from_the_knowledge_base_and_hands_over(
 
     # ENTRY-2: a FAQ menu entry linked to the question.
     open_settings(owner, server, "entry")
-    field(owner, "entry-welcome-input").fill("您好，我是小鹿优选的智能助手，有问题随时问我～")
+    # The page has loaded the shop's entry (the demo's welcome) before it is edited.
+    welcome = field(owner, "entry-welcome-input")
+    expect(welcome).to_have_value("您好，欢迎光临！请问有什么可以帮您？")
+    welcome.fill("您好，我是小鹿优选的智能助手，有问题随时问我～")
     set_faq_entry(owner, "发货物流", "多久发货", QUESTION)
     save_entry(owner)
 
