@@ -27,6 +27,8 @@ class ServeProcess:
     # None: no KEFU_SECRET_KEY, so the process keeps its own in the data folder.
     secret_key: str | None = SECRET
     data_dir: Path | None = None
+    # More KEFU_* settings for the process.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -43,6 +45,7 @@ class ServeProcess:
             "KEFU_PORT": str(self.port),
             "KEFU_HOST": "127.0.0.1",
             "KEFU_SCHEDULER_INTERVAL_S": "0.5",
+            **self.env,
         }
         if self.secret_key is not None:
             env["KEFU_SECRET_KEY"] = self.secret_key

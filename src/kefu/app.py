@@ -31,6 +31,7 @@ from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
+from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
@@ -57,6 +58,7 @@ class Runtime:
     scheduler: Scheduler
     notifier: QueueNotifier
     bot: BotResponder
+    heartbeat: Heartbeat
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -92,6 +94,7 @@ def build_runtime(
         scheduler=Scheduler(ctx),
         notifier=notifier,
         bot=bot,
+        heartbeat=Heartbeat(ctx),
     )
 
 
@@ -109,12 +112,14 @@ def create_app(
         quiet_client_errors()
         await runtime.ctx.broker.start(runtime.hub.handle)
         await runtime.writer.start()
+        runtime.heartbeat.start()  # PRES-1
         if run_scheduler:
             await runtime.scheduler.start()
         try:
             yield
         finally:
             await runtime.scheduler.stop()
+            await runtime.heartbeat.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     allow_staff_sockets_without_origin: bool = False
     cookie_secure: bool = False
     scheduler_interval_s: float = 1.0
+    # PRES-1: an agent whose last staff socket has been gone this long is not routed to; each
+    # process refreshes its sockets' accounts in the database every third of it.
+    presence_grace_s: float = Field(default=60.0, gt=0)
     # HTTP request bodies (uploads have their own bounds); larger ones are 413 too_large.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     ws_max_frame_bytes: int = 64 * 1024

@@ -29,6 +29,8 @@ class AgentLoad:
     has_im_permission: bool
     limit: int
     current: int
+    # PRES-1: a staff socket of the agent's is open or went away within the grace period.
+    is_present: bool = True
 
     @property
     def idle_rate(self) -> float:
@@ -43,10 +45,12 @@ class QueuedRequest:
 
 
 def is_eligible(agent: AgentLoad, group_id: GroupId | None) -> bool:
-    """ROUTE-1: IM permission, online, not suspended, below the limit, in the entry's group."""
+    """ROUTE-1: IM permission, online and present (PRES-1), not suspended, below the limit,
+    in the entry's group."""
     return (
         agent.has_im_permission
         and agent.status is AgentStatus.ONLINE
+        and agent.is_present
         and not agent.is_suspended
         and agent.current < agent.limit
         and (group_id is None or agent.group_id == group_id)

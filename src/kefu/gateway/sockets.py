@@ -32,7 +32,7 @@ from kefu.services.context import (
     consumer_topic,
 )
 from kefu.services.messages import SendRequest
-from kefu.services.presence import me, staff_topics
+from kefu.services.presence import me, socket_closed, socket_opened, staff_topics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN = 4403
@@ -202,12 +202,14 @@ async def staff_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, topics)
     connection.start()
     try:
+        await socket_opened(rt.ctx, staff)  # PRES-1; balanced by socket_closed below
         connection.push({"type": "ready", "account": await me(rt.ctx, staff)})
         await _serve(
             websocket, connection, p.STAFF_FRAMES, lambda f: _staff_frame(websocket, staff, f)
         )
     finally:
         await rt.hub.forget(connection)
+        await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
         await connection.stop()
 

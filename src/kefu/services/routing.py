@@ -14,7 +14,7 @@ from kefu.domain.conversation import ParticipantRole
 from kefu.domain.ids import GroupId
 from kefu.domain.shop import ShopSettings
 from kefu.services import events, greetings
-from kefu.services.context import Context
+from kefu.services.context import Context, presence_window
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
 from kefu.storage import routing as store
@@ -39,7 +39,7 @@ async def assign_waiting(
     are not load; ROUTE-7 is about loads).
     """
     settings = settings or await shop_store.shop_settings(tx.conn, shop_id)
-    agents = await store.agent_loads(tx.conn, shop_id)
+    agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
     free: dict[GroupId | None, int] = {}
     for agent in agents:
         if routing.is_eligible(agent, agent.group_id):
@@ -108,7 +108,8 @@ async def _assign_queued(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         if look_first and not any(
-            routing.is_eligible(a, None) for a in await store.agent_loads(tx.conn, shop_id)
+            routing.is_eligible(a, None)
+            for a in await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
         ):
             return []
         settings, shop_greetings = await greetings_store.with_settings(tx.conn, shop_id)
@@ -131,7 +132,7 @@ async def sweep_queues(ctx: Context) -> list[int]:
     async with ctx.db.read() as tx:
         for shop_id in await store.shops_with_queue(tx.conn):
             groups = await store.queued_groups(tx.conn, shop_id)
-            agents = await store.agent_loads(tx.conn, shop_id)
+            agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
             if any(routing.is_eligible(a, g) for g in groups for a in agents):
                 shop_ids.append(shop_id)
     for shop_id in shop_ids:

@@ -11,7 +11,7 @@ from kefu.domain.conversation import ConversationState, ParticipantRole
 from kefu.domain.ids import AccountId, GroupId
 from kefu.domain.notices import Notice
 from kefu.services.access import access_account, access_conversation, access_group
-from kefu.services.context import Context, Staff, account_topic
+from kefu.services.context import Context, Staff, account_topic, presence_window
 from kefu.services.conversations import add_participant, get_view
 from kefu.services.routing import announce, assign_waiting
 from kefu.services.views import TransferView, transfer_view
@@ -90,7 +90,7 @@ async def decide_transfer(
         if accept:
             if conv.state != ConversationState.ASSIGNED:
                 raise errors.ConversationClosed(state=conv.state)
-            await _check_can_receive(tx.conn, staff.shop_id, AccountId(staff.account_id))
+            await _check_can_receive(ctx, tx.conn, staff.shop_id, AccountId(staff.account_id))
             notice = notices.transferred(
                 from_agent=await _name(tx.conn, staff, row.from_agent_id),
                 to_agent=await _name(tx.conn, staff, staff.account_id),
@@ -122,8 +122,11 @@ async def _tell_sender(ctx: Context, transfer: TransferView) -> None:
         )
 
 
-async def _check_can_receive(conn: Connection, shop_id: int, agent_id: AccountId) -> None:
-    loads = {a.agent_id: a for a in await routing_store.agent_loads(conn, shop_id)}
+async def _check_can_receive(
+    ctx: Context, conn: Connection, shop_id: int, agent_id: AccountId
+) -> None:
+    window = presence_window(ctx)
+    loads = {a.agent_id: a for a in await routing_store.agent_loads(conn, shop_id, window)}
     agent = loads.get(agent_id)
     if agent is None or not routing.is_eligible(agent, None):
         raise errors.AgentUnavailable()
@@ -172,7 +175,7 @@ async def transfer_to_group(
     async with ctx.db.uow() as tx:
         conv = await _assigned_under_lock(tx, staff, conversation_id)
         group = await access_group(tx.conn, staff, to_group_id)
-        agents = await routing_store.agent_loads(tx.conn, staff.shop_id)
+        agents = await routing_store.agent_loads(tx.conn, staff.shop_id, presence_window(ctx))
         exclude = frozenset({AccountId(conv.agent_id)}) if conv.agent_id else frozenset()
         chosen = routing.choose_agent(agents, GroupId(to_group_id), ctx.rng, exclude=exclude)
         if chosen is None:

@@ -69,6 +69,8 @@ accounts = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # ACCT-1: a disabled account keeps its history but cannot log in or be routed to.
     Column("is_disabled", Boolean, nullable=False, server_default=text("false")),
+    # PRES-1: the last sign of life (login, status change, staff socket); None: never signed in.
+    Column("last_seen_at", UtcDateTime, nullable=True),
     UniqueConstraint("shop_id", "username"),
 )
 
