@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # PRES-1: an agent whose last staff socket has been gone this long is not routed to; each
     # process refreshes its sockets' accounts in the database every third of it.
     presence_grace_s: float = Field(default=60.0, gt=0)
+    # CONV-7: a transfer offered to a named agent and not decided within this expires.
+    transfer_timeout_s: float = Field(default=60.0, gt=0)
     # HTTP request bodies (uploads have their own bounds); larger ones are 413 too_large.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     ws_max_frame_bytes: int = 64 * 1024

@@ -243,8 +243,12 @@ class TransferOut(Out):
     from_agent_id: int | None
     to_agent_id: int | None
     to_group_id: int | None
-    state: Literal["pending", "accepted", "declined"]
+    state: Literal["pending", "accepted", "declined", "cancelled", "expired"]
     created_at: datetime
+    expires_at: datetime | None = Field(
+        description="A pending offer expires then (KEFU_TRANSFER_TIMEOUT_S; CONV-7); null for "
+        "a transfer to a group, decided when made."
+    )
 
 
 class SessionConsumerOut(Out):

@@ -432,6 +432,16 @@ async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -
 
 
 @router.post(
+    "/transfers/{transfer_id}/cancel",
+    tags=["conversations"],
+    response_model=m.TransferOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def cancel_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await transfers.cancel_transfer(ctx_of(request), staff, transfer_id))
+
+
+@router.post(
     "/conversations/{conversation_id}/invite",
     tags=["conversations"],
     response_model=m.ConversationOut,

@@ -57,6 +57,41 @@ def is_eligible(agent: AgentLoad, group_id: GroupId | None) -> bool:
     )
 
 
+# CONV-7: why an agent cannot take a conversation now, most lasting first.
+NO_IM_PERMISSION = "no_im_permission"
+SUSPENDED = "suspended"
+OFFLINE = "offline"
+DISCONNECTED = "disconnected"
+FULL = "full"
+# A busy agent or one on a break may be offered a transfer, to accept once back online.
+OFFER_WAITS_FOR = frozenset({AgentStatus.BUSY.value, AgentStatus.BREAK.value})
+
+
+def unavailable_because(agent: AgentLoad) -> str | None:
+    """CONV-7: the reason `agent` is not eligible (ROUTE-1, any group), or None if they are:
+    no_im_permission, suspended, offline, disconnected, full, busy or break."""
+    if not agent.has_im_permission:
+        return NO_IM_PERMISSION
+    if agent.is_suspended:
+        return SUSPENDED
+    if agent.status is AgentStatus.OFFLINE:
+        return OFFLINE
+    if not agent.is_present:
+        return DISCONNECTED
+    if agent.current >= agent.limit:
+        return FULL
+    if agent.status is not AgentStatus.ONLINE:
+        return agent.status.value
+    return None
+
+
+def offer_refused_because(agent: AgentLoad) -> str | None:
+    """CONV-7: why a transfer may not even be offered to `agent` (refused at once), or None.
+    Busy or on a break may be offered: the agent accepts once online."""
+    reason = unavailable_because(agent)
+    return None if reason in OFFER_WAITS_FOR else reason
+
+
 def choose_agent(
     agents: Sequence[AgentLoad],
     group_id: GroupId | None,
@@ -176,3 +211,8 @@ def estimate_wait(
         return None
     per_assignment = window / recent_assignments
     return per_assignment * position
+
+
+def offer_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """CONV-7: a pending transfer offer lapses at its deadline (None: it has none)."""
+    return expires_at is not None and now >= expires_at

@@ -105,6 +105,7 @@ class TransferView:
     to_group_id: int | None
     state: str
     created_at: datetime
+    expires_at: datetime | None = None
 
 
 async def account_views(
@@ -233,4 +234,5 @@ def transfer_view(record: TransferRecord) -> TransferView:
         to_group_id=record.to_group_id,
         state=record.state,
         created_at=record.created_at,
+        expires_at=record.expires_at,
     )

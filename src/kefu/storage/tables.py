@@ -262,6 +262,8 @@ transfers = Table(
     Column("state", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime, nullable=True),
+    # CONV-7: a pending offer not decided by then expires; None: decided when made.
+    Column("expires_at", UtcDateTime, nullable=True),
 )
 
 timers = Table(
