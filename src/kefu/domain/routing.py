@@ -203,11 +203,22 @@ def queue_positions(queue: Sequence[QueuedRequest], order: QueueOrder) -> dict[C
 THROUGHPUT_WINDOW = timedelta(minutes=30)
 
 
+def is_on_duty(agent: AgentLoad, group_id: GroupId | None) -> bool:
+    """ROUTE-4: an agent who will take the group's queue as room frees: eligible (ROUTE-1)
+    but for their load."""
+    return is_eligible(replace(agent, current=0, limit=max(agent.limit, 1)), group_id)
+
+
 def estimate_wait(
-    position: int, recent_assignments: int, window: timedelta = THROUGHPUT_WINDOW
+    position: int,
+    recent_assignments: int,
+    window: timedelta = THROUGHPUT_WINDOW,
+    *,
+    on_duty: bool = True,
 ) -> timedelta | None:
-    """ROUTE-4: the wait at the group's recent pace; None while there is no pace yet."""
-    if recent_assignments <= 0:
+    """ROUTE-4: the wait at the group's recent pace; None while there is no pace yet, and
+    while no agent of the group is on duty (no invented minutes: nobody may come)."""
+    if recent_assignments <= 0 or not on_duty:
         return None
     per_assignment = window / recent_assignments
     return per_assignment * position

@@ -39,7 +39,7 @@ from kefu.domain.login import (
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services import audit, views
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic, presence_window
-from kefu.services.presence import account_changed
+from kefu.services.presence import account_changed, queue_may_change
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
 from kefu.storage import shops as shop_store
@@ -375,10 +375,15 @@ async def logout(ctx: Context, staff: Staff) -> None:
             )
             view = await views.account_view_of(tx.conn, staff.account_id, presence_window(ctx))
             tx.on_commit(account_changed(ctx, view))
+            tx.on_commit(lambda: _queue_may_change(ctx, staff.shop_id))
         tx.on_commit(
             lambda: _announce_closed(ctx, staff.account_id, [staff.session_id], "logged_out")
         )
         await tx.commit()
+
+
+async def _queue_may_change(ctx: Context, shop_id: int) -> None:
+    queue_may_change(ctx, shop_id)  # ROUTE-4: whether anyone is online may have changed
 
 
 async def authenticate(ctx: Context, session_id: str) -> Staff:

@@ -23,6 +23,7 @@ from kefu.services.context import (
 from kefu.services.routing import announce, assign_waiting, drain
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
+from kefu.storage import routing as routing_store
 from kefu.storage import shops as shop_store
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,7 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
             seen=True,
         )
         await tx.commit()
+    queue_may_change(ctx, staff.shop_id)  # ROUTE-4: whether anyone is online may have changed
     return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
@@ -124,13 +126,24 @@ async def socket_closed(ctx: Context, staff: Staff) -> None:
 
 async def heartbeat(ctx: Context) -> int:
     """PRES-1: one sign of life for every account with a staff socket open on this process, in
-    one statement; returns how many accounts it touched."""
+    one statement; returns how many accounts it touched. Then the queued consumers' places are
+    recomputed (ROUTE-4), since agents may have gone away since the last beat."""
     account_ids, now = ctx.live.accounts(), ctx.clock.now()
-    if account_ids:
-        async with ctx.db.uow() as tx:
+    async with ctx.db.uow() as tx:
+        if account_ids:
             await store.touch_accounts(tx.conn, sorted(account_ids), now)
-            await tx.commit()
+        queued_shops = await routing_store.shops_with_queue(tx.conn)
+        await tx.commit()
+    for shop_id in queued_shops:
+        queue_may_change(ctx, shop_id)
     return len(account_ids)
+
+
+def queue_may_change(ctx: Context, shop_id: int) -> None:
+    """ROUTE-4: recompute the shop's queued consumers' places and waits (coalesced); only
+    those whose place, wait or agents' presence changed are told."""
+    if ctx.on_queue_changed is not None:
+        ctx.on_queue_changed(shop_id)
 
 
 def account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:

@@ -7,6 +7,7 @@ transaction, so that several processes reach the same, safe assignment.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from kefu.domain import routing
@@ -162,18 +163,41 @@ async def publish_views(ctx: Context, shop_id: int, views: Sequence[Conversation
         ctx.on_queue_changed(shop_id)
 
 
-async def queue_snapshot(ctx: Context, shop_id: int) -> list[tuple[int, int, int, int | None]]:
-    """ROUTE-4: (conversation, consumer, position, wait in seconds) per queued request."""
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    """ROUTE-4: what a queued consumer is told."""
+
+    conversation_id: int
+    consumer_id: int
+    position: int
+    wait_s: int | None
+    # Some agent of the group is online and there (PRES-1), if perhaps full.
+    agents_online: bool
+
+
+async def queue_snapshot(ctx: Context, shop_id: int) -> list[QueuePlace]:
+    """ROUTE-4: each queued request's place, and its wait at the group's recent pace, unless
+    no agent of the group is on duty (then the consumer is told so, with no estimate)."""
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
         settings = await shop_store.shop_settings(tx.conn, shop_id)
         waiting = await store.queued(tx.conn, shop_id)
         paces = await store.recent_assignments(tx.conn, shop_id, now - routing.THROUGHPUT_WINDOW)
+        agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
     positions = routing.queue_positions([w.request for w in waiting], settings.queue_order)
-    out: list[tuple[int, int, int, int | None]] = []
+    on_duty = {
+        g: any(routing.is_on_duty(a, g) for a in agents)
+        for g in {w.request.group_id for w in waiting}
+    }
+    out: list[QueuePlace] = []
     for w in waiting:
+        group_id = w.request.group_id
         position = positions[w.request.conversation_id]
-        wait = routing.estimate_wait(position, paces.get(w.request.group_id, 0))
-        seconds = int(wait.total_seconds()) if wait else None
-        out.append((w.request.conversation_id, w.consumer_id, position, seconds))
+        wait = routing.estimate_wait(position, paces.get(group_id, 0), on_duty=on_duty[group_id])
+        seconds = int(wait.total_seconds()) if wait is not None else None
+        out.append(
+            QueuePlace(
+                w.request.conversation_id, w.consumer_id, position, seconds, on_duty[group_id]
+            )
+        )
     return out
