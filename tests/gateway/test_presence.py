@@ -192,3 +192,21 @@ async def test_pres_1_a_killed_process_agents_drop_out_within_the_grace_period(
 
 async def _disconnected(client: httpx.AsyncClient, username: str) -> bool:
     return (await _agents(client))[username]["connected"] is False
+
+
+async def test_pres_1_a_returning_agent_takes_the_waiting_queue_at_once(db_url: str) -> None:
+    async with running_server(db_url, presence_grace_s=GRACE.total_seconds()) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("ann", status="offline")], clock=srv.clock)
+        ann_id = shop.accounts["ann"]
+        ann, ann_socket = await _on_duty(srv, shop.shop_id, "ann")
+        await _closed(srv, ann_socket, ann_id)
+        srv.clock.advance(GRACE + timedelta(seconds=1))
+        consumer = await srv.consumer(shop.shop_id)
+        answer = await consumer.request({"type": "request_human"})
+        assert answer["conversation"]["state"] == "queued"  # nobody is there
+
+        await srv.staff_socket(ann)  # she opens the workbench again
+        assigned = await consumer.wait_for(
+            lambda f: f["type"] == "conversation" and f["conversation"]["state"] == "assigned"
+        )
+        assert assigned["conversation"]["agent_id"] == ann_id
