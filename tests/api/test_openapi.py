@@ -479,6 +479,7 @@ async def _conversations(
     await check.ok(
         owner, "POST", "/api/conversations/{conversation_id}/invite", ids=ids, json=invite
     )
+    await check.ok(by_id[other_id], "POST", "/api/conversations/{conversation_id}/leave", ids=ids)
     ended = await check.ok(
         by_id[holder_id], "POST", "/api/conversations/{conversation_id}/end", ids=ids
     )

@@ -138,3 +138,74 @@ async def test_conv_7_the_sender_cancels_a_pending_transfer(db_url: str) -> None
         assert late.status_code == 409 and late.json()["params"] == {"state": "cancelled"}
         assert (await a.post(f"/api/transfers/{offer['id']}/cancel")).status_code == 409
         assert (await _offer(a, cid, ids["b"])).json()["state"] == "pending"
+
+
+async def _send(client: httpx.AsyncClient, cid: int, client_id: str) -> httpx.Response:
+    return await client.post(
+        f"/api/conversations/{cid}/messages", json={"client_id": client_id, "body": "在的"}
+    )
+
+
+async def _mine(client: httpx.AsyncClient) -> list[int]:
+    page = await client.get("/api/conversations", params={"scope": "mine"})
+    return [c["id"] for c in page.json()["items"]]
+
+
+async def test_conv_7_the_former_agent_reads_but_neither_writes_nor_ends_unless_invited_back(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("a"), AgentSpec("b", status="busy")], clock=srv.clock
+        )
+        ids = shop.accounts
+        a, b = await srv.staff(shop.shop_id, "a"), await srv.staff(shop.shop_id, "b")
+        cid = await _assigned_to(srv, shop.shop_id, ids["a"])
+        assert (await _send(a, cid, "a1")).status_code == 200
+        offer = (await _offer(a, cid, ids["b"])).json()
+        await b.put("/api/me/status", json={"status": "online"})
+        assert (await b.post(f"/api/transfers/{offer['id']}/accept")).status_code == 200
+
+        page = await a.get(f"/api/conversations/{cid}/messages")
+        assert page.status_code == 200 and page.json()["items"]  # a still reads it
+        refused = await _send(a, cid, "a2")
+        assert refused.status_code == 403 and refused.json()["code"] == "not_participant"
+        ended = await a.post(f"/api/conversations/{cid}/end")
+        assert ended.status_code == 403 and ended.json()["code"] == "not_participant"
+        assert await _mine(a) == []
+
+        invited = await b.post(f"/api/conversations/{cid}/invite", json={"agent_id": ids["a"]})
+        assert invited.status_code == 200
+        assert (await _send(a, cid, "a3")).status_code == 200  # invited back: speaks again
+        not_holder = await a.post(f"/api/conversations/{cid}/end")
+        assert not_holder.status_code == 403
+        assert not_holder.json()["code"] == "conversation.not_holder"
+
+
+async def test_conv_8_an_invited_agent_lists_and_speaks_but_only_the_holder_ends(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(
+            srv.db, agents=[AgentSpec("a"), AgentSpec("c", status="busy")], clock=srv.clock
+        )
+        ids = shop.accounts
+        a, c = await srv.staff(shop.shop_id, "a"), await srv.staff(shop.shop_id, "c")
+        cid = await _assigned_to(srv, shop.shop_id, ids["a"])
+        await a.post(f"/api/conversations/{cid}/invite", json={"agent_id": ids["c"]})
+
+        # A reload is a fresh read of the list: the invitation is in it.
+        assert await _mine(c) == [cid]
+        assert (await _send(c, cid, "c1")).status_code == 200
+        refused = await c.post(f"/api/conversations/{cid}/end")
+        assert refused.json()["code"] == "conversation.not_holder"
+
+        left = await c.post(f"/api/conversations/{cid}/leave")
+        assert left.status_code == 200 and left.json()["agent_id"] == ids["a"]
+        assert await _mine(c) == []
+        assert (await _send(c, cid, "c2")).json()["code"] == "not_participant"
+        assert (await c.get(f"/api/conversations/{cid}/messages")).status_code == 200
+        holder_leaves = await a.post(f"/api/conversations/{cid}/leave")
+        assert holder_leaves.status_code == 409
+        assert holder_leaves.json()["code"] == "conversation.not_invited"
+        assert (await a.post(f"/api/conversations/{cid}/end")).status_code == 200

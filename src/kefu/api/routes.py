@@ -456,6 +456,17 @@ async def invite(
 
 
 @router.post(
+    "/conversations/{conversation_id}/leave",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def leave(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
+    """CONV-8: an invited agent leaves the conversation."""
+    return JsonOut(await conversations.leave_invitation(ctx_of(request), staff, conversation_id))
+
+
+@router.post(
     "/conversations/{conversation_id}/join",
     tags=["conversations"],
     response_model=m.ConversationOut,
