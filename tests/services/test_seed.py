@@ -9,7 +9,7 @@ from kefu.domain.ids import ShopId
 from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
 from kefu.services import views
 from kefu.services.accounts import login
-from kefu.services.context import Context
+from kefu.services.context import Context, presence_window
 from kefu.services.shops import public_shop
 from kefu.storage import kb
 from kefu.storage import phrases as phrase_store
@@ -24,7 +24,7 @@ async def test_acct_1_demo_shop_is_seeded_once_with_its_staff_and_groups(ctx: Co
     async with ctx.db.read() as tx:
         groups = {g.id: g.name for g in await shop_store.groups(tx.conn, shop_id)}
         settings = await shop_store.shop_settings(tx.conn, shop_id)
-        accounts = await views.account_views(tx.conn, shop_id=shop_id)
+        accounts = await views.account_views(tx.conn, presence_window(ctx), shop_id=shop_id)
     assert sorted(groups.values()) == ["售前组", "售后组"]
     assert {source: groups[g] for source, g in settings.entry_groups.items()} == {
         "product": "售前组",
