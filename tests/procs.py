@@ -46,6 +46,7 @@ class ServeProcess:
             "KEFU_PORT": str(self.port),
             "KEFU_HOST": "127.0.0.1",
             "KEFU_SCHEDULER_INTERVAL_S": "0.5",
+            **self.env,
         }
         if self.secret_key is not None:
             env["KEFU_SECRET_KEY"] = self.secret_key

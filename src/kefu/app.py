@@ -34,6 +34,7 @@ from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.scheduler.clock_sync import ClockSync
+from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
@@ -64,6 +65,7 @@ class Runtime:
     notifier: QueueNotifier
     bot: BotResponder
     limits: RateLimits
+    heartbeat: Heartbeat
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
 
@@ -115,6 +117,7 @@ def build_runtime(
         bot=bot,
         clock_sync=clock_sync,
         limits=RateLimits(settings),
+        heartbeat=Heartbeat(ctx),
     )
 
 
@@ -134,12 +137,14 @@ def create_app(
             await runtime.clock_sync.start()
         await runtime.ctx.broker.start(runtime.hub.handle, runtime.hub.resync)
         await runtime.writer.start()
+        runtime.heartbeat.start()  # PRES-1
         if run_scheduler:
             await runtime.scheduler.start()
         try:
             yield
         finally:
             await runtime.scheduler.stop()
+            await runtime.heartbeat.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()

@@ -1,15 +1,23 @@
-"""The demo shop (`kefu demo`): an owner, four agents in two groups, products, orders, consumers."""
+"""The demo shop (`kefu demo`): an owner, four agents in two groups, products, orders, a VIP
+buyer, the bot switched on with a knowledge base of common e-commerce questions, and shop-wide
+quick phrases."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import resources
 
+from kefu.bot import kbfile
+from kefu.bot import service as bot_service
+from kefu.bot.cache import KbCache
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import Role
+from kefu.domain.shop import ShopSettings
 from kefu.services.accounts import NewAccount, create_accounts
 from kefu.services.context import Context
 from kefu.services.shops import create_group, create_shop
 from kefu.storage import accounts as account_store
+from kefu.storage import phrases as phrase_store
 from kefu.storage import shops as shop_store
 from kefu.storage.shops import OrderRecord, ProductRecord
 
@@ -43,7 +51,12 @@ async def seed_demo(ctx: Context) -> bool:
     async with ctx.db.read() as tx:
         if await shop_store.shop(tx.conn, DEMO_SHOP_ID) is not None:
             return False
-    shop = await create_shop(ctx, name="小鹿优选旗舰店", manager_name="林晓")
+    shop = await create_shop(
+        ctx,
+        name="小鹿优选旗舰店",
+        manager_name="林晓",
+        settings=ShopSettings(bot_enabled=True, bot_mode="bot_first"),
+    )
     group_ids = [
         await create_group(ctx, shop_id=shop.id, name="售前组", entries=["product"]),
         await create_group(ctx, shop_id=shop.id, name="售后组", entries=["order", "after_sale"]),
@@ -62,7 +75,32 @@ async def seed_demo(ctx: Context) -> bool:
     ]
     await create_accounts(ctx, shop_id=shop.id, accounts=accounts)
     await _add_catalogue(ctx, shop.id)
+    await _add_knowledge(ctx, shop.id)
+    await _add_phrases(ctx, shop.id)
     return True
+
+
+DEMO_PHRASES = [
+    ("问候", "您好，我是小鹿优选的客服，很高兴为您服务～"),
+    ("稍等", "好的，我帮您查一下，请稍等一分钟。"),
+    ("发货", "现货订单付款后 48 小时内发货，发货后可以在订单里查看物流。"),
+    ("退换", "签收后 7 天内支持无理由退换，在订单里点“申请售后”就可以。"),
+    ("感谢", "感谢您的耐心，祝您购物愉快，有问题随时找我们！"),
+]
+
+
+async def _add_knowledge(ctx: Context, shop_id: ShopId) -> None:
+    """BOT-2: the demo's questions, imported through the knowledge base's own import."""
+    data = resources.files("kefu").joinpath("demo/kb.json").read_bytes()
+    parsed = kbfile.parse(data, fmt="json")
+    await bot_service.import_rows(ctx, KbCache(), shop_id, parsed)
+
+
+async def _add_phrases(ctx: Context, shop_id: ShopId) -> None:
+    """MSG-4: shop-wide quick phrases (no account: the whole shop's)."""
+    async with ctx.db.uow() as tx:
+        await phrase_store.add(tx.conn, shop_id, None, DEMO_PHRASES, ctx.clock.now())
+        await tx.commit()
 
 
 async def _add_catalogue(ctx: Context, shop_id: ShopId) -> None:

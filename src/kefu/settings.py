@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     scheduler_interval_s: float = 1.0
     # PostgreSQL: how often each process samples the database's clock, its time (issue 17).
     clock_sync_interval_s: float = Field(default=15.0, gt=0)
+    # PRES-1: an agent whose last staff socket has been gone this long is not routed to; each
+    # process refreshes its sockets' accounts in the database every third of it.
+    presence_grace_s: float = Field(default=60.0, gt=0)
+    # CONV-7: a transfer offered to a named agent and not decided within this expires.
+    transfer_timeout_s: float = Field(default=60.0, gt=0)
     # HTTP request bodies (uploads have their own bounds); larger ones are 413 too_large.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     ws_max_frame_bytes: int = 64 * 1024

@@ -80,6 +80,7 @@ HTTP_CASES: list[HttpCase] = [
     ),
     HttpCase("POST", CONV + "/end", ("path", "conversation_id"), "conversation", B_CONV),
     HttpCase("POST", CONV + "/join", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase("POST", CONV + "/leave", ("path", "conversation_id"), "conversation", B_CONV),
     HttpCase(
         "POST",
         CONV + "/transfer",
@@ -130,6 +131,13 @@ HTTP_CASES: list[HttpCase] = [
     HttpCase(
         "POST",
         "/api/transfers/{transfer_id}/decline",
+        ("path", "transfer_id"),
+        "transfer",
+        {"transfer_id": Obj("B.transfer")},
+    ),
+    HttpCase(
+        "POST",
+        "/api/transfers/{transfer_id}/cancel",
         ("path", "transfer_id"),
         "transfer",
         {"transfer_id": Obj("B.transfer")},

@@ -30,7 +30,7 @@ from support import SECRET_KEY, AgentSpec, Frames, Server, ShopIds, make_shop, r
 
 @dataclass
 class World:
-    """Shops A and B alike: owner, alice (online), bob and a shop-only agent (offline), two
+    """Shops A and B alike: owner, alice (online), bob (busy), a shop-only agent (offline), two
     groups, two conversations assigned to alice, and one pending transfer to bob."""
 
     a: ShopIds
@@ -47,7 +47,7 @@ class World:
 async def _shop(srv: Server, name: str, only_here: str) -> ShopIds:
     agents = [
         AgentSpec("alice"),
-        AgentSpec("bob", status="offline"),
+        AgentSpec("bob", status="busy"),  # offered a transfer, not routed to (CONV-7)
         AgentSpec(only_here, status="offline"),
     ]
     return await make_shop(srv.db, name=name, groups=2, agents=agents, clock=srv.clock)

@@ -465,11 +465,21 @@ async def _conversations(
     )
     decline = "/api/transfers/{transfer_id}/decline"
     await check.ok(by_id[other_id], "POST", decline, ids={"transfer_id": transfer["id"]})
+    transfer = await check.ok(
+        by_id[holder_id],
+        "POST",
+        "/api/conversations/{conversation_id}/transfer",
+        ids=ids,
+        json={"to_agent_id": other_id},
+    )
+    cancel = "/api/transfers/{transfer_id}/cancel"  # CONV-7
+    await check.ok(by_id[holder_id], "POST", cancel, ids={"transfer_id": transfer["id"]})
     await check.ok(owner, "POST", "/api/conversations/{conversation_id}/join", ids=ids)
     invite = {"agent_id": other_id}
     await check.ok(
         owner, "POST", "/api/conversations/{conversation_id}/invite", ids=ids, json=invite
     )
+    await check.ok(by_id[other_id], "POST", "/api/conversations/{conversation_id}/leave", ids=ids)
     ended = await check.ok(
         by_id[holder_id], "POST", "/api/conversations/{conversation_id}/end", ids=ids
     )

@@ -601,7 +601,11 @@ async def test_entry_2_public_entry_for_the_widget(db_url: str) -> None:
         assert again["faq_menu"][1]["id"] not in (top["id"], top["children"][0]["id"])
         async with httpx.AsyncClient(base_url=srv.base_url) as anonymous:
             public = (await anonymous.get(f"/api/public/shops/{shop.shop_id}/entry")).json()
-        assert public == {**again, "bot_enabled": True}
+        assert public == {**again, "bot_enabled": True, "bot_first": True}
+        (await owner.put("/api/shop/settings", json={"bot_mode": "human_first"})).raise_for_status()
+        async with httpx.AsyncClient(base_url=srv.base_url) as anonymous:
+            public = (await anonymous.get(f"/api/public/shops/{shop.shop_id}/entry")).json()
+        assert (public["bot_enabled"], public["bot_first"]) == (True, False)
         # The welcome message is the one new conversations start with.
         consumer = await srv.consumer(shop.shop_id)
         first = await consumer.wait_for(lambda f: f["type"] == "conversation")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from .conftest import PRODUCT, Consumer, Server, Watch, field, login, sign_identity
 
@@ -14,6 +15,12 @@ pytestmark = pytest.mark.e2e
 
 def owner_of(page: Page) -> int:
     return page.get_by_test_id("conversation-item").count()
+
+
+def item(page: Page, conversation_id: int) -> Locator:
+    return page.locator(
+        f"[data-testid=conversation-item][data-conversation-id='{conversation_id}']"
+    )
 
 
 def transfer_to(page: Page, username: str) -> None:
@@ -95,6 +102,8 @@ def test_desk_3_smart_switch_and_escape(server: Server, new_page: Any, watch: Wa
     field(agent, "message-input").fill("您好，VIP 客户")
     agent.keyboard.press("Enter")
     expect(agent.get_by_test_id("message-history").get_by_text("您好，VIP 客户")).to_be_visible()
+    # The reply shows at once as pending; the smart switch reads the server's answer to it.
+    expect(item(agent, c_vip["id"])).to_have_class(re.compile(r"\btone-replied\b"))
     # … then the longest waiting …
     agent.keyboard.press("Control+Tab")
     c_first = waiting_longest.conversation
@@ -103,6 +112,7 @@ def test_desk_3_smart_switch_and_escape(server: Server, new_page: Any, watch: Wa
     field(agent, "message-input").fill("您好")
     agent.keyboard.press("Enter")
     expect(agent.get_by_test_id("message-history").get_by_text("您好", exact=True)).to_be_visible()
+    expect(item(agent, c_first["id"])).to_have_class(re.compile(r"\btone-replied\b"))
     agent.keyboard.press("Control+Tab")
     expect(pane).to_have_attribute("data-conversation-id", str(c_chatty["id"]))
 

@@ -179,3 +179,33 @@ async def test_route_4_a_queued_consumer_who_reconnects_hears_its_place_again(
             assert told["position"] == 1
         finally:
             await again.close()
+
+
+async def test_route_4_no_invented_minutes_while_no_agent_of_the_group_is_online(
+    db_url: str,
+) -> None:
+    from datetime import timedelta
+
+    from kefu.services.presence import heartbeat
+
+    async with running_server(db_url, presence_grace_s=60) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("solo", limit=1)], clock=srv.clock)
+        solo = await srv.staff(shop.shop_id, "solo")
+        solo_ws = await srv.staff_socket(solo)
+        _, waiting = await _ask(srv, shop.shop_id, 2)  # one assignment: a pace to go by
+
+        def told() -> tuple[Any, Any]:
+            last = waiting.of_type("queue")[-1] if waiting.of_type("queue") else {}
+            return last.get("agents_online"), last.get("estimated_wait_s")
+
+        await eventually(lambda: told() == (True, 30 * 60))
+        await solo.put("/api/me/status", json={"status": "break"})
+        await eventually(lambda: told() == (False, None))  # told nobody is there
+        await solo.put("/api/me/status", json={"status": "online"})
+        await eventually(lambda: told() == (True, 30 * 60))
+
+        await solo_ws.close()  # the browser closes; past the grace period she is away
+        await eventually(lambda: shop.accounts["solo"] not in srv.runtime.ctx.live.accounts())
+        srv.clock.advance(timedelta(seconds=61))
+        await heartbeat(srv.runtime.ctx)  # any process's next beat recomputes the places
+        await eventually(lambda: told() == (False, None))

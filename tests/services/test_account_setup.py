@@ -13,7 +13,7 @@ from kefu.domain.ids import ShopId
 from kefu.domain.presence import AgentStatus, Role
 from kefu.services import views
 from kefu.services.accounts import NewAccount, create_account, create_accounts, login
-from kefu.services.context import Context
+from kefu.services.context import Context, presence_window
 from kefu.services.shops import create_group, create_shop
 from kefu.services.views import AccountView
 from kefu.storage import shops as shop_store
@@ -22,7 +22,7 @@ from support import PASSWORD
 
 async def _accounts(ctx: Context, shop_id: ShopId) -> list[AccountView]:
     async with ctx.db.read() as tx:
-        return await views.account_views(tx.conn, shop_id=shop_id)
+        return await views.account_views(tx.conn, presence_window(ctx), shop_id=shop_id)
 
 
 async def test_acct_1_create_shop_with_owner_and_group(ctx: Context) -> None:

@@ -3,12 +3,16 @@ products and orders, made once however often the demo starts."""
 
 from __future__ import annotations
 
+from kefu.bot.cache import KbCache
+from kefu.bot.service import decide
 from kefu.domain.ids import ShopId
 from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
 from kefu.services import views
 from kefu.services.accounts import login
-from kefu.services.context import Context
+from kefu.services.context import Context, presence_window
 from kefu.services.shops import public_shop
+from kefu.storage import kb
+from kefu.storage import phrases as phrase_store
 from kefu.storage import shops as shop_store
 
 
@@ -20,7 +24,7 @@ async def test_acct_1_demo_shop_is_seeded_once_with_its_staff_and_groups(ctx: Co
     async with ctx.db.read() as tx:
         groups = {g.id: g.name for g in await shop_store.groups(tx.conn, shop_id)}
         settings = await shop_store.shop_settings(tx.conn, shop_id)
-        accounts = await views.account_views(tx.conn, shop_id=shop_id)
+        accounts = await views.account_views(tx.conn, presence_window(ctx), shop_id=shop_id)
     assert sorted(groups.values()) == ["售前组", "售后组"]
     assert {source: groups[g] for source, g in settings.entry_groups.items()} == {
         "product": "售前组",
@@ -56,3 +60,27 @@ async def test_api_1_demo_shop_page_shows_products_and_orders(ctx: Context) -> N
     ]
     now = ctx.clock.now()
     assert [(now - o["ordered_at"]).days for o in page["orders_demo"]] == [1, 2, 3]
+
+
+async def test_bot_1_demo_shop_starts_with_the_bot_on_and_a_knowledge_base(ctx: Context) -> None:
+    """The demo shows what its landing page promises: the bot answers first (bot_first), from
+    a knowledge base of common questions with several phrasings each, imported through the
+    knowledge base's own import; agents find shop-wide quick phrases."""
+    await seed_demo(ctx)
+    shop_id = ShopId(DEMO_SHOP_ID)
+    async with ctx.db.read() as tx:
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
+        questions = await kb.all_questions(tx.conn, shop_id)
+        phrases = await phrase_store.visible(tx.conn, shop_id, 0, None)
+    assert (settings.bot_enabled, settings.bot_mode) == (True, "bot_first")
+    assert len(questions) >= 30
+    assert all(len(q.phrasings) >= 2 for q in questions)
+    topics = {"快递", "退货", "发票", "尺码", "货", "优惠"}
+    assert all(any(t in q.question for q in questions) for t in topics)
+    assert len(phrases) >= 5
+
+    matchers = KbCache()
+    for question in questions[:10]:
+        decision = await decide(ctx, matchers, shop_id, question.phrasings[0])
+        assert decision.candidate is not None, question.phrasings[0]
+        assert decision.candidate.entry_id == question.id

@@ -49,6 +49,14 @@ class AccountOut(Out):
     reception_limit: int
     current_load: int = Field(description="Conversations assigned to the account now.")
     is_disabled: bool = Field(description="Disabled by the owner: cannot log in (ACCT-1).")
+    connected: bool = Field(
+        description="False once the agent's last staff socket has been gone for the grace "
+        "period (KEFU_PRESENCE_GRACE_S): shown as 'agent disconnected', not routed to (PRES-1)."
+    )
+    last_seen_at: datetime | None = Field(
+        description="The last sign of life: login, a status change, a staff socket's opening, "
+        "heartbeat or closing; null if the account never signed in (PRES-1)."
+    )
 
 
 class AccountResultOut(Out):
@@ -235,8 +243,12 @@ class TransferOut(Out):
     from_agent_id: int | None
     to_agent_id: int | None
     to_group_id: int | None
-    state: Literal["pending", "accepted", "declined"]
+    state: Literal["pending", "accepted", "declined", "cancelled", "expired"]
     created_at: datetime
+    expires_at: datetime | None = Field(
+        description="A pending offer expires then (KEFU_TRANSFER_TIMEOUT_S; CONV-7); null for "
+        "a transfer to a group, decided when made."
+    )
 
 
 class SessionConsumerOut(Out):

@@ -433,6 +433,16 @@ async def decline_transfer(transfer_id: Id, staff: StaffDep, request: Request) -
 
 
 @router.post(
+    "/transfers/{transfer_id}/cancel",
+    tags=["conversations"],
+    response_model=m.TransferOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def cancel_transfer(transfer_id: Id, staff: StaffDep, request: Request) -> JsonOut:
+    return JsonOut(await transfers.cancel_transfer(ctx_of(request), staff, transfer_id))
+
+
+@router.post(
     "/conversations/{conversation_id}/invite",
     tags=["conversations"],
     response_model=m.ConversationOut,
@@ -444,6 +454,17 @@ async def invite(
     return JsonOut(
         await conversations.invite(ctx_of(request), staff, conversation_id, agent_id=body.agent_id)
     )
+
+
+@router.post(
+    "/conversations/{conversation_id}/leave",
+    tags=["conversations"],
+    response_model=m.ConversationOut,
+    responses=refusals(401, 403, 404, 409, 422),
+)
+async def leave(conversation_id: Id, staff: StaffDep, request: Request) -> JsonOut:
+    """CONV-8: an invited agent leaves the conversation."""
+    return JsonOut(await conversations.leave_invitation(ctx_of(request), staff, conversation_id))
 
 
 @router.post(

@@ -67,13 +67,17 @@ async def get_entry(ctx: Context, staff: Staff) -> dict[str, Any]:
 
 
 async def public_entry(ctx: Context, shop_id: int) -> dict[str, Any]:
-    """ENTRY-2 for the widget: the entry and whether the bot is on."""
+    """ENTRY-2 for the widget: the entry, whether the bot is on, and whether it answers first."""
     async with ctx.db.read() as tx:
         if not await kb.shop_exists(tx.conn, shop_id):
             raise errors.NotFound(kind="shop", id=shop_id)
         entry = await entry_of(tx.conn, shop_id)
         settings = await shop_store.shop_settings(tx.conn, shop_id)
-    return {**entry_json(entry), "bot_enabled": settings.bot_enabled}
+    return {
+        **entry_json(entry),
+        "bot_enabled": settings.bot_enabled,
+        "bot_first": settings.bot_first,
+    }
 
 
 async def put_entry(ctx: Context, staff: Staff, entry: Entry) -> dict[str, Any]:

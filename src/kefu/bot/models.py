@@ -105,6 +105,9 @@ class EntryOut(Out):
 
 class PublicEntryOut(EntryOut):
     bot_enabled: bool
+    bot_first: bool = Field(
+        description="The bot is on and answers the consumer's messages before a human (bot_first)."
+    )
 
 
 class FaqClicksOut(Out):

@@ -48,6 +48,16 @@ class ParticipantRole(StrEnum):
     PREVIOUS = "previous"  # held it until a transfer (CONV-7)
     INVITED = "invited"  # brought in by a participant (CONV-8)
     OBSERVER = "observer"  # a supervisor or group leader who joined (CONV-9)
+    LEFT = "left"  # was invited and left the invitation (CONV-8)
+
+
+# CONV-7, CONV-8: who may write; a previous holder and one who left read only (they stay
+# credited). Only the holder ends the conversation.
+SPEAKING_ROLES = frozenset(
+    {ParticipantRole.HOLDER, ParticipantRole.INVITED, ParticipantRole.OBSERVER}
+)
+# CONV-7, CONV-8: an invitation brings these back as speakers.
+INVITED_BACK = frozenset({ParticipantRole.PREVIOUS, ParticipantRole.LEFT})
 
 
 class EndCause(StrEnum):

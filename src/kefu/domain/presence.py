@@ -69,3 +69,26 @@ def _add(
     if status is AgentStatus.BREAK:
         return online, login + span
     return online, login
+
+
+DEFAULT_PRESENCE_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceWindow:
+    """PRES-1: who is actually there, as one process sees it at `now`.
+
+    An agent is present while their last sign of life (login, a status change, a staff
+    socket's opening, heartbeat or closing) is within `grace`, or while a staff socket of
+    theirs is open on the deciding process (`here`). An account that has never shown one
+    (`last_seen_at` None: provisioned, never signed in) is taken at its status.
+    """
+
+    now: datetime
+    grace: timedelta
+    here: frozenset[int] = frozenset()
+
+    def is_present(self, account_id: int, last_seen_at: datetime | None) -> bool:
+        if last_seen_at is None or account_id in self.here:
+            return True
+        return last_seen_at >= self.now - self.grace

@@ -29,6 +29,8 @@ class AgentLoad:
     has_im_permission: bool
     limit: int
     current: int
+    # PRES-1: a staff socket of the agent's is open or went away within the grace period.
+    is_present: bool = True
 
     @property
     def idle_rate(self) -> float:
@@ -43,14 +45,51 @@ class QueuedRequest:
 
 
 def is_eligible(agent: AgentLoad, group_id: GroupId | None) -> bool:
-    """ROUTE-1: IM permission, online, not suspended, below the limit, in the entry's group."""
+    """ROUTE-1: IM permission, online and present (PRES-1), not suspended, below the limit,
+    in the entry's group."""
     return (
         agent.has_im_permission
         and agent.status is AgentStatus.ONLINE
+        and agent.is_present
         and not agent.is_suspended
         and agent.current < agent.limit
         and (group_id is None or agent.group_id == group_id)
     )
+
+
+# CONV-7: why an agent cannot take a conversation now, most lasting first.
+NO_IM_PERMISSION = "no_im_permission"
+SUSPENDED = "suspended"
+OFFLINE = "offline"
+DISCONNECTED = "disconnected"
+FULL = "full"
+# A busy agent or one on a break may be offered a transfer, to accept once back online.
+OFFER_WAITS_FOR = frozenset({AgentStatus.BUSY.value, AgentStatus.BREAK.value})
+
+
+def unavailable_because(agent: AgentLoad) -> str | None:
+    """CONV-7: the reason `agent` is not eligible (ROUTE-1, any group), or None if they are:
+    no_im_permission, suspended, offline, disconnected, full, busy or break."""
+    if not agent.has_im_permission:
+        return NO_IM_PERMISSION
+    if agent.is_suspended:
+        return SUSPENDED
+    if agent.status is AgentStatus.OFFLINE:
+        return OFFLINE
+    if not agent.is_present:
+        return DISCONNECTED
+    if agent.current >= agent.limit:
+        return FULL
+    if agent.status is not AgentStatus.ONLINE:
+        return agent.status.value
+    return None
+
+
+def offer_refused_because(agent: AgentLoad) -> str | None:
+    """CONV-7: why a transfer may not even be offered to `agent` (refused at once), or None.
+    Busy or on a break may be offered: the agent accepts once online."""
+    reason = unavailable_because(agent)
+    return None if reason in OFFER_WAITS_FOR else reason
 
 
 def choose_agent(
@@ -164,11 +203,27 @@ def queue_positions(queue: Sequence[QueuedRequest], order: QueueOrder) -> dict[C
 THROUGHPUT_WINDOW = timedelta(minutes=30)
 
 
+def is_on_duty(agent: AgentLoad, group_id: GroupId | None) -> bool:
+    """ROUTE-4: an agent who will take the group's queue as room frees: eligible (ROUTE-1)
+    but for their load."""
+    return is_eligible(replace(agent, current=0, limit=max(agent.limit, 1)), group_id)
+
+
 def estimate_wait(
-    position: int, recent_assignments: int, window: timedelta = THROUGHPUT_WINDOW
+    position: int,
+    recent_assignments: int,
+    window: timedelta = THROUGHPUT_WINDOW,
+    *,
+    on_duty: bool = True,
 ) -> timedelta | None:
-    """ROUTE-4: the wait at the group's recent pace; None while there is no pace yet."""
-    if recent_assignments <= 0:
+    """ROUTE-4: the wait at the group's recent pace; None while there is no pace yet, and
+    while no agent of the group is on duty (no invented minutes: nobody may come)."""
+    if recent_assignments <= 0 or not on_duty:
         return None
     per_assignment = window / recent_assignments
     return per_assignment * position
+
+
+def offer_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """CONV-7: a pending transfer offer lapses at its deadline (None: it has none)."""
+    return expires_at is not None and now >= expires_at

@@ -35,6 +35,11 @@ class ShopSettings:
                 f"max_reception_limit is {MIN_RECEPTION_LIMIT} to {MAX_RECEPTION_LIMIT}"
             )
 
+    @property
+    def bot_first(self) -> bool:
+        """BOT-3: the bot is on and answers a consumer's messages before any human does."""
+        return self.bot_enabled and self.bot_mode == "bot_first"
+
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ShopSettings:
         data = data or {}

@@ -243,12 +243,14 @@ class ConsumerReadyFrameOut(FrameOut):
 
 class QueueFrameOut(FrameOut):
     """ROUTE-4: the queued conversation's position, pushed when it or the estimate changes;
-    the estimate is null while the group has no recent assignments to go by."""
+    the estimate is null while the group has no recent assignments to go by, or no agent of
+    the group online (`agents_online` false: the consumer is told nobody is there)."""
 
     type: Literal["queue"]
     conversation_id: int
     position: int
     estimated_wait_s: int | None
+    agents_online: bool
 
 
 class StaffReadyFrameOut(FrameOut):

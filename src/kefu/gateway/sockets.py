@@ -33,7 +33,7 @@ from kefu.services.context import (
     consumer_topic,
 )
 from kefu.services.messages import SendRequest
-from kefu.services.presence import me, staff_topics
+from kefu.services.presence import me, socket_closed, socket_opened, staff_topics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN = 4403
@@ -230,6 +230,7 @@ async def staff_socket(websocket: WebSocket) -> None:
     connection.start()
     try:
         try:
+            await socket_opened(rt.ctx, staff)  # PRES-1; balanced by socket_closed below
             account = await me(rt.ctx, staff)
         except errors.Unavailable as exc:
             _close_for_now(connection, exc)
@@ -240,6 +241,7 @@ async def staff_socket(websocket: WebSocket) -> None:
         )
     finally:
         await rt.hub.forget(connection)
+        await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
         await connection.stop()
 

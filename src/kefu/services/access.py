@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu import errors
+from kefu.domain.conversation import SPEAKING_ROLES
 from kefu.domain.presence import SUPERVISING_ROLES, Role
 from kefu.services.context import ConsumerActor, Staff
 from kefu.storage import accounts as account_store
@@ -54,8 +55,10 @@ async def access_conversation(
     row = await conversation_store.get(
         conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
     )
-    if row.is_participant:
+    if row.is_participant and (not speak or row.participant_role in SPEAKING_ROLES):
         return row
+    if row.is_participant:  # CONV-7, CONV-8: a previous holder, or one who left, only reads
+        raise errors.NotParticipant(role=row.participant_role)
     if not speak and supervises(staff, row.group_id):
         return row
     raise errors.NotParticipant()

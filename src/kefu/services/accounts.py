@@ -38,7 +38,8 @@ from kefu.domain.login import (
 )
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services import audit, views
-from kefu.services.context import ConsumerActor, Context, Staff, account_topic
+from kefu.services.context import ConsumerActor, Context, Staff, account_topic, presence_window
+from kefu.services.presence import account_changed, queue_may_change
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
 from kefu.storage import shops as shop_store
@@ -330,7 +331,8 @@ async def _open_session(
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
         )
-        account = await views.account_view_of(tx.conn, account_id)
+        await store.touch_accounts(tx.conn, [account_id], now)  # PRES-1: a sign of life
+        account = await views.account_view_of(tx.conn, account_id, presence_window(ctx))
         if live_ids:
             tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()
@@ -357,14 +359,31 @@ async def _announce_closed(
 
 
 async def logout(ctx: Context, staff: Staff) -> None:
-    """ACCT-4: the session dies server-side and its sockets are closed."""
+    """ACCT-4: the session dies server-side and its sockets are closed. PRES-1: the agent is
+    offline at once (an account has one live session), so nothing more is routed to them."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await store.revoke_sessions(tx.conn, [staff.session_id], at=now, reason="logged_out")
+        account = await store.shop_account(tx.conn, staff.shop_id, staff.account_id)
+        if account is not None and account.status is not AgentStatus.OFFLINE:
+            await store.set_status(
+                tx.conn,
+                shop_id=staff.shop_id,
+                account_id=staff.account_id,
+                status=AgentStatus.OFFLINE,
+                at=now,
+            )
+            view = await views.account_view_of(tx.conn, staff.account_id, presence_window(ctx))
+            tx.on_commit(account_changed(ctx, view))
+            tx.on_commit(lambda: _queue_may_change(ctx, staff.shop_id))
         tx.on_commit(
             lambda: _announce_closed(ctx, staff.account_id, [staff.session_id], "logged_out")
         )
         await tx.commit()
+
+
+async def _queue_may_change(ctx: Context, shop_id: int) -> None:
+    queue_may_change(ctx, shop_id)  # ROUTE-4: whether anyone is online may have changed
 
 
 async def authenticate(ctx: Context, session_id: str) -> Staff:

@@ -38,8 +38,7 @@ async def consumer_send(
     if ack.conversation_state == ConversationState.BOT:
         async with ctx.db.read() as tx:
             settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
-        bot_first = settings.bot_enabled and settings.bot_mode == "bot_first"
-        if bot_first and ctx.responder is not None:
+        if settings.bot_first and ctx.responder is not None:
             await ctx.responder.reply(
                 consumer, conversation_id=ack.conversation_id, seq=ack.seq, text=body
             )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 
 from kefu.broker.base import Broker
 from kefu.clock import Clock
-from kefu.domain.presence import Role
+from kefu.domain.presence import PresenceWindow, Role
 from kefu.services.coalesce import Coalescer
+from kefu.services.live import LiveSockets
 from kefu.services.ports import Responder
 from kefu.settings import Settings
 from kefu.storage.db import Database
@@ -51,6 +53,17 @@ class Context:
     on_queue_changed: Callable[[int], None] | None = None
     # This process's queue drains, one running per shop at a time (ROUTE-2).
     drains: Coalescer[list[int]] = field(default_factory=Coalescer)
+    # This process's open staff sockets, by account (PRES-1).
+    live: LiveSockets = field(default_factory=LiveSockets)
+
+
+def presence_window(ctx: Context, now: datetime | None = None) -> PresenceWindow:
+    """PRES-1: who is there at `now` (the clock's), as this process sees it."""
+    return PresenceWindow(
+        now=now or ctx.clock.now(),
+        grace=timedelta(seconds=ctx.settings.presence_grace_s),
+        here=ctx.live.accounts(),
+    )
 
 
 def consumer_topic(consumer_id: int) -> str:

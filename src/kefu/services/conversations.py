@@ -10,6 +10,7 @@ from typing import Any
 from kefu import errors
 from kefu.domain import notices
 from kefu.domain.conversation import (
+    INVITED_BACK,
     AutoEndPolicy,
     ConversationState,
     EndCause,
@@ -216,6 +217,10 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
         )
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
+        if row.participant_role != ParticipantRole.HOLDER:
+            raise errors.Forbidden(
+                "Only the agent holding the conversation ends it.", code="conversation.not_holder"
+            )
         await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
@@ -273,7 +278,8 @@ async def get_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
 async def add_participant(
     tx: UnitOfWork, row: ConversationRecord, account_id: int, role: ParticipantRole, now: datetime
 ) -> None:
-    """CONV-8: each participant is recorded (and credited) once."""
+    """CONV-8: each participant is recorded (and credited) once. A previous holder or one who
+    left an invitation, invited again, speaks again (CONV-7)."""
     await conversation_store.add_participant(
         tx.conn,
         shop_id=row.shop_id,
@@ -281,6 +287,7 @@ async def add_participant(
         account_id=account_id,
         role=role,
         now=now,
+        again_from=INVITED_BACK if role is ParticipantRole.INVITED else (),
     )
 
 
@@ -303,6 +310,35 @@ async def invite(
             agent_id=agent_id,
             at=now,
             data={"by": staff.account_id},
+        )
+        await tx.commit()
+    (view,) = await announce(ctx, staff.shop_id, [conversation_id])
+    return view
+
+
+async def leave_invitation(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
+    """CONV-8: an invited agent leaves the conversation: it leaves their list and they no
+    longer write in it; they keep reading it and stay credited. Only an invitation is left
+    (the holder transfers or ends)."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conv = await access_conversation(tx.conn, staff, conversation_id, for_update=True)
+        if conv.participant_role != ParticipantRole.INVITED:
+            raise errors.Conflict(
+                "Only an invited agent leaves a conversation.",
+                code="conversation.not_invited",
+                role=conv.participant_role,
+            )
+        await conversation_store.set_participant_role(
+            tx.conn, conversation_id, staff.account_id, ParticipantRole.LEFT
+        )
+        await conversation_store.record_event(
+            tx.conn,
+            shop_id=staff.shop_id,
+            conversation_id=conversation_id,
+            kind="left",
+            agent_id=staff.account_id,
+            at=now,
         )
         await tx.commit()
     (view,) = await announce(ctx, staff.shop_id, [conversation_id])

@@ -19,6 +19,7 @@ import structlog
 from kefu import errors
 from kefu.domain.conversation import (
     OPEN_STATES,
+    SPEAKING_ROLES,
     ConversationState,
     agent_reply_window,
     check_agent_may_reply,
@@ -217,6 +218,8 @@ class _Plan:
     # A request sent again within the batch, and the accepted one it repeats (ids of futures):
     # it gets the same ack once that one commits (MSG-2).
     repeats: list[tuple[int, int]] = field(default_factory=list)
+    # Who may write in each conversation: not a previous holder, nor one who left (CONV-7/8).
+    speakers: dict[int, set[int]] = field(default_factory=dict)
 
 
 async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
@@ -228,6 +231,7 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
     for shop_id in {target.shop_id for target in targets.values()}:
         names |= await display_names(conn, shop_id)
     plan = _Plan(targets, participants, names, defaultdict(list), {})
+    plan.speakers = await conversation_store.participant_ids(conn, ids, roles=SPEAKING_ROLES)
     seen: dict[tuple[int, str, str], _Pending] = {}
     for request, future in batch:
         key = (request.conversation_id, request.sender.value, request.client_id)
@@ -240,7 +244,7 @@ async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan
                 _check_same_content(request, first)
                 plan.repeats.append((id(future), id(first_future)))
                 continue
-            _check_allowed(request, targets.get(request.conversation_id), participants, now)
+            _check_allowed(request, targets.get(request.conversation_id), plan.speakers, now)
         except errors.KefuError as exc:
             plan.outcomes[id(future)] = exc
             continue

@@ -6,16 +6,27 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
+import structlog
+
 from kefu import errors
 from kefu.domain.accounts import check_reception_limit
 from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
 from kefu.services import audit, views
 from kefu.services.access import access_account, access_group, require_supervising, supervises
-from kefu.services.context import Context, Staff, account_topic, supervisors_topic
+from kefu.services.context import (
+    Context,
+    Staff,
+    account_topic,
+    presence_window,
+    supervisors_topic,
+)
 from kefu.services.routing import announce, assign_waiting, drain
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
+from kefu.storage import routing as routing_store
 from kefu.storage import shops as shop_store
+
+log = structlog.get_logger(__name__)
 
 
 def staff_topics(staff: Staff) -> list[str]:
@@ -36,9 +47,15 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         await store.set_status(
-            tx.conn, shop_id=staff.shop_id, account_id=staff.account_id, status=status, at=now
+            tx.conn,
+            shop_id=staff.shop_id,
+            account_id=staff.account_id,
+            status=status,
+            at=now,
+            seen=True,
         )
         await tx.commit()
+    queue_may_change(ctx, staff.shop_id)  # ROUTE-4: whether anyone is online may have changed
     return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
@@ -67,9 +84,66 @@ async def _drain_and_tell(ctx: Context, staff: Staff, *, capacity_freed: bool) -
     if capacity_freed:
         await drain(ctx, staff.shop_id)
     async with ctx.db.read() as tx:
-        view = await views.account_view_of(tx.conn, staff.account_id)
+        view = await views.account_view_of(tx.conn, staff.account_id, presence_window(ctx))
     await account_changed(ctx, view)()
     return view
+
+
+async def socket_opened(ctx: Context, staff: Staff) -> None:
+    """PRES-1: a staff socket opened, a sign of life. An online agent who was away (their
+    last socket gone for longer than the grace period) is there again: the queue drains.
+
+    Counted on this process first, so that `socket_closed` always balances it.
+    """
+    before = presence_window(ctx)
+    ctx.live.opened(staff.account_id)
+    async with ctx.db.uow() as tx:
+        account = await store.shop_account(tx.conn, staff.shop_id, staff.account_id)
+        await store.touch_accounts(tx.conn, [staff.account_id], before.now)
+        await tx.commit()
+    if (
+        account is not None
+        and account.status is AgentStatus.ONLINE
+        and not before.is_present(account.id, account.last_seen_at)
+    ):
+        await drain(ctx, staff.shop_id)
+
+
+async def socket_closed(ctx: Context, staff: Staff) -> None:
+    """PRES-1: a staff socket closed. When it was the account's last one on this process, the
+    grace period runs from now (unless another process still beats for it). A database that
+    cannot be reached leaves the last heartbeat as the sign of life."""
+    now = ctx.clock.now()
+    if not ctx.live.closed(staff.account_id):
+        return
+    try:
+        async with ctx.db.uow() as tx:
+            await store.touch_accounts(tx.conn, [staff.account_id], now)
+            await tx.commit()
+    except Exception:
+        log.warning("presence.close_not_recorded", account_id=staff.account_id, exc_info=True)
+
+
+async def heartbeat(ctx: Context) -> int:
+    """PRES-1: one sign of life for every account with a staff socket open on this process, in
+    one statement; returns how many accounts it touched. Then the queued consumers' places are
+    recomputed (ROUTE-4), since agents may have gone away since the last beat."""
+    account_ids, now = ctx.live.accounts(), ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        if account_ids:
+            await store.touch_accounts(tx.conn, sorted(account_ids), now)
+        queued_shops = await routing_store.shops_with_queue(tx.conn)
+        await tx.commit()
+    for shop_id in queued_shops:
+        queue_may_change(ctx, shop_id)
+    return len(account_ids)
+
+
+def queue_may_change(ctx: Context, shop_id: int) -> None:
+    """ROUTE-4: recompute the shop's queued consumers' places and waits (coalesced); only
+    those whose place, wait or agents' presence changed are told."""
+    if ctx.on_queue_changed is not None:
+        ctx.on_queue_changed(shop_id)
 
 
 def account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
@@ -116,7 +190,7 @@ async def batch_update(
             group_id=group_id,
         )
         assigned = await assign_waiting(ctx, tx, staff.shop_id, now)
-        changed = await views.account_views(tx.conn, account_ids=agent_ids)
+        changed = await views.account_views(tx.conn, presence_window(ctx), account_ids=agent_ids)
         if assigned:
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
         for view in changed:  # PRES-1: each agent's workbench shows its new state at once
@@ -127,12 +201,12 @@ async def batch_update(
 
 async def list_accounts(ctx: Context, staff: Staff) -> list[AccountView]:
     async with ctx.db.read() as tx:
-        return await views.account_views(tx.conn, shop_id=staff.shop_id)
+        return await views.account_views(tx.conn, presence_window(ctx), shop_id=staff.shop_id)
 
 
 async def me(ctx: Context, staff: Staff) -> AccountView:
     async with ctx.db.read() as tx:
-        return await views.account_view_of(tx.conn, staff.account_id)
+        return await views.account_view_of(tx.conn, staff.account_id, presence_window(ctx))
 
 
 async def work_stats(ctx: Context, staff: Staff) -> dict[str, int]:

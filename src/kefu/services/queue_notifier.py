@@ -9,12 +9,13 @@ import structlog
 
 from kefu import errors
 from kefu.services.context import Context, consumer_topic
-from kefu.services.routing import queue_snapshot
+from kefu.services.routing import QueuePlace, queue_snapshot
 
 log = structlog.get_logger(__name__)
 
-# What a queued conversation was last told: (position, estimated wait in seconds).
-_Told = tuple[int, int | None]
+# What a queued conversation was last told: (position, estimated wait in seconds, whether an
+# agent of its group is online).
+_Told = tuple[int, int | None, bool]
 
 
 class QueueNotifier:
@@ -42,12 +43,14 @@ class QueueNotifier:
             told = self._told.pop(shop_id, {})
             # Only the conversations queued now are kept: one that left the queue (assigned,
             # left, ended) is forgotten here, so memory follows the queue, not its history.
-            queued = {conversation_id: (p, w) for conversation_id, _, p, w in snapshot}
+            queued: dict[int, _Told] = {
+                p.conversation_id: (p.position, p.wait_s, p.agents_online) for p in snapshot
+            }
             if queued:
                 self._told[shop_id] = queued
-            for conversation_id, consumer_id, position, wait_s in snapshot:
-                if told.get(conversation_id) != (position, wait_s):
-                    await self._tell(consumer_id, conversation_id, position, wait_s)
+            for place in snapshot:
+                if told.get(place.conversation_id) != queued[place.conversation_id]:
+                    await self._tell(place)
         except Exception as exc:
             if isinstance(exc, errors.Unavailable):
                 log.warning("queue refresh skipped", shop_id=shop_id, error=exc.code, **exc.params)
@@ -56,16 +59,15 @@ class QueueNotifier:
             self._pending.pop(shop_id, None)
             self._told.pop(shop_id, None)  # whoever was not told is told on the next refresh
 
-    async def _tell(
-        self, consumer_id: int, conversation_id: int, position: int, wait_s: int | None
-    ) -> None:
+    async def _tell(self, place: QueuePlace) -> None:
         await self._ctx.broker.publish(
-            consumer_topic(consumer_id),
+            consumer_topic(place.consumer_id),
             {
                 "type": "queue",
-                "conversation_id": conversation_id,
-                "position": position,
-                "estimated_wait_s": wait_s,
+                "conversation_id": place.conversation_id,
+                "position": place.position,
+                "estimated_wait_s": place.wait_s,
+                "agents_online": place.agents_online,
             },
         )
 

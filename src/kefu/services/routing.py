@@ -7,6 +7,7 @@ transaction, so that several processes reach the same, safe assignment.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from kefu.domain import routing
@@ -14,7 +15,7 @@ from kefu.domain.conversation import ParticipantRole
 from kefu.domain.ids import GroupId
 from kefu.domain.shop import ShopSettings
 from kefu.services import events, greetings
-from kefu.services.context import Context
+from kefu.services.context import Context, presence_window
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
 from kefu.storage import routing as store
@@ -39,7 +40,7 @@ async def assign_waiting(
     are not load; ROUTE-7 is about loads).
     """
     settings = settings or await shop_store.shop_settings(tx.conn, shop_id)
-    agents = await store.agent_loads(tx.conn, shop_id)
+    agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
     free: dict[GroupId | None, int] = {}
     for agent in agents:
         if routing.is_eligible(agent, agent.group_id):
@@ -108,7 +109,8 @@ async def _assign_queued(
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         if look_first and not any(
-            routing.is_eligible(a, None) for a in await store.agent_loads(tx.conn, shop_id)
+            routing.is_eligible(a, None)
+            for a in await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
         ):
             return []
         settings, shop_greetings = await greetings_store.with_settings(tx.conn, shop_id)
@@ -131,7 +133,7 @@ async def sweep_queues(ctx: Context) -> list[int]:
     async with ctx.db.read() as tx:
         for shop_id in await store.shops_with_queue(tx.conn):
             groups = await store.queued_groups(tx.conn, shop_id)
-            agents = await store.agent_loads(tx.conn, shop_id)
+            agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
             if any(routing.is_eligible(a, g) for g in groups for a in agents):
                 shop_ids.append(shop_id)
     for shop_id in shop_ids:
@@ -161,18 +163,41 @@ async def publish_views(ctx: Context, shop_id: int, views: Sequence[Conversation
         ctx.on_queue_changed(shop_id)
 
 
-async def queue_snapshot(ctx: Context, shop_id: int) -> list[tuple[int, int, int, int | None]]:
-    """ROUTE-4: (conversation, consumer, position, wait in seconds) per queued request."""
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    """ROUTE-4: what a queued consumer is told."""
+
+    conversation_id: int
+    consumer_id: int
+    position: int
+    wait_s: int | None
+    # Some agent of the group is online and there (PRES-1), if perhaps full.
+    agents_online: bool
+
+
+async def queue_snapshot(ctx: Context, shop_id: int) -> list[QueuePlace]:
+    """ROUTE-4: each queued request's place, and its wait at the group's recent pace, unless
+    no agent of the group is on duty (then the consumer is told so, with no estimate)."""
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
         settings = await shop_store.shop_settings(tx.conn, shop_id)
         waiting = await store.queued(tx.conn, shop_id)
         paces = await store.recent_assignments(tx.conn, shop_id, now - routing.THROUGHPUT_WINDOW)
+        agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
     positions = routing.queue_positions([w.request for w in waiting], settings.queue_order)
-    out: list[tuple[int, int, int, int | None]] = []
+    on_duty = {
+        g: any(routing.is_on_duty(a, g) for a in agents)
+        for g in {w.request.group_id for w in waiting}
+    }
+    out: list[QueuePlace] = []
     for w in waiting:
+        group_id = w.request.group_id
         position = positions[w.request.conversation_id]
-        wait = routing.estimate_wait(position, paces.get(w.request.group_id, 0))
-        seconds = int(wait.total_seconds()) if wait else None
-        out.append((w.request.conversation_id, w.consumer_id, position, seconds))
+        wait = routing.estimate_wait(position, paces.get(group_id, 0), on_duty=on_duty[group_id])
+        seconds = int(wait.total_seconds()) if wait is not None else None
+        out.append(
+            QueuePlace(
+                w.request.conversation_id, w.consumer_id, position, seconds, on_duty[group_id]
+            )
+        )
     return out

@@ -16,7 +16,7 @@ from kefu.domain.presence import AgentStatus, Role
 from kefu.services import audit, views
 from kefu.services.access import access_account, access_group, require_owner, supervises
 from kefu.services.accounts import NewAccount, create_accounts, revoke_all_sessions
-from kefu.services.context import Context, Staff
+from kefu.services.context import Context, Staff, presence_window
 from kefu.services.presence import account_changed
 from kefu.services.routing import drain
 from kefu.services.shops import create_group
@@ -34,7 +34,7 @@ async def create_agent(ctx: Context, staff: Staff, account: NewAccount) -> Accou
         ctx, shop_id=ShopId(staff.shop_id), accounts=[account], audit_as=staff, audited=True
     )
     async with ctx.db.read() as tx:
-        return await views.account_view_of(tx.conn, account_id)
+        return await views.account_view_of(tx.conn, account_id, presence_window(ctx))
 
 
 async def update_agent(
@@ -99,7 +99,7 @@ async def update_agent(
                 at=now,
                 **changes,
             )
-        view = await views.account_view_of(tx.conn, agent_id)
+        view = await views.account_view_of(tx.conn, agent_id, presence_window(ctx))
         tx.on_commit(account_changed(ctx, view))
         await tx.commit()
     if reception_limit is not None or is_disabled is False:

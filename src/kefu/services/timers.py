@@ -17,6 +17,7 @@ from kefu.domain.conversation import (
 from kefu.services.context import Context
 from kefu.services.conversations import AUTO_END_TIMER, end_by_timer
 from kefu.services.routing import announce
+from kefu.services.transfers import TRANSFER_EXPIRY_TIMER, expire_transfer
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import shops as shop_store
@@ -83,4 +84,7 @@ def _warning(policy: AutoEndPolicy) -> notices.Notice:
 
 
 TimerHandler = Callable[[Context, DueTimer], Awaitable[bool]]
-HANDLERS: dict[str, TimerHandler] = {AUTO_END_TIMER: fire_auto_end}
+HANDLERS: dict[str, TimerHandler] = {
+    AUTO_END_TIMER: fire_auto_end,
+    TRANSFER_EXPIRY_TIMER: expire_transfer,  # CONV-7
+}

@@ -10,6 +10,7 @@ from typing import Any
 
 from kefu.domain.conversation import ConversationState, agent_reply_window
 from kefu.domain.notices import Notice
+from kefu.domain.presence import PresenceWindow
 from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage.accounts import LoadedAccount
@@ -33,6 +34,10 @@ class AccountView:
     reception_limit: int
     current_load: int
     is_disabled: bool = False
+    # PRES-1: False once the agent's last staff socket has been gone for the grace period
+    # ("agent disconnected"): not routed to, their conversations stay theirs.
+    connected: bool = True
+    last_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +105,28 @@ class TransferView:
     to_group_id: int | None
     state: str
     created_at: datetime
+    expires_at: datetime | None = None
 
 
 async def account_views(
-    conn: Connection, *, account_ids: Sequence[int] | None = None, shop_id: int | None = None
+    conn: Connection,
+    window: PresenceWindow,
+    *,
+    account_ids: Sequence[int] | None = None,
+    shop_id: int | None = None,
 ) -> list[AccountView]:
-    """Accounts as the workbench shows them, with their current load (PRES-3)."""
+    """Accounts as the workbench shows them, with their current load (PRES-3) and whether
+    they are there as `window` sees it (PRES-1)."""
     loaded = await account_store.loaded_accounts(conn, account_ids=account_ids, shop_id=shop_id)
-    return [account_view(a) for a in loaded]
+    return [account_view(a, window) for a in loaded]
 
 
-async def account_view_of(conn: Connection, account_id: int) -> AccountView:
-    (view,) = await account_views(conn, account_ids=[account_id])
+async def account_view_of(conn: Connection, account_id: int, window: PresenceWindow) -> AccountView:
+    (view,) = await account_views(conn, window, account_ids=[account_id])
     return view
 
 
-def account_view(loaded: LoadedAccount) -> AccountView:
+def account_view(loaded: LoadedAccount, window: PresenceWindow) -> AccountView:
     a = loaded.account
     return AccountView(
         id=a.id,
@@ -130,6 +141,8 @@ def account_view(loaded: LoadedAccount) -> AccountView:
         reception_limit=a.reception_limit,
         current_load=loaded.current_load,
         is_disabled=a.is_disabled,
+        connected=window.is_present(a.id, a.last_seen_at),
+        last_seen_at=a.last_seen_at,
     )
 
 
@@ -221,4 +234,5 @@ def transfer_view(record: TransferRecord) -> TransferView:
         to_group_id=record.to_group_id,
         state=record.state,
         created_at=record.created_at,
+        expires_at=record.expires_at,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -34,6 +34,7 @@ class AccountRecord:
     is_suspended: bool
     reception_limit: int
     is_disabled: bool = False
+    last_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ def _account(r: Any) -> AccountRecord:
         is_suspended=r.is_suspended,
         reception_limit=r.reception_limit,
         is_disabled=r.is_disabled,
+        last_seen_at=r.last_seen_at,
     )
 
 
@@ -191,16 +193,40 @@ async def display_names(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
 
 
 async def set_status(
-    conn: AsyncConnection, *, shop_id: int, account_id: int, status: AgentStatus, at: datetime
+    conn: AsyncConnection,
+    *,
+    shop_id: int,
+    account_id: int,
+    status: AgentStatus,
+    at: datetime,
+    seen: bool = False,
 ) -> None:
-    """PRES-1, PRES-3: the account's status, and the change row work time is computed from."""
-    await conn.execute(
-        update(t.accounts).where(t.accounts.c.id == account_id).values(status=status)
-    )
+    """PRES-1, PRES-3: the account's status, and the change row work time is computed from.
+    `seen`: the agent changed it, a sign of life (PRES-1)."""
+    values: dict[str, Any] = {"status": status}
+    if seen:
+        values["last_seen_at"] = at
+    await conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
     await conn.execute(
         insert(t.status_changes).values(
             shop_id=shop_id, account_id=account_id, status=status, at=at
         )
+    )
+
+
+async def touch_accounts(conn: AsyncConnection, account_ids: Sequence[int], at: datetime) -> None:
+    """PRES-1: a sign of life of these accounts at `at`, in one statement (a process's
+    heartbeat for its open staff sockets). Never moves a later sign back."""
+    if not account_ids:
+        return
+    a = t.accounts.c
+    await conn.execute(
+        update(t.accounts)
+        .where(
+            a.id.in_(sorted(set(account_ids))),
+            or_(a.last_seen_at.is_(None), a.last_seen_at < at),
+        )
+        .values(last_seen_at=at)
     )
 
 

@@ -4,7 +4,7 @@ writes. A conversation of another shop is NotFound, exactly like a missing one (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
-from kefu.domain.conversation import OPEN_STATES, ConversationState
+from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
 from kefu.storage import tables as t
 from kefu.storage.messages import MessageRecord
 
@@ -41,6 +41,8 @@ class ConversationRecord:
     is_transferred: bool
     # Whether the account asked about (`participant=`) takes part; False when none was asked.
     is_participant: bool = False
+    # Its participant role (CONV-7, CONV-8), if it takes part.
+    participant_role: str | None = None
 
 
 _c = t.conversations.c
@@ -63,7 +65,14 @@ async def get(
         takes_part = select(_p.account_id).where(
             _p.conversation_id == _c.id, _p.account_id == participant
         )
-        query = query.add_columns(takes_part.exists().label("is_participant"))
+        role = (
+            select(_p.role)
+            .where(_p.conversation_id == _c.id, _p.account_id == participant)
+            .scalar_subquery()
+        )
+        query = query.add_columns(
+            takes_part.exists().label("is_participant"), role.label("participant_role")
+        )
     if for_update and conn.dialect.name != "sqlite":
         query = query.with_for_update(of=t.conversations)
     row = (await conn.execute(query)).first()
@@ -99,12 +108,16 @@ async def record_event(
     )
 
 
-async def participant_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, set[int]]:
-    """Each conversation's participating accounts (conversations without any are left out)."""
+async def participant_ids(
+    conn: AsyncConnection, ids: Sequence[int], *, roles: Collection[str] | None = None
+) -> dict[int, set[int]]:
+    """Each conversation's participating accounts, of these roles if given (conversations
+    without any are left out)."""
     found: dict[int, set[int]] = {}
-    rows = await conn.execute(
-        select(_p.conversation_id, _p.account_id).where(_p.conversation_id.in_(list(ids)))
-    )
+    query = select(_p.conversation_id, _p.account_id).where(_p.conversation_id.in_(list(ids)))
+    if roles is not None:
+        query = query.where(_p.role.in_(sorted(roles)))
+    rows = await conn.execute(query)
     for conversation_id, account_id in rows:
         found.setdefault(conversation_id, set()).add(account_id)
     return found
@@ -164,13 +177,16 @@ async def add_participant(
     account_id: int,
     role: str,
     now: datetime,
+    again_from: Collection[str] = (),
 ) -> bool:
-    """Record a participant once (CONV-8); False if the account already takes part."""
+    """Record a participant once (CONV-8); False if the account already takes part. One who
+    was invited back (`again_from`: their role now, e.g. a previous holder) takes `role`."""
     found = await conn.scalar(
-        select(_p.account_id).where(
-            _p.conversation_id == conversation_id, _p.account_id == account_id
-        )
+        select(_p.role).where(_p.conversation_id == conversation_id, _p.account_id == account_id)
     )
+    if found is not None and found in again_from:
+        await set_participant_role(conn, conversation_id, account_id, role)
+        return True
     if found is not None:
         return False
     await conn.execute(
@@ -183,6 +199,16 @@ async def add_participant(
         )
     )
     return True
+
+
+async def set_participant_role(
+    conn: AsyncConnection, conversation_id: int, account_id: int, role: str
+) -> None:
+    await conn.execute(
+        update(t.participants)
+        .where(_p.conversation_id == conversation_id, _p.account_id == account_id)
+        .values(role=role)
+    )
 
 
 async def hand_over(
@@ -235,11 +261,11 @@ async def page_ids(
     first), and the list's total. `group_id` narrows colleague sessions to one group;
     recent contacts are each consumer's latest conversation with the account."""
     mine = select(_p.conversation_id).where(_p.account_id == account_id)
+    # CONV-8: the workbench lists what the account holds or was invited into.
+    serving = mine.where(_p.role.in_([ParticipantRole.HOLDER, ParticipantRole.INVITED]))
     query = select(_c.id).where(_c.shop_id == shop_id)
     if scope is ListScope.MINE:
-        query = query.where(
-            _c.id.in_(mine), _c.state == ConversationState.ASSIGNED, _c.agent_id == account_id
-        )
+        query = query.where(_c.id.in_(serving), _c.state == ConversationState.ASSIGNED)
     elif scope is ListScope.COLLEAGUES:
         query = query.where(_c.state == ConversationState.ASSIGNED, _c.agent_id != account_id)
         if group_id is not None:

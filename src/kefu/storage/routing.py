@@ -14,15 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
-from kefu.domain.presence import AgentStatus
+from kefu.domain.presence import AgentStatus, PresenceWindow
 from kefu.storage import tables as t
 
 _c = t.conversations.c
 _a = t.accounts.c
 
 
-async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.AgentLoad]:
-    """Each agent's load as the database says it now (ROUTE-7)."""
+async def agent_loads(
+    conn: AsyncConnection, shop_id: int, window: PresenceWindow
+) -> list[routing.AgentLoad]:
+    """Each agent's load as the database says it now (ROUTE-7), and whether they are there
+    as `window` sees it (PRES-1)."""
     # Two statements joined here, not one join in SQL: with the counts as a joined subquery,
     # PostgreSQL re-aggregated them once per account whenever its estimate of assigned rows
     # was stale (a burst of routing), which took routing from milliseconds to 0.4 s a call.
@@ -34,7 +37,13 @@ async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.Agent
     current: dict[int, int] = {agent_id: n for agent_id, n in counts}
     rows = await conn.execute(
         select(
-            _a.id, _a.group_id, _a.status, _a.is_suspended, _a.has_im_permission, _a.reception_limit
+            _a.id,
+            _a.group_id,
+            _a.status,
+            _a.is_suspended,
+            _a.has_im_permission,
+            _a.reception_limit,
+            _a.last_seen_at,
         ).where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
     )
     return [
@@ -46,6 +55,7 @@ async def agent_loads(conn: AsyncConnection, shop_id: int) -> list[routing.Agent
             has_im_permission=r.has_im_permission,
             limit=r.reception_limit,
             current=current.get(r.id, 0),
+            is_present=window.is_present(r.id, r.last_seen_at),
         )
         for r in rows
     ]

@@ -69,6 +69,8 @@ accounts = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # ACCT-1: a disabled account keeps its history but cannot log in or be routed to.
     Column("is_disabled", Boolean, nullable=False, server_default=text("false")),
+    # PRES-1: the last sign of life (login, status change, staff socket); None: never signed in.
+    Column("last_seen_at", UtcDateTime, nullable=True),
     UniqueConstraint("shop_id", "username"),
 )
 
@@ -260,6 +262,8 @@ transfers = Table(
     Column("state", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime, nullable=True),
+    # CONV-7: a pending offer not decided by then expires; None: decided when made.
+    Column("expires_at", UtcDateTime, nullable=True),
 )
 
 timers = Table(

@@ -22,6 +22,7 @@ class TransferRecord:
     state: str
     created_at: datetime
     decided_at: datetime | None
+    expires_at: datetime | None = None
 
 
 _tr = t.transfers.c
@@ -30,6 +31,14 @@ _tr = t.transfers.c
 async def get(conn: AsyncConnection, transfer_id: int) -> TransferRecord:
     row = (await conn.execute(select(t.transfers).where(_tr.id == transfer_id))).one()
     return TransferRecord(**row._asdict())
+
+
+async def find(conn: AsyncConnection, shop_id: int, transfer_id: int) -> TransferRecord | None:
+    """The transfer if it is this shop's (ACCT-5)."""
+    row = (
+        await conn.execute(select(t.transfers).where(_tr.id == transfer_id, _tr.shop_id == shop_id))
+    ).first()
+    return TransferRecord(**row._asdict()) if row is not None else None
 
 
 async def offered_to(
@@ -46,11 +55,30 @@ async def offered_to(
     return TransferRecord(**row._asdict()) if row is not None else None
 
 
-async def has_pending(conn: AsyncConnection, conversation_id: int) -> bool:
-    found = await conn.scalar(
-        select(_tr.id).where(_tr.conversation_id == conversation_id, _tr.state == "pending")
-    )
-    return found is not None
+async def pending_of(conn: AsyncConnection, conversation_id: int) -> TransferRecord | None:
+    """The conversation's pending transfer offer, if any (there is at most one)."""
+    row = (
+        await conn.execute(
+            select(t.transfers).where(
+                _tr.conversation_id == conversation_id, _tr.state == "pending"
+            )
+        )
+    ).first()
+    return TransferRecord(**row._asdict()) if row is not None else None
+
+
+async def sent_by(
+    conn: AsyncConnection, shop_id: int, transfer_id: int, agent_id: int
+) -> TransferRecord | None:
+    """The transfer if this agent of this shop sent it; None otherwise (ACCT-5)."""
+    row = (
+        await conn.execute(
+            select(t.transfers).where(
+                _tr.id == transfer_id, _tr.shop_id == shop_id, _tr.from_agent_id == agent_id
+            )
+        )
+    ).first()
+    return TransferRecord(**row._asdict()) if row is not None else None
 
 
 async def create(
@@ -63,6 +91,7 @@ async def create(
     to_group_id: int | None = None,
     state: str,
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> TransferRecord:
     decided_at = None if state == "pending" else now
     transfer_id = await conn.scalar(
@@ -76,6 +105,7 @@ async def create(
             state=state,
             created_at=now,
             decided_at=decided_at,
+            expires_at=expires_at,
         )
         .returning(_tr.id)
     )

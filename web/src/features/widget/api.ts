@@ -6,7 +6,8 @@ export interface ConsumerSession {
   consumer: { uid: string; nickname: string }
 }
 
-export type PublicEntry = ShopEntry & { bot_enabled: boolean }
+/** `bot_first`: the bot is on and answers the consumer's messages before a human. */
+export type PublicEntry = ShopEntry & { bot_enabled: boolean; bot_first: boolean }
 
 export const widgetApi = {
   session: (shopId: number) => http.post<ConsumerSession>('/api/consumer/session', { shop_id: shopId }),
