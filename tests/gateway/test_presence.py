@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import REDIS_URL, create_pg_database, drop_pg_database, require_pg
+from databases import REDIS_URL, create_pg_database, drop_pg_database, require_pg
 from kefu.clock import SystemClock
 from kefu.storage import tables as t
 from kefu.storage.db import Database
