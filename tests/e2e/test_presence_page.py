@@ -6,9 +6,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from .conftest import PRODUCT, Consumer, Server, Watch, login
 
@@ -24,9 +23,10 @@ def short_grace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def accounts(client: httpx.Client) -> dict[str, dict[str, Any]]:
-    r = client.get("/api/agents")
-    r.raise_for_status()
+def accounts(page: Page) -> dict[str, dict[str, Any]]:
+    """GET /api/agents with the page's session."""
+    r = page.request.get("/api/agents")
+    assert r.ok, r.text()
     return {a["username"]: a for a in r.json()["items"]}
 
 
@@ -36,7 +36,8 @@ def test_pres_1_an_agent_who_closes_the_page_is_not_assigned_the_next_consumer(
     pages = {"agent1": new_page(base=server.base), "agent2": new_page(base=server.base)}
     for username, page in pages.items():
         login(page, server, username)
-    owner = server.staff("owner", online=False)
+    owner = new_page(base=server.base)
+    login(owner, server, "owner", online=False)
     seen = accounts(owner)
     assert all(seen[u]["status"] == "online" and seen[u]["connected"] for u in pages)
 
@@ -69,8 +70,29 @@ def test_pres_1_an_agent_who_closes_the_page_is_not_assigned_the_next_consumer(
     expect(pages[busy].get_by_test_id("conversation-item")).to_have_count(2)
     assert accounts(owner)[gone]["current_load"] == 0
 
+    # The workbench shows the agent as disconnected: in the transfer picker of the one who
+    # stayed, and on the team page of the owner.
+    stayed = pages[busy]
+    stayed.get_by_test_id("conversation-item").first.click()
+    stayed.get_by_test_id("transfer-button").click()
+    option = stayed.get_by_test_id(f"pick-agent-{gone}")
+    expect(option).to_have_attribute("data-presence", "disconnected")
+    expect(option).to_contain_text("已断开")
+    stayed.keyboard.press("Escape")
+    owner.goto(f"{server.base}/settings/team")
+    owner.get_by_test_id("team-page").wait_for()
+    rows = owner.get_by_test_id("account-table").locator("tr.el-table__row")
+
+    def status(username: str) -> Any:
+        row = rows.filter(has=owner.get_by_test_id("acct-username").get_by_text(username))
+        return row.get_by_test_id("acct-status")
+
+    expect(status(gone)).to_have_text("已断开")
+    expect(status(gone)).to_have_attribute("data-presence", "disconnected")
+    expect(status(busy)).to_have_text("在线")
+
     for c in (first, second):
         c.close()
-    owner.close()
+    assert watch.missing_keys == []
     assert watch.dialogs == []
     assert watch.errors == []

@@ -14,6 +14,9 @@ export interface Account {
   is_disabled?: boolean
   reception_limit: number
   current_load: number
+  /** PRES-1: false once the last staff socket has been gone for the grace period. */
+  connected?: boolean
+  last_seen_at?: string | null
 }
 
 export interface Shop {
