@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from kefu import errors
+from kefu.domain.accounts import check_reception_limit
 from kefu.domain.conversation import AutoEndMode
 from kefu.domain.presence import MAX_RECEPTION_LIMIT, MIN_RECEPTION_LIMIT
 from kefu.domain.routing import QueueOrder
@@ -53,6 +54,17 @@ class ShopSettings:
             reception_limit_by=str(data.get("reception_limit_by", "agent")),
             max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
         )
+
+    def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:
+        """PRES-4: the shop decides who sets reception limits, the agent (Feige, the default)
+        or their supervisors (Xixi); the other is refused, naming who does. Either way a limit
+        is 1 to the shop's maximum (PRES-2)."""
+        if set_by != self.reception_limit_by:
+            raise errors.Forbidden(
+                f"In this shop the {self.reception_limit_by} sets the reception limits.",
+                code=f"reception_limit.set_by_{self.reception_limit_by}",
+            )
+        check_reception_limit(limit, field=field, maximum=self.max_reception_limit)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

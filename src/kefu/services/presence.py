@@ -9,7 +9,6 @@ from datetime import datetime, time, timedelta
 import structlog
 
 from kefu import errors
-from kefu.domain.accounts import check_reception_limit
 from kefu.domain.presence import SUPERVISING_ROLES, AgentStatus, Role, work_time
 from kefu.services import audit, views
 from kefu.services.access import access_account, access_group, require_supervising, supervises
@@ -67,12 +66,7 @@ async def set_reception_limit(ctx: Context, staff: Staff, limit: int) -> Account
     """
     async with ctx.db.uow() as tx:
         settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
-        if settings.reception_limit_by != "agent":
-            raise errors.Forbidden(
-                "Supervisors set the reception limits in this shop.",
-                code="reception_limit.set_by_supervisor",
-            )
-        check_reception_limit(limit, maximum=settings.max_reception_limit)
+        settings.check_reception_limit(limit, set_by="agent")
         await store.set_reception_limit(tx.conn, staff.account_id, limit)
         await tx.commit()
     return await _drain_and_tell(ctx, staff, capacity_freed=True)

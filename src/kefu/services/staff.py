@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from kefu import errors
-from kefu.domain.accounts import check_name, check_password, check_reception_limit
+from kefu.domain.accounts import check_name, check_password
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import AgentStatus, Role
 from kefu.services import audit, views
@@ -68,10 +68,11 @@ async def update_agent(
         target = await access_account(tx.conn, staff, agent_id)
         if reception_limit is not None:
             settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
-            _check_limit_setter(staff, target.group_id, settings.reception_limit_by)
-            check_reception_limit(
-                reception_limit, field="reception_limit", maximum=settings.max_reception_limit
+            settings.check_reception_limit(
+                reception_limit, set_by="supervisor", field="reception_limit"
             )
+            if not supervises(staff, target.group_id):
+                raise errors.Forbidden()
             changes["reception_limit"] = reception_limit
         if target.role == Role.OWNER and (display_name is not None or is_disabled):
             raise errors.RuleViolation(
@@ -105,16 +106,6 @@ async def update_agent(
     if reception_limit is not None or is_disabled is False:
         await drain(ctx, staff.shop_id)  # more capacity may take queued requests (ROUTE-2)
     return view
-
-
-def _check_limit_setter(staff: Staff, group_id: int | None, limit_by: str) -> None:
-    if limit_by != "supervisor":
-        raise errors.Forbidden(
-            "Each agent sets their own reception limit in this shop.",
-            code="reception_limit.set_by_agent",
-        )
-    if not supervises(staff, group_id):
-        raise errors.Forbidden()
 
 
 async def reset_password(ctx: Context, staff: Staff, agent_id: int, password: str) -> None:
