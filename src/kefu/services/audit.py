@@ -3,13 +3,13 @@ recorded in the same transaction as the change; only the owner reads it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from kefu.services.access import require_owner
 from kefu.services.context import Context, Staff
 from kefu.storage import audit as store
+from kefu.storage.audit import AuditRecord
 from kefu.storage.db import Connection
 
 MAX_PAGE = 200
@@ -39,28 +39,14 @@ async def record(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AuditView:
-    id: int
-    actor_id: int | None
-    action: str
-    target_kind: str
-    target_id: int | None
-    details: dict[str, Any]
-    at: datetime
-
-
 async def audit_page(
     ctx: Context, staff: Staff, *, before: int | None, limit: int
-) -> tuple[list[AuditView], int | None]:
+) -> tuple[list[AuditRecord], int | None]:
     """Newest first, older than the row `before`; the second value is the `before` of the
     next page, None at the end."""
     require_owner(staff)
     limit = max(1, min(limit, MAX_PAGE))
     async with ctx.db.read() as tx:
         rows = await store.page(tx.conn, staff.shop_id, before_id=before, limit=limit + 1)
-    items = [
-        AuditView(r.id, r.actor_id, r.action, r.target_kind, r.target_id, r.details, r.at)
-        for r in rows[:limit]
-    ]
+    items = rows[:limit]
     return items, (items[-1].id if len(rows) > limit else None)
