@@ -22,6 +22,7 @@ from kefu.api import body_limit
 from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
+from kefu.api.permission_routes import router as permission_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -172,6 +173,7 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
+    app.include_router(permission_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

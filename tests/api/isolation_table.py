@@ -331,6 +331,32 @@ HTTP_CASES += [
         body={"groups": [], "agents": [{"agent_id": Obj("B.alice"), "welcome": "hi"}]},
         role_only=True,
     ),
+    # ACCT-6: permissions per feature area (owner only).
+    HttpCase(
+        "PUT",
+        "/api/agents/{agent_id}/permissions",
+        ("path", "agent_id"),
+        "account",
+        {"agent_id": Obj("B.alice")},
+        {"features": ["workbench", "settings"]},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/permission-requests/{request_id}/approve",
+        ("path", "request_id"),
+        "permission_request",
+        {"request_id": Obj("B.permission_request")},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/permission-requests/{request_id}/decline",
+        ("path", "request_id"),
+        "permission_request",
+        {"request_id": Obj("B.permission_request")},
+        role_only=True,
+    ),
 ]
 
 # Routes that name no object: everything they touch is the session's own shop and account.
@@ -359,6 +385,12 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/quick-phrases"): "adds to the caller or the session's shop",
     ("POST", "/api/quick-phrases/import"): "imports for the caller or the session's shop",
     ("GET", "/api/greetings"): "the session's shop",
+    (
+        "GET",
+        "/api/permissions",
+    ): "the session's shop's accounts (the caller's own for sub-accounts)",
+    ("GET", "/api/permission-requests"): "the session's shop's requests (sub-accounts: their own)",
+    ("POST", "/api/permission-requests"): "asks for the caller's own account",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }

@@ -308,6 +308,17 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 (owner, "GET", f"/api/conversations/{HUGE_ID}", None),
                 (owner, "GET", f"/api/conversations/1/messages?since_seq={HUGE_ID}", None),
                 (owner, "POST", f"/api/transfers/{HUGE_ID}/accept", None),
+                (owner, "PUT", f"/api/agents/{HUGE_ID}/permissions", {"features": []}),
+                (owner, "PUT", f"/api/agents/{alice}/permissions", {"features": ["root"]}),
+                (owner, "PUT", f"/api/agents/{alice}/permissions", {"features": ["quality"] * 6}),
+                (owner, "POST", f"/api/permission-requests/{HUGE_ID}/approve", None),
+                (
+                    owner,
+                    "POST",
+                    "/api/permission-requests",
+                    {"feature": "quality", "note": "x" * 201},
+                ),
+                (owner, "POST", "/api/permission-requests", {"feature": "quality\x00"}),
                 (
                     anonymous,
                     "POST",

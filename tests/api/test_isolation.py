@@ -88,9 +88,17 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.owner": shop.accounts["owner"],
         f"{key}.group": shop.group_ids[1],
         f"{key}.transfer": transfer.json()["id"],
+        f"{key}.permission_request": await _permission_request(alice),
         **await _bot_objects(owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
+
+
+async def _permission_request(alice: httpx.AsyncClient) -> int:
+    """ACCT-6: alice asks her owner for the analytics feature."""
+    asked = await alice.post("/api/permission-requests", json={"feature": "analytics"})
+    assert asked.status_code == 201, asked.text
+    return int(asked.json()["id"])
 
 
 async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
@@ -151,6 +159,8 @@ async def snapshot(w: World) -> dict[str, Any]:
         "a_questions": await _json(w.a_owner, "/api/kb/questions"),
         "a_entry": await _json(w.a_owner, "/api/shop/entry"),
         "a_greetings": await _json(w.a_owner, "/api/greetings"),
+        "b_permissions": await _json(w.b_owner, "/api/permissions"),
+        "b_permission_requests": await _json(w.b_owner, "/api/permission-requests"),
     }
 
 

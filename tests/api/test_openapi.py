@@ -320,6 +320,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             check = Answers(doc)
             await _staff_and_settings(check, srv, shop, owner, alice, anyone)
             await _phrases_and_greetings(check, shop, owner, alice)
+            await _permissions(check, shop, owner, alice)
             await _conversations(check, srv, shop, owner, alice, bob)
             await _knowledge_base(check, shop, owner, anyone)
             await _refusals(check, shop, alice, anyone)
@@ -328,6 +329,39 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await check.ok(alice, "POST", "/api/auth/logout")
         # Every operation of the document was called and its answer validated.
         assert sorted(_operations(doc).keys() - check.checked) == []
+
+
+async def _permissions(
+    check: Answers, shop: ShopIds, owner: httpx.AsyncClient, alice: httpx.AsyncClient
+) -> None:
+    """ACCT-6: permissions per feature area, requested, answered and set."""
+    await check.ok(owner, "GET", "/api/permissions")
+    asked = await check.ok(
+        alice, "POST", "/api/permission-requests", 201, json={"feature": "quality"}
+    )
+    again = await check.ok(
+        alice, "POST", "/api/permission-requests", 201, json={"feature": "settings"}
+    )
+    await check.ok(alice, "GET", "/api/permission-requests")
+    await check.ok(
+        owner,
+        "POST",
+        "/api/permission-requests/{request_id}/approve",
+        ids={"request_id": asked["id"]},
+    )
+    await check.ok(
+        owner,
+        "POST",
+        "/api/permission-requests/{request_id}/decline",
+        ids={"request_id": again["id"]},
+    )
+    await check.ok(
+        owner,
+        "PUT",
+        "/api/agents/{agent_id}/permissions",
+        ids={"agent_id": shop.accounts["alice"]},
+        json={"features": ["workbench"]},
+    )
 
 
 async def _staff_and_settings(

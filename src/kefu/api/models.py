@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.domain.conversation import AutoEndMode, ConversationState, EndCause
 from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.permissions import Feature, RequestStatus
 from kefu.domain.presence import AgentStatus, Role
 from kefu.domain.routing import QueueOrder
 
@@ -75,6 +76,10 @@ class ShopRefOut(Out):
 class MeOut(Out):
     account: AccountOut
     shop: ShopRefOut
+    features: list[str] = Field(
+        description="ACCT-6: the feature areas the account may open (workbench, monitoring, "
+        "analytics, quality, settings); the owner has all."
+    )
 
 
 class WorkStatsOut(Out):
@@ -340,3 +345,33 @@ class ReadinessOut(Out):
 
     status: Literal["ready", "degraded"]
     checks: dict[Literal["database", "redis"], CheckOut]
+
+
+# --- permissions per feature area (ACCT-6) ---------------------------------------------------
+
+
+class AccountPermissionsOut(Out):
+    account_id: int
+    role: str
+    features: list[Feature] = Field(description="What the account has now.")
+    defaults: list[Feature] = Field(description="What its role has unless the owner changes it.")
+
+
+class PermissionListOut(Out):
+    features: list[Feature] = Field(description="Every feature area, in display order.")
+    items: list[AccountPermissionsOut]
+
+
+class PermissionRequestOut(Out):
+    id: int
+    account_id: int
+    feature: Feature
+    note: str
+    status: RequestStatus
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: int | None
+
+
+class PermissionRequestListOut(Out):
+    items: list[PermissionRequestOut]

@@ -28,6 +28,7 @@ from kefu.services import staff as staff_service
 from kefu.services.accounts import NewAccount
 from kefu.services.context import Staff
 from kefu.services.messages import SendRequest
+from kefu.services.permissions import features_of
 
 router = APIRouter(prefix="/api", default_response_class=JsonOut)
 StaffDep = Annotated[Staff, Depends(current_staff)]
@@ -86,7 +87,13 @@ async def me(staff: StaffDep, request: Request) -> JsonOut:
     ctx = ctx_of(request)
     account = await presence.me(ctx, staff)
     shop = await shops.public_shop(ctx, staff.shop_id)
-    return JsonOut({"account": account, "shop": {"id": shop["id"], "name": shop["name"]}})
+    return JsonOut(
+        {
+            "account": account,
+            "shop": {"id": shop["id"], "name": shop["name"]},
+            "features": sorted(features_of(staff)),
+        }
+    )
 
 
 @router.put(

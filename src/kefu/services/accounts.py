@@ -36,12 +36,14 @@ from kefu.domain.login import (
     MAX_ADDRESS_CHARS,
     login_wait,
 )
+from kefu.domain.permissions import effective
 from kefu.domain.presence import DEFAULT_RECEPTION_LIMIT, AgentStatus, Role
 from kefu.services import audit, views
 from kefu.services.context import ConsumerActor, Context, Staff, account_topic, presence_window
 from kefu.services.presence import account_changed, queue_may_change
 from kefu.services.views import AccountView
 from kefu.storage import accounts as store
+from kefu.storage import permissions as permission_store
 from kefu.storage import shops as shop_store
 from kefu.storage.accounts import AccountRecord, NewAccountRow
 from kefu.storage.db import Connection, UnitOfWork
@@ -391,6 +393,7 @@ async def authenticate(ctx: Context, session_id: str) -> Staff:
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
         account = await store.session_account(tx.conn, session_id, now)
+        grants = await permission_store.grants_of(tx.conn, account.id) if account else {}
     if account is None:
         raise errors.Unauthenticated()
     return Staff(
@@ -399,6 +402,7 @@ async def authenticate(ctx: Context, session_id: str) -> Staff:
         role=account.role,
         group_id=account.group_id,
         session_id=session_id,
+        features=effective(account.role, grants),
     )
 
 

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from kefu.broker.base import Broker
 from kefu.clock import Clock
+from kefu.domain.permissions import Feature
 from kefu.domain.presence import PresenceWindow, Role
 from kefu.services.coalesce import Coalescer
 from kefu.services.live import LiveSockets
@@ -28,6 +29,9 @@ class Staff:
     role: Role
     group_id: int | None
     session_id: str = ""
+    # ACCT-6: the feature areas granted, as loaded with the session; None is the role's
+    # defaults (domain/permissions.py).
+    features: frozenset[Feature] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,10 @@ from datetime import datetime
 
 from kefu import errors
 from kefu.domain.greetings import MAX_GREETING_CHARS, GreetingKind, choose_greeting
-from kefu.services.access import access_account, access_group, require_owner
+from kefu.domain.permissions import Feature
+from kefu.services.access import access_account, access_group
 from kefu.services.context import Context, Staff
+from kefu.services.permissions import require_permission
 from kefu.storage import greetings as store
 from kefu.storage import messages as message_store
 from kefu.storage.db import Connection
@@ -42,8 +44,9 @@ def _view(items: Sequence[store.Greeting]) -> GreetingsView:
 async def put_greetings(
     ctx: Context, staff: Staff, items: Sequence[store.Greeting]
 ) -> GreetingsView:
-    """SET-1, SET-2: replace every group's and agent's greetings (owner only)."""
-    require_owner(staff)
+    """SET-1, SET-2: replace every group's and agent's greetings (the owner, or a
+    sub-account granted the settings feature, ACCT-6)."""
+    require_permission(staff, Feature.SETTINGS)
     clean = [_checked(g) for g in items]
     keys = [(g.target, g.target_id) for g in clean]
     if len(set(keys)) != len(keys):

@@ -11,10 +11,12 @@ from typing import Any
 from kefu import errors
 from kefu.domain.accounts import MAX_SHOP_NAME_CHARS, check_name, check_secret
 from kefu.domain.ids import GroupId, ShopId
+from kefu.domain.permissions import Feature
 from kefu.domain.shop import ENTRY_SOURCES, ShopSettings
 from kefu.services import audit
-from kefu.services.access import access_group, require_owner
+from kefu.services.access import access_group
 from kefu.services.context import Context, Staff
+from kefu.services.permissions import require_permission
 from kefu.storage import shops as store
 from kefu.storage.shops import ShopRecord
 
@@ -108,8 +110,9 @@ async def get_settings(ctx: Context, staff: Staff) -> ShopSettings:
 
 
 async def update_settings(ctx: Context, staff: Staff, changes: dict[str, Any]) -> ShopSettings:
-    """SET-1: owner-only settings; other roles get `forbidden`."""
-    require_owner(staff, setting=sorted(changes))
+    """SET-1: the owner's settings; other roles get `forbidden` (naming the feature) unless
+    the owner granted them the settings feature (ACCT-6)."""
+    require_permission(staff, Feature.SETTINGS, setting=sorted(changes))
     async with ctx.db.uow() as tx:
         current = await store.shop_settings(tx.conn, staff.shop_id)
         for group_id in (changes.get("entry_groups") or {}).values():

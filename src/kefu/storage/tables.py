@@ -351,3 +351,29 @@ greetings = Table(
     Column("welcome", Text, nullable=True),
     Column("closing", Text, nullable=True),
 )
+
+# Permissions per feature area (ACCT-6): the owner's grants (is_granted true) and revocations
+# (false) where they differ from the account's role defaults, and sub-accounts' requests.
+permission_grants = Table(
+    "permission_grants",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("feature", String(20), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("is_granted", Boolean, nullable=False),
+)
+
+permission_requests = Table(
+    "permission_requests",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("feature", String(20), nullable=False),
+    Column("note", String(200), nullable=False, default=""),
+    Column("status", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", ForeignKey("accounts.id"), nullable=True),
+    Index("ix_permission_requests_shop_id_status", "shop_id", "status"),
+)
