@@ -391,6 +391,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ): "the session's shop's accounts (the caller's own for sub-accounts)",
     ("GET", "/api/permission-requests"): "the session's shop's requests (sub-accounts: their own)",
     ("POST", "/api/permission-requests"): "asks for the caller's own account",
+    ("GET", "/api/auth/session"): "the session's own account and shop, or nulls",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }

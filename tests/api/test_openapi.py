@@ -168,6 +168,7 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     public = {route for route in _operations(doc) if "/public/" in route[1]}
     public |= {("POST", "/api/auth/login"), ("POST", "/api/consumer/session")}
     public |= {("GET", "/healthz"), ("GET", "/readyz")}
+    public |= {("GET", "/api/auth/session")}  # ACCT-4: answers signed-out pages too
     assert staff == _operations(doc).keys() - public
 
 
@@ -324,6 +325,8 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _conversations(check, srv, shop, owner, alice, bob)
             await _knowledge_base(check, shop, owner, anyone)
             await _refusals(check, shop, alice, anyone)
+            await check.ok(anyone, "GET", "/api/auth/session")
+            await check.ok(alice, "GET", "/api/auth/session")
             await check.ok(anyone, "GET", "/healthz")
             await check.ok(anyone, "GET", "/readyz")
             await check.ok(alice, "POST", "/api/auth/logout")

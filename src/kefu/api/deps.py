@@ -28,6 +28,12 @@ SESSION_SCHEME = APIKeyCookie(
     description="The signed staff session, set by POST /api/auth/login.",
     auto_error=False,
 )
+# ACCT-4: one session per shop in the same browser. Login also sets a cookie named for its
+# shop; a page that names its shop (this header, or `?shop=` on /ws/staff) is authenticated by
+# that shop's cookie, so two shops' pages in one browser do not log each other out.
+SHOP_HEADER = "X-Kefu-Shop"
+SHOP_QUERY = "shop"
+MAX_SHOP_DIGITS = 19
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON = "application/json"
 
@@ -49,15 +55,58 @@ def sign_session(ctx: Context, session_id: str) -> str:
     return str(_signer(ctx).dumps(session_id))
 
 
+def signed_session_id(ctx: Context, cookie: str | None) -> str | None:
+    """The session id a cookie carries, if it is ours; whether it is live is not checked."""
+    if not cookie:
+        return None
+    try:
+        session_id = _signer(ctx).loads(cookie)
+    except BadSignature:
+        return None
+    return session_id if isinstance(session_id, str) else None
+
+
+def shop_cookie(shop_id: int) -> str:
+    """ACCT-4: the name of the cookie holding this browser's session for one shop."""
+    return f"{SESSION_COOKIE}_{shop_id}"
+
+
+def named_shop(conn: HTTPConnection) -> int | None:
+    """The shop the page says it works in (header, or `?shop=` for sockets), if any; a value
+    that is no shop id is bad_input."""
+    raw = conn.headers.get(SHOP_HEADER) or conn.query_params.get(SHOP_QUERY)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > MAX_SHOP_DIGITS or int(raw) < 1:
+        raise errors.BadInput("The shop must be a positive id.", field=SHOP_HEADER)
+    return int(raw)
+
+
+def session_cookie(conn: HTTPConnection) -> str | None:
+    """The session cookie for the shop the page names, else the last login's."""
+    shop_id = named_shop(conn)
+    name = shop_cookie(shop_id) if shop_id is not None else SESSION_COOKIE
+    return conn.cookies.get(name)
+
+
 async def staff_from_connection(conn: HTTPConnection) -> Staff:
-    return await _staff_from_cookie(ctx_of(conn), conn.cookies.get(SESSION_COOKIE))
+    return _in_named_shop(conn, await _staff_from_cookie(ctx_of(conn), session_cookie(conn)))
+
+
+def _in_named_shop(conn: HTTPConnection, staff: Staff) -> Staff:
+    shop_id = named_shop(conn)
+    if shop_id is not None and shop_id != staff.shop_id:
+        raise errors.Unauthenticated()
+    return staff
 
 
 async def current_staff(
     request: Request, cookie: Annotated[str | None, Security(SESSION_SCHEME)]
 ) -> Staff:
     await same_site_write(request)
-    staff = await _staff_from_cookie(ctx_of(request), cookie)
+    if named_shop(request) is not None:
+        cookie = session_cookie(request)
+    staff = _in_named_shop(request, await _staff_from_cookie(ctx_of(request), cookie))
     await runtime(request).limits.staff_call(staff.session_id)
     return staff
 

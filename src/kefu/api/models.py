@@ -82,6 +82,15 @@ class MeOut(Out):
     )
 
 
+class SessionOut(Out):
+    """ACCT-4: `GET /api/me`'s answer for a signed-in page, all null (and no features) for a
+    signed-out one."""
+
+    account: AccountOut | None
+    shop: ShopRefOut | None
+    features: list[str]
+
+
 class WorkStatsOut(Out):
     """PRES-3: today's online and login time, and the queue the account may see."""
 

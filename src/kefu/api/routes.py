@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from kefu import errors
 from kefu.api import models as m
 from kefu.api import schemas as s
 from kefu.api.deps import (
@@ -15,7 +16,9 @@ from kefu.api.deps import (
     current_staff,
     runtime,
     same_site_write,
+    shop_cookie,
     sign_session,
+    signed_session_id,
 )
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
@@ -51,16 +54,20 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
         password=body.password,
         take_over=body.take_over,
         ip=request.client.host if request.client else None,
+        own_session_id=signed_session_id(ctx, request.cookies.get(shop_cookie(body.shop_id))),
     )
     response = JsonOut({"account": result.account})
-    response.set_cookie(
-        SESSION_COOKIE,
-        sign_session(ctx, result.session_id),
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.cookie_secure,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-    )
+    signed = sign_session(ctx, result.session_id)
+    # ACCT-4: the last login's cookie, and one per shop for pages that name their shop.
+    for name in (SESSION_COOKIE, shop_cookie(body.shop_id)):
+        response.set_cookie(
+            name,
+            signed,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.settings.cookie_secure,
+            max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+        )
     return response
 
 
@@ -71,10 +78,29 @@ async def login(body: s.LoginIn, request: Request) -> JsonOut:
     responses=refusals(401, 403),
 )
 async def logout(staff: StaffDep, request: Request) -> JsonOut:
-    await accounts.logout(ctx_of(request), staff)
+    ctx = ctx_of(request)
+    await accounts.logout(ctx, staff)
     response = JsonOut({"ok": True})
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(shop_cookie(staff.shop_id))
+    if signed_session_id(ctx, request.cookies.get(SESSION_COOKIE)) == staff.session_id:
+        response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.get(
+    "/auth/session",
+    tags=["auth"],
+    response_model=m.SessionOut,
+    responses=refusals(422),
+)
+async def session(request: Request) -> JsonOut:
+    """ACCT-4: who this page is signed in as, or nulls; a signed-out page asks here without a
+    401 (the rate limit of staff calls applies to a signed-in session as on every route)."""
+    try:
+        staff = await current_staff(request, request.cookies.get(SESSION_COOKIE))
+    except errors.Unauthenticated:
+        return JsonOut({"account": None, "shop": None, "features": []})
+    return await me(staff, request)
 
 
 @router.get(

@@ -228,8 +228,11 @@ async def login(
     password: str,
     take_over: bool,
     ip: str | None = None,
+    own_session_id: str | None = None,
 ) -> LoginResult:
     """ACCT-4: verify, refuse a second live session unless taken over, rotate the session id.
+    `own_session_id` is the session this browser already holds for the shop: when it is the
+    account's live session, logging in again is no second session and goes straight in.
 
     The password check (argon2, ~200 ms) runs outside any transaction and off the event loop,
     so that it holds no write lock (SQLite has one writer). The attempt is counted as a failure
@@ -247,7 +250,9 @@ async def login(
         raise errors.InvalidCredentials()
     if attempt.account.is_disabled:
         raise errors.AccountDisabled()
-    return await _open_session(ctx, attempt, attempt.account.id, take_over=take_over, now=now)
+    return await _open_session(
+        ctx, attempt, attempt.account.id, take_over=take_over, now=now, own=own_session_id
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,11 +315,19 @@ async def _dummy_hash(ctx: Context) -> str:
 
 
 async def _open_session(
-    ctx: Context, attempt: _Attempt, account_id: int, *, take_over: bool, now: datetime
+    ctx: Context,
+    attempt: _Attempt,
+    account_id: int,
+    *,
+    take_over: bool,
+    now: datetime,
+    own: str | None = None,
 ) -> LoginResult:
     """The password was right: take over live sessions if asked, clear failures, open one."""
     async with ctx.db.uow() as tx:
         live_ids = await store.live_session_ids(tx.conn, account_id, now)
+        if own is not None and live_ids == [own]:
+            return await _keep_session(tx, ctx, attempt, account_id, own, now)
         if live_ids and not take_over:
             # The password was right: this attempt does not count towards the throttle.
             await store.forget_login_failure(tx.conn, attempt.failure_id)
@@ -338,6 +351,19 @@ async def _open_session(
         if live_ids:
             tx.on_commit(lambda: _announce_closed(ctx, account_id, live_ids, "taken_over"))
         await tx.commit()
+    return LoginResult(session_id=session_id, account=account)
+
+
+async def _keep_session(
+    tx: UnitOfWork, ctx: Context, attempt: _Attempt, account_id: int, session_id: str, now: datetime
+) -> LoginResult:
+    """ACCT-4: the browser logs in again over its own live session (a return to the
+    workbench): the session goes on, its sockets stay open, nothing is taken over."""
+    await store.forget_login_failure(tx.conn, attempt.failure_id)
+    await store.clear_login_failures(tx.conn, attempt.shop_id, attempt.username, now)
+    await store.touch_accounts(tx.conn, [account_id], now)
+    account = await views.account_view_of(tx.conn, account_id, presence_window(ctx))
+    await tx.commit()
     return LoginResult(session_id=session_id, account=account)
 
 

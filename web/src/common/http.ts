@@ -16,13 +16,45 @@ export class ApiError extends Error {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
+const TAB_SHOP_KEY = 'kefu.shop'
+
+/** ACCT-4: the shop this tab works for (`?shop=` in the address, else this tab's last login);
+ * the server then reads this shop's session cookie, so tabs of several shops coexist. */
+export function tabShop(): number | null {
+  const fromUrl = Number(new URLSearchParams(location.search).get('shop'))
+  if (Number.isInteger(fromUrl) && fromUrl > 0) {
+    setTabShop(fromUrl)
+    return fromUrl
+  }
+  try {
+    const stored = Number(sessionStorage.getItem(TAB_SHOP_KEY))
+    return Number.isInteger(stored) && stored > 0 ? stored : null
+  } catch {
+    return null
+  }
+}
+
+export function setTabShop(id: number | null): void {
+  try {
+    if (id === null) sessionStorage.removeItem(TAB_SHOP_KEY)
+    else sessionStorage.setItem(TAB_SHOP_KEY, String(id))
+  } catch {
+    // storage may be unavailable (private mode): the last login's cookie is used
+  }
+}
+
+function shopHeader(): Record<string, string> {
+  const shop = tabShop()
+  return shop === null ? {} : { 'X-Kefu-Shop': String(shop) }
+}
+
 export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
   let res: Response
   try {
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: { ...shopHeader(), ...(body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
   } catch {
@@ -61,6 +93,7 @@ export function upload<T>(path: string, form: FormData, onProgress?: (fraction: 
     xhr.open('POST', path)
     xhr.withCredentials = true
     xhr.setRequestHeader('Accept', 'application/json')
+    for (const [name, value] of Object.entries(shopHeader())) xhr.setRequestHeader(name, value)
     xhr.upload.onprogress = (ev) => {
       if (ev.lengthComputable && onProgress) onProgress(ev.loaded / ev.total)
     }

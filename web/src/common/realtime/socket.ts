@@ -11,6 +11,7 @@
  */
 import { ref, type Ref } from 'vue'
 import type { Ack, Message, ServerError } from '../types'
+import { tabShop } from '../http'
 
 export type SocketState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -103,7 +104,8 @@ export class RealtimeSocket {
 
   private url(): string {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
-    return `${proto}//${location.host}${this.opts.path}`
+    const shop = this.opts.path === '/ws/staff' ? tabShop() : null
+    return `${proto}//${location.host}${this.opts.path}${shop === null ? '' : `?shop=${shop}`}`
   }
 
   private open(): void {
