@@ -1,5 +1,6 @@
 import { http, query } from '@/common/http'
 import type { Account, Group } from '@/common/types'
+import type { Feature } from '@/features/auth/api'
 
 export type SubRole = 'agent' | 'leader' | 'supervisor'
 export type BatchAction = 'suspend' | 'unsuspend' | 'move'
@@ -50,3 +51,36 @@ export const staffApi = {
 
 /** The server's limits (domain/accounts.py). */
 export const STAFF_LIMITS = { name: 50, passwordMin: 8, passwordMax: 200, receptionMax: 50 } as const
+
+/** ACCT-6: permissions per feature area. */
+export type { Feature }
+
+export interface AccountPermissions {
+  account_id: number
+  role: string
+  features: Feature[]
+  defaults: Feature[]
+}
+
+export interface PermissionRequest {
+  id: number
+  account_id: number
+  feature: Feature
+  note: string
+  status: 'pending' | 'approved' | 'declined'
+  created_at: string
+  decided_at: string | null
+  decided_by: number | null
+}
+
+export const permissionApi = {
+  list: () => http.get<{ features: Feature[]; items: AccountPermissions[] }>('/api/permissions'),
+  set: (accountId: number, features: Feature[]) => http.put<AccountPermissions>(`/api/agents/${accountId}/permissions`, { features }),
+  requests: () => http.get<{ items: PermissionRequest[] }>('/api/permission-requests'),
+  ask: (feature: Feature, note: string) => http.post<PermissionRequest>('/api/permission-requests', { feature, note }),
+  approve: (id: number) => http.post<PermissionRequest>(`/api/permission-requests/${id}/approve`),
+  decline: (id: number) => http.post<PermissionRequest>(`/api/permission-requests/${id}/decline`),
+}
+
+/** The server's limit on a request's note (domain/permissions.py). */
+export const PERMISSION_NOTE_MAX = 200
