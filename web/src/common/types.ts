@@ -152,8 +152,9 @@ export interface Transfer {
   from_agent_id: number | null
   to_agent_id: number | null
   to_group_id: number | null
-  state: 'pending' | 'accepted' | 'declined' | 'failed'
+  state: 'pending' | 'accepted' | 'declined' | 'failed' | 'cancelled' | 'expired'
   created_at: string
+  expires_at?: string | null
 }
 
 export interface Group {

@@ -8,6 +8,7 @@ import { beep, desktopNotify } from '@/common/notify'
 import { useSessionStore } from '@/features/auth/store'
 import { useConversationsStore } from '@/features/conversations/store'
 import { useMessagesStore } from '@/features/messages/store'
+import { pendingTransfers } from './pendingTransfers'
 
 export interface IncomingTransfer {
   transfer: Transfer
@@ -75,12 +76,18 @@ export function useStaffRealtime() {
     socket.on('transfer_result', (f: Frame) => {
       const tr = f.transfer as Transfer
       const ok = tr.state === 'accepted'
+      delete pendingTransfers[tr.conversation_id]
+      // An offer cancelled by its sender, or expired, goes away on the receiver's side (CONV-7).
+      incoming.value = incoming.value.filter((it) => it.transfer.id !== tr.id)
+      if (tr.from_agent_id !== session.account?.id) return
+      const name = convs.byId[tr.conversation_id]?.consumer?.nickname ?? ''
       // The conversation now belongs to the receiver (CONV-7).
-      if (ok && tr.from_agent_id === session.account?.id) convs.handOver(tr.conversation_id)
+      if (ok) convs.handOver(tr.conversation_id)
+      if (tr.state === 'cancelled') return // the sender cancelled it and was told then
       ElNotification({
         type: ok ? 'success' : 'warning',
         title: t(ok ? 'desk.transfer.acceptedTitle' : 'desk.transfer.declinedTitle'),
-        message: t(ok ? 'desk.transfer.acceptedText' : 'desk.transfer.declinedText', { id: tr.conversation_id }),
+        message: t(ok ? 'desk.transfer.acceptedText' : 'desk.transfer.declinedText', { name }),
         customClass: `transfer-result transfer-${tr.state}`,
         duration: 6000,
       })
