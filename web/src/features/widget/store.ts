@@ -17,7 +17,7 @@ export const useWidgetStore = defineStore('widget', () => {
   const nickname = ref('')
   const conversation = ref<Conversation | null>(null)
   const conversationIds = ref<number[]>([])
-  const queue = ref<{ position: number; estimated_wait_s: number | null } | null>(null)
+  const queue = ref<{ position: number; estimated_wait_s: number | null; agents_online: boolean } | null>(null)
   const entry = ref<Entry>({ source: 'direct' })
   const failed = ref<string | null>(null)
   /** What to tell the consumer when `failed` has a reason they can act on (rate_limited: wait). */
@@ -103,7 +103,7 @@ export const useWidgetStore = defineStore('widget', () => {
     })
     socket.on('feedback_recorded', (f: Frame) => recordFeedback(f as unknown as FeedbackRecordedFrame))
     socket.on('queue', (f: Frame) => {
-      queue.value = { position: Number(f.position), estimated_wait_s: (f.estimated_wait_s as number | null) ?? null }
+      queue.value = { position: Number(f.position), estimated_wait_s: (f.estimated_wait_s as number | null) ?? null, agents_online: f.agents_online !== false }
     })
     socket.on('closed', (f: Frame) => {
       if (f.code === 4401 && !retriedAuth) {
