@@ -7,7 +7,25 @@ export const usePhrasesStore = defineStore('phrases', () => {
   const items = ref<QuickPhrase[]>([])
   const loaded = ref(false)
 
+  // A phrase added or changed on the settings page (another tab) reaches the composer at once.
+  let channel: BroadcastChannel | null = null
+  function listen(): BroadcastChannel | null {
+    if (channel === null && typeof BroadcastChannel !== 'undefined') {
+      channel = new BroadcastChannel('kefu.phrases')
+      channel.onmessage = () => {
+        if (loaded.value) void load()
+      }
+    }
+    return channel
+  }
+
+  /** Tell the other tabs of this browser that the phrases changed. */
+  function announce(): void {
+    listen()?.postMessage('changed')
+  }
+
   async function load(): Promise<void> {
+    listen()
     try {
       items.value = await phrasesApi.list()
     } catch {
@@ -34,5 +52,5 @@ export const usePhrasesStore = defineStore('phrases', () => {
     return scored.slice(0, max).map(([, p]) => p)
   }
 
-  return { items, loaded, load, suggest }
+  return { items, loaded, load, suggest, announce }
 })
