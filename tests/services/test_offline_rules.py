@@ -15,7 +15,7 @@ from kefu.clock import FakeClock
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
-from kefu.offline import blacklist
+from kefu.offline import auto_assign, blacklist
 from kefu.offline import service as offline
 from kefu.services import conversations, timers
 from kefu.services.accounts import start_consumer_session
@@ -313,9 +313,9 @@ async def test_offl_4_auto_assign_only_while_nobody_is_queued(ctx: Context) -> N
     await conversations.request_human(ctx, queued_consumer)  # assigned: ann is now full
     blocked = await w.consumer()
     assert (await conversations.request_human(ctx, blocked)).state == "queued"
-    assert await offline.auto_assign(ctx, w.shop.shop_id) == []  # the queue is not empty
+    assert await auto_assign.auto_assign(ctx, w.shop.shop_id) == []  # the queue is not empty
     await conversations.leave_queue(ctx, blocked)
-    assert await offline.auto_assign(ctx, w.shop.shop_id) == []  # idle, but ann has no room
+    assert await auto_assign.auto_assign(ctx, w.shop.shop_id) == []  # idle, but ann has no room
     async with ctx.db.uow() as tx:
         await tx.conn.execute(
             update(t.accounts)
@@ -323,11 +323,11 @@ async def test_offl_4_auto_assign_only_while_nobody_is_queued(ctx: Context) -> N
             .values(reception_limit=3)
         )
         await tx.commit()
-    assigned = await offline.auto_assign(ctx, w.shop.shop_id)
+    assigned = await auto_assign.auto_assign(ctx, w.shop.shop_id)
     assert len(assigned) == 2  # room for two: the two oldest entries
     causes = dict(await w.entries())
     assert [causes[c.consumer_id] for c in left] == ["auto_assigned", "auto_assigned", None]
-    assert await offline.auto_assign(ctx, w.shop.shop_id) == []  # ann is full again
+    assert await auto_assign.auto_assign(ctx, w.shop.shop_id) == []  # ann is full again
 
 
 async def test_offl_4_auto_assign_routes_each_entry_once_across_two_processes(
@@ -349,7 +349,7 @@ async def test_offl_4_auto_assign_routes_each_entry_once_across_two_processes(
         for name in ("ann", "bob"):
             await w.set_status(name, "online")
         results = await asyncio.gather(
-            *(offline.sweep_auto_assign(c) for c in ctxs for _ in range(3))
+            *(auto_assign.sweep_auto_assign(c) for c in ctxs for _ in range(3))
         )
         assigned = [cid for found in results for cid in found]
         assert len(assigned) == len(set(assigned)) == 8
@@ -381,7 +381,7 @@ async def test_route_5_blacklisted_consumer_never_reaches_an_agent(ctx: Context)
             .values(settings=ShopSettings(offline_auto_assign=True).to_json())
         )
         await tx.commit()
-    assert await offline.auto_assign(ctx, w.shop.shop_id) == []
+    assert await auto_assign.auto_assign(ctx, w.shop.shop_id) == []
     with pytest.raises(errors.Forbidden):
         await blacklist.list_entries(ctx, agent, page=1, page_size=10)
     with pytest.raises(errors.Forbidden):

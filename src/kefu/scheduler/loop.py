@@ -10,7 +10,7 @@ import contextlib
 import structlog
 
 from kefu import errors
-from kefu.offline import service as offline
+from kefu.offline import auto_assign as offline
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
