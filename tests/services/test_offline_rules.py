@@ -17,7 +17,7 @@ from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
 from kefu.offline import auto_assign, blacklist
 from kefu.offline import service as offline
-from kefu.services import conversations, timers
+from kefu.services import conversations, shops, timers
 from kefu.services.accounts import start_consumer_session
 from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.messages import MessageWriter, SendRequest
@@ -451,3 +451,17 @@ async def test_offl_entries_of_another_shop_are_not_found(ctx: Context) -> None:
 
 def test_offl_the_auto_end_timer_kind_is_the_conversations_one() -> None:
     assert offline.AUTO_END_TIMER == conversations.AUTO_END_TIMER
+
+
+async def test_set_1_service_hours_and_offline_settings_are_the_owners(ctx: Context) -> None:
+    w = await _world(ctx, None, [AgentSpec("ann"), AgentSpec("sue", role="supervisor")])
+    change = {"offline_auto_assign": True, "service_hours_enabled": True, "time_zone": "UTC"}
+    for name, role in (("ann", Role.AGENT), ("sue", Role.SUPERVISOR)):
+        with pytest.raises(errors.Forbidden):
+            await shops.update_settings(ctx, w.staff(name, role), change)
+    saved = await shops.update_settings(ctx, w.staff("owner", Role.OWNER), change)
+    assert (saved.offline_auto_assign, saved.service_hours_enabled, saved.time_zone) == (
+        True,
+        True,
+        "UTC",
+    )
