@@ -50,12 +50,15 @@ async def divert(
     hours or, if the shop says so, with nobody eligible online becomes an offline message at
     once, and never reaches an agent. Returns why, or None when it is to be routed. The
     caller holds the shop lock."""
-    agents = await routing_store.agent_loads(tx.conn, row.shop_id, presence_window(ctx, now))
+    anyone_online = True  # unless the shop asks, nobody online queues (ROUTE-2)
+    if settings.offline_when_nobody_online:
+        window = presence_window(ctx, now)
+        agents = await routing_store.agent_loads(tx.conn, row.shop_id, window)
+        anyone_online = any(routing_rules.is_on_duty(a, _group(row.group_id)) for a in agents)
     cause = domain.offline_cause(
         blacklisted=await store.is_blacklisted(tx.conn, row.shop_id, row.consumer_id),
         is_open=settings.hours.is_open(now),
-        anyone_online=not settings.offline_when_nobody_online
-        or any(routing_rules.is_on_duty(a, _group(row.group_id)) for a in agents),
+        anyone_online=anyone_online,
     )
     if cause is not None and row.state != ConversationState.OFFLINE:
         await go_offline(tx.conn, row, cause, settings, now)
