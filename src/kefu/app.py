@@ -34,6 +34,7 @@ from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
+from kefu.offline.api import router as offline_router
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(bot_router)
     app.include_router(settings_router)
     app.include_router(permission_router)
+    app.include_router(offline_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -359,6 +359,44 @@ HTTP_CASES += [
     ),
 ]
 
+B_ENTRY = {"entry_id": Obj("B.offline_entry")}
+
+HTTP_CASES += [
+    HttpCase(
+        "GET",
+        "/api/offline/entries/{entry_id}/messages",
+        ("path", "entry_id"),
+        "offline_entry",
+        B_ENTRY,
+    ),
+    *(
+        HttpCase(
+            "POST",
+            path,
+            ("body", "entry_ids"),
+            "offline_entry",
+            body={"entry_ids": [Obj("A.offline_entry"), Obj("B.offline_entry")]},
+        )
+        for path in ("/api/offline/entries/processed", "/api/offline/entries/start")
+    ),
+    HttpCase(
+        "POST",
+        CONV + "/blacklist",
+        ("path", "conversation_id"),
+        "conversation",
+        B_CONV,
+        {"reason": "from A"},
+    ),
+    HttpCase(
+        "DELETE",
+        "/api/blacklist/{blacklist_id}",
+        ("path", "blacklist_id"),
+        "blacklist_entry",
+        {"blacklist_id": Obj("B.blacklist")},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -392,6 +430,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/permission-requests"): "the session's shop's requests (sub-accounts: their own)",
     ("POST", "/api/permission-requests"): "asks for the caller's own account",
     ("GET", "/api/auth/session"): "the session's own account and shop, or nulls",
+    ("GET", "/api/offline/entries"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/blacklist"): "lists the session's shop (checked by the list test)",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }

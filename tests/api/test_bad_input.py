@@ -347,3 +347,43 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
         # Consumers still get the welcome message, on PostgreSQL too.
         consumer = await srv.consumer(shop.shop_id)
         assert consumer.conversation_id  # type: ignore[attr-defined]
+
+
+async def test_offl_3_bad_offline_and_blacklist_input_is_refused_and_changes_nothing(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        chat = await open_chat(srv)
+        cid = chat.conversation_id
+        attempts: list[tuple[str, str, Any]] = [
+            ("POST", "/api/offline/entries/processed", {"entry_ids": []}),
+            ("POST", "/api/offline/entries/processed", {"entry_ids": [HUGE_ID]}),
+            ("POST", "/api/offline/entries/processed", {"entry_ids": list(range(1, 102))}),
+            ("POST", "/api/offline/entries/start", {"entry_ids": ["1"]}),
+            ("POST", "/api/offline/entries/start", {"entry_ids": [1], "all": True}),
+            ("GET", "/api/offline/entries?status=everything", None),
+            ("GET", "/api/offline/entries?page_size=101", None),
+            ("GET", f"/api/offline/entries/{HUGE_ID}/messages", None),
+            ("GET", "/api/offline/entries/1/messages?limit=0", None),
+            ("POST", f"/api/conversations/{cid}/blacklist", {"reason": "x" * 201}),
+            ("POST", f"/api/conversations/{cid}/blacklist", {"reason": "a\x00b"}),
+            ("POST", f"/api/conversations/{cid}/blacklist", {"reason": 5}),
+            ("POST", f"/api/conversations/{HUGE_ID}/blacklist", {"reason": "x"}),
+            ("DELETE", f"/api/blacklist/{HUGE_ID}", None),
+            ("PUT", "/api/shop/settings", {"time_zone": "Mars/Olympus"}),
+            ("PUT", "/api/shop/settings", {"service_hours": {"mon": [["18:00", "09:00"]]}}),
+            ("PUT", "/api/shop/settings", {"service_hours": {"mon": [["09:00"]]}}),
+            ("PUT", "/api/shop/settings", {"holidays": ["2026-02-30"]}),
+            ("PUT", "/api/shop/settings", {"offline_after_s": 86_401}),
+            ("PUT", "/api/shop/settings", {"offline_message": "x" * 501}),
+        ]
+        settings = (await chat.owner.get("/api/shop/settings")).json()
+        failures = []
+        for method, path, body in attempts:
+            client = chat.owner if "settings" in path or "blacklist/" in path else chat.alice
+            response = await client.request(method, path, json=body)
+            if response.status_code != 422 or response.json().get("code") != "bad_input":
+                failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+        assert failures == []
+        assert (await chat.owner.get("/api/shop/settings")).json() == settings
+        assert (await chat.owner.get("/api/blacklist")).json()["total"] == 0

@@ -90,6 +90,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.transfer": transfer.json()["id"],
         f"{key}.permission_request": await _permission_request(alice),
         **await _bot_objects(owner, key),
+        **await _offline_objects(srv, shop, owner, key, first_id),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
 
@@ -99,6 +100,24 @@ async def _permission_request(alice: httpx.AsyncClient) -> int:
     asked = await alice.post("/api/permission-requests", json={"feature": "analytics"})
     assert asked.status_code == 201, asked.text
     return int(asked.json()["id"])
+
+
+async def _offline_objects(
+    srv: Server, shop: ShopIds, owner: httpx.AsyncClient, key: str, conversation_id: int
+) -> dict[str, int]:
+    """An offline-message entry (a request outside service hours) and a blacklist entry
+    (OFFL-2, ROUTE-5)."""
+    closed = await owner.put("/api/shop/settings", json={"service_hours_enabled": True})
+    assert closed.status_code == 200, closed.text
+    late = await srv.consumer(shop.shop_id)
+    assert (await late.request({"type": "request_human"}))["conversation"]["state"] == "offline"
+    await owner.put("/api/shop/settings", json={"service_hours_enabled": False})
+    entries = (await owner.get("/api/offline/entries")).json()["items"]
+    listed = await owner.post(
+        f"/api/conversations/{conversation_id}/blacklist", json={"reason": f"{key} spam"}
+    )
+    assert listed.status_code == 200, listed.text
+    return {f"{key}.offline_entry": entries[0]["id"], f"{key}.blacklist": listed.json()["id"]}
 
 
 async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
@@ -251,6 +270,8 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/conversations": {w.ids["B.conversation"], w.ids["B.other_conversation"]},
             "/api/kb/categories": {w.ids["B.category"]},
             "/api/quick-phrases": {w.ids["B.phrase"]},
+            "/api/offline/entries": {w.ids["B.offline_entry"]},
+            "/api/blacklist": {w.ids["B.blacklist"]},
         }
         gets = sorted(path for method, path in NO_OBJECT_IDS if method == "GET")
         seen: dict[str, set[int]] = {path: set() for path in b_objects}

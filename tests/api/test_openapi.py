@@ -21,6 +21,7 @@ from kefu.api.models import Out
 from kefu.app import create_app
 from kefu.bot import models as bot_models
 from kefu.clock import FakeClock
+from kefu.offline import models as offline_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
@@ -269,7 +270,7 @@ class Answers:
 
 OUT_MODELS: dict[str, type[Out]] = {
     name: cls
-    for module in (api_models, bot_models)
+    for module in (api_models, bot_models, offline_models)
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
 }
@@ -327,6 +328,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _refusals(check, shop, alice, anyone)
             await check.ok(anyone, "GET", "/api/auth/session")
             await check.ok(alice, "GET", "/api/auth/session")
+            await _offline(check, srv, shop, owner, alice)
             await check.ok(anyone, "GET", "/healthz")
             await check.ok(anyone, "GET", "/readyz")
             await check.ok(alice, "POST", "/api/auth/logout")
@@ -601,3 +603,36 @@ async def _refusals(
     await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})
     huge = {"content": b" " * (1024 * 1024 + 1), "headers": {"content-type": JSON}}
     await check.refused(alice, "PUT", "/api/me/status", 413, **huge)
+
+
+async def _offline(
+    check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient, alice: httpx.AsyncClient
+) -> None:
+    """OFFL-2, OFFL-3, ROUTE-5: a request outside service hours (none set: always closed)."""
+    closed = {"service_hours_enabled": True, "time_zone": "Asia/Shanghai"}
+    await check.ok(owner, "PUT", "/api/shop/settings", json=closed)
+    consumer = await srv.consumer(shop.shop_id)
+    answer = await consumer.request({"type": "request_human"})
+    assert answer["conversation"]["state"] == "offline"
+    await check.ok(owner, "PUT", "/api/shop/settings", json={"service_hours_enabled": False})
+    page = await check.ok(alice, "GET", "/api/offline/entries", params={"status": "all"})
+    assert page["unprocessed_7d"] == 1
+    ids = {"entry_id": page["items"][0]["id"]}
+    history = await check.ok(alice, "GET", "/api/offline/entries/{entry_id}/messages", ids=ids)
+    assert history["items"][-1]["notice"]["code"] == "offline.outside_hours"
+    body = {"entry_ids": [ids["entry_id"]]}
+    await check.ok(alice, "POST", "/api/offline/entries/processed", json=body)
+    started = await check.ok(alice, "POST", "/api/offline/entries/start", json=body)
+    conversation = {"conversation_id": started["conversation_ids"][0]}
+    listed = await check.ok(
+        alice,
+        "POST",
+        "/api/conversations/{conversation_id}/blacklist",
+        ids=conversation,
+        json={"reason": "spam"},
+    )
+    await check.ok(owner, "GET", "/api/blacklist")
+    await check.refused(alice, "GET", "/api/blacklist", 403)
+    await check.ok(
+        owner, "DELETE", "/api/blacklist/{blacklist_id}", ids={"blacklist_id": listed["id"]}
+    )

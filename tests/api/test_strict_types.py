@@ -171,6 +171,28 @@ HTTP_CASES = [
         ("bot_enabled",),
         "bot_enabled",
     ),
+    *(
+        HttpCase(
+            "owner",
+            "PUT",
+            "/api/shop/settings",
+            lambda _, f=field, v=value: {f: v},
+            (field,),
+            field,
+        )
+        for field, value in (
+            ("service_hours_enabled", False),
+            ("offline_after_s", 60),
+            ("offline_auto_assign", False),
+            ("offline_when_nobody_online", False),
+        )
+    ),
+    *(
+        HttpCase(
+            "alice", "POST", path, lambda _: {"entry_ids": [1]}, ("entry_ids", 0), "entry_ids[]"
+        )
+        for path in ("/api/offline/entries/processed", "/api/offline/entries/start")
+    ),
     HttpCase(
         "owner",
         "PUT",

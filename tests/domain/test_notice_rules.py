@@ -29,6 +29,10 @@ EVERY_NOTICE = [
     notices.left_queue(),
     notices.bot_no_answer(),
     notices.bot_suggestions(),
+    notices.offline_no_agent(),
+    notices.offline_no_pickup(),
+    notices.offline_outside_hours(),
+    notices.offline_started(agent="小王"),
 ]
 
 

@@ -22,6 +22,8 @@ export const router = createRouter({
         { path: 'team', name: 'settings-team', component: () => import('./features/staff/pages/TeamPage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
         { path: 'permissions', name: 'settings-permissions', component: () => import('./features/staff/pages/PermissionsPage.vue') },
+        { path: 'hours', name: 'settings-hours', component: () => import('./features/offline/pages/ServiceHoursPage.vue') },
+        { path: 'blacklist', name: 'settings-blacklist', component: () => import('./features/offline/pages/BlacklistPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -136,6 +136,23 @@ class ShopSettingsOut(Out):
         description="PRES-4: who sets an agent's reception limit."
     )
     max_reception_limit: int = Field(description="PRES-4: the shop's maximum reception limit.")
+    time_zone: str = Field(description="ROUTE-6: IANA time zone of the service hours.")
+    service_hours_enabled: bool = Field(description="ROUTE-6: off: always open.")
+    service_hours: dict[str, list[list[str]]] = Field(
+        description='ROUTE-6: weekday ("mon"…"sun") → opening windows ["HH:MM", "HH:MM"].'
+    )
+    holidays: list[str] = Field(description="ROUTE-6: closed dates, YYYY-MM-DD.")
+    special_days: dict[str, list[list[str]]] = Field(
+        description="ROUTE-6: special opening days (YYYY-MM-DD) → their own windows."
+    )
+    offline_message: str = Field(description="ROUTE-6: shop text posted outside service hours.")
+    offline_after_s: int = Field(
+        description="OFFL-1: queued this long unpicked becomes an offline message; 0: never."
+    )
+    offline_auto_assign: bool = Field(description="OFFL-4: route entries while nobody queues.")
+    offline_when_nobody_online: bool = Field(
+        description="OFFL-1: nobody eligible online: an offline message at once, not the queue."
+    )
 
 
 class ConsumerOut(Out):

@@ -90,6 +90,50 @@ class SettingsIn(In):
     ) = None
     reception_limit_by: Literal["agent", "supervisor"] | None = None
     max_reception_limit: Annotated[int, Field(ge=1, le=50)] | None = None
+    # ROUTE-6, OFFL-1, OFFL-4 (checked in depth by the domain: `bad_input`).
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    service_hours_enabled: bool | None = None
+    service_hours: (
+        dict[
+            Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            Annotated[
+                list[
+                    Annotated[
+                        list[Annotated[str, StringConstraints(max_length=5)]],
+                        Field(min_length=2, max_length=2),
+                    ]
+                ],
+                Field(max_length=4),
+            ],
+        ]
+        | None
+    ) = None
+    holidays: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=10)]], Field(max_length=366)]
+        | None
+    ) = None
+    special_days: (
+        Annotated[
+            dict[
+                Annotated[str, StringConstraints(max_length=10)],
+                Annotated[
+                    list[
+                        Annotated[
+                            list[Annotated[str, StringConstraints(max_length=5)]],
+                            Field(min_length=2, max_length=2),
+                        ]
+                    ],
+                    Field(max_length=4),
+                ],
+            ],
+            Field(max_length=366),
+        ]
+        | None
+    ) = None
+    offline_message: Annotated[str, StringConstraints(max_length=500)] | None = None
+    offline_after_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    offline_auto_assign: bool | None = None
+    offline_when_nobody_online: bool | None = None
 
 
 class SendHttpIn(In):

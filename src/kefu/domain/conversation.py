@@ -19,8 +19,14 @@ class ConversationState(StrEnum):
     OFFLINE = "offline"
 
 
+# OFFL-1: an offline message stays the consumer's open conversation, where they keep writing.
 OPEN_STATES = frozenset(
-    {ConversationState.BOT, ConversationState.QUEUED, ConversationState.ASSIGNED}
+    {
+        ConversationState.BOT,
+        ConversationState.QUEUED,
+        ConversationState.ASSIGNED,
+        ConversationState.OFFLINE,
+    }
 )
 
 _ALLOWED: dict[ConversationState, frozenset[ConversationState]] = {
@@ -37,7 +43,10 @@ _ALLOWED: dict[ConversationState, frozenset[ConversationState]] = {
     ),
     ConversationState.ASSIGNED: frozenset({ConversationState.ASSIGNED, ConversationState.ENDED}),
     ConversationState.ENDED: frozenset(),
-    ConversationState.OFFLINE: frozenset(),
+    # OFFL-3, OFFL-4: asked again, started by an agent or auto-assigned; or it ends by itself.
+    ConversationState.OFFLINE: frozenset(
+        {ConversationState.QUEUED, ConversationState.ASSIGNED, ConversationState.ENDED}
+    ),
 }
 
 
@@ -184,7 +193,8 @@ def decide_auto_end(
     17): a warning sent late (the timer was due while no process ran it) pushes the end back
     to the warning's time plus the time left that it names.
     """
-    if state not in OPEN_STATES:
+    if state not in OPEN_STATES or state is ConversationState.OFFLINE:
+        # OFFL-1: an offline message waits for the shop; its timer is set again when it leaves
         return TimerDecision(TimerAction.DONE, None)
     if state is ConversationState.QUEUED:
         return TimerDecision(TimerAction.WAIT, now + policy.end_after)

@@ -27,6 +27,10 @@ class NoticeCode(StrEnum):
     LEFT_QUEUE = "conversation.left_queue"
     BOT_NO_ANSWER = "bot.no_answer"
     BOT_SUGGESTIONS = "bot.suggestions"
+    OFFLINE_NO_AGENT = "offline.no_agent"
+    OFFLINE_NO_PICKUP = "offline.no_pickup"
+    OFFLINE_OUTSIDE_HOURS = "offline.outside_hours"
+    OFFLINE_STARTED = "offline.started"
 
 
 # `{name}` placeholders read the same in str.format and in vue-i18n.
@@ -41,6 +45,10 @@ ZH_CN_TEXT: Mapping[NoticeCode, str] = {
     NoticeCode.BOT_SUGGESTIONS: (
         "您的问题我还没完全理解，您是不是想问下面的问题？也可以换个方式问问"
     ),
+    NoticeCode.OFFLINE_NO_AGENT: "当前暂无客服在线，您可以留言，我们会尽快回复您。",
+    NoticeCode.OFFLINE_NO_PICKUP: "客服暂时繁忙，您可以留言，我们会尽快回复您。",
+    NoticeCode.OFFLINE_OUTSIDE_HOURS: "当前不在客服服务时间，您可以留言，我们会尽快回复您。",
+    NoticeCode.OFFLINE_STARTED: "客服{agent}看到了您的留言，为您服务。",
 }
 
 
@@ -117,6 +125,27 @@ def bot_no_answer() -> Notice:
 def bot_suggestions() -> Notice:
     """BOT-5: the bot did not understand; the message offers near misses as "did you mean"."""
     return Notice(NoticeCode.BOT_SUGGESTIONS)
+
+
+def offline_no_agent() -> Notice:
+    """OFFL-1: nobody can answer now; the consumer may leave a message (also what a
+    blacklisted consumer is told, ROUTE-5)."""
+    return Notice(NoticeCode.OFFLINE_NO_AGENT)
+
+
+def offline_no_pickup() -> Notice:
+    """OFFL-1: queued past the shop's wait; the consumer may leave a message."""
+    return Notice(NoticeCode.OFFLINE_NO_PICKUP)
+
+
+def offline_outside_hours() -> Notice:
+    """ROUTE-6: outside the shop's service hours; the consumer may leave a message."""
+    return Notice(NoticeCode.OFFLINE_OUTSIDE_HOURS)
+
+
+def offline_started(*, agent: str) -> Notice:
+    """OFFL-3: an agent started a conversation from the consumer's offline message."""
+    return Notice(NoticeCode.OFFLINE_STARTED, {"agent": agent})
 
 
 def _minutes(span: timedelta) -> int:

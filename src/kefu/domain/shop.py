@@ -10,6 +10,7 @@ from kefu.domain.accounts import check_reception_limit
 from kefu.domain.conversation import AutoEndMode
 from kefu.domain.presence import MAX_RECEPTION_LIMIT, MIN_RECEPTION_LIMIT
 from kefu.domain.routing import QueueOrder
+from kefu.offline import domain as offline
 
 DEFAULT_WELCOME = "您好，欢迎光临！请问有什么可以帮您？"
 ENTRY_SOURCES = ("product", "order", "after_sale", "live", "ad", "direct")
@@ -27,8 +28,28 @@ class ShopSettings:
     entry_groups: dict[str, int] = field(default_factory=dict)
     reception_limit_by: str = "agent"
     max_reception_limit: int = MAX_RECEPTION_LIMIT
+    # ROUTE-6: service hours in the shop's time zone (IANA); not enabled: always open.
+    time_zone: str = offline.DEFAULT_TIME_ZONE
+    service_hours_enabled: bool = False
+    service_hours: dict[str, list[list[str]]] = field(default_factory=dict)
+    holidays: list[str] = field(default_factory=list)
+    special_days: dict[str, list[list[str]]] = field(default_factory=dict)
+    offline_message: str = ""  # ROUTE-6: shop-authored, posted outside service hours
+    # OFFL-1: queued this long with nobody picking up makes an offline message; 0: never.
+    offline_after_s: int = 0
+    offline_auto_assign: bool = False  # OFFL-4
+    # OFFL-1: with nobody eligible online, a human request becomes an offline message at once
+    # (seed 002) instead of queueing for the first agent to come online (ROUTE-2, seed 000).
+    offline_when_nobody_online: bool = False
 
     def __post_init__(self) -> None:
+        self.hours  # noqa: B018 -- validates ROUTE-6's values
+        if not 0 <= self.offline_after_s <= offline.MAX_OFFLINE_AFTER_S:
+            raise ValueError(f"offline_after_s is 0 to {offline.MAX_OFFLINE_AFTER_S}")
+        if len(self.offline_message) > offline.MAX_OFFLINE_MESSAGE_CHARS:
+            raise ValueError(
+                f"offline_message is at most {offline.MAX_OFFLINE_MESSAGE_CHARS} characters"
+            )
         if self.reception_limit_by not in LIMIT_SETTERS:
             raise ValueError(f"reception_limit_by is one of {', '.join(LIMIT_SETTERS)}")
         if not MIN_RECEPTION_LIMIT <= self.max_reception_limit <= MAX_RECEPTION_LIMIT:
@@ -53,6 +74,26 @@ class ShopSettings:
             entry_groups={str(k): int(v) for k, v in (data.get("entry_groups") or {}).items()},
             reception_limit_by=str(data.get("reception_limit_by", "agent")),
             max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
+            time_zone=str(data.get("time_zone", offline.DEFAULT_TIME_ZONE)),
+            service_hours_enabled=bool(data.get("service_hours_enabled", False)),
+            service_hours=_windows_json(data.get("service_hours")),
+            holidays=[str(d) for d in data.get("holidays") or []],
+            special_days=_windows_json(data.get("special_days")),
+            offline_message=str(data.get("offline_message", "")),
+            offline_after_s=int(data.get("offline_after_s") or 0),
+            offline_auto_assign=bool(data.get("offline_auto_assign", False)),
+            offline_when_nobody_online=bool(data.get("offline_when_nobody_online", False)),
+        )
+
+    @property
+    def hours(self) -> offline.ServiceHours:
+        """ROUTE-6: the service-hours rule these settings describe."""
+        return offline.service_hours(
+            enabled=self.service_hours_enabled,
+            time_zone=self.time_zone,
+            weekly=self.service_hours,
+            holidays=self.holidays,
+            special_days=self.special_days,
         )
 
     def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:
@@ -76,6 +117,12 @@ class ShopSettings:
             return replace(ShopSettings.from_json(merged))
         except (ValueError, TypeError) as exc:
             raise errors.BadInput(str(exc)) from exc
+
+
+def _windows_json(raw: Any) -> dict[str, list[list[str]]]:
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): [[str(v) for v in pair] for pair in windows] for k, windows in raw.items()}
 
 
 def group_for_entry(

@@ -10,6 +10,7 @@ import contextlib
 import structlog
 
 from kefu import errors
+from kefu.offline import auto_assign as offline
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
@@ -50,4 +51,5 @@ class Scheduler:
         for timer in await timers.due_timers(ctx, limit=CLAIM_BATCH):
             handled += await timers.HANDLERS[timer.kind](ctx, timer)
         await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
+        await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
         return handled

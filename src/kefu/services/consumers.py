@@ -7,6 +7,7 @@ from __future__ import annotations
 from kefu import errors
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
+from kefu.offline import service as offline
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import open_conversation, request_human
 from kefu.services.messages import Ack, MessageWriter, SendRequest
@@ -35,6 +36,8 @@ async def consumer_send(
     except errors.ConversationClosed:
         view = await open_conversation(ctx, consumer, entry={"source": "direct"})
         ack = await writer.send(request(view.id))
+    if ack.conversation_state == ConversationState.OFFLINE:
+        await offline.consumer_wrote(ctx, consumer)  # OFFL-2
     if ack.conversation_state == ConversationState.BOT:
         async with ctx.db.read() as tx:
             settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)

@@ -21,6 +21,7 @@ from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
 from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
+from kefu.offline import service as offline
 from kefu.services import greetings
 from kefu.services.access import (
     access_account,
@@ -46,6 +47,8 @@ from kefu.storage.messages import Append, NewMessage, notice_message
 
 AUTO_END_TIMER = "auto_end"
 RECENT_CONTACTS = 30  # DESK-1
+# A human request is decided from these states (OFFL-1: an offline message may ask again).
+_DIVERTED = frozenset({ConversationState.BOT, ConversationState.OFFLINE})
 
 
 async def open_conversation(
@@ -112,7 +115,10 @@ async def request_human(
     cause: str = "consumer",
     entry: dict[str, Any] | None = None,
 ) -> ConversationView:
-    """ROUTE-1/2: queue the request and assign it at once if an eligible agent has room.
+    """ROUTE-1/2: queue the request and assign it at once if an eligible agent has room;
+    a blacklisted consumer, a request outside service hours or with nobody online becomes an
+    offline message instead (ROUTE-5, ROUTE-6, OFFL-1), and an offline message asked again
+    is routed if it now can be.
 
     Idempotent: asking again while queued or assigned changes nothing (one conversation).
     """
@@ -122,10 +128,15 @@ async def request_human(
         await tx.lock_shop(consumer.shop_id)
         conversation_id = await _open_or_create(tx, consumer, entry or {"source": "direct"}, now)
         row = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
-        if row.state == ConversationState.BOT:
+        settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
+        if row.state in _DIVERTED and await offline.divert(ctx, tx, row, settings, now):
+            changed = [conversation_id] if row.state == ConversationState.BOT else []
+        elif row.state in _DIVERTED:
             await conversation_store.update_conversation(
                 tx.conn, conversation_id, state=ConversationState.QUEUED, human_requested_at=now
             )
+            if row.state == ConversationState.OFFLINE:
+                await offline.rearm_auto_end(tx.conn, row.shop_id, row.id, settings, now)
             await conversation_store.record_event(
                 tx.conn,
                 shop_id=consumer.shop_id,
@@ -135,8 +146,9 @@ async def request_human(
                 group_id=row.group_id,
                 at=now,
             )
-            assigned = await assign_waiting(ctx, tx, consumer.shop_id, now)
+            assigned = await assign_waiting(ctx, tx, consumer.shop_id, now, settings=settings)
             if conversation_id not in assigned:
+                await offline.start_wait(tx.conn, row, settings, now)  # OFFL-1
                 await conversation_store.record_event(
                     tx.conn,
                     shop_id=consumer.shop_id,
@@ -167,6 +179,7 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
         if row.state != ConversationState.QUEUED:
             raise errors.ConversationClosed("You are not in the queue.", state=row.state)
         await _end(tx, row, EndCause.LEFT_QUEUE, now, notice=notices.left_queue())
+        await offline.start_left_queue(tx.conn, row, now)  # OFFL-1
         await tx.commit()
     (view,) = await announce(ctx, consumer.shop_id, [conversation_id])
     return view

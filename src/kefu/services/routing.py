@@ -18,6 +18,7 @@ from kefu.services import events, greetings
 from kefu.services.context import Context, presence_window
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
+from kefu.storage import offline as offline_store
 from kefu.storage import routing as store
 from kefu.storage import shops as shop_store
 from kefu.storage.db import UnitOfWork
@@ -55,6 +56,8 @@ async def assign_waiting(
     await store.assign(
         tx.conn, shop_id, plan, now, holder_role=ParticipantRole.HOLDER, cause="routing"
     )
+    served = [a.conversation_id for a in plan]
+    await offline_store.mark_served(tx.conn, shop_id, served, now)  # OFFL-3
     await greetings.post_welcomes(
         tx.conn,
         shop_id,

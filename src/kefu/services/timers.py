@@ -14,6 +14,7 @@ from kefu.domain.conversation import (
     decide_auto_end,
     silence_started_at,
 )
+from kefu.offline import service as offline
 from kefu.services.context import Context
 from kefu.services.conversations import AUTO_END_TIMER, end_by_timer
 from kefu.services.routing import announce
@@ -87,4 +88,6 @@ TimerHandler = Callable[[Context, DueTimer], Awaitable[bool]]
 HANDLERS: dict[str, TimerHandler] = {
     AUTO_END_TIMER: fire_auto_end,
     TRANSFER_EXPIRY_TIMER: expire_transfer,  # CONV-7
+    offline.OFFLINE_WAIT_TIMER: offline.fire_offline_wait,  # OFFL-1
+    offline.LEFT_QUEUE_TIMER: offline.fire_left_queue,  # OFFL-1
 }

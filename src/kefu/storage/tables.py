@@ -167,7 +167,7 @@ orders = Table(
     UniqueConstraint("shop_id", "order_no"),
 )
 
-OPEN_STATES_SQL = "state IN ('bot', 'queued', 'assigned')"
+OPEN_STATES_SQL = "state IN ('bot', 'queued', 'assigned', 'offline')"
 
 conversations = Table(
     "conversations",
@@ -376,4 +376,34 @@ permission_requests = Table(
     Column("decided_at", UtcDateTime, nullable=True),
     Column("decided_by", ForeignKey("accounts.id"), nullable=True),
     Index("ix_permission_requests_shop_id_status", "shop_id", "status"),
+)
+
+# OFFL-2: one entry per consumer and shop, however often they write; a later visit reopens it.
+offline_entries = Table(
+    "offline_entries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("consumer_id", ForeignKey("consumers.id"), nullable=False),
+    Column("cause", String(20), nullable=False),  # the latest reason (OfflineCause)
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=True),
+    Column("processed_by", ForeignKey("accounts.id"), nullable=True),
+    Column("processed_cause", String(20), nullable=True),
+    UniqueConstraint("shop_id", "consumer_id"),
+    Index("ix_offline_entries_shop_processed_last", "shop_id", "processed_at", "last_at"),
+)
+
+# ROUTE-5, DESK-7: consumers whose human requests go straight to offline messages.
+blacklist = Table(
+    "blacklist",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("consumer_id", ForeignKey("consumers.id"), nullable=False),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("added_by", ForeignKey("accounts.id"), nullable=True),
+    Column("added_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "consumer_id"),
 )

@@ -37,7 +37,8 @@ export const useWidgetStore = defineStore('widget', () => {
   const socketRef = shallowRef<RealtimeSocket | null>(null)
   const state = computed(() => socketRef.value?.state.value ?? 'connecting')
   const items = computed<ChatItem[]>(() => conversationIds.value.flatMap((id) => msgs.items[id] ?? []))
-  const live = computed(() => !!conversation.value && conversation.value.state !== 'ended' && conversation.value.state !== 'offline')
+  // OFFL-1: an offline message stays open: the consumer writes their message into it.
+  const live = computed(() => !!conversation.value && conversation.value.state !== 'ended')
 
   function tokenKey(): string {
     return `kefu.consumer.${shopId.value}`
@@ -62,7 +63,7 @@ export const useWidgetStore = defineStore('widget', () => {
       if (c.state === 'ended' || c.state === 'offline') humanRequested.value = false
       if (c.state === 'assigned' || c.state === 'queued') humanRequested.value = true
     }
-    if (c.state !== 'ended' && c.state !== 'offline') {
+    if (c.state !== 'ended') {
       const ws = waiters
       waiters = []
       for (const w of ws) w(c)
