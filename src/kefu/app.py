@@ -33,6 +33,7 @@ from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
+from kefu.ratings.api import router as ratings_router
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
@@ -42,6 +43,7 @@ from kefu.services.queue_notifier import QueueNotifier
 from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
+from kefu.summaries.api import router as summaries_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
@@ -172,6 +174,8 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
+    app.include_router(ratings_router)
+    app.include_router(summaries_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -29,6 +29,9 @@ EVERY_NOTICE = [
     notices.left_queue(),
     notices.bot_no_answer(),
     notices.bot_suggestions(),
+    notices.rating_invited(agent="小王"),
+    notices.rating_forced(agent="小王"),
+    notices.rating_thanks(agent="小王"),
 ]
 
 

@@ -90,6 +90,8 @@ class SettingsIn(In):
     ) = None
     reception_limit_by: Literal["agent", "supervisor"] | None = None
     max_reception_limit: Annotated[int, Field(ge=1, le=50)] | None = None
+    rating_forced: bool | None = None
+    summary_required: bool | None = None
 
 
 class SendHttpIn(In):

@@ -27,6 +27,9 @@ class NoticeCode(StrEnum):
     LEFT_QUEUE = "conversation.left_queue"
     BOT_NO_ANSWER = "bot.no_answer"
     BOT_SUGGESTIONS = "bot.suggestions"
+    RATING_INVITED = "rating.invited"
+    RATING_FORCED = "rating.forced"
+    RATING_THANKS = "rating.thanks"
 
 
 # `{name}` placeholders read the same in str.format and in vue-i18n.
@@ -41,6 +44,9 @@ ZH_CN_TEXT: Mapping[NoticeCode, str] = {
     NoticeCode.BOT_SUGGESTIONS: (
         "您的问题我还没完全理解，您是不是想问下面的问题？也可以换个方式问问"
     ),
+    NoticeCode.RATING_INVITED: "客服{agent}邀请您对本次服务进行评价。",
+    NoticeCode.RATING_FORCED: "会话已结束，请您对客服{agent}的服务进行评价。",
+    NoticeCode.RATING_THANKS: "感谢您对客服{agent}的评价",
 }
 
 
@@ -121,3 +127,18 @@ def bot_suggestions() -> Notice:
 
 def _minutes(span: timedelta) -> int:
     return max(1, math.ceil(span.total_seconds() / 60))
+
+
+def rating_invited(*, agent: str) -> Notice:
+    """RATE-1: the agent invites the consumer to rate (a rating card)."""
+    return Notice(NoticeCode.RATING_INVITED, {"agent": agent})
+
+
+def rating_forced(*, agent: str) -> Notice:
+    """RATE-1: the shop's rating card at the end of a human conversation."""
+    return Notice(NoticeCode.RATING_FORCED, {"agent": agent})
+
+
+def rating_thanks(*, agent: str) -> Notice:
+    """RATE-2: "感谢您对客服XX的评价", naming the rated agent (CONV-7: the holder)."""
+    return Notice(NoticeCode.RATING_THANKS, {"agent": agent})

@@ -27,6 +27,10 @@ class ShopSettings:
     entry_groups: dict[str, int] = field(default_factory=dict)
     reception_limit_by: str = "agent"
     max_reception_limit: int = MAX_RECEPTION_LIMIT
+    # RATE-1: the rating card at the end of every human conversation.
+    rating_forced: bool = False
+    # CONV-10: no end without the consultation summary.
+    summary_required: bool = False
 
     def __post_init__(self) -> None:
         if self.reception_limit_by not in LIMIT_SETTERS:
@@ -53,6 +57,8 @@ class ShopSettings:
             entry_groups={str(k): int(v) for k, v in (data.get("entry_groups") or {}).items()},
             reception_limit_by=str(data.get("reception_limit_by", "agent")),
             max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
+            rating_forced=bool(data.get("rating_forced", False)),
+            summary_required=bool(data.get("summary_required", False)),
         )
 
     def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:
