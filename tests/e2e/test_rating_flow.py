@@ -56,3 +56,28 @@ def test_rate_1_agent_invites_consumer_rates_and_the_header_shows_it(
     assert watch.dialogs == []
     assert watch.errors == []
     assert watch.missing_keys == []
+
+
+def test_conv_10_owner_edits_the_tree_and_forces_ratings_on_the_settings_page(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
+    owner = new_page(base=server.base)
+    login(owner, server, "owner", online=False)
+    owner.goto(f"{server.base}/settings/ratings")
+    page = owner.get_by_test_id("ratings-page")
+    names = page.get_by_test_id("tree-node-name")
+    expect(names).to_have_count(5)  # 售前/售后/投诉/建议/其他
+    page.get_by_test_id("tree-add-top").click()
+    expect(names).to_have_count(6)
+    names.nth(5).fill("物流")
+    page.get_by_test_id("rating-forced").click()
+    page.get_by_test_id("ratings-save").click()
+    expect(owner.locator(".el-message--success")).to_be_visible()
+
+    api = server.staff("agent2", online=False)
+    settings = api.get("/api/shop/settings").json()
+    assert settings["rating_forced"] is True
+    tree = api.get("/api/summary-categories").json()
+    assert [n["name"] for n in tree["nodes"]][-1] == "物流"
+    assert watch.errors == []
+    assert watch.missing_keys == []

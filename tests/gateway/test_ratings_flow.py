@@ -314,3 +314,21 @@ async def test_set_1_rating_and_summary_settings_are_the_owners(db_url: str) -> 
             assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
         settings = (await chat.owner.get("/api/shop/settings")).json()
         assert (settings["rating_forced"], settings["summary_required"]) == (False, False)
+
+
+async def test_conv_10_desk_2_an_ended_conversation_is_summarised_after_the_end(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        chat = await _chat(srv)
+        ended = await chat.alice.post(f"/api/conversations/{chat.cid}/end")
+        assert ended.status_code == 200 and ended.json()["needs_summary"] is True
+        history = (await chat.alice.get("/api/conversations?scope=history")).json()["items"]
+        assert [(c["id"], c["needs_summary"]) for c in history] == [(chat.cid, True)]
+        leaf = (await chat.alice.get("/api/summary-categories")).json()["nodes"][-1]
+        written = await chat.alice.put(
+            f"/api/conversations/{chat.cid}/summary", json={"category_id": leaf["id"]}
+        )
+        assert written.status_code == 200, written.text
+        history = (await chat.alice.get("/api/conversations?scope=history")).json()["items"]
+        assert [(c["id"], c["needs_summary"]) for c in history] == [(chat.cid, False)]
