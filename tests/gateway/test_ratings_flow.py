@@ -332,3 +332,14 @@ async def test_conv_10_desk_2_an_ended_conversation_is_summarised_after_the_end(
         assert written.status_code == 200, written.text
         history = (await chat.alice.get("/api/conversations?scope=history")).json()["items"]
         assert [(c["id"], c["needs_summary"]) for c in history] == [(chat.cid, False)]
+
+
+async def test_rate_1_a_consumer_rates_only_their_own_conversation(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        chat = await _chat(srv)
+        stranger = await srv.consumer(chat.shop_id)
+        refused = await stranger.request({"type": "rate", "conversation_id": chat.cid, "stars": 1})
+        assert refused["code"] == "not_found", refused
+        assert (await _conversation(chat))["rating"] is None
+        quality = (await chat.alice.get(f"/api/conversations/{chat.cid}/service-quality")).json()
+        assert quality["ratings"] == []
