@@ -343,3 +343,18 @@ async def test_rate_1_a_consumer_rates_only_their_own_conversation(db_url: str) 
         assert (await _conversation(chat))["rating"] is None
         quality = (await chat.alice.get(f"/api/conversations/{chat.cid}/service-quality")).json()
         assert quality["ratings"] == []
+
+
+async def test_rate_1_forced_card_also_follows_the_silence_timers_end(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        chat = await _chat(srv)
+        saved = await chat.owner.put("/api/shop/settings", json={"rating_forced": True})
+        assert saved.status_code == 200, saved.text
+        srv.clock.advance(timedelta(minutes=15, seconds=1))
+        await srv.runtime.scheduler.tick()
+        assert (await _conversation(chat))["state"] == "ended"
+        messages = await _messages(chat)
+        codes = [(m["notice"] or {}).get("code") for m in messages]
+        assert codes[-2:] == ["conversation.auto_ended", "rating.forced"], codes
+        rated = await _rate(chat, 5, messages[-1]["seq"])
+        assert (rated["source"], rated["agent_id"]) == ("forced", chat.accounts["alice"])
