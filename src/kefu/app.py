@@ -35,6 +35,7 @@ from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.offline.api import router as offline_router
+from kefu.ratings.api import router as ratings_router
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
@@ -44,6 +45,7 @@ from kefu.services.queue_notifier import QueueNotifier
 from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
+from kefu.summaries.api import router as summaries_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
@@ -176,6 +178,8 @@ def create_app(
     app.include_router(settings_router)
     app.include_router(permission_router)
     app.include_router(offline_router)
+    app.include_router(ratings_router)
+    app.include_router(summaries_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -397,6 +397,41 @@ HTTP_CASES += [
     ),
 ]
 
+# Ratings and consultation summaries (RATE-1, DESK-4, CONV-10).
+B_LEAF = Obj("B.summary_category")
+HTTP_CASES += [
+    HttpCase(
+        "POST", CONV + "/rating-invitations", ("path", "conversation_id"), "conversation", B_CONV
+    ),
+    HttpCase("GET", CONV + "/service-quality", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase("GET", CONV + "/summary", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase(
+        "PUT",
+        CONV + "/summary",
+        ("path", "conversation_id"),
+        "conversation",
+        B_CONV,
+        {"category_id": Obj("A.summary_category")},
+    ),
+    HttpCase(
+        "PUT",
+        CONV + "/summary",
+        ("body", "category_id"),
+        "summary_category",
+        A_CONV,
+        {"category_id": B_LEAF},
+    ),
+    # Ids inside lists of objects, which the discovery does not see, are covered all the same.
+    HttpCase(
+        "PUT",
+        "/api/summary-categories",
+        ("body", "nodes"),
+        "summary_category",
+        body={"nodes": [{"key": "k", "id": B_LEAF, "name": "Hijacked"}]},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -432,6 +467,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/auth/session"): "the session's own account and shop, or nulls",
     ("GET", "/api/offline/entries"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/blacklist"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/summary-categories"): "the session's shop's classification tree",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }
@@ -546,6 +582,7 @@ WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     },
     # The conversation is checked first: B's conversation is not_found whatever the item.
     "faq_click": lambda cid: {"type": "faq_click", "conversation_id": cid, "item_id": "i0"},
+    "rate": lambda cid: {"type": "rate", "conversation_id": cid, "stars": 5},
 }
 
 NO_ID_FRAMES: dict[str, str] = {

@@ -387,3 +387,63 @@ async def test_offl_3_bad_offline_and_blacklist_input_is_refused_and_changes_not
         assert failures == []
         assert (await chat.owner.get("/api/shop/settings")).json() == settings
         assert (await chat.owner.get("/api/blacklist")).json()["total"] == 0
+
+
+async def test_rate_2_conv_10_bad_ratings_trees_and_summaries_are_refused_and_store_nothing(
+    db_url: str,
+) -> None:
+    async with running_server(db_url) as srv:
+        chat = await open_chat(srv)
+        cid = chat.conversation_id
+        rate = {"type": "rate", "conversation_id": cid, "stars": 5}
+        for frame, field in [
+            ({**rate, "stars": 0}, "stars"),
+            ({**rate, "stars": 6}, "stars"),
+            ({**rate, "stars": 4.5}, "stars"),
+            ({k: v for k, v in rate.items() if k != "stars"}, "stars"),
+            ({**rate, "card_seq": 0}, "card_seq"),
+            ({**rate, "card_seq": HUGE_ID}, "card_seq"),
+            ({**rate, "conversation_id": HUGE_ID}, "conversation_id"),
+        ]:
+            error = await refuse(chat.consumer, frame)
+            assert error["code"] == "bad_input", (frame, error)
+            assert field in json.dumps(error["params"]), (frame, error)
+        tree_before = (await chat.owner.get("/api/summary-categories")).json()
+        leaf = tree_before["nodes"][0]["id"]
+        node = {"key": "k", "name": "售前"}
+        for body in [
+            {"nodes": [{**node, "name": ""}]},
+            {"nodes": [{**node, "name": "长" * 31}]},
+            {"nodes": [{**node, "name": "a\x00b"}]},
+            {"nodes": [node, node]},
+            {"nodes": [{**node, "parent_key": "nobody"}]},
+            {
+                "nodes": [
+                    {**node, "parent_key": "k2"},
+                    {"key": "k2", "parent_key": "k", "name": "x"},
+                ]
+            },
+            {"nodes": [{**node, "id": HUGE_ID}]},
+            {"nodes": [{**node, "key": "k" * 41}]},
+            {"nodes": [{**node, "key": "", "name": "x"}]},
+            {"nodes": [{"key": f"k{i}", "name": "x"} for i in range(501)]},
+            {"nodes": "售前"},
+        ]:
+            response = await chat.owner.put("/api/summary-categories", json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert response.json()["code"] == "bad_input", (body, response.text)
+        assert (await chat.owner.get("/api/summary-categories")).json() == tree_before
+        summary = f"/api/conversations/{cid}/summary"
+        for body in [
+            {"category_id": leaf, "note": "x" * 501},
+            {"category_id": leaf, "note": "a\x00b"},
+            {"category_id": HUGE_ID},
+            {"category_id": 0},
+            {"note": "no category"},
+        ]:
+            response = await chat.alice.put(summary, json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert response.json()["code"] == "bad_input", (body, response.text)
+        assert (await chat.alice.get(summary)).json() == {"summary": None}
+        conversation = (await chat.alice.get(f"/api/conversations/{cid}")).json()
+        assert (conversation["rating"], conversation["needs_summary"]) == (None, True)

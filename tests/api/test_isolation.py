@@ -128,7 +128,9 @@ async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
         json={"question": f"{key} 多久发货", "answer": "48h", "category_id": category.json()["id"]},
     )
     phrase = await owner.post("/api/quick-phrases", json={"scope": "shop", "body": f"hi {key}"})
+    tree = await owner.get("/api/summary-categories")  # CONV-10: the default tree's leaves
     return {
+        f"{key}.summary_category": tree.json()["nodes"][0]["id"],
         f"{key}.category": category.json()["id"],
         f"{key}.question": question.json()["id"],
         f"{key}.phrase": phrase.json()["id"],
@@ -180,6 +182,8 @@ async def snapshot(w: World) -> dict[str, Any]:
         "a_greetings": await _json(w.a_owner, "/api/greetings"),
         "b_permissions": await _json(w.b_owner, "/api/permissions"),
         "b_permission_requests": await _json(w.b_owner, "/api/permission-requests"),
+        "b_summary_tree": await _json(w.b_owner, "/api/summary-categories"),
+        "b_summary": await _json(w.b_alice, f"/api/conversations/{b_conv}/summary"),
     }
 
 
@@ -191,8 +195,8 @@ def _refusal(response: httpx.Response) -> tuple[int, str, str | None]:
     return response.status_code, body.get("code"), body.get("params", {}).get("kind")
 
 
-class _RateIn(p.FrameIn):
-    type: Literal["rate"]
+class _TipIn(p.FrameIn):
+    type: Literal["tip"]
     conversation_id: p.ConversationRef
 
 
@@ -214,12 +218,12 @@ async def test_acct_5_every_route_and_frame_has_an_isolation_case(
     assert ("body", "agent_ids") in fields[("POST", "/api/agents/batch")]
     assert ("body", "entry_groups") in fields[("PUT", "/api/shop/settings")]
     # A new route that names an object is reported until it gets a case.
-    doc["paths"]["/api/conversations/{conversation_id}/rate"] = {
+    doc["paths"]["/api/conversations/{conversation_id}/tip"] = {
         "post": {"parameters": [{"name": "conversation_id", "in": "path", "schema": {}}]}
     }
     assert len(uncovered_routes(doc)) == 1
     # So is a new frame naming a conversation: not in CONVERSATION_FRAMES, and no case.
-    monkeypatch.setitem(p.CONSUMER_FRAMES, "rate", _RateIn)
+    monkeypatch.setitem(p.CONSUMER_FRAMES, "tip", _TipIn)
     assert len(uncovered_frames()) == 2
     # Each case names an object of shop B, never A's, in the field it covers.
     for case in HTTP_CASES:

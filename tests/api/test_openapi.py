@@ -22,8 +22,10 @@ from kefu.app import create_app
 from kefu.bot import models as bot_models
 from kefu.clock import FakeClock
 from kefu.offline import models as offline_models
+from kefu.ratings import api as ratings_api
 from kefu.settings import Settings
 from kefu.storage import tables as t
+from kefu.summaries import api as summaries_api
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
@@ -271,6 +273,7 @@ class Answers:
 OUT_MODELS: dict[str, type[Out]] = {
     name: cls
     for module in (api_models, bot_models, offline_models)
+    for module in (api_models, bot_models, ratings_api, summaries_api)
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
 }
@@ -324,6 +327,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _phrases_and_greetings(check, shop, owner, alice)
             await _permissions(check, shop, owner, alice)
             await _conversations(check, srv, shop, owner, alice, bob)
+            await _ratings_and_summaries(check, srv, shop, owner, {alice, bob})
             await _knowledge_base(check, shop, owner, anyone)
             await _refusals(check, shop, alice, anyone)
             await check.ok(anyone, "GET", "/api/auth/session")
@@ -523,6 +527,42 @@ async def _conversations(
         by_id[holder_id], "POST", "/api/conversations/{conversation_id}/end", ids=ids
     )
     assert ended["end_cause"] == "agent"
+
+
+async def _ratings_and_summaries(
+    check: Answers,
+    srv: Server,
+    shop: ShopIds,
+    owner: httpx.AsyncClient,
+    agents: set[httpx.AsyncClient],
+) -> None:
+    """RATE-1, DESK-4, CONV-10."""
+    consumer = await srv.consumer(shop.shop_id)
+    assert (await consumer.request({"type": "request_human"}))["conversation"]["agent_id"]
+    ids = {"conversation_id": consumer.conversation_id}  # type: ignore[attr-defined]
+    holder = None
+    for agent in agents:
+        found = await agent.get(f"/api/conversations/{ids['conversation_id']}/summary")
+        holder = agent if found.status_code == 200 else holder
+    assert holder is not None
+    invitations = "/api/conversations/{conversation_id}/rating-invitations"
+    await check.ok(holder, "POST", invitations, ids=ids)
+    rated = await consumer.request(
+        {"type": "rate", "conversation_id": ids["conversation_id"], "stars": 5}
+    )
+    assert rated["type"] == "rated", rated
+    quality = "/api/conversations/{conversation_id}/service-quality"
+    assert (await check.ok(holder, "GET", quality, ids=ids))["rating"] == 5
+    tree = await check.ok(owner, "GET", "/api/summary-categories")
+    nodes = [{"key": str(n["id"]), "id": n["id"], "name": n["name"]} for n in tree["nodes"]] + [
+        {"key": "new", "parent_key": str(tree["nodes"][0]["id"]), "name": "咨询"}
+    ]
+    saved = await check.ok(owner, "PUT", "/api/summary-categories", json={"nodes": nodes})
+    leaf = saved["nodes"][0]["children"][0]["id"]
+    summary = "/api/conversations/{conversation_id}/summary"
+    await check.ok(holder, "GET", summary, ids=ids)
+    written = await check.ok(holder, "PUT", summary, ids=ids, json={"category_id": leaf})
+    assert written["summary"]["path"] == [tree["nodes"][0]["name"], "咨询"]
 
 
 async def _knowledge_base(

@@ -256,6 +256,26 @@ HTTP_CASES = [
         ("bot_cards", 0, "question_id"),
         "bot_cards[].question_id",
     ),
+    *(
+        HttpCase("owner", "PUT", "/api/shop/settings", lambda _, n=name: {n: True}, (name,), name)
+        for name in ("rating_forced", "summary_required")
+    ),
+    HttpCase(
+        "alice",
+        "PUT",
+        CONVERSATION + "/summary",
+        lambda ids: {"category_id": ids["summary_leaf"]},
+        ("category_id",),
+        "category_id",
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/summary-categories",
+        lambda ids: {"nodes": [{"key": "k", "id": ids["summary_leaf"], "name": "售前"}]},
+        ("nodes", 0, "id"),
+        "nodes[].id",
+    ),
 ]
 
 BOTH = ("consumer", "staff")
@@ -267,6 +287,10 @@ def _sync(ids: Ids) -> dict[str, Any]:
 
 def _feedback(ids: Ids) -> dict[str, Any]:
     return {"type": "feedback", "conversation_id": ids["cid"], "seq": 1, "resolved": True}
+
+
+def _rate(ids: Ids) -> dict[str, Any]:
+    return {"type": "rate", "conversation_id": ids["cid"], "stars": 5, "card_seq": 2}
 
 
 def _order(_: Ids) -> dict[str, Any]:
@@ -304,6 +328,10 @@ FRAME_CASES = [
         lambda ids: {"type": "faq_click", "conversation_id": ids["cid"], "item_id": "i1"},
         ("conversation_id",),
         "conversation_id",
+    ),
+    *(
+        FrameCase(("consumer",), _rate, (name,), name)
+        for name in ("conversation_id", "stars", "card_seq")
     ),
 ]
 
@@ -454,6 +482,7 @@ async def _world(srv: Server) -> World:
         "cid": consumer.conversation_id,  # type: ignore[attr-defined]
         "category": category.json()["id"],
         "question": question.json()["id"],
+        "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)
@@ -473,6 +502,8 @@ async def _snapshot(world: World) -> list[Any]:
         (owner, "/api/shop/entry"),
         (alice, f"/api/conversations/{cid}"),
         (alice, f"/api/conversations/{cid}/messages"),
+        (alice, f"/api/conversations/{cid}/summary"),
+        (owner, "/api/summary-categories"),
     ]
     answers = []
     for client, path in reads:

@@ -33,6 +33,9 @@ EVERY_NOTICE = [
     notices.offline_no_pickup(),
     notices.offline_outside_hours(),
     notices.offline_started(agent="小王"),
+    notices.rating_invited(agent="小王"),
+    notices.rating_forced(agent="小王"),
+    notices.rating_thanks(agent="小王"),
 ]
 
 

@@ -96,6 +96,7 @@ SETTINGS_PAGES = {
     "reception": [],
     "staff": [("account-new", "new-account-dialog")],
     "team": [],
+    "ratings": [],
 }
 
 

@@ -238,8 +238,10 @@ async def _sync_and_refusals(consumer: Frames, cid: int, bob_ws: Frames) -> None
     for frames in (consumer, bob_ws):
         page = await frames.request({"type": "sync", "conversation_id": cid, "since_seq": 0})
         assert page["type"] == "messages" and page["items"], page
-    unknown = await consumer.request({"type": "rate", "stars": 5})
+    unknown = await consumer.request({"type": "tip", "stars": 5})
     assert (unknown["type"], unknown["code"]) == ("error", "unknown_frame"), unknown
+    rated = await consumer.request({"type": "rate", "conversation_id": cid, "stars": 5})
+    assert rated["type"] == "rated", rated  # RATE-2
     missing = await bob_ws.request({"type": "sync", "conversation_id": 2**40})
     assert (missing["type"], missing["code"]) == ("error", "not_found"), missing
 
@@ -296,7 +298,7 @@ def test_api_2_the_checks_report_unknown_misplaced_missing_extra_and_drifting_fr
     typing = {"type": "typing", "conversation_id": 12, "text": "在"}
     assert frame_problems("staff", typing) == []
     assert frame_problems("staff", {"type": "pong", "ref": None}) == []
-    assert frame_problems("staff", {"type": "rate"}) == ["staff: unknown frame type 'rate'"]
+    assert frame_problems("staff", {"type": "tip"}) == ["staff: unknown frame type 'tip'"]
     assert frame_problems("staff", {"type": ["pong"]}) == ["staff: unknown frame type ['pong']"]
     assert frame_problems("consumer", typing) == [
         "consumer: 'typing' is not registered for this socket"

@@ -24,6 +24,7 @@ export const router = createRouter({
         { path: 'permissions', name: 'settings-permissions', component: () => import('./features/staff/pages/PermissionsPage.vue') },
         { path: 'hours', name: 'settings-hours', component: () => import('./features/offline/pages/ServiceHoursPage.vue') },
         { path: 'blacklist', name: 'settings-blacklist', component: () => import('./features/offline/pages/BlacklistPage.vue') },
+        { path: 'ratings', name: 'settings-ratings', component: () => import('./features/summaries/pages/RatingsSummariesPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

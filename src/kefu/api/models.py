@@ -153,6 +153,12 @@ class ShopSettingsOut(Out):
     offline_when_nobody_online: bool = Field(
         description="OFFL-1: nobody eligible online: an offline message at once, not the queue."
     )
+    rating_forced: bool = Field(
+        description="RATE-1: the rating card ends every human conversation."
+    )
+    summary_required: bool = Field(
+        description="CONV-10: a conversation is ended only once its summary is written."
+    )
 
 
 class ConsumerOut(Out):
@@ -247,6 +253,10 @@ class ConversationOut(Out):
     is_transferred: bool
     participants: list[int] = Field(description="The participating accounts' ids.")
     reply_window: ReplyWindowOut
+    rating: int | None = Field(description="RATE-2: the best of its ratings (1–5); null: unrated.")
+    needs_summary: bool = Field(
+        description="DESK-2, CONV-10: served by a human and its consultation summary not written."
+    )
 
 
 class ConversationPageOut(Out):

@@ -134,6 +134,8 @@ class SettingsIn(In):
     offline_after_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
     offline_auto_assign: bool | None = None
     offline_when_nobody_online: bool | None = None
+    rating_forced: bool | None = None
+    summary_required: bool | None = None
 
 
 class SendHttpIn(In):

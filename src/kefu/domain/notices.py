@@ -31,6 +31,9 @@ class NoticeCode(StrEnum):
     OFFLINE_NO_PICKUP = "offline.no_pickup"
     OFFLINE_OUTSIDE_HOURS = "offline.outside_hours"
     OFFLINE_STARTED = "offline.started"
+    RATING_INVITED = "rating.invited"
+    RATING_FORCED = "rating.forced"
+    RATING_THANKS = "rating.thanks"
 
 
 # `{name}` placeholders read the same in str.format and in vue-i18n.
@@ -49,6 +52,9 @@ ZH_CN_TEXT: Mapping[NoticeCode, str] = {
     NoticeCode.OFFLINE_NO_PICKUP: "客服暂时繁忙，您可以留言，我们会尽快回复您。",
     NoticeCode.OFFLINE_OUTSIDE_HOURS: "当前不在客服服务时间，您可以留言，我们会尽快回复您。",
     NoticeCode.OFFLINE_STARTED: "客服{agent}看到了您的留言，为您服务。",
+    NoticeCode.RATING_INVITED: "客服{agent}邀请您对本次服务进行评价。",
+    NoticeCode.RATING_FORCED: "会话已结束，请您对客服{agent}的服务进行评价。",
+    NoticeCode.RATING_THANKS: "感谢您对客服{agent}的评价",
 }
 
 
@@ -150,3 +156,18 @@ def offline_started(*, agent: str) -> Notice:
 
 def _minutes(span: timedelta) -> int:
     return max(1, math.ceil(span.total_seconds() / 60))
+
+
+def rating_invited(*, agent: str) -> Notice:
+    """RATE-1: the agent invites the consumer to rate (a rating card)."""
+    return Notice(NoticeCode.RATING_INVITED, {"agent": agent})
+
+
+def rating_forced(*, agent: str) -> Notice:
+    """RATE-1: the shop's rating card at the end of a human conversation."""
+    return Notice(NoticeCode.RATING_FORCED, {"agent": agent})
+
+
+def rating_thanks(*, agent: str) -> Notice:
+    """RATE-2: "感谢您对客服XX的评价", naming the rated agent (CONV-7: the holder)."""
+    return Notice(NoticeCode.RATING_THANKS, {"agent": agent})

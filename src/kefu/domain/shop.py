@@ -41,6 +41,10 @@ class ShopSettings:
     # OFFL-1: with nobody eligible online, a human request becomes an offline message at once
     # (seed 002) instead of queueing for the first agent to come online (ROUTE-2, seed 000).
     offline_when_nobody_online: bool = False
+    # RATE-1: the rating card at the end of every human conversation.
+    rating_forced: bool = False
+    # CONV-10: no end without the consultation summary.
+    summary_required: bool = False
 
     def __post_init__(self) -> None:
         self.hours  # noqa: B018 -- validates ROUTE-6's values
@@ -83,6 +87,8 @@ class ShopSettings:
             offline_after_s=int(data.get("offline_after_s") or 0),
             offline_auto_assign=bool(data.get("offline_auto_assign", False)),
             offline_when_nobody_online=bool(data.get("offline_when_nobody_online", False)),
+            rating_forced=bool(data.get("rating_forced", False)),
+            summary_required=bool(data.get("summary_required", False)),
         )
 
     @property

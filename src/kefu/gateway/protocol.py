@@ -134,6 +134,16 @@ class FaqClickIn(FrameIn):
     item_id: Annotated[str, StringConstraints(min_length=1, max_length=30)]
 
 
+class RateIn(FrameIn):
+    """RATE-1, RATE-2: the consumer rates 1–5 stars, on their own (no `card_seq`, once per
+    conversation) or answering the rating card at `card_seq` (each card once)."""
+
+    type: Literal["rate"]
+    conversation_id: ConversationRef
+    stars: Annotated[int, Field(ge=1, le=5)]
+    card_seq: Annotated[int, Field(ge=1, le=MAX_SEQ)] | None = None
+
+
 CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "auth": AuthIn,
@@ -145,6 +155,7 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "sync": SyncIn,
     "feedback": FeedbackIn,
     "faq_click": FaqClickIn,
+    "rate": RateIn,
 }
 
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
@@ -154,7 +165,7 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
-CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click"})
+CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click", "rate"})
 
 
 class FrameOut(BaseModel):
@@ -210,6 +221,19 @@ class FaqClickRecordedFrameOut(AnswerOut):
     conversation_id: int
     item_id: str
     seq: int | None
+
+
+class RatedFrameOut(AnswerOut):
+    """RATE-2: the answer to `rate`: show "感谢您对客服{agent_name}的评价" (notice
+    `rating.thanks`); `best` is the conversation's rating that counts."""
+
+    type: Literal["rated"]
+    conversation_id: int
+    stars: int
+    source: Literal["self", "invited", "forced"]
+    agent_id: int
+    agent_name: str
+    best: int
 
 
 class ConversationFrameOut(FrameOut):
@@ -321,6 +345,7 @@ CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "queue": QueueFrameOut,
     "feedback_recorded": FeedbackRecordedFrameOut,
     "faq_click_recorded": FaqClickRecordedFrameOut,
+    "rated": RatedFrameOut,
 }
 
 STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {

@@ -24,6 +24,7 @@ from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.gateway import protocol as p
 from kefu.gateway.hub import Connection
+from kefu.ratings import service as ratings
 from kefu.services import accounts, conversations, messages
 from kefu.services.consumers import consumer_send
 from kefu.services.context import (
@@ -402,6 +403,15 @@ async def _consumer_frame(
         return await _sync(websocket, consumer, frame)
     if isinstance(frame, p.FeedbackIn | p.FaqClickIn):
         return await _bot_frame(ctx, consumer, frame)
+    if isinstance(frame, p.RateIn):
+        rated = await ratings.rate(
+            ctx,
+            consumer,
+            conversation_id=frame.conversation_id,
+            stars=frame.stars,
+            card_seq=frame.card_seq,
+        )
+        return {"type": "rated", **asdict(rated)}
     raise errors.BadInput("Unknown frame type.", code="unknown_frame")
 
 

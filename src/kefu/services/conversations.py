@@ -37,13 +37,16 @@ from kefu.services.routing import (
     publish_views,
 )
 from kefu.services.views import ConversationView, conversation_views
+from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import shops as shop_store
+from kefu.storage import summaries as summary_store
 from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord, ListScope
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, NewMessage, notice_message
+from kefu.summaries.domain import check_may_end
 
 AUTO_END_TIMER = "auto_end"
 RECENT_CONTACTS = 30  # DESK-1
@@ -191,13 +194,14 @@ async def _end(
     check_transition(ConversationState(row.state), ConversationState.ENDED)
     closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
     ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
+    card = await _forced_rating_card(tx, row)
     await message_store.append(
         tx.conn,
         [
             Append(
                 row.shop_id,
                 row.id,
-                [*closing, notice_message(notice)],
+                [*closing, notice_message(notice), *card],
                 reply_clock=ReplyClock.STOP,
                 also=ended,
             )
@@ -214,6 +218,18 @@ async def _end(
         group_id=row.group_id,
         at=now,
     )
+
+
+async def _forced_rating_card(tx: UnitOfWork, row: ConversationRecord) -> list[NewMessage]:
+    """RATE-1: a shop that forces ratings ends each human conversation with the rating card,
+    naming the holder (CONV-7)."""
+    if row.agent_id is None:
+        return []
+    if not (await shop_store.shop_settings(tx.conn, row.shop_id)).rating_forced:
+        return []
+    names = await account_store.display_names(tx.conn, row.shop_id)
+    card = notices.rating_forced(agent=names.get(row.agent_id, ""))
+    return [notice_message(card, meta={"rating_card": "forced"})]
 
 
 async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> ConversationView:
@@ -234,12 +250,21 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
             raise errors.Forbidden(
                 "Only the agent holding the conversation ends it.", code="conversation.not_holder"
             )
+        await _check_summary_written(tx, row)
         await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
     await drain(ctx, staff.shop_id)
     return view
+
+
+async def _check_summary_written(tx: UnitOfWork, row: ConversationRecord) -> None:
+    """CONV-10: a shop may require the consultation summary before the agent ends."""
+    settings = await shop_store.shop_settings(tx.conn, row.shop_id)
+    if settings.summary_required:
+        summarised = bool(await summary_store.summarised(tx.conn, [row.id]))
+        check_may_end(summary_required=True, summarised=summarised)
 
 
 async def end_by_timer(

@@ -18,6 +18,7 @@ from kefu.storage.conversations import ConversationDetails
 from kefu.storage.db import Connection
 from kefu.storage.messages import MessageRecord
 from kefu.storage.transfers import TransferRecord
+from kefu.summaries.domain import needs_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ class ConversationView:
     is_transferred: bool
     participants: list[int]
     reply_window: ReplyWindowView
+    rating: int | None = None  # RATE-2: the best rating, if rated (DESK-4)
+    needs_summary: bool = False  # DESK-2, CONV-10: served by a human, not yet summarised
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,8 @@ def conversation_view(details: ConversationDetails, *, now: datetime) -> Convers
         is_transferred=c.is_transferred,
         participants=details.participants,
         reply_window=ReplyWindowView(window.is_open, window.closes_at, window.code),
+        rating=details.best_rating,
+        needs_summary=needs_summary(assigned_at=c.assigned_at, summarised=details.is_summarised),
     )
 
 

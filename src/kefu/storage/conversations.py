@@ -301,6 +301,8 @@ class ConversationDetails:
     last_message: MessageRecord | None
     last_sender_name: str | None  # the last message's agent's display name
     participants: list[int]
+    best_rating: int | None = None  # RATE-2: the best of its ratings, if rated
+    is_summarised: bool = False  # CONV-10: its consultation summary is written
 
 
 # Built once: an alias made per call costs new column objects and cache keys each time.
@@ -310,6 +312,17 @@ _AGENT = t.accounts.alias("agent")
 _LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
 _CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
 _MESSAGE_FIELDS = [f.name for f in fields(MessageRecord)]
+# RATE-2 and DESK-2: the best rating and whether the summary is written, for each view.
+_RATING_AND_SUMMARY = [
+    select(func.max(t.ratings.c.stars))
+    .where(t.ratings.c.conversation_id == _c.id)
+    .scalar_subquery()
+    .label("best_rating"),
+    select(t.conversation_summaries.c.conversation_id)
+    .where(t.conversation_summaries.c.conversation_id == _c.id)
+    .exists()
+    .label("is_summarised"),
+]
 
 
 async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[ConversationDetails]:
@@ -332,6 +345,7 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
                 t.groups.c.name.label("group_name"),
                 *_LAST_MESSAGE_COLUMNS,
                 sender.c.display_name.label("m_sender_name"),
+                *_RATING_AND_SUMMARY,
             )
             .join(t.consumers, t.consumers.c.id == _c.consumer_id)
             .outerjoin(agent, agent.c.id == _c.agent_id)
@@ -362,4 +376,6 @@ def _details(r: Any, participants: list[int]) -> ConversationDetails:
         last_message=last,
         last_sender_name=r.m_sender_name,
         participants=participants,
+        best_rating=r.best_rating,
+        is_summarised=bool(r.is_summarised),
     )

@@ -407,3 +407,50 @@ blacklist = Table(
     Column("added_at", UtcDateTime, nullable=False),
     UniqueConstraint("shop_id", "consumer_id"),
 )
+
+
+# Every rating a consumer gives (RATE-1, RATE-2): the rated agent (the holder then, CONV-7),
+# the source (self / invited / forced) and, for an invitation or forced card, the card's seq.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("agent_id", ForeignKey("accounts.id"), nullable=False),
+    Column("stars", Integer, nullable=False),
+    Column("source", String(10), nullable=False),
+    Column("card_seq", Integer, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_ratings_shop_at", "shop_id", "at"),
+    # RATE-1: each card is answered once (NULLs, the consumer's own ratings, are checked
+    # by the service under the conversation's row lock).
+    UniqueConstraint("conversation_id", "card_seq"),
+)
+
+# A shop's consultation classification tree (CONV-10); removed nodes stay, marked, so that
+# earlier summaries keep their category.
+summary_categories = Table(
+    "summary_categories",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
+    Column("parent_id", Id, nullable=True),
+    Column("name", String(30), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    Column("is_removed", Boolean, nullable=False, server_default=text("false")),
+)
+
+# One consultation summary per conversation (CONV-10); `path` keeps the names as picked.
+conversation_summaries = Table(
+    "conversation_summaries",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("category_id", ForeignKey("summary_categories.id"), nullable=False),
+    Column("path", JSON, nullable=False, default=list),
+    Column("note", Text, nullable=False, default=""),
+    Column("agent_id", ForeignKey("accounts.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_conversation_summaries_shop_category", "shop_id", "category_id"),
+)

@@ -137,6 +137,10 @@ export interface Conversation {
   participants: number[]
   reply_window: ReplyWindow | null
   avg_response_s?: number | null
+  /** RATE-2: the best rating (1–5), null while unrated. */
+  rating?: number | null
+  /** DESK-2, CONV-10: served by an agent and not yet summarised. */
+  needs_summary?: boolean
 }
 
 export interface Ack {

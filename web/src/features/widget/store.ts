@@ -170,6 +170,18 @@ export const useWidgetStore = defineStore('widget', () => {
     return feedback.value[`${m.conversation_id}:${m.seq}`] ?? m.meta?.feedback ?? null
   }
 
+  /** RATE-1/2: this page's ratings, by `${conversation_id}:${card seq or 'self'}`. */
+  const ratings = ref<Record<string, number>>({})
+
+  /** RATE-1/2: rate the conversation's agent, on one's own (no card) or answering a card. */
+  async function rate(conversationId: number, stars: number, cardSeq: number | null = null): Promise<void> {
+    if (!socket) return
+    const frame: Frame = { type: 'rate', conversation_id: conversationId, stars }
+    if (cardSeq !== null) frame.card_seq = cardSeq
+    await socket.request(frame)
+    ratings.value[`${conversationId}:${cardSeq ?? 'self'}`] = stars
+  }
+
   /** BOT-3: "resolved / not resolved" on a bot answer, once per answer. */
   async function giveFeedback(m: ChatItem, resolved: boolean): Promise<void> {
     if (!socket) return
@@ -247,5 +259,7 @@ export const useWidgetStore = defineStore('widget', () => {
     feedbackOf,
     giveFeedback,
     faqClick,
+    ratings,
+    rate,
   }
 })

@@ -1,0 +1,1 @@
+"""Consultation summaries (CONV-10, DESK-2): the classification tree and the summaries."""
