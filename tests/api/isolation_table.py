@@ -333,6 +333,17 @@ HTTP_CASES += [
     ),
 ]
 
+HTTP_CASES += [
+    HttpCase(
+        "DELETE",
+        "/api/catalog/tokens/{token_id}",
+        ("path", "token_id"),
+        "token",
+        {"token_id": Obj("B.token")},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -359,6 +370,12 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/quick-phrases"): "adds to the caller or the session's shop",
     ("POST", "/api/quick-phrases/import"): "imports for the caller or the session's shop",
     ("GET", "/api/greetings"): "the session's shop",
+    ("POST", "/api/catalog/products/import"): "imports into the session's or token's shop",
+    ("POST", "/api/catalog/orders/import"): "imports into the session's or token's shop",
+    ("GET", "/api/catalog/products"): "searches the session's or token's shop",
+    ("GET", "/api/catalog/orders"): "lists the session's or token's shop; uid is not an id",
+    ("GET", "/api/catalog/tokens"): "lists the session's shop",
+    ("POST", "/api/catalog/tokens"): "adds to the session's shop",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }
@@ -369,6 +386,7 @@ PUBLIC_ROUTES: dict[Route, str] = {
     ("POST", "/api/consumer/session"): "a missing shop is not_found; A's token is no key to B",
     ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",
     ("GET", "/api/public/shops/{shop_id}/entry"): "the widget's entry; a missing shop is not_found",
+    ("GET", "/api/consumer/orders"): "the consumer token is signed for one shop: refused for B's",
 }
 
 

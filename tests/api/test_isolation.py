@@ -101,7 +101,9 @@ async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
         json={"question": f"{key} 多久发货", "answer": "48h", "category_id": category.json()["id"]},
     )
     phrase = await owner.post("/api/quick-phrases", json={"scope": "shop", "body": f"hi {key}"})
+    token = await owner.post("/api/catalog/tokens", json={"name": f"erp {key}"})
     return {
+        f"{key}.token": token.json()["id"],
         f"{key}.category": category.json()["id"],
         f"{key}.question": question.json()["id"],
         f"{key}.phrase": phrase.json()["id"],
