@@ -173,7 +173,7 @@ def file_format(declared: str | None, filename: str | None) -> FileFormat:
     raise errors.BadInput("The file must be CSV or JSON.", field="format")
 
 
-def open_text(raw: IO[bytes]) -> IO[str]:
+def open_text(raw: IO[bytes]) -> io.TextIOWrapper:
     """The file as text: UTF-8 (a BOM is dropped) when its start decodes as UTF-8, else GBK
     (read as GB18030, its superset). `raw` must be seekable."""
     head = raw.read(_SNIFF_BYTES)

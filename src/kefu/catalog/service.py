@@ -88,10 +88,13 @@ async def import_into(
         )
     result = ImportResult()
     text = importer.open_text(raw)
-    for batch in _batches(kind, importer.rows(kind, fmt, text), result):
-        await _save(ctx, shop_id, kind, batch, result)
-        if on_rows is not None:
-            on_rows(len(batch))
+    try:
+        for batch in _batches(kind, importer.rows(kind, fmt, text), result):
+            await _save(ctx, shop_id, kind, batch, result)
+            if on_rows is not None:
+                on_rows(len(batch))
+    finally:
+        text.detach()  # `raw` is the caller's to close
     return result
 
 
