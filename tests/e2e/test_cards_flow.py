@@ -71,3 +71,26 @@ def test_entry_3_order_card_and_product_link_between_buyer_and_agent(
     assert watch.missing_keys == [], watch.missing_keys
     assert watch.dialogs == []
     assert watch.errors == []
+
+
+def test_api_2_owner_creates_a_token_shown_once_and_revokes_it(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
+    owner = new_page(base=server.base)
+    login(owner, server, "owner", online=False)
+    owner.goto(f"{server.base}/settings/tokens")
+    field(owner, "token-name").fill("ERP")
+    owner.get_by_test_id("token-create").click()
+    value = owner.get_by_test_id("token-value").inner_text()
+    assert value.startswith("kefu_")
+    bearer = {"authorization": f"Bearer {value}"}
+    assert httpx.get(f"{server.base}/api/catalog/products", headers=bearer).status_code == 200
+    owner.get_by_test_id("token-revoke").click()
+    owner.locator(".el-message-box .el-button--primary").click()
+    expect(owner.get_by_test_id("token-revoke")).to_have_count(0)
+    assert httpx.get(f"{server.base}/api/catalog/products", headers=bearer).status_code == 401
+    owner.reload()
+    expect(owner.get_by_test_id("token-table")).to_contain_text("ERP")
+    expect(owner.get_by_test_id("token-value")).to_have_count(0)
+    assert watch.missing_keys == [], watch.missing_keys
+    assert watch.errors == []

@@ -21,6 +21,7 @@ export const router = createRouter({
         { path: 'staff', name: 'settings-staff', component: () => import('./features/staff/pages/StaffPage.vue') },
         { path: 'team', name: 'settings-team', component: () => import('./features/staff/pages/TeamPage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
+        { path: 'tokens', name: 'settings-tokens', component: () => import('./features/catalog/pages/TokensPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -32,7 +32,20 @@ export function isCard(kind: string): boolean {
   return (CARD_KINDS as readonly string[]).includes(kind)
 }
 
+/** API-2: an integration token (its value is shown only when it is made). */
+export interface ApiToken {
+  id: number
+  name: string
+  hint: string
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
 export const catalogApi = {
+  tokens: () => http.get<{ items: ApiToken[] }>('/api/catalog/tokens'),
+  createToken: (name: string) => http.post<ApiToken & { token: string }>('/api/catalog/tokens', { name }),
+  revokeToken: (id: number) => http.del<{ ok: true }>(`/api/catalog/tokens/${id}`),
   /** MSG-1: the shop's products, for the agent's product link. */
   searchProducts: (q: string, page = 1) =>
     http.get<Page<CatalogProduct>>(`/api/catalog/products?${new URLSearchParams({ q, page: String(page), page_size: '10' })}`),
