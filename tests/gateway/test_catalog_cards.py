@@ -180,6 +180,15 @@ async def test_entry_3_cards_round_trip_over_websockets(db_url: str) -> None:
         assert (product["title"], product["price"], product["url"]) == (
             "轻薄羽绒服", "399.00", "https://shop.example/p1",
         )  # fmt: skip
+        over_http = await alice.post(
+            f"/api/conversations/{cid}/messages",
+            json={"client_id": "a3", "kind": "product_link", "body": "p2"},
+        )
+        assert over_http.status_code == 200, over_http.text
+        seen = await ws.wait_for(
+            lambda f: f["type"] == "message" and f["message"]["client_id"] == "a3"
+        )
+        assert json.loads(seen["message"]["body"])["title"] == "无线耳机"
         missing = await alice_ws.request(
             {"type": "send", "conversation_id": cid, "client_id": "a2", "kind": "product_link",
              "body": "nope"}
