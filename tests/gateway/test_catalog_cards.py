@@ -206,3 +206,24 @@ async def test_entry_3_cards_round_trip_over_websockets(db_url: str) -> None:
         )
         assert reopened["conversation"]["entry"]["page_url"] == entry["page_url"]
         assert reopened["conversation"]["entry"]["source"] == "order"
+
+
+async def test_conv_5_a_reopened_conversation_keeps_the_entry_context(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("alice")], clock=srv.clock)
+        alice = await srv.staff(shop.shop_id, "alice")
+        entry = {
+            "source": "product",
+            "product": {"id": "p1", "title": "Tea", "price": "9.90", "url": "", "image": ""},
+            "page_url": "https://shop.example/p/1",
+        }
+        ws, _, _, cid = await _consumer(srv, shop.shop_id, entry)
+        assert (await ws.request({"type": "request_human"}))["type"] == "conversation"
+        assert (await alice.post(f"/api/conversations/{cid}/end")).status_code == 200
+        text = {"type": "send", "conversation_id": cid, "client_id": "t1", "body": "还在吗"}
+        again = await ws.request(text)
+        assert again["type"] == "ack" and again["conversation_id"] != cid
+        reopened = (await alice.get(f"/api/conversations/{again['conversation_id']}")).json()
+        kept = {k: reopened["entry"][k] for k in ("source", "product", "page_url")}
+        assert kept == entry
+        assert "ip" in reopened["entry"]
