@@ -31,6 +31,7 @@ from kefu.bot.responder import BotResponder
 from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
+from kefu.catalog.api import router as catalog_router
 from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
@@ -49,7 +50,14 @@ from kefu.summaries.api import router as summaries_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
-SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
+SELF_BOUNDED_PATHS = frozenset(
+    {
+        "/api/kb/import",
+        "/api/quick-phrases/import",
+        "/api/catalog/products/import",
+        "/api/catalog/orders/import",
+    }
+)
 # Routes that answer without the database (or report its outage in their own model).
 NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -175,6 +183,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(bot_router)
+    app.include_router(catalog_router)
     app.include_router(settings_router)
     app.include_router(permission_router)
     app.include_router(offline_router)

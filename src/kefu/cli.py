@@ -21,6 +21,7 @@ from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
 from kefu.bench import routing as bench_routing
 from kefu.bot.cli import kb_app
+from kefu.catalog.cli import import_app
 from kefu.settings import Settings, with_secret_key
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
@@ -29,6 +30,7 @@ shop_app = typer.Typer(no_args_is_help=True, help="Shops: create one and its mai
 app.add_typer(bench_app, name="bench")
 app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
+app.add_typer(import_app, name="import")
 
 bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)

@@ -4,12 +4,17 @@ quick phrases."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import timedelta
 from importlib import resources
+from typing import Any
 
 from kefu.bot import kbfile
 from kefu.bot import service as bot_service
 from kefu.bot.cache import KbCache
+from kefu.catalog import service as catalog
+from kefu.catalog.importer import Kind
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
@@ -19,10 +24,10 @@ from kefu.services.shops import create_group, create_shop
 from kefu.storage import accounts as account_store
 from kefu.storage import phrases as phrase_store
 from kefu.storage import shops as shop_store
-from kefu.storage.shops import OrderRecord, ProductRecord
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed to the person running the demo
 DEMO_SHOP_ID = 1
+DEMO_BUYER_UID = "demo-buyer"
 
 DEMO_ACCOUNTS = [
     # username, display name, role, group index
@@ -104,20 +109,37 @@ async def _add_phrases(ctx: Context, shop_id: ShopId) -> None:
 
 
 async def _add_catalogue(ctx: Context, shop_id: ShopId) -> None:
-    """The products, and a VIP buyer with orders of the first three of them."""
+    """API-1: the products, and a VIP buyer with orders of the first three of them, imported
+    through the catalog's own import."""
     now = ctx.clock.now()
     products = [
-        ProductRecord(external_id, title, price, f"/demo/shop?shop={shop_id}#{external_id}", "")
+        {"external_id": external_id, "title": title, "price": price, "stock": 100,
+         "url": f"/demo/shop?shop={shop_id}#{external_id}"}
         for external_id, title, price in DEMO_PRODUCTS
-    ]
+    ]  # fmt: skip
     orders = [
-        OrderRecord(f"DD2026{1000 + i}", title, 1, price, now - timedelta(days=i + 1))
-        for i, (_, title, price) in enumerate(DEMO_PRODUCTS[:3])
+        {
+            "order_no": f"DD2026{1000 + i}",
+            "consumer_uid": DEMO_BUYER_UID,
+            "amount": price,
+            "ordered_at": (now - timedelta(days=i + 1)).isoformat(),
+            "paid_at": (now - timedelta(days=i + 1)).isoformat(),
+            "status": "shipped" if i else "paid",
+            "items": [{"external_id": external_id, "title": title, "quantity": 1, "price": price}],
+        }
+        for i, (external_id, title, price) in enumerate(DEMO_PRODUCTS[:3])
     ]
     async with ctx.db.uow() as tx:
-        await shop_store.add_products(tx.conn, shop_id, products)
-        buyer_id = await account_store.add_consumer(
-            tx.conn, shop_id, uid="demo-buyer", nickname="买家小王", is_vip=True, created_at=now
+        await account_store.add_consumer(
+            tx.conn, shop_id, uid=DEMO_BUYER_UID, nickname="买家小王", is_vip=True, created_at=now
         )
-        await shop_store.add_orders(tx.conn, shop_id, buyer_id, orders)
         await tx.commit()
+    batches: list[tuple[Kind, list[dict[str, Any]]]] = [
+        ("products", products),
+        ("orders", orders),
+    ]
+    for kind, rows in batches:
+        data = json.dumps(rows, ensure_ascii=False).encode()
+        await catalog.import_into(
+            ctx, shop_id, kind=kind, raw=io.BytesIO(data), size=len(data), fmt="json"
+        )

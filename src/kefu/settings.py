@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     rate_staff_calls: str = "100/10 seconds;1000/10 minutes"  # per staff session
     # Where the counters live in Redis (processes sharing it must share the prefix).
     rate_key_prefix: str = "kefu:rate"
+    # API-1: the largest product or order file an import takes (HTTP and `kefu import`); a
+    # larger one is refused before any row is read.
+    import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
     @field_validator("secret_key")
     @classmethod

@@ -432,6 +432,17 @@ HTTP_CASES += [
     ),
 ]
 
+HTTP_CASES += [
+    HttpCase(
+        "DELETE",
+        "/api/catalog/tokens/{token_id}",
+        ("path", "token_id"),
+        "token",
+        {"token_id": Obj("B.token")},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -468,6 +479,12 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/offline/entries"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/blacklist"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/summary-categories"): "the session's shop's classification tree",
+    ("POST", "/api/catalog/products/import"): "imports into the session's or token's shop",
+    ("POST", "/api/catalog/orders/import"): "imports into the session's or token's shop",
+    ("GET", "/api/catalog/products"): "searches the session's or token's shop",
+    ("GET", "/api/catalog/orders"): "lists the session's or token's shop; uid is not an id",
+    ("GET", "/api/catalog/tokens"): "lists the session's shop",
+    ("POST", "/api/catalog/tokens"): "adds to the session's shop",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }
@@ -478,6 +495,7 @@ PUBLIC_ROUTES: dict[Route, str] = {
     ("POST", "/api/consumer/session"): "a missing shop is not_found; A's token is no key to B",
     ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",
     ("GET", "/api/public/shops/{shop_id}/entry"): "the widget's entry; a missing shop is not_found",
+    ("GET", "/api/consumer/orders"): "the consumer token is signed for one shop: refused for B's",
 }
 
 

@@ -333,6 +333,16 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 ),
                 (anonymous, "POST", "/api/consumer/session", {"shop_id": HUGE_ID}),
                 (anonymous, "GET", f"/api/public/shops/{HUGE_ID}", None),
+                (owner, "DELETE", f"/api/catalog/tokens/{HUGE_ID}", None),
+                (owner, "POST", "/api/catalog/tokens", {"name": "ERP\x00"}),
+                (owner, "POST", "/api/catalog/tokens", {"name": ""}),
+                (owner, "GET", "/api/catalog/products?q=%00", None),
+                (owner, "GET", "/api/catalog/products?page=0", None),
+                (owner, "GET", f"/api/catalog/products?page_size={HUGE_ID}", None),
+                (owner, "GET", "/api/catalog/orders?consumer_uid=a%00b", None),
+                (owner, "POST", "/api/catalog/products/import?format=xml", None),
+                (owner, "POST", "/api/catalog/orders/import", None),
+                (anonymous, "GET", f"/api/consumer/orders?shop_id={HUGE_ID}", None),
             ]
             failures = []
             for client, method, path, body in attempts:

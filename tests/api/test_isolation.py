@@ -129,8 +129,10 @@ async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
     )
     phrase = await owner.post("/api/quick-phrases", json={"scope": "shop", "body": f"hi {key}"})
     tree = await owner.get("/api/summary-categories")  # CONV-10: the default tree's leaves
+    token = await owner.post("/api/catalog/tokens", json={"name": f"erp {key}"})
     return {
         f"{key}.summary_category": tree.json()["nodes"][0]["id"],
+        f"{key}.token": token.json()["id"],
         f"{key}.category": category.json()["id"],
         f"{key}.question": question.json()["id"],
         f"{key}.phrase": phrase.json()["id"],

@@ -20,6 +20,7 @@ from kefu.api import models as api_models
 from kefu.api.models import Out
 from kefu.app import create_app
 from kefu.bot import models as bot_models
+from kefu.catalog import models as catalog_models
 from kefu.clock import FakeClock
 from kefu.offline import models as offline_models
 from kefu.ratings import api as ratings_api
@@ -170,6 +171,7 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     staff = staff_routes(doc)
     public = {route for route in _operations(doc) if "/public/" in route[1]}
     public |= {("POST", "/api/auth/login"), ("POST", "/api/consumer/session")}
+    public |= {("GET", "/api/consumer/orders")}  # the consumer's token (ENTRY-3)
     public |= {("GET", "/healthz"), ("GET", "/readyz")}
     public |= {("GET", "/api/auth/session")}  # ACCT-4: answers signed-out pages too
     assert staff == _operations(doc).keys() - public
@@ -272,8 +274,14 @@ class Answers:
 
 OUT_MODELS: dict[str, type[Out]] = {
     name: cls
-    for module in (api_models, bot_models, offline_models)
-    for module in (api_models, bot_models, ratings_api, summaries_api)
+    for module in (
+        api_models,
+        bot_models,
+        offline_models,
+        ratings_api,
+        summaries_api,
+        catalog_models,
+    )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
 }
@@ -329,6 +337,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _conversations(check, srv, shop, owner, alice, bob)
             await _ratings_and_summaries(check, srv, shop, owner, {alice, bob})
             await _knowledge_base(check, shop, owner, anyone)
+            await _catalog(check, shop, owner, anyone)
             await _refusals(check, shop, alice, anyone)
             await check.ok(anyone, "GET", "/api/auth/session")
             await check.ok(alice, "GET", "/api/auth/session")
@@ -676,3 +685,30 @@ async def _offline(
     await check.ok(
         owner, "DELETE", "/api/blacklist/{blacklist_id}", ids={"blacklist_id": listed["id"]}
     )
+
+
+async def _catalog(
+    check: Answers, shop: ShopIds, owner: httpx.AsyncClient, anyone: httpx.AsyncClient
+) -> None:
+    """API-1, API-2: imports, reads, integration tokens and the consumer's orders."""
+    products = b"external_id,title,price\nc1,Tea,9.9\nc2,,1\n"
+    csv = {"content": products, "headers": {"content-type": "text/csv"}}
+    imported = await check.ok(owner, "POST", "/api/catalog/products/import", **csv)
+    assert imported["imported"] == 1 and imported["rejected"][0]["line"] == 3
+    session = await anyone.post("/api/consumer/session", json={"shop_id": shop.shop_id})
+    consumer = session.json()
+    order = {"order_no": "O1", "consumer_uid": consumer["consumer"]["uid"], "amount": "9.90",
+             "ordered_at": "2026-11-01T00:00:00Z", "items": [{"title": "Tea"}]}  # fmt: skip
+    orders = {"content": json.dumps([order]).encode(), "headers": {"content-type": JSON}}
+    assert (await check.ok(owner, "POST", "/api/catalog/orders/import", **orders))["imported"]
+    await check.ok(owner, "GET", "/api/catalog/products", params={"q": "Tea"})
+    await check.ok(owner, "GET", "/api/catalog/orders")
+    mine = await check.ok(
+        anyone, "GET", "/api/consumer/orders", params={"shop_id": shop.shop_id},
+        headers={"x-consumer-token": consumer["token"]},
+    )  # fmt: skip
+    assert [o["order_no"] for o in mine["items"]] == ["O1"]
+    token = await check.ok(owner, "POST", "/api/catalog/tokens", json={"name": "ERP"})
+    await check.ok(owner, "GET", "/api/catalog/tokens")
+    ids = {"token_id": token["id"]}
+    await check.ok(owner, "DELETE", "/api/catalog/tokens/{token_id}", ids=ids)

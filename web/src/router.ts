@@ -25,6 +25,7 @@ export const router = createRouter({
         { path: 'hours', name: 'settings-hours', component: () => import('./features/offline/pages/ServiceHoursPage.vue') },
         { path: 'blacklist', name: 'settings-blacklist', component: () => import('./features/offline/pages/BlacklistPage.vue') },
         { path: 'ratings', name: 'settings-ratings', component: () => import('./features/summaries/pages/RatingsSummariesPage.vue') },
+        { path: 'tokens', name: 'settings-tokens', component: () => import('./features/catalog/pages/TokensPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -22,6 +22,8 @@ from kefu.api.deps import (
 )
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
+from kefu.catalog import service as catalog
+from kefu.catalog.domain import CardKind
 from kefu.domain.ids import GroupId
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus, Role
@@ -384,6 +386,9 @@ async def list_messages(
 async def send_message(
     conversation_id: Id, body: s.SendHttpIn, staff: StaffDep, request: Request
 ) -> JsonOut:
+    text = body.body
+    if body.kind == "product_link":
+        text = await catalog.card_body(ctx_of(request), staff, CardKind.PRODUCT_LINK, body.body)
     ack = await runtime(request).writer.send(
         SendRequest(
             staff.shop_id,
@@ -391,7 +396,7 @@ async def send_message(
             SenderKind.AGENT,
             staff.account_id,
             MessageKind(body.kind),
-            body.body,
+            text,
             body.client_id,
         )
     )

@@ -140,7 +140,8 @@ class SettingsIn(In):
 
 class SendHttpIn(In):
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
-    kind: Literal["text", "emoji"] = "text"
+    # MSG-1: a product link's `body` is the product's external id (docs/protocol.md, Cards).
+    kind: Literal["text", "emoji", "product_link"] = "text"
     body: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 
 

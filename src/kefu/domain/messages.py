@@ -10,6 +10,8 @@ from kefu import errors
 MAX_TEXT_CHARS = 2000
 MAX_TYPING_CHARS = 500
 MAX_CLIENT_ID_CHARS = 64
+# ENTRY-3, MSG-1: a card's body is the server's JSON of the row it names.
+MAX_CARD_CHARS = 4000
 
 
 class SenderKind(StrEnum):
@@ -23,17 +25,26 @@ class MessageKind(StrEnum):
     TEXT = "text"
     EMOJI = "emoji"
     SYSTEM = "system"
+    PRODUCT_CARD = "product_card"
+    ORDER_CARD = "order_card"
+    PRODUCT_LINK = "product_link"
 
 
-SENDABLE_KINDS = frozenset({MessageKind.TEXT, MessageKind.EMOJI})
+CARD_KINDS = frozenset({MessageKind.PRODUCT_CARD, MessageKind.ORDER_CARD, MessageKind.PRODUCT_LINK})
+SENDABLE_KINDS = frozenset({MessageKind.TEXT, MessageKind.EMOJI}) | CARD_KINDS
 
 
 def check_body(kind: MessageKind, body: str) -> str:
-    """MSG-1: text and emoji are non-empty, at most 2,000 characters, and free of NUL."""
+    """MSG-1: text and emoji are non-empty, at most 2,000 characters, and free of NUL; a card
+    (ENTRY-3) is the server's JSON of the row it names."""
     if kind not in SENDABLE_KINDS:
         raise errors.BadInput("This kind of message cannot be sent by a client.", kind=kind.value)
     if "\x00" in body:
         raise errors.BadInput("Text may not contain NUL characters.", field="body")
+    if kind in CARD_KINDS:
+        if not body or len(body) > MAX_CARD_CHARS:
+            raise errors.BadInput("Malformed card.", field="body", max_chars=MAX_CARD_CHARS)
+        return body
     stripped = body.strip()
     if not stripped:
         raise errors.BadInput("A message cannot be empty.", field="body")

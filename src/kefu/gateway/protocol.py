@@ -106,7 +106,9 @@ class SendIn(FrameIn):
     type: Literal["send"]
     conversation_id: ConversationRef
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
-    kind: Literal["text", "emoji"] = "text"
+    # ENTRY-3, MSG-1: for a card, `body` names the row: a product's external id
+    # (`product_card`, and the agents' `product_link`) or an order number (`order_card`).
+    kind: Literal["text", "emoji", "product_card", "order_card", "product_link"] = "text"
     body: Text
 
 

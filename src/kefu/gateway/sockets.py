@@ -20,8 +20,10 @@ from kefu.api.deps import client_ip, origin_allowed, runtime, staff_from_connect
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
+from kefu.catalog import service as catalog
+from kefu.catalog.domain import CardKind, card_summary
 from kefu.domain.conversation import ConversationState
-from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.messages import CARD_KINDS, MessageKind, SenderKind
 from kefu.gateway import protocol as p
 from kefu.gateway.hub import Connection
 from kefu.ratings import service as ratings
@@ -254,6 +256,7 @@ async def _staff_frame(
     if isinstance(frame, p.PingIn):
         return {"type": "pong"}
     if isinstance(frame, p.SendIn):
+        body = await _card_body(rt.ctx, staff, frame)
         ack = await rt.writer.send(
             SendRequest(
                 staff.shop_id,
@@ -261,7 +264,7 @@ async def _staff_frame(
                 SenderKind.AGENT,
                 staff.account_id,
                 MessageKind(frame.kind),
-                frame.body,
+                body,
                 frame.client_id,
             )
         )
@@ -389,14 +392,17 @@ async def _consumer_frame(
         return None
     if isinstance(frame, p.SendIn):
         await rt.limits.consumer_message(frame.conversation_id)
+        body = await _card_body(ctx, consumer, frame)
+        kind = MessageKind(frame.kind)
         ack = await consumer_send(
             ctx,
             rt.writer,
             consumer,
             conversation_id=frame.conversation_id,
             client_id=frame.client_id,
-            kind=MessageKind(frame.kind),
-            body=frame.body,
+            kind=kind,
+            body=body,
+            bot_text=card_summary(CardKind(kind), body) if kind in CARD_KINDS else None,
         )
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):
@@ -440,3 +446,11 @@ def _entry(websocket: WebSocket, entry: p.EntryIn) -> dict[str, Any]:
     data["ip"] = websocket.client.host if websocket.client else ""
     data["region"] = websocket.headers.get("x-kefu-region", "")[:50]
     return data
+
+
+async def _card_body(ctx: Context, actor: Staff | ConsumerActor, frame: p.SendIn) -> str:
+    """ENTRY-3, MSG-1: a card's body is built from the row its `body` names; text is as sent."""
+    kind = MessageKind(frame.kind)
+    if kind not in CARD_KINDS:
+        return frame.body
+    return await catalog.card_body(ctx, actor, CardKind(kind), frame.body)

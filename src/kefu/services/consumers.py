@@ -4,6 +4,8 @@ into routing (ROUTE-1's "human request")."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kefu import errors
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
@@ -11,6 +13,7 @@ from kefu.offline import service as offline
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import open_conversation, request_human
 from kefu.services.messages import Ack, MessageWriter, SendRequest
+from kefu.storage import conversations as conversation_store
 from kefu.storage import shops as shop_store
 
 
@@ -23,8 +26,11 @@ async def consumer_send(
     client_id: str,
     kind: MessageKind,
     body: str,
+    bot_text: str | None = None,
 ) -> Ack:
-    """MSG-2 for consumers, plus CONV-5, the bot (BOT-3) and direct entry when it is off."""
+    """MSG-2 for consumers, plus CONV-5, the bot (BOT-3) and direct entry when it is off.
+
+    A card (ENTRY-3) is a consultation like text: the bot reads `bot_text`, its summary."""
 
     def request(cid: int) -> SendRequest:
         return SendRequest(
@@ -34,7 +40,8 @@ async def consumer_send(
     try:
         ack = await writer.send(request(conversation_id))
     except errors.ConversationClosed:
-        view = await open_conversation(ctx, consumer, entry={"source": "direct"})
+        entry = await _previous_entry(ctx, consumer, conversation_id)
+        view = await open_conversation(ctx, consumer, entry=entry)
         ack = await writer.send(request(view.id))
     if ack.conversation_state == ConversationState.OFFLINE:
         await offline.consumer_wrote(ctx, consumer)  # OFFL-2
@@ -43,8 +50,23 @@ async def consumer_send(
             settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
         if settings.bot_first and ctx.responder is not None:
             await ctx.responder.reply(
-                consumer, conversation_id=ack.conversation_id, seq=ack.seq, text=body
+                consumer,
+                conversation_id=ack.conversation_id,
+                seq=ack.seq,
+                text=body if bot_text is None else bot_text,
             )
         else:
             await request_human(ctx, consumer, cause="direct")
     return ack
+
+
+async def _previous_entry(
+    ctx: Context, consumer: ConsumerActor, conversation_id: int
+) -> dict[str, Any]:
+    """CONV-5, ENTRY-1: the reopened conversation keeps the ended one's entry context
+    (product, order, source page, region, IP)."""
+    async with ctx.db.read() as tx:
+        ended = await conversation_store.get(tx.conn, consumer.shop_id, conversation_id)
+    if ended.consumer_id != consumer.consumer_id:
+        return {"source": "direct"}
+    return dict(ended.entry) or {"source": "direct"}

@@ -150,6 +150,9 @@ products = Table(
     Column("price", String(20), nullable=False),
     Column("url", String(500), nullable=False, default=""),
     Column("image", String(500), nullable=False, default=""),
+    # API-1: what the import adds to the page's minimal product.
+    Column("stock", Integer, nullable=False, default=0, server_default="0"),
+    Column("on_sale", Boolean, nullable=False, default=True, server_default=text("true")),
     UniqueConstraint("shop_id", "external_id"),
 )
 
@@ -164,7 +167,14 @@ orders = Table(
     Column("amount", String(20), nullable=False),
     Column("title", String(200), nullable=False, default=""),
     Column("ordered_at", UtcDateTime, nullable=False),
+    # API-1: the lines ([{external_id, title, quantity, price}]), status and its times.
+    Column("items", JSON, nullable=False, default=list, server_default="[]"),
+    Column("status", String(20), nullable=False, default="paid", server_default="paid"),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("shipped_at", UtcDateTime, nullable=True),
+    Column("received_at", UtcDateTime, nullable=True),
     UniqueConstraint("shop_id", "order_no"),
+    Index("ix_orders_shop_consumer", "shop_id", "consumer_id"),
 )
 
 OPEN_STATES_SQL = "state IN ('bot', 'queued', 'assigned', 'offline')"
@@ -453,4 +463,20 @@ conversation_summaries = Table(
     Column("agent_id", ForeignKey("accounts.id"), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_conversation_summaries_shop_category", "shop_id", "category_id"),
+)
+
+
+# Integration tokens (API-2): only the SHA-256 of the token is kept; it is shown once.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(12), nullable=False),
+    Column("created_by", ForeignKey("accounts.id"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
 )

@@ -239,6 +239,7 @@ export const useWidgetStore = defineStore('widget', () => {
 
   return {
     shopId,
+    token,
     nickname,
     conversation,
     conversationIds,
