@@ -31,6 +31,8 @@ from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, FollowingClock, SystemClock
+from kefu.files.api import UPLOAD_PATHS
+from kefu.files.api import router as files_router
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.scheduler.clock_sync import ClockSync
@@ -45,7 +47,7 @@ from kefu.storage.db import Database, DbTimeouts
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
-SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"})
+SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"}) | UPLOAD_PATHS
 # Routes that answer without the database (or report its outage in their own model).
 NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -172,6 +174,7 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
+    app.include_router(files_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

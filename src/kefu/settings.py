@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     rate_staff_calls: str = "100/10 seconds;1000/10 minutes"  # per staff session
     # Where the counters live in Redis (processes sharing it must share the prefix).
     rate_key_prefix: str = "kefu:rate"
+    # MSG-1: pictures and files in chats. Stored under KEFU_FILES_DIR (default: the data
+    # folder's `files`); images at most max_image_bytes and max_image_pixels (checked from the
+    # header, before decoding), other files (text, archives) at most max_file_bytes.
+    files_dir: Path | None = None
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    thumbnail_px: int = Field(default=320, ge=16, le=2048)
 
     @field_validator("secret_key")
     @classmethod

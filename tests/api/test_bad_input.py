@@ -308,6 +308,11 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 (owner, "GET", f"/api/conversations/{HUGE_ID}", None),
                 (owner, "GET", f"/api/conversations/1/messages?since_seq={HUGE_ID}", None),
                 (owner, "POST", f"/api/transfers/{HUGE_ID}/accept", None),
+                (owner, "GET", f"/api/attachments/{HUGE_ID}", None),
+                (owner, "GET", f"/api/attachments/{HUGE_ID}/thumbnail", None),
+                (owner, "POST", f"/api/conversations/{HUGE_ID}/attachments", None),
+                (anonymous, "GET", f"/api/consumer/attachments/{HUGE_ID}", None),
+                (anonymous, "POST", f"/api/consumer/conversations/{HUGE_ID}/attachments", None),
                 (
                     anonymous,
                     "POST",

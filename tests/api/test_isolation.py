@@ -88,9 +88,22 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.owner": shop.accounts["owner"],
         f"{key}.group": shop.group_ids[1],
         f"{key}.transfer": transfer.json()["id"],
+        f"{key}.attachment": await _attachment(alice, first_id, key),
         **await _bot_objects(owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
+
+
+async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
+    """A text file alice sends in the conversation (MSG-1)."""
+    sent = await alice.post(
+        f"/api/conversations/{conversation_id}/attachments",
+        files={"file": (f"{key}.txt", f"for {key}".encode(), "text/plain")},
+        data={"client_id": f"file-{key}"},
+    )
+    assert sent.status_code == 200, sent.text
+    attachment_id: int = sent.json()["attachment"]["id"]
+    return attachment_id
 
 
 async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:

@@ -226,6 +226,7 @@ export const useWidgetStore = defineStore('widget', () => {
 
   return {
     shopId,
+    token,
     nickname,
     conversation,
     conversationIds,
