@@ -301,3 +301,37 @@ async def open_chat_of(srv: Server, chat: Chat) -> Chat:
     cid: int = consumer.conversation_id  # type: ignore[attr-defined]
     assert cid != chat.conversation_id
     return Chat(chat.shop, cid, consumer, chat.alice)
+
+
+async def test_msg_1_conv_5_a_file_after_the_end_opens_a_new_conversation(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running_server(db_url, files_dir=tmp_path / "files") as srv:
+        chat = await open_chat(srv)
+        said = await chat.consumer.request(
+            {
+                "type": "send",
+                "conversation_id": chat.conversation_id,
+                "client_id": "t1",
+                "body": "hi",
+            }
+        )
+        assert said["type"] == "ack"
+        # MSG-2: a client id already used for a text is not reused for a file.
+        reused = await consumer_upload(srv, chat, "a.txt", b"hello", "text/plain", "t1")
+        assert (reused.status_code, reused.json()["code"]) == (409, "client_id_reused")
+        assert stored_files(tmp_path) == []
+
+        ended = await chat.alice.post(f"/api/conversations/{chat.conversation_id}/end")
+        assert ended.status_code == 200, ended.text
+        sent = await consumer_upload(srv, chat, "a.txt", b"hello again", "text/plain", "f1")
+        assert sent.status_code == 200, sent.text
+        new_id = sent.json()["conversation_id"]
+        assert new_id != chat.conversation_id
+        attachment_id = sent.json()["attachment"]["id"]
+        got = await consumer_get(srv, chat, f"/api/consumer/attachments/{attachment_id}")
+        assert got.status_code == 200 and got.content == b"hello again"
+        owner = await srv.staff(chat.shop.shop_id, "owner")
+        page = await owner.get(f"/api/conversations/{new_id}/messages")
+        (message,) = [m for m in page.json()["items"] if m["kind"] == "file"]
+        assert message["body"] == str(attachment_id)

@@ -140,3 +140,12 @@ def test_msg_1_a_picture_that_does_not_decode_is_refused() -> None:
     with pytest.raises(errors.ImageRefused) as refused:
         images.picture(b"\x89PNG\r\n\x1a\n" + b"junk" * 10, d.PNG, max_pixels=10, thumbnail_px=8)
     assert refused.value.params["reason"] == "invalid"
+
+
+def test_msg_1_a_jpeg_keeps_its_size_and_gets_a_small_thumbnail() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (2000, 1000), "green").save(buffer, format="JPEG")
+    found = images.picture(buffer.getvalue(), d.JPEG, max_pixels=40_000_000, thumbnail_px=320)
+    assert (found.width, found.height) == (2000, 1000)
+    with Image.open(io.BytesIO(found.thumbnail)) as thumb:
+        assert thumb.size == (320, 160)

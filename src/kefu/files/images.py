@@ -30,6 +30,9 @@ def picture(data: bytes, file_type: FileType, *, max_pixels: int, thumbnail_px: 
             # Opening reads the header only: refuse a bomb before decoding a pixel.
             width, height = image.size
             check_pixels(width, height, max_pixels=max_pixels)
+            if file_type is JPEG:
+                # Decode at the smallest scale that still covers the thumbnail.
+                image.draft("RGB", (thumbnail_px, thumbnail_px))
             image.seek(0)
             image.load()
             return _thumbnail(image, width, height, thumbnail_px)
