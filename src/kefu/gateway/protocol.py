@@ -106,6 +106,8 @@ class SendIn(FrameIn):
     type: Literal["send"]
     conversation_id: ConversationRef
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+    # MSG-1: `image` and `file` messages are made by the upload routes (kefu.files), which
+    # store the file first; a frame cannot name an attachment.
     kind: Literal["text", "emoji"] = "text"
     body: Text
 
