@@ -48,7 +48,19 @@ def test_msg_1_a_picture_and_a_file_cross_the_chat(
     chat = widget.get_by_test_id("widget-messages")
     expect(chat.get_by_test_id("attachment-thumbnail")).to_be_visible()
     expect(chat.get_by_test_id("attachment-thumbnail")).to_have_js_property("naturalWidth", 320)
+    chat.get_by_test_id("attachment-view").click()
+    shown = widget.locator(".el-image-viewer__wrapper img.el-image-viewer__img")
+    expect(shown).to_have_js_property("naturalWidth", 640)
+    shopper.keyboard.press("Escape")
+    expect(widget.locator(".el-image-viewer__wrapper")).to_have_count(0)
 
+    # Viewed in the page at full size, then saved.
+    history.locator("[data-kind=image]").get_by_test_id("attachment-view").click()
+    full = agent.locator(".el-image-viewer__wrapper img.el-image-viewer__img")
+    expect(full).to_be_visible()
+    expect(full).to_have_js_property("naturalWidth", 640)
+    agent.keyboard.press("Escape")
+    expect(agent.locator(".el-image-viewer__wrapper")).to_have_count(0)
     with agent.expect_download() as opened:
         history.locator("[data-kind=image]").get_by_test_id("attachment-open").click()
     assert opened.value.suggested_filename == "照片.png"
