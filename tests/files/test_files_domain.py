@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,6 +14,8 @@ from PIL import Image
 from kefu import errors
 from kefu.files import domain as d
 from kefu.files import images
+from kefu.files.api import content_disposition
+from kefu.files.store import LocalDiskStore, new_key, thumbnail_key
 
 
 def png(width: int, height: int, mode: str = "RGB") -> bytes:
@@ -149,3 +152,33 @@ def test_msg_1_a_jpeg_keeps_its_size_and_gets_a_small_thumbnail() -> None:
     assert (found.width, found.height) == (2000, 1000)
     with Image.open(io.BytesIO(found.thumbnail)) as thumb:
         assert thumb.size == (320, 160)
+
+
+def test_msg_1_downloads_name_the_file_for_every_browser() -> None:
+    assert content_disposition("订单 1.txt") == (
+        "attachment; filename=\"__ 1.txt\"; filename*=UTF-8''%E8%AE%A2%E5%8D%95%201.txt"
+    )
+    assert content_disposition('a"b\\c.txt') == (
+        "attachment; filename=\"a_b_c.txt\"; filename*=UTF-8''a%22b%5Cc.txt"
+    )
+
+
+def _names(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+async def test_msg_1_the_local_store_keeps_bytes_under_generated_keys(tmp_path: Path) -> None:
+    store = LocalDiskStore(tmp_path)
+    key = new_key()
+    await store.put(key, b"one")
+    await store.put(thumbnail_key(key), b"thumb")
+    assert await store.get(key) == b"one"
+    assert (tmp_path / key[:2] / key).read_bytes() == b"one"
+    await store.delete(key)
+    await store.delete(key)  # already gone: nothing to do
+    with pytest.raises(errors.NotFound):
+        await store.get(key)
+    for bad in ("../secret", "photo.png", key.upper(), key + "/x"):
+        with pytest.raises(ValueError):
+            await store.put(bad, b"x")
+    assert _names(tmp_path) == [key + ".thumb"]
