@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +336,30 @@ async def test_msg_1_conv_5_a_file_after_the_end_opens_a_new_conversation(
         page = await owner.get(f"/api/conversations/{new_id}/messages")
         (message,) = [m for m in page.json()["items"] if m["kind"] == "file"]
         assert message["body"] == str(attachment_id)
+
+
+async def test_msg_1_limit_1_a_file_the_writer_refuses_is_not_kept(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running_server(db_url, files_dir=tmp_path / "files") as srv:
+        chat = await open_chat(srv)
+        said = await chat.consumer.request(
+            {
+                "type": "send",
+                "conversation_id": chat.conversation_id,
+                "client_id": "t1",
+                "body": "hi",
+            }
+        )
+        assert said["type"] == "ack"
+        srv.clock.advance(timedelta(hours=25))  # LIMIT-1: the agent's reply window is closed
+        chat.alice = await srv.staff(chat.shop.shop_id, "alice")  # the old session expired
+        before = await messages(chat)
+        refused = await chat.alice.post(
+            f"/api/conversations/{chat.conversation_id}/attachments",
+            files={"file": ("a.txt", b"too late", "text/plain")},
+            data={"client_id": "late"},
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "reply_window_closed")
+        assert stored_files(tmp_path) == []
+        assert await messages(chat) == before

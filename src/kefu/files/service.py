@@ -129,8 +129,11 @@ async def upload(
     kind = MessageKind(file_type.kind.value)
     try:
         ack = await _send(ctx, writer, actor, conversation_id, kind, record, client_id, view)
-    except BaseException:
-        await _forget(ctx, store, record)
+    except errors.KefuError as exc:
+        # A refusal stored nothing. After an outage (or a cancelled request) the message may
+        # have been committed all the same (MSG-2): its file stays for the resend's replay.
+        if not isinstance(exc, errors.Unavailable):
+            await _forget(ctx, store, record)
         raise
     return Sent(ack, view)
 
