@@ -46,7 +46,8 @@ from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 
 STATIC_DIR = Path(__file__).parent / "static"
-# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
+# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; pictures and
+# files in chats: the larger of KEFU_MAX_IMAGE_BYTES and KEFU_MAX_FILE_BYTES).
 SELF_BOUNDED_PATHS = frozenset({"/api/kb/import", "/api/quick-phrases/import"}) | UPLOAD_PATHS
 # Routes that answer without the database (or report its outage in their own model).
 NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
