@@ -33,6 +33,8 @@ from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.catalog.api import router as catalog_router
 from kefu.clock import Clock, FollowingClock, SystemClock
+from kefu.files.api import UPLOAD_PATHS
+from kefu.files.api import router as files_router
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.offline.api import router as offline_router
@@ -49,14 +51,19 @@ from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 
 STATIC_DIR = Path(__file__).parent / "static"
-# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB).
-SELF_BOUNDED_PATHS = frozenset(
-    {
-        "/api/kb/import",
-        "/api/quick-phrases/import",
-        "/api/catalog/products/import",
-        "/api/catalog/orders/import",
-    }
+# Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
+# imports: KEFU_IMPORT_MAX_BYTES; pictures and files in chats: the larger of
+# KEFU_MAX_IMAGE_BYTES and KEFU_MAX_FILE_BYTES).
+SELF_BOUNDED_PATHS = (
+    frozenset(
+        {
+            "/api/kb/import",
+            "/api/quick-phrases/import",
+            "/api/catalog/products/import",
+            "/api/catalog/orders/import",
+        }
+    )
+    | UPLOAD_PATHS
 )
 # Routes that answer without the database (or report its outage in their own model).
 NO_DATABASE_PATHS = frozenset({"/healthz", "/readyz"})
@@ -189,6 +196,7 @@ def create_app(
     app.include_router(offline_router)
     app.include_router(ratings_router)
     app.include_router(summaries_router)
+    app.include_router(files_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -149,3 +149,27 @@ class InternalError(KefuError):
 
     code = "internal_error"
     default_message = "Something went wrong on the server."
+
+
+class FileTooLarge(PayloadTooLarge):
+    """MSG-1: an image over KEFU_MAX_IMAGE_BYTES or another file over KEFU_MAX_FILE_BYTES;
+    `kind` is `image` or `file`, `max_bytes` its limit."""
+
+    code = "file.too_large"
+    default_message = "The file is too large."
+
+
+class FileTypeRefused(BadInput):
+    """MSG-1: what the content is (never its name or declared type) is not accepted; `reason`
+    is `executable`, `markup` (HTML, SVG, XML), `not_text` or `unknown`."""
+
+    code = "file.type_refused"
+    default_message = "This type of file cannot be sent."
+
+
+class ImageRefused(BadInput):
+    """MSG-1: an image whose header declares more than KEFU_MAX_IMAGE_PIXELS pixels
+    (`reason` `too_many_pixels`), or that cannot be decoded (`reason` `invalid`)."""
+
+    code = "file.image_refused"
+    default_message = "This image cannot be sent."

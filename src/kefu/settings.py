@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     # API-1: the largest product or order file an import takes (HTTP and `kefu import`); a
     # larger one is refused before any row is read.
     import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # MSG-1: pictures and files in chats. Stored under KEFU_FILES_DIR (default: the data
+    # folder's `files`); images at most max_image_bytes and max_image_pixels (checked from the
+    # header, before decoding), other files (text, archives) at most max_file_bytes.
+    files_dir: Path | None = None
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    thumbnail_px: int = Field(default=320, ge=16, le=2048)
 
     @field_validator("secret_key")
     @classmethod

@@ -443,6 +443,26 @@ HTTP_CASES += [
     ),
 ]
 
+# MSG-1: pictures and files; B's attachment is a file alice sent in B's conversation.
+B_ATTACHMENT = {"attachment_id": Obj("B.attachment")}
+HTTP_CASES += [
+    HttpCase("POST", CONV + "/attachments", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase(
+        "GET",
+        "/api/attachments/{attachment_id}",
+        ("path", "attachment_id"),
+        "attachment",
+        B_ATTACHMENT,
+    ),
+    HttpCase(
+        "GET",
+        "/api/attachments/{attachment_id}/thumbnail",
+        ("path", "attachment_id"),
+        "attachment",
+        B_ATTACHMENT,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -496,6 +516,17 @@ PUBLIC_ROUTES: dict[Route, str] = {
     ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",
     ("GET", "/api/public/shops/{shop_id}/entry"): "the widget's entry; a missing shop is not_found",
     ("GET", "/api/consumer/orders"): "the consumer token is signed for one shop: refused for B's",
+    # MSG-1, tested in tests/files/test_files_api.py: the consumer token is signed for one
+    # shop, and another consumer's (or shop's) conversation and attachments are not_found.
+    ("POST", "/api/consumer/conversations/{conversation_id}/attachments"): (
+        "the token's consumer's own conversation only; another's is not_found"
+    ),
+    ("GET", "/api/consumer/attachments/{attachment_id}"): (
+        "files of the token's consumer's own conversations only; others are not_found"
+    ),
+    ("GET", "/api/consumer/attachments/{attachment_id}/thumbnail"): (
+        "files of the token's consumer's own conversations only; others are not_found"
+    ),
 }
 
 

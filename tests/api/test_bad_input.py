@@ -319,6 +319,11 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                     {"feature": "quality", "note": "x" * 201},
                 ),
                 (owner, "POST", "/api/permission-requests", {"feature": "quality\x00"}),
+                (owner, "GET", f"/api/attachments/{HUGE_ID}", None),
+                (owner, "GET", f"/api/attachments/{HUGE_ID}/thumbnail", None),
+                (owner, "POST", f"/api/conversations/{HUGE_ID}/attachments", None),
+                (anonymous, "GET", f"/api/consumer/attachments/{HUGE_ID}", None),
+                (anonymous, "POST", f"/api/consumer/conversations/{HUGE_ID}/attachments", None),
                 (
                     anonymous,
                     "POST",

@@ -89,6 +89,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.group": shop.group_ids[1],
         f"{key}.transfer": transfer.json()["id"],
         f"{key}.permission_request": await _permission_request(alice),
+        f"{key}.attachment": await _attachment(alice, first_id, key),
         **await _bot_objects(owner, key),
         **await _offline_objects(srv, shop, owner, key, first_id),
     }
@@ -118,6 +119,18 @@ async def _offline_objects(
     )
     assert listed.status_code == 200, listed.text
     return {f"{key}.offline_entry": entries[0]["id"], f"{key}.blacklist": listed.json()["id"]}
+
+
+async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
+    """A text file alice sends in the conversation (MSG-1)."""
+    sent = await alice.post(
+        f"/api/conversations/{conversation_id}/attachments",
+        files={"file": (f"{key}.txt", f"for {key}".encode(), "text/plain")},
+        data={"client_id": f"file-{key}"},
+    )
+    assert sent.status_code == 200, sent.text
+    attachment_id: int = sent.json()["attachment"]["id"]
+    return attachment_id
 
 
 async def _bot_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:

@@ -6,6 +6,7 @@ the documentation cannot drift from the wire."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import random
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from isolation_table import HTTP_CASES
+from PIL import Image
 from sqlalchemy import insert
 
 from kefu.api import models as api_models
@@ -22,6 +24,7 @@ from kefu.app import create_app
 from kefu.bot import models as bot_models
 from kefu.catalog import models as catalog_models
 from kefu.clock import FakeClock
+from kefu.files import models as file_models
 from kefu.offline import models as offline_models
 from kefu.ratings import api as ratings_api
 from kefu.settings import Settings
@@ -174,6 +177,8 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     public |= {("GET", "/api/consumer/orders")}  # the consumer's token (ENTRY-3)
     public |= {("GET", "/healthz"), ("GET", "/readyz")}
     public |= {("GET", "/api/auth/session")}  # ACCT-4: answers signed-out pages too
+    # MSG-1: the widget's consumer sends and reads files with its token, in a header.
+    public |= {route for route in _operations(doc) if route[1].startswith("/api/consumer/")}
     assert staff == _operations(doc).keys() - public
 
 
@@ -253,6 +258,20 @@ class Answers:
         assert response.status_code == status, (method, path, response.text)
         return self._valid(method, path, str(status), response)
 
+    async def download(
+        self, client: httpx.AsyncClient, path: str, **request: Any
+    ) -> httpx.Response:
+        """A GET answering a file: its type is one the document declares (any type where it
+        declares application/octet-stream)."""
+        response = await self._send(client, "GET", path, request)
+        assert response.status_code == 200, (path, response.text)
+        declared = self.doc["paths"][path]["get"]["responses"]["200"]["content"]
+        media = response.headers["content-type"].split(";")[0]
+        assert media in declared or "application/octet-stream" in declared, (path, media)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        self.checked.add(("GET", path))
+        return response
+
     async def _send(
         self, client: httpx.AsyncClient, method: str, path: str, request: dict[str, Any]
     ) -> httpx.Response:
@@ -281,6 +300,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         ratings_api,
         summaries_api,
         catalog_models,
+        file_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -463,6 +483,41 @@ async def _phrases_and_greetings(
     await check.ok(alice, "DELETE", "/api/quick-phrases/{phrase_id}", ids=ids)
 
 
+async def _attachments(
+    check: Answers, srv: Server, shop: ShopIds, alice: httpx.AsyncClient, consumer: Any
+) -> None:
+    """MSG-1: a picture from the consumer, a text file from the agent, and their downloads."""
+    ids = {"conversation_id": consumer.conversation_id}
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "blue").save(buffer, format="PNG")
+    headers = {"X-Kefu-Shop": str(shop.shop_id), "X-Kefu-Consumer-Token": consumer.token}
+    async with httpx.AsyncClient(base_url=srv.base_url, headers=headers) as widget:
+        picture = await check.ok(
+            widget,
+            "POST",
+            "/api/consumer/conversations/{conversation_id}/attachments",
+            ids=ids,
+            files={"file": ("p.png", buffer.getvalue(), "image/png")},
+            data={"client_id": "f1"},
+        )
+        image = {"attachment_id": picture["attachment"]["id"]}
+        await check.download(widget, "/api/consumer/attachments/{attachment_id}", ids=image)
+        await check.download(
+            widget, "/api/consumer/attachments/{attachment_id}/thumbnail", ids=image
+        )
+        await check.download(alice, "/api/attachments/{attachment_id}", ids=image)
+        await check.download(alice, "/api/attachments/{attachment_id}/thumbnail", ids=image)
+    text = await check.ok(
+        alice,
+        "POST",
+        "/api/conversations/{conversation_id}/attachments",
+        ids=ids,
+        files={"file": ("a.txt", "您好".encode(), "text/plain")},
+        data={"client_id": "f2"},
+    )
+    assert text["attachment"]["kind"] == "file"
+
+
 async def _conversations(
     check: Answers,
     srv: Server,
@@ -493,6 +548,7 @@ async def _conversations(
     await check.ok(
         alice, "POST", "/api/conversations/{conversation_id}/messages", ids=ids, json=reply
     )
+    await _attachments(check, srv, shop, alice, first)
 
     await check.ok(bob, "PUT", "/api/me/status", json={"status": "online"})
     await check.ok(bob, "PUT", "/api/me/reception-limit", json={"limit": 5})

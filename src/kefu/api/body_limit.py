@@ -5,6 +5,7 @@ bounds (uploads, api/uploads.py); this module must not parse a body."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -23,9 +24,18 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
         self.self_bounded = frozenset(self_bounded)
+        # Paths with parameters ("/api/conversations/{conversation_id}/attachments").
+        self.self_bounded_patterns = [
+            re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+            for path in self.self_bounded
+            if "{" in path
+        ]
+
+    def _is_self_bounded(self, path: str) -> bool:
+        return path in self.self_bounded or any(p.match(path) for p in self.self_bounded_patterns)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.self_bounded:
+        if scope["type"] != "http" or self._is_self_bounded(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")

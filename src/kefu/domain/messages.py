@@ -28,15 +28,25 @@ class MessageKind(StrEnum):
     PRODUCT_CARD = "product_card"
     ORDER_CARD = "order_card"
     PRODUCT_LINK = "product_link"
+    IMAGE = "image"  # MSG-1: body is the attachment's id, meta["attachment"] describes it
+    FILE = "file"
 
 
 CARD_KINDS = frozenset({MessageKind.PRODUCT_CARD, MessageKind.ORDER_CARD, MessageKind.PRODUCT_LINK})
 SENDABLE_KINDS = frozenset({MessageKind.TEXT, MessageKind.EMOJI}) | CARD_KINDS
+# Sent by the upload routes (kefu.files), never in a `send` frame.
+ATTACHMENT_KINDS = frozenset({MessageKind.IMAGE, MessageKind.FILE})
+MAX_ATTACHMENT_ID_CHARS = 20
 
 
 def check_body(kind: MessageKind, body: str) -> str:
     """MSG-1: text and emoji are non-empty, at most 2,000 characters, and free of NUL; a card
-    (ENTRY-3) is the server's JSON of the row it names."""
+    (ENTRY-3) is the server's JSON of the row it names; a picture or file message's body is
+    its attachment's id."""
+    if kind in ATTACHMENT_KINDS:
+        if not (body.isascii() and body.isdigit() and len(body) <= MAX_ATTACHMENT_ID_CHARS):
+            raise errors.BadInput("Not an attachment id.", field="body")
+        return body
     if kind not in SENDABLE_KINDS:
         raise errors.BadInput("This kind of message cannot be sent by a client.", kind=kind.value)
     if "\x00" in body:

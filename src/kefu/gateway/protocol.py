@@ -108,6 +108,8 @@ class SendIn(FrameIn):
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
     # ENTRY-3, MSG-1: for a card, `body` names the row: a product's external id
     # (`product_card`, and the agents' `product_link`) or an order number (`order_card`).
+    # MSG-1: `image` and `file` messages are made by the upload routes (kefu.files), which
+    # store the file first; a frame cannot name an attachment.
     kind: Literal["text", "emoji", "product_card", "order_card", "product_link"] = "text"
     body: Text
 

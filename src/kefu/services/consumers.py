@@ -8,7 +8,7 @@ from typing import Any
 
 from kefu import errors
 from kefu.domain.conversation import ConversationState
-from kefu.domain.messages import MessageKind, SenderKind
+from kefu.domain.messages import ATTACHMENT_KINDS, MessageKind, SenderKind
 from kefu.offline import service as offline
 from kefu.services.context import ConsumerActor, Context
 from kefu.services.conversations import open_conversation, request_human
@@ -27,6 +27,7 @@ async def consumer_send(
     kind: MessageKind,
     body: str,
     bot_text: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Ack:
     """MSG-2 for consumers, plus CONV-5, the bot (BOT-3) and direct entry when it is off.
 
@@ -34,7 +35,14 @@ async def consumer_send(
 
     def request(cid: int) -> SendRequest:
         return SendRequest(
-            consumer.shop_id, cid, SenderKind.CONSUMER, consumer.consumer_id, kind, body, client_id
+            consumer.shop_id,
+            cid,
+            SenderKind.CONSUMER,
+            consumer.consumer_id,
+            kind,
+            body,
+            client_id,
+            meta,
         )
 
     try:
@@ -49,6 +57,8 @@ async def consumer_send(
         async with ctx.db.read() as tx:
             settings = await shop_store.shop_settings(tx.conn, consumer.shop_id)
         if settings.bot_first and ctx.responder is not None:
+            if kind in ATTACHMENT_KINDS:
+                return ack  # MSG-1: the bot reads no pictures or files; the consumer may ask
             await ctx.responder.reply(
                 consumer,
                 conversation_id=ack.conversation_id,

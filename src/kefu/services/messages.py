@@ -13,6 +13,7 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -60,6 +61,7 @@ class SendRequest:
     kind: MessageKind
     body: str
     client_id: str
+    meta: dict[str, Any] | None = None  # a picture or file message's attachment (MSG-1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +317,8 @@ async def _append(
                 shop_id=plan.targets[conversation_id].shop_id,
                 conversation_id=conversation_id,
                 messages=[
-                    NewMessage(r.sender, r.sender_id, r.kind, r.body, r.client_id) for r, _ in items
+                    NewMessage(r.sender, r.sender_id, r.kind, r.body, r.client_id, r.meta)
+                    for r, _ in items
                 ],
                 consumer_spoke=any(r.sender is SenderKind.CONSUMER for r, _ in items),
                 reply_clock=reply_clock_after([r.sender for r, _ in items]),
@@ -346,7 +349,7 @@ async def _append(
                 request.body,
                 request.client_id,
                 created_at,
-                None,
+                request.meta,
             )
             out.append((message_view(record, plan.names, target.consumer_name), topics))
     return out

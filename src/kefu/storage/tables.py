@@ -480,3 +480,26 @@ api_tokens = Table(
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
 )
+
+
+# Pictures and files sent in chats (MSG-1): the contents are in the file store under
+# storage_key (generated); `name` is the sender's file name, a display string only.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("uploader", String(20), nullable=False),
+    Column("uploader_id", Id, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("storage_key", String(64), nullable=False, unique=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("thumbnail_mime", String(50), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_attachments_conversation", "conversation_id"),
+)

@@ -6,10 +6,13 @@ import type { Message } from './types'
  * code (notices.<code>) and params; anything else, or a notice this client has no text for
  * (old rows, a newer server), shows its body as written.
  */
-export function messageText(m: Pick<Message, 'body' | 'notice'>): string {
+export function messageText(m: Pick<Message, 'body' | 'notice'> & Partial<Pick<Message, 'kind' | 'meta'>>): string {
+  const { t, te } = i18n.global
+  // MSG-1: a picture or file message's body is its attachment's id.
+  if (m.kind === 'image') return t('files.picture')
+  if (m.kind === 'file') return t('files.file', { name: String((m.meta?.attachment as { name?: unknown } | undefined)?.name ?? '') })
   const notice = m.notice
   if (!notice) return m.body
-  const { t, te } = i18n.global
   const key = `notices.${notice.code}`
   return te(key) ? t(key, notice.params ?? {}) : m.body
 }

@@ -5,6 +5,7 @@ import { ElMessage, ElNotification } from 'element-plus'
 import { staffSocket, resetStaffSocket, type Frame } from '@/common/realtime/socket'
 import type { Account, Conversation, Message, Transfer } from '@/common/types'
 import { beep, desktopNotify } from '@/common/notify'
+import { messageText } from '@/common/notices'
 import { useSessionStore } from '@/features/auth/store'
 import { useConversationsStore } from '@/features/conversations/store'
 import { useMessagesStore } from '@/features/messages/store'
@@ -34,7 +35,7 @@ export function useStaffRealtime() {
   }
 
   function preview(m: Message): string {
-    return m.kind === 'emoji' ? m.body : m.body.slice(0, 80)
+    return m.kind === 'emoji' ? m.body : messageText(m).slice(0, 80)
   }
 
   offs.push(
