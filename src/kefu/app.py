@@ -31,6 +31,7 @@ from kefu.broker.base import Broker
 from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.clock import Clock, FollowingClock, SystemClock
+from kefu.customers.api import router as customers_router
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.scheduler.clock_sync import ClockSync
@@ -172,6 +173,7 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
+    app.include_router(customers_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -283,6 +283,16 @@ FRAME_CASES = [
         ("conversation_id",),
         "conversation_id",
     ),
+    FrameCase(
+        ("consumer",),
+        lambda ids: {
+            "type": "page_view",
+            "conversation_id": ids["cid"],
+            "url": "https://shop.example/p1",
+        },
+        ("conversation_id",),
+        "conversation_id",
+    ),
 ]
 
 

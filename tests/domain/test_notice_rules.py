@@ -29,6 +29,7 @@ EVERY_NOTICE = [
     notices.left_queue(),
     notices.bot_no_answer(),
     notices.bot_suggestions(),
+    notices.proactive_started(agent="小美"),
 ]
 
 

@@ -27,6 +27,7 @@ class NoticeCode(StrEnum):
     LEFT_QUEUE = "conversation.left_queue"
     BOT_NO_ANSWER = "bot.no_answer"
     BOT_SUGGESTIONS = "bot.suggestions"
+    PROACTIVE_STARTED = "conversation.proactive_started"
 
 
 # `{name}` placeholders read the same in str.format and in vue-i18n.
@@ -41,6 +42,7 @@ ZH_CN_TEXT: Mapping[NoticeCode, str] = {
     NoticeCode.BOT_SUGGESTIONS: (
         "您的问题我还没完全理解，您是不是想问下面的问题？也可以换个方式问问"
     ),
+    NoticeCode.PROACTIVE_STARTED: "客服{agent}向您发起了会话。",
 }
 
 
@@ -117,6 +119,11 @@ def bot_no_answer() -> Notice:
 def bot_suggestions() -> Notice:
     """BOT-5: the bot did not understand; the message offers near misses as "did you mean"."""
     return Notice(NoticeCode.BOT_SUGGESTIONS)
+
+
+def proactive_started(*, agent: str) -> Notice:
+    """CONV-6: the named agent started the conversation with a recent buyer."""
+    return Notice(NoticeCode.PROACTIVE_STARTED, {"agent": agent})
 
 
 def _minutes(span: timedelta) -> int:

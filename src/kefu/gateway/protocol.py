@@ -134,6 +134,16 @@ class FaqClickIn(FrameIn):
     item_id: Annotated[str, StringConstraints(min_length=1, max_length=30)]
 
 
+class PageViewIn(FrameIn):
+    """DESK-5: the consumer viewed a page of the shop's site that embeds the widget; the server
+    stamps the time. At most 200 per conversation are kept (later ones are not stored)."""
+
+    type: Literal["page_view"]
+    conversation_id: ConversationRef
+    url: Annotated[Url, StringConstraints(min_length=1)]
+    title: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
 CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "auth": AuthIn,
@@ -145,6 +155,7 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "sync": SyncIn,
     "feedback": FeedbackIn,
     "faq_click": FaqClickIn,
+    "page_view": PageViewIn,
 }
 
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
@@ -154,7 +165,7 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
-CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click"})
+CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click", "page_view"})
 
 
 class FrameOut(BaseModel):
@@ -210,6 +221,15 @@ class FaqClickRecordedFrameOut(AnswerOut):
     conversation_id: int
     item_id: str
     seq: int | None
+
+
+class PageViewRecordedFrameOut(AnswerOut):
+    """DESK-5: the answer to `page_view`; `recorded` is false once the conversation has its
+    200 page views."""
+
+    type: Literal["page_view_recorded"]
+    conversation_id: int
+    recorded: bool
 
 
 class ConversationFrameOut(FrameOut):
@@ -321,6 +341,7 @@ CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "queue": QueueFrameOut,
     "feedback_recorded": FeedbackRecordedFrameOut,
     "faq_click_recorded": FaqClickRecordedFrameOut,
+    "page_view_recorded": PageViewRecordedFrameOut,
 }
 
 STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {

@@ -20,6 +20,7 @@ from kefu.api.deps import client_ip, origin_allowed, runtime, staff_from_connect
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
+from kefu.customers import service as customers
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.gateway import protocol as p
@@ -402,6 +403,15 @@ async def _consumer_frame(
         return await _sync(websocket, consumer, frame)
     if isinstance(frame, p.FeedbackIn | p.FaqClickIn):
         return await _bot_frame(ctx, consumer, frame)
+    if isinstance(frame, p.PageViewIn):
+        recorded = await customers.record_page_view(
+            ctx, consumer, frame.conversation_id, url=frame.url, title=frame.title
+        )
+        return {
+            "type": "page_view_recorded",
+            "conversation_id": frame.conversation_id,
+            "recorded": recorded,
+        }
     raise errors.BadInput("Unknown frame type.", code="unknown_frame")
 
 
