@@ -3,6 +3,7 @@ and on the next visit; bad panel input and bad page views are refused and store 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -110,7 +111,8 @@ async def test_desk_5_bad_panel_input_and_page_views_are_refused_and_store_nothi
             {**view, "url": ""},
             {**view, "url": "https://shop.example/" + "a" * 500},
             {**view, "title": "t" * 201},
-            {**view, "at": "2026-12-01T00:00:00Z"},
+            {**view, "at": "2026-12-01T00:00:00"},
+            {**view, "at": "yesterday"},
             {k: v for k, v in view.items() if k != "url"},
         ]
         for frame in bad_views:
@@ -118,6 +120,9 @@ async def test_desk_5_bad_panel_input_and_page_views_are_refused_and_store_nothi
             assert (answer["type"], answer.get("code")) == ("error", "bad_input"), frame
         async with srv.db.read() as tx:
             assert (await tx.conn.execute(select(t.page_views))).all() == []
+        earlier = (srv.clock.now() - timedelta(seconds=40)).isoformat()
+        first = await visitor.request({**view, "title": "<b>A</b>", "at": earlier})
+        assert first["recorded"] is True
         recorded = await visitor.request({**view, "title": "<b>A</b>"})
         assert recorded == {
             "type": "page_view_recorded",
@@ -125,3 +130,8 @@ async def test_desk_5_bad_panel_input_and_page_views_are_refused_and_store_nothi
             "conversation_id": cid,
             "recorded": True,
         }
+        trail = (await owner.get(f"/api/conversations/{cid}/panel")).json()["trail"]
+        assert [(p["title"], p["seconds_on_page"]) for p in trail["pages"]] == [
+            ("<b>A</b>", 40),
+            ("<b>A</b>", None),
+        ]

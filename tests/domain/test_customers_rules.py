@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kefu import errors
-from kefu.customers.domain import PageView, check_profile, may_start_proactive, time_on_pages
+from kefu.customers.domain import (
+    PageView,
+    check_profile,
+    may_start_proactive,
+    page_view_time,
+    time_on_pages,
+)
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -39,3 +45,10 @@ def test_desk_5_time_on_page_from_consecutive_views() -> None:
     ]
     assert [(p.title, p.seconds_on_page) for p in time_on_pages(views)] == [("A", 45), ("B", None)]
     assert time_on_pages([]) == []
+
+
+def test_desk_5_a_page_views_reported_time_is_kept_within_the_last_day() -> None:
+    assert page_view_time(None, NOW) == NOW
+    assert page_view_time(NOW - timedelta(minutes=5), NOW) == NOW - timedelta(minutes=5)
+    assert page_view_time(NOW + timedelta(hours=3), NOW) == NOW
+    assert page_view_time(NOW - timedelta(days=9), NOW) == NOW - timedelta(days=1)

@@ -78,3 +78,28 @@ def test_desk_5_side_panel_shows_orders_conversations_and_keeps_the_profile(
     assert watch.dialogs == []
     assert watch.errors == []
     assert watch.missing_keys == []
+
+
+def test_desk_5_the_trail_shows_the_shop_pages_the_consumer_visited(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
+    agent = new_page(base=server.base)
+    login(agent, server, "agent1")
+    shopper = new_page(width=1280, height=800)
+    shopper.goto(f"{server.base}/demo/shop?shop=1")
+    shopper.get_by_test_id("product-card").first.wait_for()
+    shopper.evaluate("location.hash = '#sizes'")
+    shopper.get_by_test_id("product-card").first.get_by_test_id("ask-product").click()
+    widget = shopper.frame_locator("[data-testid=kefu-frame]")
+    expect(widget.get_by_test_id("widget-status")).to_have_attribute("data-state", "bot")
+    widget.get_by_test_id("request-human").click()
+    expect(widget.get_by_test_id("widget-status")).to_have_attribute("data-state", "assigned")
+
+    agent.get_by_test_id("conversation-item").first.click()
+    pages = agent.get_by_test_id("trail-pages").locator("li")
+    expect(pages).to_have_count(2)  # the shop's page, then the same page at #sizes
+    expect(pages.locator("a[href$='#sizes']")).to_have_count(1)
+    expect(pages.last).to_contain_text("正在浏览")
+    expect(pages.first.locator("a")).to_have_attribute("href", f"{server.base}/demo/shop?shop=1")
+    assert watch.dialogs == []
+    assert watch.errors == []

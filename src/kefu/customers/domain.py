@@ -22,6 +22,8 @@ _PHONE = re.compile(r"\+?[0-9][0-9 \-]{4,19}")
 MAX_PAGE_VIEWS = 200
 MAX_PAGE_TITLE_CHARS = 200
 RECENT_CONVERSATIONS = 5
+# A page view's reported time is kept within this long before the server's now.
+PAGE_VIEW_PAST_WITHIN = timedelta(days=1)
 
 # CONV-6: a consumer who ordered from the shop within this window may be contacted.
 PROACTIVE_WITHIN = timedelta(days=30)
@@ -73,6 +75,14 @@ class PageView:
     url: str
     title: str
     at: datetime
+
+
+def page_view_time(reported: datetime | None, now: datetime) -> datetime:
+    """DESK-5: the time a page view is stored with: the page's own, kept within the last day
+    and never after `now`; `now` when the page reported none."""
+    if reported is None:
+        return now
+    return min(max(reported, now - PAGE_VIEW_PAST_WITHIN), now)
 
 
 @dataclass(frozen=True, slots=True)

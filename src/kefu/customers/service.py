@@ -166,15 +166,23 @@ async def past_conversation(
 
 
 async def record_page_view(
-    ctx: Context, consumer: ConsumerActor, conversation_id: int, *, url: str, title: str
+    ctx: Context,
+    consumer: ConsumerActor,
+    conversation_id: int,
+    *,
+    url: str,
+    title: str,
+    at: datetime | None = None,
 ) -> bool:
-    """DESK-5: a page of the shop's site the consumer viewed, stamped with the server's time.
-    False (and nothing stored) once the conversation has its 200 page views."""
+    """DESK-5: a page of the shop's site the consumer viewed, at the time the page reported
+    (kept within the last day) or now. False (and nothing stored) once the conversation has
+    its 200 page views."""
     async with ctx.db.uow() as tx:
         row = await access_own_conversation(tx.conn, consumer, conversation_id)
         if await store.page_view_count(tx.conn, conversation_id) >= domain.MAX_PAGE_VIEWS:
             return False
-        view = PageViewRecord(url, title[: domain.MAX_PAGE_TITLE_CHARS], ctx.clock.now())
+        when = domain.page_view_time(at, ctx.clock.now())
+        view = PageViewRecord(url, title[: domain.MAX_PAGE_TITLE_CHARS], when)
         await store.add_page_view(tx.conn, row.shop_id, conversation_id, view)
         await tx.commit()
     return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
@@ -135,13 +135,16 @@ class FaqClickIn(FrameIn):
 
 
 class PageViewIn(FrameIn):
-    """DESK-5: the consumer viewed a page of the shop's site that embeds the widget; the server
-    stamps the time. At most 200 per conversation are kept (later ones are not stored)."""
+    """DESK-5: the consumer viewed a page of the shop's site that embeds the widget. At most 200
+    per conversation are kept (later ones are not stored)."""
 
     type: Literal["page_view"]
     conversation_id: ConversationRef
     url: Annotated[Url, StringConstraints(min_length=1)]
     title: Annotated[str, StringConstraints(max_length=200)] = ""
+    # When the page was viewed (ISO 8601 with a zone), as the shop's page saw it; the server
+    # keeps it within the last day and not after its own now. Absent: the server's now.
+    at: Annotated[AwareDatetime | None, Field(strict=False)] = None
 
 
 CONSUMER_FRAMES: dict[str, type[FrameIn]] = {

@@ -405,7 +405,7 @@ async def _consumer_frame(
         return await _bot_frame(ctx, consumer, frame)
     if isinstance(frame, p.PageViewIn):
         recorded = await customers.record_page_view(
-            ctx, consumer, frame.conversation_id, url=frame.url, title=frame.title
+            ctx, consumer, frame.conversation_id, url=frame.url, title=frame.title, at=frame.at
         )
         return {
             "type": "page_view_recorded",
