@@ -21,7 +21,9 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("days", "allowed"), [(0, True), (29, True), (30, True), (30.001, False), (31, False)]
 )
-def test_conv_6_proactive_window_is_30_days_from_the_last_order(days: float, allowed: bool) -> None:
+def test_limit_2_proactive_window_is_30_days_from_the_last_order(
+    days: float, allowed: bool
+) -> None:
     assert may_start_proactive(NOW - timedelta(days=days), NOW) is allowed
 
 

@@ -245,7 +245,7 @@ async def test_desk_5_page_view_trail_with_time_on_page_and_a_cap(
     assert len(stored) == 3
 
 
-async def test_conv_6_proactive_at_29_days_allowed_and_at_31_refused(ctx: Context) -> None:
+async def test_conv_6_limit_2_proactive_at_29_days_allowed_and_at_31_refused(ctx: Context) -> None:
     shop = await _shop(ctx)
     recent = await _consumer(ctx, shop, "u1", "小王")
     lapsed = await _consumer(ctx, shop, "u2", "小李")
