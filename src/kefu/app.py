@@ -33,6 +33,7 @@ from kefu.broker.memory import MemoryBroker
 from kefu.broker.redis import RedisBroker
 from kefu.catalog.api import router as catalog_router
 from kefu.clock import Clock, FollowingClock, SystemClock
+from kefu.customers.api import router as customers_router
 from kefu.files.api import UPLOAD_PATHS
 from kefu.files.api import router as files_router
 from kefu.gateway.hub import Hub
@@ -197,6 +198,7 @@ def create_app(
     app.include_router(ratings_router)
     app.include_router(summaries_router)
     app.include_router(files_router)
+    app.include_router(customers_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

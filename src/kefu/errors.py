@@ -173,3 +173,19 @@ class ImageRefused(BadInput):
 
     code = "file.image_refused"
     default_message = "This image cannot be sent."
+
+
+class ProactiveNotAllowed(RuleViolation):
+    """CONV-6: an agent may start a conversation only with a consumer who ordered from the shop
+    within the last 30 days (params: `last_ordered_at`, or None for no order at all)."""
+
+    code = "proactive_not_allowed"
+    default_message = "Only a consumer who ordered in the last 30 days can be contacted."
+
+
+class ConsumerHasOpenConversation(Conflict):
+    """CONV-6: the consumer already has an open conversation with the shop, held by someone
+    else or still with the bot or queued (params: `conversation_id`, `state`)."""
+
+    code = "proactive.conversation_open"
+    default_message = "The consumer already has an open conversation."

@@ -463,6 +463,38 @@ HTTP_CASES += [
     ),
 ]
 
+B_CONSUMER = {"consumer_id": Obj("B.consumer")}
+CUSTOMER = "/api/customers/{consumer_id}"
+
+HTTP_CASES += [
+    HttpCase("GET", CONV + "/panel", ("path", "conversation_id"), "conversation", B_CONV),
+    HttpCase("GET", CUSTOMER + "/orders", ("path", "consumer_id"), "consumer", B_CONSUMER),
+    HttpCase(
+        "PUT",
+        CUSTOMER + "/profile",
+        ("path", "consumer_id"),
+        "consumer",
+        B_CONSUMER,
+        {"notes": "Hijacked", "tags": [], "phone": ""},
+    ),
+    HttpCase(
+        "GET",
+        CUSTOMER + "/conversations/{conversation_id}",
+        ("path", "consumer_id"),
+        "consumer",
+        {**B_CONSUMER, **B_CONV},
+    ),
+    # A's consumer with B's conversation: the conversation is not that consumer's, nor A's.
+    HttpCase(
+        "GET",
+        CUSTOMER + "/conversations/{conversation_id}",
+        ("path", "conversation_id"),
+        "conversation",
+        {"consumer_id": Obj("A.consumer"), **B_CONV},
+    ),
+    HttpCase("POST", CUSTOMER + "/conversations", ("path", "consumer_id"), "consumer", B_CONSUMER),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -505,6 +537,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/catalog/orders"): "lists the session's or token's shop; uid is not an id",
     ("GET", "/api/catalog/tokens"): "lists the session's shop",
     ("POST", "/api/catalog/tokens"): "adds to the session's shop",
+    ("GET", "/api/customers/search"): "searches the session's shop's consumers and orders",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
 }
@@ -632,6 +665,12 @@ WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     # The conversation is checked first: B's conversation is not_found whatever the item.
     "faq_click": lambda cid: {"type": "faq_click", "conversation_id": cid, "item_id": "i0"},
     "rate": lambda cid: {"type": "rate", "conversation_id": cid, "stars": 5},
+    "page_view": lambda cid: {
+        "type": "page_view",
+        "conversation_id": cid,
+        "url": "https://shop.example/b",
+        "title": "B",
+    },
 }
 
 NO_ID_FRAMES: dict[str, str] = {

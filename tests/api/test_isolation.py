@@ -79,8 +79,10 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
     # The owner joins the first conversation, so body fields are checked past the path's.
     joined = await owner.post(f"/api/conversations/{first_id}/join")
     assert joined.status_code == 200, joined.text
+    consumer = (await owner.get(f"/api/conversations/{first_id}")).json()["consumer"]
     ids = {
         f"{key}.shop": shop.shop_id,
+        f"{key}.consumer": consumer["id"],
         f"{key}.conversation": first_id,
         f"{key}.other_conversation": second_id,
         f"{key}.alice": shop.accounts["alice"],
@@ -291,6 +293,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/quick-phrases": {w.ids["B.phrase"]},
             "/api/offline/entries": {w.ids["B.offline_entry"]},
             "/api/blacklist": {w.ids["B.blacklist"]},
+            "/api/customers/search": {w.ids["B.consumer"]},
         }
         gets = sorted(path for method, path in NO_OBJECT_IDS if method == "GET")
         seen: dict[str, set[int]] = {path: set() for path in b_objects}
@@ -310,6 +313,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
         # Not vacuous: each list did show shop A's own objects.
         assert seen["/api/agents"] == set(w.a.accounts.values())
         assert seen["/api/groups"] == set(w.a.group_ids)
+        assert w.ids["A.consumer"] in seen["/api/customers/search"]
         assert {w.ids["A.conversation"], w.ids["A.other_conversation"]} <= seen[
             "/api/conversations"
         ]
@@ -318,6 +322,8 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
 def _params_for(path: str) -> list[dict[str, str]]:
     if path == "/api/conversations":
         return [{"scope": s} for s in ("mine", "colleagues", "history", "recent")]
+    if path == "/api/customers/search":
+        return [{"q": "访客"}]  # every anonymous consumer's nickname, in both shops
     return [{}]
 
 

@@ -24,6 +24,7 @@ from kefu.app import create_app
 from kefu.bot import models as bot_models
 from kefu.catalog import models as catalog_models
 from kefu.clock import FakeClock
+from kefu.customers import models as customer_models
 from kefu.files import models as file_models
 from kefu.offline import models as offline_models
 from kefu.ratings import api as ratings_api
@@ -301,6 +302,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         summaries_api,
         catalog_models,
         file_models,
+        customer_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -354,6 +356,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _staff_and_settings(check, srv, shop, owner, alice, anyone)
             await _phrases_and_greetings(check, shop, owner, alice)
             await _permissions(check, shop, owner, alice)
+            await _customers(check, srv, shop, owner, alice)
             await _conversations(check, srv, shop, owner, alice, bob)
             await _ratings_and_summaries(check, srv, shop, owner, {alice, bob})
             await _knowledge_base(check, shop, owner, anyone)
@@ -516,6 +519,66 @@ async def _attachments(
         data={"client_id": "f2"},
     )
     assert text["attachment"]["kind"] == "file"
+
+
+async def _customers(
+    check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient, alice: httpx.AsyncClient
+) -> None:
+    """DESK-5 and CONV-6: the side panel of a consumer with a page trail, and a proactive
+    conversation with a recent buyer."""
+    visitor = await srv.consumer(shop.shop_id, entry=ENTRY)
+    cid = visitor.conversation_id  # type: ignore[attr-defined]
+    viewed = await visitor.request(
+        {"type": "page_view", "conversation_id": cid, "url": "https://shop.example/p1"}
+    )
+    assert viewed["recorded"] is True
+    panel = await check.ok(
+        owner, "GET", "/api/conversations/{conversation_id}/panel", ids={"conversation_id": cid}
+    )
+    assert [p["url"] for p in panel["trail"]["pages"]] == ["https://shop.example/p1"]
+    consumer = {"consumer_id": panel["consumer"]["id"]}
+    profile = {"notes": "老顾客", "tags": ["VIP"], "phone": "13800138000"}
+    await check.ok(alice, "PUT", "/api/customers/{consumer_id}/profile", ids=consumer, json=profile)
+    past = "/api/customers/{consumer_id}/conversations/{conversation_id}"
+    await check.ok(alice, "GET", past, ids={**consumer, "conversation_id": cid})
+    async with srv.db.uow() as tx:
+        buyer_id = await tx.conn.scalar(
+            insert(t.consumers)
+            .values(
+                shop_id=shop.shop_id,
+                uid="buyer-1",
+                nickname="老王",
+                is_vip=False,
+                created_at=srv.clock.now(),
+            )
+            .returning(t.consumers.c.id)
+        )
+        await tx.conn.execute(
+            insert(t.orders).values(
+                shop_id=shop.shop_id,
+                consumer_id=buyer_id,
+                order_no="SO-1",
+                item_count=1,
+                amount="9.90",
+                title="Tea",
+                ordered_at=srv.clock.now(),
+            )
+        )
+        await tx.commit()
+    buyer = {"consumer_id": buyer_id}
+    found = await check.ok(alice, "GET", "/api/customers/search", params={"q": "SO-1"})
+    assert [c["id"] for c in found["items"]] == [buyer_id]
+    orders = await check.ok(alice, "GET", "/api/customers/{consumer_id}/orders", ids=buyer)
+    assert [o["order_no"] for o in orders["items"]] == ["SO-1"]
+    started = await check.ok(alice, "POST", "/api/customers/{consumer_id}/conversations", ids=buyer)
+    assert started["entry"] == {"source": "proactive"}
+    # The conversation counts against alice's limit: end it so the rest starts as before.
+    await check.ok(
+        alice,
+        "POST",
+        "/api/conversations/{conversation_id}/end",
+        ids={"conversation_id": started["id"]},
+    )
 
 
 async def _conversations(

@@ -333,6 +333,16 @@ FRAME_CASES = [
         FrameCase(("consumer",), _rate, (name,), name)
         for name in ("conversation_id", "stars", "card_seq")
     ),
+    FrameCase(
+        ("consumer",),
+        lambda ids: {
+            "type": "page_view",
+            "conversation_id": ids["cid"],
+            "url": "https://shop.example/p1",
+        },
+        ("conversation_id",),
+        "conversation_id",
+    ),
 ]
 
 

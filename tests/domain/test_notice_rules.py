@@ -36,6 +36,7 @@ EVERY_NOTICE = [
     notices.rating_invited(agent="小王"),
     notices.rating_forced(agent="小王"),
     notices.rating_thanks(agent="小王"),
+    notices.proactive_started(agent="小美"),
 ]
 
 

@@ -169,6 +169,11 @@ async def _bot(consumer: Frames, cid: int, faq_item: str) -> None:
     await consumer.wait_for(
         lambda f: f["type"] == "message" and f["message"]["seq"] == click["seq"]
     )
+    # DESK-5: the widget reports a page of the shop's site the consumer viewed.
+    viewed = await consumer.request(
+        {"type": "page_view", "conversation_id": cid, "url": "https://shop.example/p1"}
+    )
+    assert viewed["type"] == "page_view_recorded" and viewed["recorded"] is True, viewed
 
 
 async def _queue_then_agent(

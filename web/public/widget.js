@@ -77,6 +77,7 @@
       frame.setAttribute('name', 'kefu-widget');
       frame.setAttribute('data-testid', 'kefu-frame');
       frame.setAttribute('allow', 'clipboard-write');
+      frame.addEventListener('load', report);
       panel.appendChild(frame);
     }
     if (src !== currentSrc && (ctx && (ctx.product || ctx.order) || !currentSrc)) {
@@ -92,11 +93,46 @@
     if (!(script && script.hasAttribute('data-hide-button'))) button.style.display = '';
   }
 
+  // DESK-5: the pages of this site the consumer viewed (the last 20, in this browser), handed
+  // to the chat when it opens and whenever the page changes while it is open.
+  var pagesKey = 'kefu:pages:' + shop;
+  function visited() {
+    try {
+      var list = JSON.parse(localStorage.getItem(pagesKey) || '[]');
+      return Array.isArray(list) ? list : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function remember() {
+    var list = visited();
+    var last = list[list.length - 1];
+    // A hash change fires both hashchange and popstate: one view.
+    if (last && last.url === location.href.slice(0, 500)) return;
+    list.push({ url: location.href.slice(0, 500), title: (document.title || '').slice(0, 200), at: new Date().toISOString() });
+    try {
+      localStorage.setItem(pagesKey, JSON.stringify(list.slice(-20)));
+    } catch (e) {
+      /* storage full or blocked: no trail */
+    }
+  }
+  function report() {
+    if (frame && frame.contentWindow) frame.contentWindow.postMessage({ type: 'kefu:pages', pages: visited() }, origin);
+  }
+  function changed() {
+    remember();
+    report();
+  }
+  remember();
+  window.addEventListener('hashchange', changed);
+  window.addEventListener('popstate', changed);
+
   button.addEventListener('click', function () {
     open(null);
   });
   window.addEventListener('message', function (e) {
     if (e.origin === origin && e.data && e.data.type === 'kefu:close') close();
+    if (e.origin === origin && e.data && e.data.type === 'kefu:ready') report();
   });
   window.addEventListener('keydown', function (e) {
     if (e.key === 'Escape' && panel.classList.contains('open')) close();

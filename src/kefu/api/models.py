@@ -209,7 +209,9 @@ class EntryOrderOut(Out):
 class ConversationEntryOut(Out):
     """ENTRY-1: where the consumer came from; the keys the page did not send are absent."""
 
-    source: Literal["product", "order", "after_sale", "live", "ad", "direct"] | None = None
+    source: (
+        Literal["product", "order", "after_sale", "live", "ad", "direct", "proactive"] | None
+    ) = Field(default=None, description="`proactive`: an agent started it (CONV-6).")
     product: ProductOut | None = None
     order: EntryOrderOut | None = None
     page_url: str | None = None

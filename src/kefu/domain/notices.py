@@ -34,6 +34,7 @@ class NoticeCode(StrEnum):
     RATING_INVITED = "rating.invited"
     RATING_FORCED = "rating.forced"
     RATING_THANKS = "rating.thanks"
+    PROACTIVE_STARTED = "conversation.proactive_started"
 
 
 # `{name}` placeholders read the same in str.format and in vue-i18n.
@@ -55,6 +56,7 @@ ZH_CN_TEXT: Mapping[NoticeCode, str] = {
     NoticeCode.RATING_INVITED: "客服{agent}邀请您对本次服务进行评价。",
     NoticeCode.RATING_FORCED: "会话已结束，请您对客服{agent}的服务进行评价。",
     NoticeCode.RATING_THANKS: "感谢您对客服{agent}的评价",
+    NoticeCode.PROACTIVE_STARTED: "客服{agent}向您发起了会话。",
 }
 
 
@@ -152,6 +154,11 @@ def offline_outside_hours() -> Notice:
 def offline_started(*, agent: str) -> Notice:
     """OFFL-3: an agent started a conversation from the consumer's offline message."""
     return Notice(NoticeCode.OFFLINE_STARTED, {"agent": agent})
+
+
+def proactive_started(*, agent: str) -> Notice:
+    """CONV-6: the named agent started the conversation with a recent buyer."""
+    return Notice(NoticeCode.PROACTIVE_STARTED, {"agent": agent})
 
 
 def _minutes(span: timedelta) -> int:

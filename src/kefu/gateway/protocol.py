@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
@@ -148,6 +148,19 @@ class RateIn(FrameIn):
     card_seq: Annotated[int, Field(ge=1, le=MAX_SEQ)] | None = None
 
 
+class PageViewIn(FrameIn):
+    """DESK-5: the consumer viewed a page of the shop's site that embeds the widget. At most 200
+    per conversation are kept (later ones are not stored)."""
+
+    type: Literal["page_view"]
+    conversation_id: ConversationRef
+    url: Annotated[Url, StringConstraints(min_length=1)]
+    title: Annotated[str, StringConstraints(max_length=200)] = ""
+    # When the page was viewed (ISO 8601 with a zone), as the shop's page saw it; the server
+    # keeps it within the last day and not after its own now. Absent: the server's now.
+    at: Annotated[AwareDatetime | None, Field(strict=False)] = None
+
+
 CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "auth": AuthIn,
@@ -160,6 +173,7 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "feedback": FeedbackIn,
     "faq_click": FaqClickIn,
     "rate": RateIn,
+    "page_view": PageViewIn,
 }
 
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
@@ -169,7 +183,9 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
-CONVERSATION_FRAMES = frozenset({"typing", "send", "sync", "feedback", "faq_click", "rate"})
+CONVERSATION_FRAMES = frozenset(
+    {"typing", "send", "sync", "feedback", "faq_click", "rate", "page_view"}
+)
 
 
 class FrameOut(BaseModel):
@@ -238,6 +254,15 @@ class RatedFrameOut(AnswerOut):
     agent_id: int
     agent_name: str
     best: int
+
+
+class PageViewRecordedFrameOut(AnswerOut):
+    """DESK-5: the answer to `page_view`; `recorded` is false once the conversation has its
+    200 page views."""
+
+    type: Literal["page_view_recorded"]
+    conversation_id: int
+    recorded: bool
 
 
 class ConversationFrameOut(FrameOut):
@@ -350,6 +375,7 @@ CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "feedback_recorded": FeedbackRecordedFrameOut,
     "faq_click_recorded": FaqClickRecordedFrameOut,
     "rated": RatedFrameOut,
+    "page_view_recorded": PageViewRecordedFrameOut,
 }
 
 STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {

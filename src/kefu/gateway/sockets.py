@@ -22,6 +22,7 @@ from kefu.bot import replies as bot_replies
 from kefu.broker.base import Event
 from kefu.catalog import service as catalog
 from kefu.catalog.domain import CardKind, card_summary
+from kefu.customers import service as customers
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import CARD_KINDS, MessageKind, SenderKind
 from kefu.gateway import protocol as p
@@ -418,6 +419,15 @@ async def _consumer_frame(
             card_seq=frame.card_seq,
         )
         return {"type": "rated", **asdict(rated)}
+    if isinstance(frame, p.PageViewIn):
+        recorded = await customers.record_page_view(
+            ctx, consumer, frame.conversation_id, url=frame.url, title=frame.title, at=frame.at
+        )
+        return {
+            "type": "page_view_recorded",
+            "conversation_id": frame.conversation_id,
+            "recorded": recorded,
+        }
     raise errors.BadInput("Unknown frame type.", code="unknown_frame")
 
 

@@ -486,6 +486,26 @@ api_tokens = Table(
 # storage_key (generated); `name` is the sender's file name, a display string only.
 attachments = Table(
     "attachments",
+)
+
+
+# The customer profile the shop's staff keep per consumer (DESK-5): notes, tags and a phone.
+customer_profiles = Table(
+    "customer_profiles",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("consumer_id", ForeignKey("consumers.id"), primary_key=True),
+    Column("notes", Text, nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("phone", String(20), nullable=False, default=""),
+    Column("updated_by", Id, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The pages of the shop's site a consumer viewed during a conversation (DESK-5 trail), as the
+# widget embedded there reports them; capped per conversation.
+page_views = Table(
+    "page_views",
     metadata,
     Column("id", Id, primary_key=True),
     Column("shop_id", ForeignKey("shops.id"), nullable=False),
@@ -502,4 +522,8 @@ attachments = Table(
     Column("thumbnail_mime", String(50), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_attachments_conversation", "conversation_id"),
+    Column("url", String(500), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_page_views_conversation_at", "conversation_id", "at"),
 )

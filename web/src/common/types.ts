@@ -52,7 +52,7 @@ export interface Order {
   [key: string]: unknown
 }
 
-export type EntrySource = 'product' | 'order' | 'after_sale' | 'live' | 'ad' | 'direct'
+export type EntrySource = 'product' | 'order' | 'after_sale' | 'live' | 'ad' | 'direct' | 'proactive'
 
 export interface Entry {
   source: EntrySource

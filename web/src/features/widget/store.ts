@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef, watch } from 'vue'
 import { consumerSocket, resetConsumerSocket, type FaqClickFrame, type FeedbackFrame, type FeedbackRecordedFrame, type Frame, type RealtimeSocket } from '@/common/realtime/socket'
 import type { ChatItem, Conversation, Entry, Feedback, Message } from '@/common/types'
 import { describeError } from '@/common/errors'
@@ -10,6 +10,12 @@ import { widgetApi, type PublicEntry } from './api'
 const TYPING_EVERY_MS = 300
 
 /** The consumer's side of the chat: session token, socket, conversation, queue (ROUTE-4). */
+export interface PageVisit {
+  url: string
+  title: string
+  at: string
+}
+
 export const useWidgetStore = defineStore('widget', () => {
   const msgs = useMessagesStore()
   const shopId = ref(0)
@@ -237,7 +243,31 @@ export const useWidgetStore = defineStore('widget', () => {
     typingText = ''
   }
 
+  /** DESK-5: pages of the shop's site the consumer viewed, reported by the embedding page;
+   *  each is sent once per conversation, while one is live. */
+  const pages = ref<PageVisit[]>([])
+  const sentPages = new Set<string>()
+
+  function reportPages(list: PageVisit[]): void {
+    pages.value = list.slice(-20)
+    flushPages()
+  }
+
+  function flushPages(): void {
+    const c = conversation.value
+    if (!socket || !c || !live.value) return
+    for (const p of pages.value) {
+      const key = `${c.id}|${p.url}|${p.at}`
+      if (sentPages.has(key)) continue
+      sentPages.add(key)
+      socket.send({ type: 'page_view', conversation_id: c.id, url: p.url, title: p.title, at: p.at })
+    }
+  }
+
+  watch(() => [conversation.value?.id, live.value], flushPages)
+
   return {
+    reportPages,
     shopId,
     token,
     nickname,
