@@ -36,6 +36,7 @@ from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_soc
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
+from kefu.search.api import router as search_router
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
@@ -172,6 +173,7 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(settings_router)
+    app.include_router(search_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

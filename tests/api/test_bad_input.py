@@ -308,6 +308,11 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 (owner, "GET", f"/api/conversations/{HUGE_ID}", None),
                 (owner, "GET", f"/api/conversations/1/messages?since_seq={HUGE_ID}", None),
                 (owner, "POST", f"/api/transfers/{HUGE_ID}/accept", None),
+                (owner, "GET", "/api/history/search?q=%E9%80%80%00", None),
+                (owner, "GET", f"/api/history/search?agent_id={HUGE_ID}", None),
+                (owner, "GET", "/api/history/search?q=%E9%80%80", None),
+                (owner, "GET", "/api/history/search?since=2026-01-01T00:00:00", None),
+                (owner, "GET", "/api/history/search?q=ab&cursor=zz", None),
                 (
                     anonymous,
                     "POST",

@@ -21,6 +21,7 @@ from kefu.api.models import Out
 from kefu.app import create_app
 from kefu.bot import models as bot_models
 from kefu.clock import FakeClock
+from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
@@ -268,7 +269,7 @@ class Answers:
 
 OUT_MODELS: dict[str, type[Out]] = {
     name: cls
-    for module in (api_models, bot_models)
+    for module in (api_models, bot_models, search_models)
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
 }
@@ -441,6 +442,8 @@ async def _conversations(
     await check.ok(
         alice, "POST", "/api/conversations/{conversation_id}/messages", ids=ids, json=reply
     )
+    found = await check.ok(alice, "GET", "/api/history/search", params={"q": "在的"})
+    assert found["items"][0]["matches"][0]["snippet"]["highlights"] == [[3, 5]]  # DATA-5
 
     await check.ok(bob, "PUT", "/api/me/status", json={"status": "online"})
     await check.ok(bob, "PUT", "/api/me/reception-limit", json={"limit": 5})
