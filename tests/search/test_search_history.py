@@ -22,8 +22,10 @@ from kefu.domain.presence import Role
 from kefu.search.domain import make_query, snippet
 from kefu.search.service import SearchPage, search_history
 from kefu.services.context import Context, Staff
+from kefu.storage import search as search_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
+from kefu.storage.search import SearchFilters
 from support import service_context
 
 MESSAGES = 100_000
@@ -297,3 +299,36 @@ def test_data_5_snippets_cut_long_messages_around_the_word() -> None:
     ((start, end),) = cut.highlights
     assert cut.text[start:end] == "羊绒大衣"
     assert snippet("Hello World", ("world",)).highlights == ((6, 11),)
+
+
+async def test_data_5_every_way_into_the_index_finds_the_same_messages(
+    ctx: Context, world: World
+) -> None:
+    """SQLite reads matches by walking the index, a time range or a few conversations
+    (whichever is quicker): all three return the same messages in the same order."""
+    shop = world.shop
+    cases = [
+        SearchFilters(shop.shop_id, ("顺丰",), agent_id=shop.agent_ids[4]),
+        SearchFilters(shop.shop_id, ("申请退款",), agent_id=shop.agent_ids[5]),
+        SearchFilters(
+            shop.shop_id,
+            ("发货",),
+            since=corpus.START + timedelta(days=30),
+            until=corpus.START + timedelta(days=33),
+        ),
+        SearchFilters(
+            shop.shop_id, ("大衣",), viewer_id=shop.agent_ids[2], viewer_group_id=shop.group_ids[0]
+        ),
+    ]
+    async with ctx.db.read() as tx:
+        for f in cases:
+            found = [
+                [
+                    m.id
+                    for m in await search_store.matches(
+                        tx.conn, f, before_id=None, limit=500, path=path
+                    )
+                ]
+                for path in search_store.Path
+            ]
+            assert found[0] and all(ids == found[0] for ids in found), f

@@ -111,8 +111,11 @@ async def _matching_conversations(
     latest: dict[int, int] = {}
     skipped: set[int] = set()
     before, batch = query.cursor, FIRST_BATCH
+    path = await search_store.sqlite_path(conn, f) if search_store.is_sqlite(conn) else None
     while len(order) <= query.page_size:
-        rows = await search_store.matches(conn, f, before_id=before, limit=batch)
+        rows = await search_store.matches(
+            conn, f, before_id=before, limit=batch, path=path or search_store.Path.WALK
+        )
         if query.cursor is not None:
             fresh = {r.conversation_id for r in rows} - latest.keys() - skipped
             skipped |= await search_store.matched_from(conn, f, sorted(fresh), query.cursor)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnClause, ColumnElement, Select, func, literal_column, or_, select, table
@@ -23,6 +24,7 @@ _fts = table("message_search")
 _fts_rowid: ColumnClause[int] = literal_column("message_search.rowid")
 TRIGRAM = 3  # the shortest word the trigram indexes serve
 RANGE_SCAN_ROWS = 50_000  # SQLite reads a time range of fewer messages than this directly
+FEW_CONVERSATIONS = 3_000  # and the messages of fewer conversations than this
 SEARCHED_KINDS = ("text",)
 
 
@@ -92,62 +94,50 @@ def _conversation_conditions(f: SearchFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _in_conversations(f: SearchFilters, *, postgresql: bool) -> list[ColumnElement[bool]]:
-    """The messages' conversations as a set to test, so that the messages are walked newest
-    first and the walk stops at the page's end. On SQLite (whose planner would rather start
-    from the conversations and sort every match) `+ 0` keeps the set from driving the join,
-    except for a consumer, whose few conversations are the quicker way in."""
+class Path(StrEnum):
+    """How SQLite reaches the matches (PostgreSQL's planner chooses by its statistics).
+
+    WALK: every message newest first (the trigram index first for words of 3 characters or
+    more), stopping at the page's end: quick when matches are common or indexed. RANGE: the
+    messages of a short time range, by the time index. CONVERSATIONS: the messages of a few
+    conversations (an agent's, a consumer's), by the conversation index. The last two test
+    the words with LIKE on the rows they read and sort what matches."""
+
+    WALK = "walk"
+    RANGE = "range"
+    CONVERSATIONS = "conversations"
+
+
+def _in_conversations(
+    f: SearchFilters, path: Path, *, postgresql: bool
+) -> list[ColumnElement[bool]]:
+    """The messages' conversations as a set to test; `+ 0` keeps SQLite from reading the
+    messages through that set unless the path is CONVERSATIONS, and from reading the set
+    through the shop's index rather than the consumer's or the participants'."""
     conditions = _conversation_conditions(f)
     if not conditions:
         return []
-    ids = select(_c.id).where(_c.shop_id == f.shop_id, *conditions)
-    column = _m.conversation_id if postgresql or f.consumer is not None else _m.conversation_id + 0
+    shop = _c.shop_id if postgresql else _c.shop_id + 0
+    ids = select(_c.id).where(shop == f.shop_id, *conditions)
+    column = _m.conversation_id if path is Path.CONVERSATIONS else _m.conversation_id + 0
     return [column.in_(ids)]
 
 
 def _word_conditions(
-    f: SearchFilters, *, postgresql: bool, words_by_index: bool = True
+    f: SearchFilters, *, postgresql: bool, path: Path
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     for word in f.words:
         if postgresql:
             conditions.append(_m.body.ilike(_like_pattern(word), escape="\\"))
-        elif len(word) < TRIGRAM or not words_by_index:
+        elif len(word) < TRIGRAM or path is not Path.WALK:
             conditions.append(_m.body.like(_like_pattern(word), escape="\\"))
     return conditions
 
 
-def _matches_query(
-    f: SearchFilters, *, postgresql: bool, words_by_index: bool = True
-) -> Select[Any]:
-    long_words = [w for w in f.words if len(w) >= TRIGRAM] if words_by_index else []
-    columns = (_m.id, _m.conversation_id, _m.seq, _m.sender, _m.body, _m.created_at)
-    use_fts = not postgresql and long_words
-    if use_fts:
-        query = select(*columns).select_from(_fts.join(t.messages, _m.id == _fts_rowid))
-        query = query.where(
-            literal_column("message_search").op("MATCH")(
-                " AND ".join(_fts_phrase(w) for w in long_words)
-            )
-        )
-    else:
-        query = select(*columns)
-    query = query.where(
-        _m.kind.in_(SEARCHED_KINDS),
-        *_in_conversations(f, postgresql=postgresql),
-        *_word_conditions(f, postgresql=postgresql, words_by_index=words_by_index),
-        *_in_range(f, by_time_index=postgresql or not words_by_index),
-    )
-    return query
-
-
-def _is_postgresql(conn: AsyncConnection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
 def _in_range(f: SearchFilters, *, by_time_index: bool = True) -> list[ColumnElement[bool]]:
     """The shop's messages in the time range; without `by_time_index`, written so that
-    SQLite does not read them through the time index (it walks them newest first instead)."""
+    SQLite does not read them through the time index."""
     shop = _m.shop_id if by_time_index else _m.shop_id + 0
     conditions = [shop == f.shop_id]
     if f.since is not None:
@@ -157,43 +147,70 @@ def _in_range(f: SearchFilters, *, by_time_index: bool = True) -> list[ColumnEle
     return conditions
 
 
-async def _small_range(conn: AsyncConnection, f: SearchFilters) -> bool:
-    """Whether the time range holds fewer than RANGE_SCAN_ROWS messages (counted on the
-    index, and no further than that)."""
-    if f.since is None and f.until is None:
-        return False
-    some = select(_m.id).where(*_in_range(f)).limit(RANGE_SCAN_ROWS).subquery()
-    return int(await conn.scalar(select(func.count()).select_from(some)) or 0) < RANGE_SCAN_ROWS
+def _matches_query(f: SearchFilters, *, postgresql: bool, path: Path) -> Select[Any]:
+    long_words = [w for w in f.words if len(w) >= TRIGRAM]
+    columns = (_m.id, _m.conversation_id, _m.seq, _m.sender, _m.body, _m.created_at)
+    if not postgresql and path is Path.WALK and long_words:
+        query = select(*columns).select_from(_fts.join(t.messages, _m.id == _fts_rowid))
+        query = query.where(
+            literal_column("message_search").op("MATCH")(
+                " AND ".join(_fts_phrase(w) for w in long_words)
+            )
+        )
+    else:
+        query = select(*columns)
+    if not postgresql and path is Path.RANGE:
+        query = query.with_hint(t.messages, "INDEXED BY ix_messages_shop_created", "sqlite")
+    return query.where(
+        _m.kind.in_(SEARCHED_KINDS),
+        *_in_conversations(f, path, postgresql=postgresql),
+        *_word_conditions(f, postgresql=postgresql, path=path),
+        *_in_range(f, by_time_index=postgresql or path is Path.RANGE),
+    )
+
+
+def _is_postgresql(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+async def _fewer_than(conn: AsyncConnection, query: Select[Any], bound: int) -> bool:
+    """Whether `query` has fewer than `bound` rows (reading no more than that)."""
+    some = query.limit(bound).subquery()
+    return int(await conn.scalar(select(func.count()).select_from(some)) or 0) < bound
+
+
+async def sqlite_path(conn: AsyncConnection, f: SearchFilters) -> Path:
+    """The quickest way in for SQLite: a short time range or a few conversations, when the
+    search has them (counted on their indexes, bounded), else the walk."""
+    if (f.since is not None or f.until is not None) and await _fewer_than(
+        conn, select(_m.id).where(*_in_range(f)), RANGE_SCAN_ROWS
+    ):
+        return Path.RANGE
+    conditions = _conversation_conditions(f)
+    if conditions and await _fewer_than(
+        conn, select(_c.id).where(_c.shop_id + 0 == f.shop_id, *conditions), FEW_CONVERSATIONS
+    ):
+        return Path.CONVERSATIONS
+    return Path.WALK
 
 
 async def matches(
-    conn: AsyncConnection, f: SearchFilters, *, before_id: int | None, limit: int
+    conn: AsyncConnection,
+    f: SearchFilters,
+    *,
+    before_id: int | None,
+    limit: int,
+    path: Path = Path.WALK,
 ) -> list[MatchRecord]:
-    """Up to `limit` matching messages with ids below `before_id`, newest first."""
+    """Up to `limit` matching messages with ids below `before_id`, newest first, read by
+    `path` on SQLite (see sqlite_path)."""
     postgresql = _is_postgresql(conn)
-    if not postgresql and await _small_range(conn, f):
-        # A short time range: read its messages (by the time index) rather than walk the
-        # whole history newest first down to it.
-        query = (
-            _matches_query(f, postgresql=postgresql, words_by_index=False)
-            .with_hint(t.messages, "INDEXED BY ix_messages_shop_created", "sqlite")
-            .order_by(_m.id.desc())
-        )
-        if before_id is not None:
-            query = query.where(_m.id < before_id)
-        rows = await conn.execute(query.limit(limit))
-        return [MatchRecord(*row) for row in rows]
-    query = _matches_query(f, postgresql=postgresql)
-    order_key = _m.id if postgresql or not any(len(w) >= TRIGRAM for w in f.words) else None
-    if order_key is None:  # FTS5 walks its index by rowid: order and bound on the rowid
-        if before_id is not None:
-            query = query.where(_fts_rowid < before_id)
-        query = query.order_by(_fts_rowid.desc())
-    else:
-        if before_id is not None:
-            query = query.where(_m.id < before_id)
-        query = query.order_by(_m.id.desc())
-    rows = await conn.execute(query.limit(limit))
+    query = _matches_query(f, postgresql=postgresql, path=path)
+    by_fts = not postgresql and path is Path.WALK and any(len(w) >= TRIGRAM for w in f.words)
+    key = _fts_rowid if by_fts else _m.id  # FTS5 orders and bounds its own rowid cheaply
+    if before_id is not None:
+        query = query.where(key < before_id)
+    rows = await conn.execute(query.order_by(key.desc()).limit(limit))
     return [MatchRecord(*row) for row in rows]
 
 
@@ -241,3 +258,7 @@ async def conversation_ids(
     if before_id is not None:
         query = query.where(_c.id < before_id)
     return list(await conn.scalars(query.order_by(_c.id.desc()).limit(limit)))
+
+
+def is_sqlite(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "sqlite"
