@@ -130,6 +130,7 @@ async def prepare(
             await db.dispose()
             return await prepare(db_kind, messages, data_dir=data_dir, pg_url=pg_url, fresh=True)
         await _load(db, messages)
+    await corpus.ensure_search_index(db)  # a load cut short before its index
     async with db.read() as tx:
         shop_id = int(await tx.conn.scalar(select(func.min(t.shops.c.id))) or 0)
         agent_ids = list(await tx.conn.scalars(select(t.accounts.c.id).order_by(t.accounts.c.id)))

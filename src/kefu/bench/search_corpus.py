@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, text
 
 from kefu.storage import tables as t
-from kefu.storage.db import Database
+from kefu.storage.db import Database, DbTimeouts
 
 PRODUCTS = (
     "连衣裙", "牛仔裤", "羽绒服", "运动鞋", "双肩包", "蓝牙耳机", "保温杯", "电动牙刷", "面膜",
@@ -240,7 +240,7 @@ async def load_shop(
         done += await _insert(db, shop_id, group_ids, agent_ids, consumer_ids, batch)
         if progress:
             progress(done)
-    await rebuild_search_index(db)
+    await ensure_search_index(db)
     return LoadedShop(shop_id, group_ids, agent_ids, consumer_ids, done)
 
 
@@ -321,24 +321,34 @@ async def _without_search_index(db: Database) -> None:
         await tx.commit()
 
 
-async def rebuild_search_index(db: Database) -> None:
-    """The search index made again over every message (after a bulk load)."""
-    async with db.uow() as tx:
-        if db.is_sqlite:
-            for statement in t.SQLITE_SEARCH_DDL:
-                await tx.conn.execute(text(statement))
-            await tx.conn.execute(
-                text("INSERT INTO message_search(message_search) VALUES ('rebuild')")
-            )
-        else:
-            await tx.conn.execute(
-                text(
-                    "CREATE INDEX IF NOT EXISTS ix_messages_body_trgm "
-                    "ON messages USING gin (body gin_trgm_ops)"
+async def ensure_search_index(db: Database) -> None:
+    """The search index made over every message if it is missing (after a bulk load, or a
+    load cut short), on a connection allowed to take as long as that takes."""
+    slow = Database(db.url, pool_size=1, timeouts=DbTimeouts(statement_s=3600.0, lock_s=600.0))
+    try:
+        async with slow.uow() as tx:
+            conn = tx.conn
+            if db.is_sqlite:
+                present = await conn.scalar(
+                    text("SELECT count(*) FROM sqlite_master WHERE name = 'message_search'")
                 )
-            )
-        await tx.commit()
-    if not db.is_sqlite:
-        async with db.engine.connect() as conn:
-            await conn.execute(text("ANALYZE"))
-            await conn.commit()
+                if not present:
+                    for statement in t.SQLITE_SEARCH_DDL:
+                        await conn.execute(text(statement))
+                    await conn.execute(
+                        text("INSERT INTO message_search(message_search) VALUES ('rebuild')")
+                    )
+            else:
+                await conn.execute(
+                    text(
+                        "CREATE INDEX IF NOT EXISTS ix_messages_body_trgm "
+                        "ON messages USING gin (body gin_trgm_ops)"
+                    )
+                )
+            await tx.commit()
+        if not db.is_sqlite:
+            async with slow.engine.connect() as conn:
+                await conn.execute(text("ANALYZE"))
+                await conn.commit()
+    finally:
+        await slow.dispose()
