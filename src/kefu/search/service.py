@@ -25,7 +25,7 @@ from kefu.storage import search as search_store
 from kefu.storage.db import Connection
 from kefu.storage.search import MatchRecord, SearchFilters
 
-FIRST_BATCH = 200
+FIRST_BATCH = 50  # a page's 21 conversations seldom need more matches than this
 MAX_BATCH = 2000
 
 
@@ -74,6 +74,7 @@ async def search_history(ctx: Context, staff: Staff, query: SearchQuery) -> Sear
     conversation first), and the cursor of the next page (None: this is the last)."""
     f = filters_for(staff, query)
     async with ctx.db.read() as tx:
+        await search_store.begin_search(tx.conn)
         if query.agent_id is not None:
             await access_account(tx.conn, staff, query.agent_id)
         if f.words:
@@ -111,11 +112,9 @@ async def _matching_conversations(
     latest: dict[int, int] = {}
     skipped: set[int] = set()
     before, batch = query.cursor, FIRST_BATCH
-    path = await search_store.sqlite_path(conn, f) if search_store.is_sqlite(conn) else None
+    path = await search_store.access_path(conn, f)
     while len(order) <= query.page_size:
-        rows = await search_store.matches(
-            conn, f, before_id=before, limit=batch, path=path or search_store.Path.WALK
-        )
+        rows = await search_store.matches(conn, f, before_id=before, limit=batch, path=path)
         if query.cursor is not None:
             fresh = {r.conversation_id for r in rows} - latest.keys() - skipped
             skipped |= await search_store.matched_from(conn, f, sorted(fresh), query.cursor)

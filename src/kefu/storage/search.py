@@ -14,7 +14,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnClause, ColumnElement, Select, func, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Select,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.storage import tables as t
@@ -95,7 +105,7 @@ def _conversation_conditions(f: SearchFilters) -> list[ColumnElement[bool]]:
 
 
 class Path(StrEnum):
-    """How SQLite reaches the matches (PostgreSQL's planner chooses by its statistics).
+    """How the matches are reached (PostgreSQL's planner still picks its indexes).
 
     WALK: every message newest first (the trigram index first for words of 3 characters or
     more), stopping at the page's end: quick when matches are common or indexed. RANGE: the
@@ -119,7 +129,8 @@ def _in_conversations(
         return []
     shop = _c.shop_id if postgresql else _c.shop_id + 0
     ids = select(_c.id).where(shop == f.shop_id, *conditions)
-    column = _m.conversation_id if path is Path.CONVERSATIONS else _m.conversation_id + 0
+    plain = postgresql or path is Path.CONVERSATIONS
+    column = _m.conversation_id if plain else _m.conversation_id + 0
     return [column.in_(ids)]
 
 
@@ -179,9 +190,16 @@ async def _fewer_than(conn: AsyncConnection, query: Select[Any], bound: int) -> 
     return int(await conn.scalar(select(func.count()).select_from(some)) or 0) < bound
 
 
-async def sqlite_path(conn: AsyncConnection, f: SearchFilters) -> Path:
-    """The quickest way in for SQLite: a short time range or a few conversations, when the
-    search has them (counted on their indexes, bounded), else the walk."""
+async def begin_search(conn: AsyncConnection) -> None:
+    """PostgreSQL plans each search statement for its own words: a plan made once for any
+    pattern (a prepared statement's generic plan) cannot use the trigram index."""
+    if _is_postgresql(conn):
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+async def access_path(conn: AsyncConnection, f: SearchFilters) -> Path:
+    """The quickest way in: a short time range or a few conversations, when the search has
+    them (counted on their indexes, bounded), else the walk."""
     if (f.since is not None or f.until is not None) and await _fewer_than(
         conn, select(_m.id).where(*_in_range(f)), RANGE_SCAN_ROWS
     ):
@@ -203,14 +221,29 @@ async def matches(
     path: Path = Path.WALK,
 ) -> list[MatchRecord]:
     """Up to `limit` matching messages with ids below `before_id`, newest first, read by
-    `path` on SQLite (see sqlite_path)."""
+    `path` (see access_path)."""
     postgresql = _is_postgresql(conn)
     query = _matches_query(f, postgresql=postgresql, path=path)
     by_fts = not postgresql and path is Path.WALK and any(len(w) >= TRIGRAM for w in f.words)
     key = _fts_rowid if by_fts else _m.id  # FTS5 orders and bounds its own rowid cheaply
     if before_id is not None:
         query = query.where(key < before_id)
-    rows = await conn.execute(query.order_by(key.desc()).limit(limit))
+    # Off the walk, ordering by `id + 0` keeps either planner from walking the primary key
+    # anyway: the rows read are few, sorting them is cheap.
+    order = key if path is Path.WALK else _m.id + 0
+    query = query.order_by(order.desc()).limit(limit)
+    if postgresql and path is Path.WALK and not any(len(w) >= TRIGRAM for w in f.words):
+        # No trigram to look up and no estimate of how common a 2-character word is: walk
+        # the primary key newest first (the page ends soon when the word is common).
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        try:
+            rows = await conn.execute(query)
+        finally:
+            await conn.execute(text("SET LOCAL enable_seqscan = on"))
+            await conn.execute(text("SET LOCAL enable_bitmapscan = on"))
+    else:
+        rows = await conn.execute(query)
     return [MatchRecord(*row) for row in rows]
 
 
@@ -258,7 +291,3 @@ async def conversation_ids(
     if before_id is not None:
         query = query.where(_c.id < before_id)
     return list(await conn.scalars(query.order_by(_c.id.desc()).limit(limit)))
-
-
-def is_sqlite(conn: AsyncConnection) -> bool:
-    return conn.dialect.name == "sqlite"
