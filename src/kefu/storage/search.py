@@ -96,7 +96,7 @@ def _conversation_conditions(f: SearchFilters) -> list[ColumnElement[bool]]:
                     _u.shop_id == f.shop_id,
                     or_(
                         _u.uid == f.consumer,
-                        _u.nickname.like(_like_pattern(f.consumer), escape="\\"),
+                        _u.nickname.ilike(_like_pattern(f.consumer), escape="\\"),
                     ),
                 )
             )
