@@ -43,6 +43,7 @@ from kefu.ratings.api import router as ratings_router
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
 from kefu.scheduler.loop import Scheduler
+from kefu.search.api import router as search_router
 from kefu.services.context import Context
 from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
@@ -199,6 +200,7 @@ def create_app(
     app.include_router(summaries_router)
     app.include_router(files_router)
     app.include_router(customers_router)
+    app.include_router(search_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -20,6 +20,7 @@ from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
 from kefu.bench import routing as bench_routing
+from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
 from kefu.catalog.cli import import_app
 from kefu.settings import Settings, with_secret_key
@@ -36,6 +37,7 @@ bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)
 bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
+bench_app.command("search")(bench_search.command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)

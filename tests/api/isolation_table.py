@@ -143,6 +143,13 @@ HTTP_CASES: list[HttpCase] = [
         {"transfer_id": Obj("B.transfer")},
     ),
     HttpCase(
+        "GET",
+        "/api/history/search",
+        ("query", "agent_id"),
+        "account",
+        query={"q": "你好", "agent_id": Obj("B.alice")},
+    ),
+    HttpCase(
         "PUT",
         "/api/agents/{agent_id}",
         ("path", "agent_id"),

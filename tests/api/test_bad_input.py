@@ -324,6 +324,11 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 (owner, "POST", f"/api/conversations/{HUGE_ID}/attachments", None),
                 (anonymous, "GET", f"/api/consumer/attachments/{HUGE_ID}", None),
                 (anonymous, "POST", f"/api/consumer/conversations/{HUGE_ID}/attachments", None),
+                (owner, "GET", "/api/history/search?q=%E9%80%80%00", None),
+                (owner, "GET", f"/api/history/search?agent_id={HUGE_ID}", None),
+                (owner, "GET", "/api/history/search?q=%E9%80%80", None),
+                (owner, "GET", "/api/history/search?since=2026-01-01T00:00:00", None),
+                (owner, "GET", "/api/history/search?q=ab&cursor=zz", None),
                 (
                     anonymous,
                     "POST",

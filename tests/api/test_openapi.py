@@ -28,6 +28,7 @@ from kefu.customers import models as customer_models
 from kefu.files import models as file_models
 from kefu.offline import models as offline_models
 from kefu.ratings import api as ratings_api
+from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.summaries import api as summaries_api
@@ -303,6 +304,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         catalog_models,
         file_models,
         customer_models,
+        search_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -612,6 +614,8 @@ async def _conversations(
         alice, "POST", "/api/conversations/{conversation_id}/messages", ids=ids, json=reply
     )
     await _attachments(check, srv, shop, alice, first)
+    found = await check.ok(alice, "GET", "/api/history/search", params={"q": "在的"})
+    assert found["items"][0]["matches"][0]["snippet"]["highlights"] == [[3, 5]]  # DATA-5
 
     await check.ok(bob, "PUT", "/api/me/status", json={"status": "online"})
     await check.ok(bob, "PUT", "/api/me/reception-limit", json={"limit": 5})

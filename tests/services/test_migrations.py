@@ -14,12 +14,18 @@ from kefu.clock import FakeClock
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from kefu.storage.migrate import alembic_config, upgrade
-from kefu.storage.tables import metadata
+from kefu.storage.tables import declared_schema_filter, metadata
 from support import make_shop
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "include_object": declared_schema_filter(connection.dialect.name),
+        },
+    )
     return list(compare_metadata(context, metadata))
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -15,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 
@@ -527,3 +531,67 @@ page_views = Table(
     Column("at", UtcDateTime, nullable=False),
     Index("ix_page_views_conversation_at", "conversation_id", "at"),
 )
+# History search (DATA-5). PostgreSQL: a trigram GIN index on the message text (pg_trgm), used
+# by `body ILIKE '%words%'` for words of 3 or more characters. SQLite: an FTS5 index with the
+# trigram tokenizer over the same text (external content: it stores no copy of the bodies), kept
+# in step by triggers so that the message writer does not change. Both find any substring,
+# whatever a word segmenter would make of the text (Chinese has no spaces).
+ix_messages_body_trgm = Index(
+    "ix_messages_body_trgm",
+    messages.c.body,
+    postgresql_using="gin",
+    postgresql_ops={"body": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
+# DATA-5: a search within a time range reads that range's messages only.
+ix_messages_shop_created = Index(
+    "ix_messages_shop_created", messages.c.shop_id, messages.c.created_at
+)
+
+MESSAGE_SEARCH_TABLE = "message_search"
+PG_SEARCH_DDL = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",)
+SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5("
+    "body, content='messages', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages BEGIN "
+    "INSERT INTO message_search(rowid, body) VALUES (new.id, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON messages BEGIN "
+    "INSERT INTO message_search(message_search, rowid, body) "
+    "VALUES ('delete', old.id, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF body ON messages BEGIN "
+    "INSERT INTO message_search(message_search, rowid, body) "
+    "VALUES ('delete', old.id, old.body); "
+    "INSERT INTO message_search(rowid, body) VALUES (new.id, new.body); END",
+)
+SQLITE_SEARCH_DROP = (
+    "DROP TRIGGER IF EXISTS message_search_update",
+    "DROP TRIGGER IF EXISTS message_search_delete",
+    "DROP TRIGGER IF EXISTS message_search_insert",
+    "DROP TABLE IF EXISTS message_search",
+)
+
+
+def _search_ddl(statements: tuple[str, ...], dialect: str) -> list[DDL]:
+    return [DDL(s).execute_if(dialect=dialect) for s in statements]  # type: ignore[no-untyped-call]
+
+
+for _ddl in _search_ddl(PG_SEARCH_DDL, "postgresql"):
+    event.listen(metadata, "before_create", _ddl)
+for _ddl in _search_ddl(SQLITE_SEARCH_DDL, "sqlite"):
+    event.listen(messages, "after_create", _ddl)
+for _ddl in _search_ddl(SQLITE_SEARCH_DROP, "sqlite"):
+    event.listen(messages, "before_drop", _ddl)
+
+
+def declared_schema_filter(
+    dialect: str,
+) -> Callable[[object, str | None, str, bool, object], bool]:
+    """For schema comparisons (Alembic's `include_object`): SQLite's search index is a virtual
+    table with shadow tables made by DDL, and the trigram index exists on PostgreSQL only."""
+
+    def include(_obj: object, name: str | None, type_: str, _refl: bool, _to: object) -> bool:
+        if type_ == "table" and name is not None and name.startswith(MESSAGE_SEARCH_TABLE):
+            return False
+        return not (dialect != "postgresql" and name == ix_messages_body_trgm.name)
+
+    return include

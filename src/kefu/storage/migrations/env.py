@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kefu.storage.tables import metadata
+from kefu.storage.tables import declared_schema_filter, metadata
 
 config = context.config
 
@@ -19,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=declared_schema_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
