@@ -199,11 +199,12 @@ def is_word(text: str) -> bool:
 
 
 def content_words(words: Sequence[str], canonical: Mapping[str, str]) -> list[str]:
-    """Map words to their synonym group's canonical word and drop stop tokens (BOT-5)."""
+    """Map words to their synonym group's canonical word, drop stop tokens and repeats (BOT-5)."""
     if len(words) > 1 and words[-1] in _QUESTION_ENDINGS:
         words = words[:-1]
     mapped = (canonical.get(w, w) for w in words)
-    return [w for w in mapped if w not in STOP_TOKENS]
+    # A word said twice, often two synonyms of it ("不想要了能退"), says nothing more.
+    return list(dict.fromkeys(w for w in mapped if w not in STOP_TOKENS))
 
 
 def char_ngrams(text: str, n: int) -> list[str]:
