@@ -42,7 +42,16 @@ _CHAR_VARIANTS = str.maketrans(
     }
 )
 # Words typed for one another on purpose or by the input method, folded before segmentation.
-_WORD_VARIANTS = {"神么": "什么", "神马": "什么", "什麽": "什么", "肿么": "怎么"}
+# 啥 and 咋 are spoken 什么 and 怎么: spelt out, jieba no longer glues them to the word before
+# (发啥 as one word would miss 发什么).
+_WORD_VARIANTS = {
+    "神么": "什么",
+    "神马": "什么",
+    "什麽": "什么",
+    "肿么": "怎么",
+    "啥": "什么",
+    "咋": "怎么",
+}
 _VARIANT_WORDS = re.compile("|".join(_WORD_VARIANTS))
 _NOT_WORD = re.compile(r"[\W_]+")
 
