@@ -42,7 +42,16 @@ _CHAR_VARIANTS = str.maketrans(
     }
 )
 # Words typed for one another on purpose or by the input method, folded before segmentation.
-_WORD_VARIANTS = {"神么": "什么", "神马": "什么", "什麽": "什么", "肿么": "怎么"}
+# 啥 and 咋 are spoken 什么 and 怎么: spelt out, jieba no longer glues them to the word before
+# (发啥 as one word would miss 发什么).
+_WORD_VARIANTS = {
+    "神么": "什么",
+    "神马": "什么",
+    "什麽": "什么",
+    "肿么": "怎么",
+    "啥": "什么",
+    "咋": "怎么",
+}
 _VARIANT_WORDS = re.compile("|".join(_WORD_VARIANTS))
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -199,11 +208,12 @@ def is_word(text: str) -> bool:
 
 
 def content_words(words: Sequence[str], canonical: Mapping[str, str]) -> list[str]:
-    """Map words to their synonym group's canonical word and drop stop tokens (BOT-5)."""
+    """Map words to their synonym group's canonical word, drop stop tokens and repeats (BOT-5)."""
     if len(words) > 1 and words[-1] in _QUESTION_ENDINGS:
         words = words[:-1]
     mapped = (canonical.get(w, w) for w in words)
-    return [w for w in mapped if w not in STOP_TOKENS]
+    # A word said twice, often two synonyms of it ("不想要了能退"), says nothing more.
+    return list(dict.fromkeys(w for w in mapped if w not in STOP_TOKENS))
 
 
 def char_ngrams(text: str, n: int) -> list[str]:
