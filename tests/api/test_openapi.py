@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from isolation_table import HTTP_CASES
 from sqlalchemy import insert
 
+from kefu.analytics import models as analytics_models
 from kefu.api import models as api_models
 from kefu.api.models import Out
 from kefu.app import create_app
@@ -268,7 +269,7 @@ class Answers:
 
 OUT_MODELS: dict[str, type[Out]] = {
     name: cls
-    for module in (api_models, bot_models)
+    for module in (api_models, bot_models, analytics_models)
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
 }
@@ -539,6 +540,9 @@ async def _knowledge_base(
     await check.ok(anyone, "GET", "/api/public/shops/{shop_id}/entry", ids=shop_ids)
     stats = await check.ok(owner, "GET", "/api/bot/stats")
     assert stats["faq_clicks"] and stats["by_day"]
+    dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
+    assert dashboard["current"]["conversations"] >= 1
+    await check.ok(owner, "GET", "/api/analytics/agents")
 
     spare = await check.ok(
         owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}

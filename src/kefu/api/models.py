@@ -122,6 +122,7 @@ class ShopSettingsOut(Out):
         description="PRES-4: who sets an agent's reception limit."
     )
     max_reception_limit: int = Field(description="PRES-4: the shop's maximum reception limit.")
+    time_zone: str = Field(description="IANA time zone of the shop's days and hours.")
 
 
 class ConsumerOut(Out):

@@ -15,6 +15,7 @@ DEFAULT_WELCOME = "您好，欢迎光临！请问有什么可以帮您？"
 ENTRY_SOURCES = ("product", "order", "after_sale", "live", "ad", "direct")
 # PRES-4: who sets an agent's reception limit: the agent (Feige) or their supervisors (Xixi).
 LIMIT_SETTERS = ("agent", "supervisor")
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class ShopSettings:
     entry_groups: dict[str, int] = field(default_factory=dict)
     reception_limit_by: str = "agent"
     max_reception_limit: int = MAX_RECEPTION_LIMIT
+    time_zone: str = DEFAULT_TIME_ZONE
 
     def __post_init__(self) -> None:
         if self.reception_limit_by not in LIMIT_SETTERS:
@@ -53,6 +55,7 @@ class ShopSettings:
             entry_groups={str(k): int(v) for k, v in (data.get("entry_groups") or {}).items()},
             reception_limit_by=str(data.get("reception_limit_by", "agent")),
             max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
+            time_zone=str(data.get("time_zone", DEFAULT_TIME_ZONE)),
         )
 
     def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:
