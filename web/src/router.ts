@@ -20,6 +20,8 @@ export const router = createRouter({
         { path: 'reception', name: 'settings-reception', component: () => import('./features/settings/pages/ReceptionPage.vue') },
         { path: 'staff', name: 'settings-staff', component: () => import('./features/staff/pages/StaffPage.vue') },
         { path: 'team', name: 'settings-team', component: () => import('./features/staff/pages/TeamPage.vue') },
+        { path: 'analytics', name: 'settings-analytics', component: () => import('./features/analytics/pages/DashboardPage.vue') },
+        { path: 'agent-analysis', name: 'settings-agent-analysis', component: () => import('./features/analytics/pages/AgentsPage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
       ],
     },

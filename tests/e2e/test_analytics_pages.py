@@ -1,0 +1,64 @@
+"""DATA-1, DATA-2, DATA-8 in the browser: the demo shop's owner reads today's dashboard with
+its chart, the agent analysis, and downloads a CSV that carries the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import SCREENSHOTS, Consumer, Server, Watch, login
+
+pytestmark = pytest.mark.e2e
+
+
+def _served_conversation(server: Server) -> None:
+    """A consumer asks for a human; agent2 answers once."""
+    agent = server.staff("agent2", limit=5)
+    consumer = Consumer(server)
+    try:
+        consumer.open()
+        consumer.send("你好，请问有货吗")
+        conversation = consumer.request_human()
+        agent.post(
+            f"/api/conversations/{conversation['id']}/messages",
+            json={"client_id": f"a-{uuid.uuid4()}", "body": "有的，亲"},
+        ).raise_for_status()
+    finally:
+        consumer.close()
+        agent.close()
+
+
+def test_data_1_dashboard_chart_agents_and_csv_export(
+    server: Server, new_page: Page, watch: Watch
+) -> None:
+    _served_conversation(server)
+    page = new_page()
+    login(page, server, "owner", online=False)
+    page.goto(f"{server.base}/settings/analytics")
+    dashboard = page.get_by_test_id("analytics-dashboard")
+    expect(dashboard.get_by_test_id("period-text")).to_contain_text("统计周期")
+    assigned = dashboard.get_by_test_id("figure-assigned").get_by_test_id("figure-value")
+    expect(assigned).to_have_text("1")
+    expect(
+        dashboard.get_by_test_id("figure-pickup_rate").get_by_test_id("figure-value")
+    ).to_have_text("100%")
+    expect(dashboard.get_by_test_id("trend-chart").locator("canvas")).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "analytics-dashboard.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        dashboard.get_by_test_id("export-dashboard").click()
+    text = download_info.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and rows[-1]["assigned"] == "1" and rows[-1]["pickup_rate"] == "1.0"
+
+    page.get_by_test_id("menu-agent-analysis").click()
+    table = page.get_by_test_id("agents-table")
+    row = table.locator("tr", has_text="阿杰")
+    expect(row).to_contain_text("1")
+    page.get_by_test_id("period-week").click()
+    expect(table.locator("tr", has_text="阿杰")).to_be_visible()
+    assert watch.missing_keys == [] and watch.errors == []
