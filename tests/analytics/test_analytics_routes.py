@@ -119,3 +119,45 @@ def test_data_8_csv_cells_that_look_like_formulas_are_neutralised() -> None:
     assert out.startswith("\ufeff")
     (header, row) = list(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
     assert header == ["name", "rate"] and row == ['\'=HYPERLINK("x")', "0.5"]
+
+
+async def test_data_4_targets_default_to_feige_and_only_the_owner_edits_them(db_url: str) -> None:
+    async with running_server(db_url, clock=FakeClock(START)) as srv:
+        ids, solo = await _day_of_one_agent(srv)
+        owner = await srv.staff(ids["shop_id"], "owner")
+        view = (await owner.get("/api/analytics/targets")).json()
+        assert view["preset"] == "feige" and not view["edited"]
+        results = {r["metric"]: r for r in view["results"]}
+        # The last 7 days: replies of 20 s and 40 s (≤ 2 min), pickup 100 %, queue 30 s.
+        assert results["response_s"]["passed"] is True and results["response_s"]["gap"] == 0
+        assert results["pickup_rate"]["passed"] is True
+        assert results["queue_time_s"]["value"] == 30.0
+        assert results["satisfaction_rate"]["passed"] is None
+
+        refused = await solo.put("/api/analytics/targets", json={"preset": "xixi"})
+        assert refused.status_code == 403
+        edited = await owner.put(
+            "/api/analytics/targets",
+            json={
+                "preset": "xixi",
+                "targets": [
+                    {"metric": "first_response_s", "comparison": "below", "threshold": 10},
+                    {"metric": "pickup_rate", "comparison": "at_least", "threshold": 0.95},
+                ],
+            },
+        )
+        assert edited.status_code == 200, edited.text
+        now = {r["metric"]: r for r in edited.json()["results"]}
+        assert now["first_response_s"]["passed"] is False
+        assert now["first_response_s"]["gap"] == 10.0  # 20 s against < 10 s
+        assert now["pickup_rate"]["passed"] is True
+        bad = await owner.put(
+            "/api/analytics/targets",
+            json={
+                "preset": "xixi",
+                "targets": [{"metric": "x", "comparison": "below", "threshold": 1}],
+            },
+        )
+        assert bad.status_code == 422 and bad.json()["code"] == "bad_input"
+        kept = (await owner.get("/api/analytics/targets")).json()
+        assert kept["preset"] == "xixi" and len(kept["results"]) == 2

@@ -357,6 +357,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/bot/stats"): "the session's shop's event rows",
     ("GET", "/api/analytics/dashboard"): "the session's shop's conversations",
     ("GET", "/api/analytics/agents"): "the session's shop's agents (a leader: their group)",
+    ("GET", "/api/analytics/targets"): "the session's shop's targets and conversations",
+    ("PUT", "/api/analytics/targets"): "the session's shop's targets",
     ("GET", "/api/quick-phrases"): "the caller's own and their shop's (checked by the list test)",
     ("POST", "/api/quick-phrases"): "adds to the caller or the session's shop",
     ("POST", "/api/quick-phrases/import"): "imports for the caller or the session's shop",

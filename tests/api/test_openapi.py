@@ -543,6 +543,8 @@ async def _knowledge_base(
     dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
     assert dashboard["current"]["conversations"] >= 1
     await check.ok(owner, "GET", "/api/analytics/agents")
+    await check.ok(owner, "GET", "/api/analytics/targets")
+    await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})
 
     spare = await check.ok(
         owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}

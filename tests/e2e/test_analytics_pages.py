@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import uuid
 
 import pytest
@@ -15,27 +17,35 @@ from .conftest import SCREENSHOTS, Consumer, Server, Watch, login
 pytestmark = pytest.mark.e2e
 
 
-def _served_conversation(server: Server) -> None:
-    """A consumer asks for a human; agent2 answers once."""
-    agent = server.staff("agent2", limit=5)
-    consumer = Consumer(server)
+def _one_served_one_abandoned(server: Server) -> None:
+    """A consumer asks for a human and agent2 (limit 1) answers; a second one queues and
+    leaves the queue: pickup 1 of 2."""
+    agent = server.staff("agent2", limit=1)
+    served, leaving = Consumer(server), Consumer(server)
     try:
-        consumer.open()
-        consumer.send("你好，请问有货吗")
-        conversation = consumer.request_human()
+        served.open()
+        served.send("你好，请问有货吗")
+        conversation = served.request_human()
         agent.post(
             f"/api/conversations/{conversation['id']}/messages",
             json={"client_id": f"a-{uuid.uuid4()}", "body": "有的，亲"},
         ).raise_for_status()
+        leaving.open()
+        leaving.request_human(expect="queued")
+        leaving.ws.send(json.dumps({"type": "leave_queue"}))
+        leaving.wait_for(
+            lambda f: f["type"] == "conversation" and f["conversation"]["state"] != "queued"
+        )
     finally:
-        consumer.close()
+        served.close()
+        leaving.close()
         agent.close()
 
 
 def test_data_1_dashboard_chart_agents_and_csv_export(
     server: Server, new_page: Page, watch: Watch
 ) -> None:
-    _served_conversation(server)
+    _one_served_one_abandoned(server)
     page = new_page()
     login(page, server, "owner", online=False)
     page.goto(f"{server.base}/settings/analytics")
@@ -45,7 +55,7 @@ def test_data_1_dashboard_chart_agents_and_csv_export(
     expect(assigned).to_have_text("1")
     expect(
         dashboard.get_by_test_id("figure-pickup_rate").get_by_test_id("figure-value")
-    ).to_have_text("100%")
+    ).to_have_text("50%")
     expect(dashboard.get_by_test_id("trend-chart").locator("canvas")).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "analytics-dashboard.png"), full_page=True)
 
@@ -53,7 +63,20 @@ def test_data_1_dashboard_chart_agents_and_csv_export(
         dashboard.get_by_test_id("export-dashboard").click()
     text = download_info.value.path().read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows and rows[-1]["assigned"] == "1" and rows[-1]["pickup_rate"] == "1.0"
+    assert rows and rows[-1]["assigned"] == "1" and rows[-1]["pickup_rate"] == "0.5"
+
+    page.get_by_test_id("menu-targets").click()
+    targets = page.get_by_test_id("analytics-targets")
+    expect(targets.get_by_test_id("target-pickup_rate")).to_have_class(re.compile("fail"))
+    expect(
+        targets.get_by_test_id("target-pickup_rate").get_by_test_id("target-verdict")
+    ).to_contain_text("差距 30%")
+    expect(targets.get_by_test_id("target-response_s")).to_have_class(re.compile("pass"))
+    # The owner lowers the pickup target to 50 %: it passes.
+    pickup_row = targets.get_by_test_id("target-row").nth(1)
+    pickup_row.locator("input").last.fill("50")
+    targets.get_by_test_id("targets-save").click()
+    expect(targets.get_by_test_id("target-pickup_rate")).to_have_class(re.compile("pass"))
 
     page.get_by_test_id("menu-agent-analysis").click()
     table = page.get_by_test_id("agents-table")

@@ -7,16 +7,19 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field, StringConstraints
 from starlette.responses import Response
 
 from kefu.analytics import service
 from kefu.analytics.export import to_csv
-from kefu.analytics.models import AgentAnalysisOut, DashboardOut
+from kefu.analytics.models import AgentAnalysisOut, DashboardOut, TargetsOut
 from kefu.analytics.periods import PeriodKind
+from kefu.analytics.targets import MAX_TARGETS
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
 from kefu.api.models import Out
 from kefu.api.responses import JsonOut
+from kefu.api.schemas import In
 from kefu.services.context import Context, Staff
 
 router = APIRouter(prefix="/api/analytics", default_response_class=JsonOut)
@@ -105,6 +108,30 @@ async def agents(
     if format == "csv":
         return _csv(f"agents-{view['period']['first']}", AGENT_COLUMNS, view["agents"])
     return JsonOut(view)
+
+
+class TargetIn(In):
+    metric: Annotated[str, StringConstraints(max_length=40)]
+    comparison: Literal["at_most", "below", "at_least"]
+    threshold: Annotated[float, Field(ge=0, le=86_400)]
+
+
+class TargetsIn(In):
+    preset: Literal["feige", "xixi"]
+    targets: Annotated[list[TargetIn], Field(max_length=MAX_TARGETS)] | None = None
+
+
+@router.get("/targets", response_model=TargetsOut, responses=refusals(401, 403))
+async def targets(staff: StaffDep, ctx: CtxDep) -> JsonOut:
+    """DATA-4: the targets and how the last 7 days meet them (owners and supervisors)."""
+    return JsonOut(await service.targets_view(ctx, staff))
+
+
+@router.put("/targets", response_model=TargetsOut, responses=refusals(401, 403, 422))
+async def set_targets(body: TargetsIn, staff: StaffDep, ctx: CtxDep) -> JsonOut:
+    """DATA-4, SET-1: the owner picks a preset and may edit its targets (null: the preset's)."""
+    edited = None if body.targets is None else [t.model_dump() for t in body.targets]
+    return JsonOut(await service.set_targets(ctx, staff, preset=body.preset, targets=edited))
 
 
 def _csv(name: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Response:

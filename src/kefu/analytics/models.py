@@ -93,3 +93,21 @@ class AgentFiguresOut(Out):
 class AgentAnalysisOut(Out):
     period: PeriodOut
     agents: list[AgentFiguresOut]
+
+
+class TargetResultOut(Out):
+    """DATA-4: `passed` and `gap` are null when the figure has nothing to count."""
+
+    metric: str
+    comparison: str
+    threshold: float
+    value: float | None
+    passed: bool | None
+    gap: float | None
+
+
+class TargetsOut(Out):
+    preset: str
+    edited: bool
+    period: PeriodOut
+    results: list[TargetResultOut]

@@ -26,7 +26,9 @@ from kefu.analytics.metrics import (
     shop_figures,
 )
 from kefu.analytics.periods import MAX_AGENT_DAYS, Period, PeriodKind, local_day, period_of
+from kefu.analytics.targets import DEFAULT_PRESET, PRESETS, Target, evaluate, parse_targets
 from kefu.domain.presence import Role
+from kefu.services import shops
 from kefu.services.access import require_supervising
 from kefu.services.context import Context, Staff
 from kefu.storage import accounts as account_store
@@ -198,3 +200,53 @@ def _offline_reason(cause: str | None) -> OfflineReason:
         return OfflineReason(cause or OfflineReason.NO_AGENT)
     except ValueError:
         return OfflineReason.NO_AGENT
+
+
+async def targets_view(ctx: Context, staff: Staff) -> dict[str, Any]:
+    """DATA-4: the shop's targets and how the last 7 days (today included) meet them."""
+    _require_shop_view(staff)
+    async with ctx.db.read() as tx:
+        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
+    targets = current_targets(settings.kpi_preset, settings.kpi_targets)
+    tz = ZoneInfo(settings.time_zone)
+    today = local_day(ctx.clock.now(), tz)
+    week = period_of(
+        PeriodKind.CUSTOM, tz=tz, today=today, first=today - timedelta(days=6), last=today
+    )
+    facts = await load_facts(ctx, staff.shop_id, week)
+    figures = shop_view(facts, tz=tz, now=ctx.clock.now())
+    return {
+        "preset": settings.kpi_preset,
+        "edited": bool(settings.kpi_targets),
+        "period": period_view(week),
+        "results": [
+            {
+                "metric": r.target.metric,
+                "comparison": r.target.comparison.value,
+                "threshold": r.target.threshold,
+                "value": r.value,
+                "passed": r.passed,
+                "gap": r.gap,
+            }
+            for r in evaluate(targets, figures)
+        ],
+    }
+
+
+async def set_targets(
+    ctx: Context, staff: Staff, *, preset: str, targets: Sequence[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """DATA-4, SET-1: the owner picks a preset and may edit its targets (None: the preset's)."""
+    if preset not in PRESETS:
+        raise errors.BadInput("No such preset.", field="preset", choices=sorted(PRESETS))
+    parsed = parse_targets(targets) if targets is not None else ()
+    stored = tuple(
+        {"metric": t.metric, "comparison": t.comparison.value, "threshold": t.threshold}
+        for t in parsed
+    )
+    await shops.update_settings(ctx, staff, {"kpi_preset": preset, "kpi_targets": stored})
+    return await targets_view(ctx, staff)
+
+
+def current_targets(preset: str, edited: Sequence[dict[str, Any]]) -> tuple[Target, ...]:
+    return parse_targets(edited) if edited else PRESETS.get(preset, PRESETS[DEFAULT_PRESET])

@@ -109,6 +109,12 @@ class GroupListOut(Out):
     items: list[GroupOut]
 
 
+class TargetOut(Out):
+    metric: str
+    comparison: Literal["at_most", "below", "at_least"]
+    threshold: float
+
+
 class ShopSettingsOut(Out):
     """SET-1: the shop's settings, defaults filled in."""
 
@@ -123,6 +129,10 @@ class ShopSettingsOut(Out):
     )
     max_reception_limit: int = Field(description="PRES-4: the shop's maximum reception limit.")
     time_zone: str = Field(description="IANA time zone of the shop's days and hours.")
+    kpi_preset: str = Field(description="DATA-4: feige or xixi, the targets' starting point.")
+    kpi_targets: list[TargetOut] = Field(
+        description="DATA-4: the owner's targets; empty means the preset's."
+    )
 
 
 class ConsumerOut(Out):

@@ -29,6 +29,9 @@ class ShopSettings:
     reception_limit_by: str = "agent"
     max_reception_limit: int = MAX_RECEPTION_LIMIT
     time_zone: str = DEFAULT_TIME_ZONE
+    # DATA-4: the preset's targets unless the owner edited them (validated by the analytics).
+    kpi_preset: str = "feige"
+    kpi_targets: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.reception_limit_by not in LIMIT_SETTERS:
@@ -56,6 +59,8 @@ class ShopSettings:
             reception_limit_by=str(data.get("reception_limit_by", "agent")),
             max_reception_limit=int(data.get("max_reception_limit", MAX_RECEPTION_LIMIT)),
             time_zone=str(data.get("time_zone", DEFAULT_TIME_ZONE)),
+            kpi_preset=str(data.get("kpi_preset", "feige")),
+            kpi_targets=tuple(dict(t) for t in data.get("kpi_targets") or ()),
         )
 
     def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:

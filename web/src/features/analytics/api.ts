@@ -69,6 +69,30 @@ export interface AgentAnalysis {
   agents: AgentRow[]
 }
 
+export type Comparison = 'at_most' | 'below' | 'at_least'
+
+export interface TargetResult {
+  metric: string
+  comparison: Comparison
+  threshold: number
+  value: number | null
+  passed: boolean | null
+  gap: number | null
+}
+
+export interface Targets {
+  preset: 'feige' | 'xixi'
+  edited: boolean
+  period: PeriodView
+  results: TargetResult[]
+}
+
+export interface TargetInput {
+  metric: string
+  comparison: Comparison
+  threshold: number
+}
+
 function params(choice: PeriodChoice): Record<string, string> {
   const out: Record<string, string> = { period: choice.period }
   if (choice.period === 'custom' && choice.first && choice.last) {
@@ -81,6 +105,9 @@ function params(choice: PeriodChoice): Record<string, string> {
 export const analyticsApi = {
   dashboard: (choice: PeriodChoice) => http.get<Dashboard>(`/api/analytics/dashboard${query(params(choice))}`),
   agents: (choice: PeriodChoice) => http.get<AgentAnalysis>(`/api/analytics/agents${query(params(choice))}`),
+  targets: () => http.get<Targets>('/api/analytics/targets'),
+  setTargets: (preset: string, targets: TargetInput[] | null) =>
+    http.put<Targets>('/api/analytics/targets', { preset, targets }),
   /** DATA-8: the CSV download's address (the browser fetches it with the session cookie). */
   csvUrl: (table: 'dashboard' | 'agents', choice: PeriodChoice) =>
     `/api/analytics/${table}${query({ ...params(choice), format: 'csv' })}`,
