@@ -3,13 +3,17 @@ driven over WebSockets on a fake clock, then read back as figures and as CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from typer.testing import CliRunner
 
 from kefu.analytics.export import neutralise, to_csv
+from kefu.cli import app
 from kefu.clock import FakeClock
 from support import AgentSpec, Frames, Server, make_shop, running_server
 
@@ -161,3 +165,24 @@ async def test_data_4_targets_default_to_feige_and_only_the_owner_edits_them(db_
         assert bad.status_code == 422 and bad.json()["code"] == "bad_input"
         kept = (await owner.get("/api/analytics/targets")).json()
         assert kept["preset"] == "xixi" and len(kept["results"]) == 2
+
+
+async def test_data_1_kefu_report_prints_the_dashboard_figures(db_url: str) -> None:
+    async with running_server(db_url, clock=FakeClock(START)) as srv:
+        ids, _ = await _day_of_one_agent(srv)
+        owner = await srv.staff(ids["shop_id"], "owner")
+        day = {"period": "custom", "first": "2026-01-05", "last": "2026-01-05"}
+        web = (await owner.get("/api/analytics/dashboard", params=day)).json()
+        args = ["report", "--shop-id", str(ids["shop_id"]), "--database-url", db_url]
+        args += ["--period", "custom", "--first", "2026-01-05", "--last", "2026-01-05"]
+        runner = CliRunner()
+        printed = await asyncio.to_thread(runner.invoke, app, [*args, "--json"])
+        assert printed.exit_code == 0, printed.output
+        figures = json.loads(printed.output.strip().splitlines()[-1])
+        assert figures["current"] == web["current"] and figures["previous"] == web["previous"]
+        table = await asyncio.to_thread(runner.invoke, app, args)
+        assert "pickup rate" in table.output and "100.0%" in table.output
+        missing = await asyncio.to_thread(
+            runner.invoke, app, ["report", "--shop-id", "999", "--database-url", db_url]
+        )
+        assert missing.exit_code == 1

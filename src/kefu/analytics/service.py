@@ -50,10 +50,22 @@ async def dashboard(
 ) -> dict[str, Any]:
     """DATA-1 and DATA-3 for the period and the one before it, with a trend by day."""
     _require_shop_view(staff)
-    period, tz = await _period(ctx, staff, kind, first, last, max_days=None)
+    return await shop_dashboard(ctx, staff.shop_id, kind=kind, first=first, last=last)
+
+
+async def shop_dashboard(
+    ctx: Context,
+    shop_id: int,
+    *,
+    kind: PeriodKind,
+    first: date | None = None,
+    last: date | None = None,
+) -> dict[str, Any]:
+    """The dashboard of a shop, for its staff (above) and its operator (`kefu report`)."""
+    period, tz = await _period(ctx, shop_id, kind, first, last, max_days=None)
     now = ctx.clock.now()
-    current = await load_facts(ctx, staff.shop_id, period)
-    previous = await load_facts(ctx, staff.shop_id, period.previous())
+    current = await load_facts(ctx, shop_id, period)
+    previous = await load_facts(ctx, shop_id, period.previous())
     by_day: dict[date, list[ConversationFacts]] = defaultdict(list)
     for facts in current:
         by_day[local_day(facts.started_at, tz)].append(facts)
@@ -79,7 +91,7 @@ async def agent_analysis(
 ) -> dict[str, Any]:
     """DATA-2: each agent's figures over the period (a custom range of at most 30 days)."""
     require_supervising(staff)
-    period, tz = await _period(ctx, staff, kind, first, last, max_days=MAX_AGENT_DAYS)
+    period, tz = await _period(ctx, staff.shop_id, kind, first, last, max_days=MAX_AGENT_DAYS)
     now = ctx.clock.now()
     facts = await load_facts(ctx, staff.shop_id, period)
     async with ctx.db.read() as tx:
@@ -174,7 +186,7 @@ def _assessment_view(a: Assessment) -> dict[str, Any]:
 
 async def _period(
     ctx: Context,
-    staff: Staff,
+    shop_id: int,
     kind: PeriodKind,
     first: date | None,
     last: date | None,
@@ -182,7 +194,9 @@ async def _period(
     max_days: int | None,
 ) -> tuple[Period, ZoneInfo]:
     async with ctx.db.read() as tx:
-        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
+        if await shop_store.shop(tx.conn, shop_id) is None:
+            raise errors.NotFound(kind="shop", id=shop_id)
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
     tz = ZoneInfo(settings.time_zone)
     today = local_day(ctx.clock.now(), tz)
     period = period_of(kind, tz=tz, today=today, first=first, last=last, max_days=max_days)
