@@ -186,3 +186,42 @@ async def test_data_1_kefu_report_prints_the_dashboard_figures(db_url: str) -> N
             runner.invoke, app, ["report", "--shop-id", "999", "--database-url", db_url]
         )
         assert missing.exit_code == 1
+
+
+async def test_data_6_intents_of_what_consumers_wrote_and_an_edited_taxonomy(
+    db_url: str,
+) -> None:
+    async with running_server(db_url, clock=FakeClock(START)) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("solo")], clock=srv.clock)
+        for n, text in enumerate(["东西不想要了能退不", "我要退货", "发神么快递", "在吗"]):
+            consumer = await srv.consumer(shop.shop_id)
+            await _say(consumer, consumer.conversation_id, f"c{n}", text)  # type: ignore[attr-defined]
+        owner = await srv.staff(shop.shop_id, "owner")
+        view = (await owner.get("/api/analytics/intents", params={"period": "day"})).json()
+        assert view["conversations"] == 4
+        volume = [(r["top"], r["name"], r["conversations"]) for r in view["by_volume"]]
+        assert volume[0] == ("售后", "退货退款", 2)
+        assert ("售后", "物流", 1) in volume and ("其他", "其他", 1) in volume
+        assert view["by_contribution"] == []  # nobody rated
+
+        mine = [{"name": "咨询", "children": [{"name": "快递", "keywords": ["快递"]}]}]
+        put = await owner.put("/api/analytics/intents/taxonomy", json={"taxonomy": mine})
+        assert put.status_code == 200 and put.json()["edited"] is True
+        again = (await owner.get("/api/analytics/intents", params={"period": "day"})).json()
+        assert ("咨询", "快递", 1) in [
+            (r["top"], r["name"], r["conversations"]) for r in again["by_volume"]
+        ]
+        solo = await srv.staff(shop.shop_id, "solo")
+        assert (
+            await solo.put("/api/analytics/intents/taxonomy", json={"taxonomy": None})
+        ).status_code == 403
+        empty = [{"name": "咨询", "children": [{"name": "快递", "keywords": []}]}]
+        bad = await owner.put("/api/analytics/intents/taxonomy", json={"taxonomy": empty})
+        assert bad.status_code == 422
+        reset = await owner.put("/api/analytics/intents/taxonomy", json={"taxonomy": None})
+        assert reset.json()["edited"] is False and len(reset.json()["taxonomy"]) == 3
+        too_long = await owner.get(
+            "/api/analytics/intents",
+            params={"period": "custom", "first": "2026-01-01", "last": "2026-02-05"},
+        )
+        assert too_long.status_code == 422 and too_long.json()["params"]["max_days"] == 31

@@ -545,6 +545,10 @@ async def _knowledge_base(
     await check.ok(owner, "GET", "/api/analytics/agents")
     await check.ok(owner, "GET", "/api/analytics/targets")
     await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})
+    await check.ok(owner, "GET", "/api/analytics/intents")
+    taxonomy = await check.ok(owner, "GET", "/api/analytics/intents/taxonomy")
+    body = {"taxonomy": taxonomy["taxonomy"]}
+    await check.ok(owner, "PUT", "/api/analytics/intents/taxonomy", json=body)
 
     spare = await check.ok(
         owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}

@@ -12,7 +12,14 @@ from starlette.responses import Response
 
 from kefu.analytics import service
 from kefu.analytics.export import to_csv
-from kefu.analytics.models import AgentAnalysisOut, DashboardOut, TargetsOut
+from kefu.analytics.intents import MAX_CHILDREN, MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_TOP
+from kefu.analytics.models import (
+    AgentAnalysisOut,
+    DashboardOut,
+    IntentsOut,
+    TargetsOut,
+    TaxonomyOut,
+)
 from kefu.analytics.periods import PeriodKind
 from kefu.analytics.targets import MAX_TARGETS
 from kefu.api.deps import ctx_of, current_staff
@@ -43,6 +50,15 @@ SHOP_COLUMNS = (
     "rate_60s",
     "satisfaction_rate",
     "rated",
+)
+INTENT_COLUMNS = (
+    "top",
+    "name",
+    "conversations",
+    "rated",
+    "dissatisfied",
+    "dissatisfaction_rate",
+    "contribution",
 )
 AGENT_COLUMNS = (
     "agent_id",
@@ -132,6 +148,53 @@ async def set_targets(body: TargetsIn, staff: StaffDep, ctx: CtxDep) -> JsonOut:
     """DATA-4, SET-1: the owner picks a preset and may edit its targets (null: the preset's)."""
     edited = None if body.targets is None else [t.model_dump() for t in body.targets]
     return JsonOut(await service.set_targets(ctx, staff, preset=body.preset, targets=edited))
+
+
+@router.get("/intents", response_class=Response, responses=_documented(IntentsOut, "intents"))
+async def intents(
+    staff: StaffDep,
+    ctx: CtxDep,
+    period: PeriodQ = "week",
+    first: DayQ = None,
+    last: DayQ = None,
+    format: FormatQ = "json",
+) -> Response:
+    """DATA-6: top 10 intents by volume and by dissatisfaction contribution (≤ 31 days);
+    `format=csv` downloads the volume table (DATA-8)."""
+    view = await service.intents_view(ctx, staff, kind=PeriodKind(period), first=first, last=last)
+    if format == "csv":
+        return _csv(f"intents-{view['period']['first']}", INTENT_COLUMNS, view["by_volume"])
+    return JsonOut(view)
+
+
+Short = Annotated[str, StringConstraints(max_length=MAX_KEYWORD_CHARS)]
+
+
+class IntentLeafIn(In):
+    name: Short
+    keywords: Annotated[list[Short], Field(max_length=MAX_KEYWORDS)]
+
+
+class IntentNodeIn(In):
+    name: Short
+    children: Annotated[list[IntentLeafIn], Field(max_length=MAX_CHILDREN)]
+
+
+class TaxonomyIn(In):
+    taxonomy: Annotated[list[IntentNodeIn], Field(max_length=MAX_TOP)] | None
+
+
+@router.get("/intents/taxonomy", response_model=TaxonomyOut, responses=refusals(401, 403))
+async def taxonomy(staff: StaffDep, ctx: CtxDep) -> JsonOut:
+    """DATA-6: the intent taxonomy with its keywords (the default one until edited)."""
+    return JsonOut(await service.taxonomy_view(ctx, staff))
+
+
+@router.put("/intents/taxonomy", response_model=TaxonomyOut, responses=refusals(401, 403, 422))
+async def set_taxonomy(body: TaxonomyIn, staff: StaffDep, ctx: CtxDep) -> JsonOut:
+    """DATA-6, SET-1: the owner replaces the taxonomy; null restores the default."""
+    raw = None if body.taxonomy is None else [n.model_dump() for n in body.taxonomy]
+    return JsonOut(await service.set_taxonomy(ctx, staff, raw))
 
 
 def _csv(name: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Response:

@@ -4,7 +4,7 @@ A rate or a mean is null when it has nothing to count."""
 
 from __future__ import annotations
 
-from kefu.api.models import Out
+from kefu.api.models import IntentNodeOut, Out
 
 
 class AssessmentOut(Out):
@@ -111,3 +111,27 @@ class TargetsOut(Out):
     edited: bool
     period: PeriodOut
     results: list[TargetResultOut]
+
+
+class IntentRowOut(Out):
+    """DATA-6: `dissatisfied` counts conversations whose best rating is 1 or 2 stars."""
+
+    top: str
+    name: str
+    conversations: int
+    rated: int
+    dissatisfied: int
+    dissatisfaction_rate: float | None
+    contribution: float | None
+
+
+class IntentsOut(Out):
+    period: PeriodOut
+    conversations: int
+    by_volume: list[IntentRowOut]
+    by_contribution: list[IntentRowOut]
+
+
+class TaxonomyOut(Out):
+    edited: bool
+    taxonomy: list[IntentNodeOut]

@@ -13,6 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kefu import errors
+from kefu.analytics.intents import (
+    DEFAULT_TAXONOMY,
+    classify,
+    intent_table,
+    parse_taxonomy,
+    top_by_contribution,
+    top_by_volume,
+)
 from kefu.analytics.metrics import (
     Assessment,
     ConversationFacts,
@@ -25,7 +33,14 @@ from kefu.analytics.metrics import (
     assessment,
     shop_figures,
 )
-from kefu.analytics.periods import MAX_AGENT_DAYS, Period, PeriodKind, local_day, period_of
+from kefu.analytics.periods import (
+    MAX_AGENT_DAYS,
+    MAX_INTENT_DAYS,
+    Period,
+    PeriodKind,
+    local_day,
+    period_of,
+)
 from kefu.analytics.targets import DEFAULT_PRESET, PRESETS, Target, evaluate, parse_targets
 from kefu.domain.presence import Role
 from kefu.services import shops
@@ -264,3 +279,63 @@ async def set_targets(
 
 def current_targets(preset: str, edited: Sequence[dict[str, Any]]) -> tuple[Target, ...]:
     return parse_targets(edited) if edited else PRESETS.get(preset, PRESETS[DEFAULT_PRESET])
+
+
+# Enough of what the consumer wrote to tell what they came for (DATA-6).
+INTENT_TEXT_CHARS = 300
+
+
+async def intents_view(
+    ctx: Context,
+    staff: Staff,
+    *,
+    kind: PeriodKind,
+    first: date | None = None,
+    last: date | None = None,
+) -> dict[str, Any]:
+    """DATA-6: conversations per intent, dissatisfaction and its contribution, top 10 by
+    volume and by contribution, over a period of at most 31 days."""
+    _require_shop_view(staff)
+    period, _ = await _period(ctx, staff.shop_id, kind, first, last, max_days=MAX_INTENT_DAYS)
+    facts = await load_facts(ctx, staff.shop_id, period)
+    async with ctx.db.read() as tx:
+        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
+        texts = await store.consumer_texts(
+            tx.conn, staff.shop_id, [f.conversation_id for f in facts], max_chars=INTENT_TEXT_CHARS
+        )
+    leaves = parse_taxonomy(settings.intent_taxonomy or DEFAULT_TAXONOMY)
+    rows = intent_table(
+        (
+            classify(leaves, texts.get(f.conversation_id, ())),
+            max(f.ratings.values(), default=None),
+        )
+        for f in facts
+        if f.conversation_id in texts
+    )
+    return {
+        "period": period_view(period),
+        "conversations": sum(r.conversations for r in rows),
+        "by_volume": [asdict(r) for r in top_by_volume(rows)],
+        "by_contribution": [asdict(r) for r in top_by_contribution(rows)],
+    }
+
+
+async def taxonomy_view(ctx: Context, staff: Staff) -> dict[str, Any]:
+    _require_shop_view(staff)
+    async with ctx.db.read() as tx:
+        settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
+    return {
+        "edited": bool(settings.intent_taxonomy),
+        "taxonomy": list(settings.intent_taxonomy or DEFAULT_TAXONOMY),
+    }
+
+
+async def set_taxonomy(
+    ctx: Context, staff: Staff, taxonomy: Sequence[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """DATA-6, SET-1: the owner edits the taxonomy (None restores the default)."""
+    if taxonomy is not None:
+        parse_taxonomy(taxonomy)
+    stored = tuple(taxonomy or ())
+    await shops.update_settings(ctx, staff, {"intent_taxonomy": stored})
+    return await taxonomy_view(ctx, staff)

@@ -115,6 +115,16 @@ class TargetOut(Out):
     threshold: float
 
 
+class IntentLeafOut(Out):
+    name: str
+    keywords: list[str]
+
+
+class IntentNodeOut(Out):
+    name: str
+    children: list[IntentLeafOut]
+
+
 class ShopSettingsOut(Out):
     """SET-1: the shop's settings, defaults filled in."""
 
@@ -132,6 +142,9 @@ class ShopSettingsOut(Out):
     kpi_preset: str = Field(description="DATA-4: feige or xixi, the targets' starting point.")
     kpi_targets: list[TargetOut] = Field(
         description="DATA-4: the owner's targets; empty means the preset's."
+    )
+    intent_taxonomy: list[IntentNodeOut] = Field(
+        description="DATA-6: the owner's intent taxonomy; empty means the default one."
     )
 
 

@@ -32,6 +32,8 @@ class ShopSettings:
     # DATA-4: the preset's targets unless the owner edited them (validated by the analytics).
     kpi_preset: str = "feige"
     kpi_targets: tuple[dict[str, Any], ...] = ()
+    # DATA-6: the owner's intent taxonomy; empty means the default one.
+    intent_taxonomy: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.reception_limit_by not in LIMIT_SETTERS:
@@ -61,6 +63,7 @@ class ShopSettings:
             time_zone=str(data.get("time_zone", DEFAULT_TIME_ZONE)),
             kpi_preset=str(data.get("kpi_preset", "feige")),
             kpi_targets=tuple(dict(t) for t in data.get("kpi_targets") or ()),
+            intent_taxonomy=tuple(dict(t) for t in data.get("intent_taxonomy") or ()),
         )
 
     def check_reception_limit(self, limit: int, *, set_by: str, field: str = "limit") -> None:

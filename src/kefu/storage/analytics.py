@@ -91,3 +91,29 @@ async def human_messages(
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+async def consumer_texts(
+    conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int], *, max_chars: int
+) -> dict[int, list[str]]:
+    """What consumers wrote in each conversation, in order, up to `max_chars` each (DATA-6)."""
+    m = t.messages.c
+    found: dict[int, list[str]] = {}
+    used: dict[int, int] = {}
+    for chunk in _chunks(conversation_ids):
+        rows = await conn.execute(
+            select(m.conversation_id, m.body)
+            .where(
+                m.shop_id == shop_id,
+                m.conversation_id.in_(chunk),
+                m.sender == "consumer",
+                m.kind == "text",
+            )
+            .order_by(m.conversation_id, m.seq)
+        )
+        for r in rows:
+            room = max_chars - used.get(r.conversation_id, 0)
+            if room > 0:
+                found.setdefault(r.conversation_id, []).append(r.body[:room])
+                used[r.conversation_id] = used.get(r.conversation_id, 0) + len(r.body[:room])
+    return found
