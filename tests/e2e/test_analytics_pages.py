@@ -84,4 +84,10 @@ def test_data_1_dashboard_chart_agents_and_csv_export(
     expect(row).to_contain_text("1")
     page.get_by_test_id("period-week").click()
     expect(table.locator("tr", has_text="阿杰")).to_be_visible()
+
+    # DATA-6: "你好，请问有货吗" is a stock question.
+    page.get_by_test_id("menu-intents").click()
+    intents = page.get_by_test_id("analytics-intents")
+    expect(intents.get_by_test_id("intents-by-volume")).to_contain_text("售前 › 库存")
+    expect(intents.get_by_test_id("intents-chart").locator("canvas")).to_have_count(1)
     assert watch.missing_keys == [] and watch.errors == []

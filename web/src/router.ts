@@ -22,6 +22,7 @@ export const router = createRouter({
         { path: 'team', name: 'settings-team', component: () => import('./features/staff/pages/TeamPage.vue') },
         { path: 'analytics', name: 'settings-analytics', component: () => import('./features/analytics/pages/DashboardPage.vue') },
         { path: 'targets', name: 'settings-targets', component: () => import('./features/analytics/pages/TargetsPage.vue') },
+        { path: 'intents', name: 'settings-intents', component: () => import('./features/analytics/pages/IntentsPage.vue') },
         { path: 'agent-analysis', name: 'settings-agent-analysis', component: () => import('./features/analytics/pages/AgentsPage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
       ],

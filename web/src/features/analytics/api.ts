@@ -93,6 +93,33 @@ export interface TargetInput {
   threshold: number
 }
 
+export interface IntentRow {
+  top: string
+  name: string
+  conversations: number
+  rated: number
+  dissatisfied: number
+  dissatisfaction_rate: number | null
+  contribution: number | null
+}
+
+export interface Intents {
+  period: PeriodView
+  conversations: number
+  by_volume: IntentRow[]
+  by_contribution: IntentRow[]
+}
+
+export interface IntentNode {
+  name: string
+  children: { name: string; keywords: string[] }[]
+}
+
+export interface Taxonomy {
+  edited: boolean
+  taxonomy: IntentNode[]
+}
+
 function params(choice: PeriodChoice): Record<string, string> {
   const out: Record<string, string> = { period: choice.period }
   if (choice.period === 'custom' && choice.first && choice.last) {
@@ -108,7 +135,10 @@ export const analyticsApi = {
   targets: () => http.get<Targets>('/api/analytics/targets'),
   setTargets: (preset: string, targets: TargetInput[] | null) =>
     http.put<Targets>('/api/analytics/targets', { preset, targets }),
+  intents: (choice: PeriodChoice) => http.get<Intents>(`/api/analytics/intents${query(params(choice))}`),
+  taxonomy: () => http.get<Taxonomy>('/api/analytics/intents/taxonomy'),
+  setTaxonomy: (taxonomy: IntentNode[] | null) => http.put<Taxonomy>('/api/analytics/intents/taxonomy', { taxonomy }),
   /** DATA-8: the CSV download's address (the browser fetches it with the session cookie). */
-  csvUrl: (table: 'dashboard' | 'agents', choice: PeriodChoice) =>
+  csvUrl: (table: 'dashboard' | 'agents' | 'intents', choice: PeriodChoice) =>
     `/api/analytics/${table}${query({ ...params(choice), format: 'csv' })}`,
 }
