@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
+from kefu.analytics.api import router as analytics_router
 from kefu.api import body_limit
 from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
@@ -193,6 +194,7 @@ def create_app(
     app.include_router(router)
     app.include_router(bot_router)
     app.include_router(catalog_router)
+    app.include_router(analytics_router)
     app.include_router(settings_router)
     app.include_router(permission_router)
     app.include_router(offline_router)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
 
+from kefu.analytics.cli import report
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
@@ -32,6 +33,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
 app.add_typer(import_app, name="import")
+app.command("report")(report)
 
 bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)

@@ -18,6 +18,7 @@ from isolation_table import HTTP_CASES
 from PIL import Image
 from sqlalchemy import insert
 
+from kefu.analytics import models as analytics_models
 from kefu.api import models as api_models
 from kefu.api.models import Out
 from kefu.app import create_app
@@ -305,6 +306,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         file_models,
         customer_models,
         search_models,
+        analytics_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -750,6 +752,15 @@ async def _knowledge_base(
     await check.ok(anyone, "GET", "/api/public/shops/{shop_id}/entry", ids=shop_ids)
     stats = await check.ok(owner, "GET", "/api/bot/stats")
     assert stats["faq_clicks"] and stats["by_day"]
+    dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
+    assert dashboard["current"]["conversations"] >= 1
+    await check.ok(owner, "GET", "/api/analytics/agents")
+    await check.ok(owner, "GET", "/api/analytics/targets")
+    await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})
+    await check.ok(owner, "GET", "/api/analytics/intents")
+    taxonomy = await check.ok(owner, "GET", "/api/analytics/intents/taxonomy")
+    body = {"taxonomy": taxonomy["taxonomy"]}
+    await check.ok(owner, "PUT", "/api/analytics/intents/taxonomy", json=body)
 
     spare = await check.ok(
         owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}

@@ -123,6 +123,22 @@ class GroupListOut(Out):
     items: list[GroupOut]
 
 
+class TargetOut(Out):
+    metric: str
+    comparison: Literal["at_most", "below", "at_least"]
+    threshold: float
+
+
+class IntentLeafOut(Out):
+    name: str
+    keywords: list[str]
+
+
+class IntentNodeOut(Out):
+    name: str
+    children: list[IntentLeafOut]
+
+
 class ShopSettingsOut(Out):
     """SET-1: the shop's settings, defaults filled in."""
 
@@ -158,6 +174,13 @@ class ShopSettingsOut(Out):
     )
     summary_required: bool = Field(
         description="CONV-10: a conversation is ended only once its summary is written."
+    )
+    kpi_preset: str = Field(description="DATA-4: feige or xixi, the targets' starting point.")
+    kpi_targets: list[TargetOut] = Field(
+        description="DATA-4: the owner's targets; empty means the preset's."
+    )
+    intent_taxonomy: list[IntentNodeOut] = Field(
+        description="DATA-6: the owner's intent taxonomy; empty means the default one."
     )
 
 

@@ -45,6 +45,11 @@ class ShopSettings:
     rating_forced: bool = False
     # CONV-10: no end without the consultation summary.
     summary_required: bool = False
+    # DATA-4: the preset's targets unless the owner edited them (validated by the analytics).
+    kpi_preset: str = "feige"
+    kpi_targets: tuple[dict[str, Any], ...] = ()
+    # DATA-6: the owner's intent taxonomy; empty means the default one.
+    intent_taxonomy: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.hours  # noqa: B018 -- validates ROUTE-6's values
@@ -89,6 +94,9 @@ class ShopSettings:
             offline_when_nobody_online=bool(data.get("offline_when_nobody_online", False)),
             rating_forced=bool(data.get("rating_forced", False)),
             summary_required=bool(data.get("summary_required", False)),
+            kpi_preset=str(data.get("kpi_preset", "feige")),
+            kpi_targets=tuple(dict(t) for t in data.get("kpi_targets") or ()),
+            intent_taxonomy=tuple(dict(t) for t in data.get("intent_taxonomy") or ()),
         )
 
     @property
