@@ -366,6 +366,7 @@ greetings = Table(
     Column("closing", Text, nullable=True),
 )
 
+
 # Permissions per feature area (ACCT-6): the owner's grants (is_granted true) and revocations
 # (false) where they differ from the account's role defaults, and sub-accounts' requests.
 permission_grants = Table(
@@ -391,6 +392,7 @@ permission_requests = Table(
     Column("decided_by", ForeignKey("accounts.id"), nullable=True),
     Index("ix_permission_requests_shop_id_status", "shop_id", "status"),
 )
+
 
 # OFFL-2: one entry per consumer and shop, however often they write; a later visit reopens it.
 offline_entries = Table(
@@ -490,6 +492,22 @@ api_tokens = Table(
 # storage_key (generated); `name` is the sender's file name, a display string only.
 attachments = Table(
     "attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("uploader", String(20), nullable=False),
+    Column("uploader_id", Id, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("storage_key", String(64), nullable=False, unique=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("thumbnail_mime", String(50), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_attachments_conversation", "conversation_id"),
 )
 
 
@@ -514,23 +532,13 @@ page_views = Table(
     Column("id", Id, primary_key=True),
     Column("shop_id", ForeignKey("shops.id"), nullable=False),
     Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
-    Column("uploader", String(20), nullable=False),
-    Column("uploader_id", Id, nullable=False),
-    Column("kind", String(10), nullable=False),
-    Column("mime", String(100), nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("storage_key", String(64), nullable=False, unique=True),
-    Column("width", Integer, nullable=True),
-    Column("height", Integer, nullable=True),
-    Column("thumbnail_mime", String(50), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Index("ix_attachments_conversation", "conversation_id"),
     Column("url", String(500), nullable=False),
     Column("title", String(200), nullable=False, default=""),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_page_views_conversation_at", "conversation_id", "at"),
 )
+
+
 # History search (DATA-5). PostgreSQL: a trigram GIN index on the message text (pg_trgm), used
 # by `body ILIKE '%words%'` for words of 3 or more characters. SQLite: an FTS5 index with the
 # trigram tokenizer over the same text (external content: it stores no copy of the bodies), kept

@@ -4,7 +4,7 @@ Every rating of a conversation with its source and rated agent (RATE-1, RATE-2, 
 shop's classification tree and each conversation's summary (CONV-10, DESK-2).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kefu.storage.types
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

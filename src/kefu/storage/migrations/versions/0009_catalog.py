@@ -4,7 +4,7 @@ Products gain stock and on-sale; orders gain their lines, status and the paid, s
 received times (API-1). Integration tokens, stored as SHA-256 hashes (API-2).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 00:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kefu.storage.types
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

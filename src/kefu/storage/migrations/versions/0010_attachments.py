@@ -3,7 +3,7 @@
 Pictures and files sent in chats (MSG-1): one row per stored file, bound to its conversation.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-21 00:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import kefu.storage.types
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

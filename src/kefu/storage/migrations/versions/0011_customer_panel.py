@@ -4,7 +4,7 @@ The customer profile per shop and consumer (notes, tags, phone) and the pages a 
 viewed during a conversation, for the workbench's side panel (DESK-5).
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kefu.storage.types
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

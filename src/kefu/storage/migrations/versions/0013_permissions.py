@@ -4,7 +4,7 @@ The owner's grants and revocations of feature areas per sub-account, and sub-acc
 requests for one (ACCT-6).
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-21 00:00:00
 """
 
@@ -18,7 +18,7 @@ import kefu.storage.types
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0013"
-down_revision = "0006"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
