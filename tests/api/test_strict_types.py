@@ -98,6 +98,17 @@ def _session(ids: Ids) -> dict[str, Any]:
 
 CONVERSATION = "/api/conversations/{cid}"
 HTTP_CASES = [
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/analytics/targets",
+        lambda _: {
+            "preset": "feige",
+            "targets": [{"metric": "response_s", "comparison": "at_most", "threshold": 120}],
+        },
+        ("targets", 0, "threshold"),
+        "targets[].threshold",
+    ),
     HttpCase("anyone", "POST", "/api/auth/login", _login, ("shop_id",), "shop_id"),
     HttpCase("anyone", "POST", "/api/auth/login", _login, ("take_over",), "take_over"),
     HttpCase(

@@ -5,6 +5,7 @@ meanwhile appear in the workbench (it syncs in place and reloads its list) and i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -33,10 +34,11 @@ def test_issue_17_1_resync_brings_lost_pushes_to_workbench_and_widget(
                 ws.send(m)
 
         srv.on_message(down)
-        sockets[ws.url.rsplit("/", 1)[-1]] = ws
+        # /ws/staff?shop=1 (ACCT-4) or /ws/consumer
+        sockets[ws.url.rsplit("/", 1)[-1].split("?")[0]] = ws
 
     agent = new_page(base=server.base)
-    agent.route_web_socket("**/ws/staff", handler)
+    agent.route_web_socket(re.compile(r"/ws/staff(\?|$)"), handler)
     login(agent, server, "agent2")
     phone = new_page(width=390, height=844)
     phone.route_web_socket("**/ws/consumer", handler)

@@ -64,7 +64,7 @@ async def search(
 @router.get(
     "/customers/{consumer_id}/orders",
     tags=["customers"],
-    response_model=c.OrderPageOut,
+    response_model=c.CustomerOrderPageOut,
     responses=refusals(401, 404, 422),
 )
 async def orders(

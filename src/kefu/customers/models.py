@@ -54,7 +54,7 @@ class OrderOut(Out):
     ordered_at: datetime
 
 
-class OrderPageOut(Out):
+class CustomerOrderPageOut(Out):
     items: list[OrderOut]
     total: int
 
