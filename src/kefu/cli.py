@@ -238,6 +238,7 @@ def demo(
         host="127.0.0.1",
         port=port,
         data_dir=data_dir,
+        demo_buyer=True,
     )
     settings = _with_secret_key(settings)
     upgrade(settings.database_url)
@@ -255,6 +256,7 @@ def demo(
     table.add_row("start page", base + "/")
     table.add_row("agent workbench", base + "/workbench")
     table.add_row("demo shop (consumer side)", f"{base}/demo/shop?shop={DEMO_SHOP_ID}")
+    table.add_row("demo shop as its VIP buyer", f"{base}/demo/shop?shop={DEMO_SHOP_ID}&buyer=1")
     table.add_row("API docs", base + "/docs")
     for username, name, role, _ in DEMO_ACCOUNTS:
         table.add_row(

@@ -28,6 +28,7 @@ from kefu.storage import shops as shop_store
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed to the person running the demo
 DEMO_SHOP_ID = 1
 DEMO_BUYER_UID = "demo-buyer"
+DEMO_BUYER_NICKNAME = "买家小王"
 
 DEMO_ACCOUNTS = [
     # username, display name, role, group index
@@ -131,7 +132,12 @@ async def _add_catalogue(ctx: Context, shop_id: ShopId) -> None:
     ]
     async with ctx.db.uow() as tx:
         await account_store.add_consumer(
-            tx.conn, shop_id, uid=DEMO_BUYER_UID, nickname="买家小王", is_vip=True, created_at=now
+            tx.conn,
+            shop_id,
+            uid=DEMO_BUYER_UID,
+            nickname=DEMO_BUYER_NICKNAME,
+            is_vip=True,
+            created_at=now,
         )
         await tx.commit()
     batches: list[tuple[Kind, list[dict[str, Any]]]] = [

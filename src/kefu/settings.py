@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path(".kefu")
+    # `kefu demo`: the demo shop's page signs its demo buyer's identity, as a shop's own site
+    # signs its signed-in buyers, so the widget opens as that buyer (never on for a real shop).
+    demo_buyer: bool = False
     allowed_origins: list[str] = Field(default_factory=list)
     # Staff sockets without an Origin header are refused (4403), unless API clients need them.
     allow_staff_sockets_without_origin: bool = False

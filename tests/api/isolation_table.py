@@ -558,6 +558,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
 
 # Public routes name a shop on purpose; each has its own rule, tested one by one.
 PUBLIC_ROUTES: dict[Route, str] = {
+    ("GET", "/api/demo/buyer-identity"): "`kefu demo` only (not_found elsewhere): the demo buyer",
     ("POST", "/api/auth/login"): "credentials belong to one shop: A's account cannot log in to B",
     ("POST", "/api/consumer/session"): "a missing shop is not_found; A's token is no key to B",
     ("GET", "/api/public/shops/{shop_id}"): "public data only; a missing shop is not_found",

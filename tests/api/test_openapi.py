@@ -180,6 +180,7 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     public |= {("GET", "/api/consumer/orders")}  # the consumer's token (ENTRY-3)
     public |= {("GET", "/healthz"), ("GET", "/readyz")}
     public |= {("GET", "/api/auth/session")}  # ACCT-4: answers signed-out pages too
+    public |= {("GET", "/api/demo/buyer-identity")}  # `kefu demo` only: its demo buyer
     # MSG-1: the widget's consumer sends and reads files with its token, in a header.
     public |= {route for route in _operations(doc) if route[1].startswith("/api/consumer/")}
     assert staff == _operations(doc).keys() - public

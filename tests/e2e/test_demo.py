@@ -78,3 +78,33 @@ def test_widget_never_says_the_bot_serves_when_it_is_off(
     expect(phone.get_by_text("智能助手")).to_have_count(0)
     assert watch.dialogs == []
     assert watch.errors == []
+
+
+def test_acct_1_demo_shop_opens_the_widget_as_its_signed_in_vip_buyer(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
+    """Issue 10: the demo buyer has a shop-signed identity, so the widget opened from the demo
+    shop's page chats as 买家小王 (VIP, with orders), and the agent's workbench shows them."""
+    agent = server.staff("agent2", limit=5)
+    page = new_page()
+    page.goto(f"{server.base}/demo/shop?shop=1")
+    page.get_by_test_id("buyer-sign-in").click()
+    expect(page.get_by_test_id("buyer-sign-out")).to_be_visible()
+    page.get_by_test_id("kefu-launcher").click()
+    widget = page.frame_locator("[data-testid=kefu-frame]")
+    widget.get_by_test_id("request-human").click()
+    field(widget, "widget-input").fill("我的订单什么时候发货")
+    widget.get_by_test_id("widget-send").click()
+    expect(widget.locator("[data-testid=message][data-sender=consumer]")).to_have_count(1)
+
+    mine: list[dict[str, Any]] = []
+    for _ in range(50):
+        mine = agent.get("/api/conversations", params={"scope": "mine"}).json()["items"]
+        if mine:
+            break
+        page.wait_for_timeout(100)
+    (conversation,) = mine
+    assert conversation["consumer"]["nickname"] == "买家小王"
+    assert conversation["consumer"]["is_vip"] is True
+    assert watch.errors == []
+    agent.close()

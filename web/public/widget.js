@@ -2,7 +2,8 @@
  * kefu embeddable chat loader (API-1).
  *   <script src="https://kefu.example/widget.js" data-shop="1"></script>
  * adds a floating chat button; window.kefu.open({product: {...}}) or ({order: {...}}) opens the
- * chat with that context. Optional attributes: data-label (button text), data-hide-button.
+ * chat with that context. Optional attributes: data-label (button text), data-hide-button, data-identity (a
+ * buyer the shop's site signed in: {"uid", "nickname", "ts", "sig"} as JSON, see docs/protocol.md).
  */
 (function () {
   'use strict';
@@ -66,6 +67,9 @@
     if (ctx && ctx.source) source = ctx.source;
     params.set('source', source);
     params.set('page', location.href);
+    // A buyer the shop's site signed in: data-identity='{"uid","nickname","ts","sig"}'.
+    var identity = script && script.getAttribute('data-identity');
+    if (identity) params.set('identity', identity);
     return origin + '/widget?' + params.toString();
   }
 

@@ -327,6 +327,15 @@ class ConsumerSessionOut(Out):
     consumer: SessionConsumerOut
 
 
+class SignedIdentityOut(Out):
+    """A consumer identity signed with the shop's secret, for `POST /api/consumer/session`."""
+
+    uid: str
+    nickname: str
+    ts: int
+    sig: str
+
+
 class DemoOrderOut(Out):
     order_no: str
     title: str

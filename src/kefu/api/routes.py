@@ -28,6 +28,7 @@ from kefu.domain.ids import GroupId
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus, Role
 from kefu.gateway.protocol import MAX_SEQ
+from kefu.seed import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID
 from kefu.services import accounts, audit, conversations, messages, presence, shops, transfers
 from kefu.services import staff as staff_service
 from kefu.services.accounts import NewAccount
@@ -532,6 +533,25 @@ async def consumer_session(body: s.ConsumerSessionIn, request: Request) -> JsonO
     )
     return JsonOut(
         {"token": session.token, "consumer": {"uid": session.uid, "nickname": session.nickname}}
+    )
+
+
+@router.get(
+    "/demo/buyer-identity",
+    tags=["consumer"],
+    response_model=m.SignedIdentityOut,
+    responses=refusals(404),
+)
+async def demo_buyer_identity(request: Request) -> JsonOut:
+    """`kefu demo` only: the demo shop's page signs its demo buyer (VIP, with orders) as a
+    shop's own site signs its signed-in buyers; `not_found` on any other server."""
+    ctx = ctx_of(request)
+    if not ctx.settings.demo_buyer:
+        raise errors.NotFound(kind="route")
+    return JsonOut(
+        await accounts.signed_identity(
+            ctx, DEMO_SHOP_ID, uid=DEMO_BUYER_UID, nickname=DEMO_BUYER_NICKNAME
+        )
     )
 
 

@@ -457,6 +457,20 @@ def identity_signature(secret: str, uid: str, nickname: str, ts: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+async def signed_identity(
+    ctx: Context, shop_id: int, *, uid: str, nickname: str
+) -> dict[str, str | int]:
+    """The identity a shop's own site would sign for its signed-in buyer (the demo shop's site
+    is kefu itself, so it signs for its demo buyer); NotFound for no such shop."""
+    async with ctx.db.read() as tx:
+        secret = await shop_store.shop_secret(tx.conn, shop_id)
+    if secret is None:
+        raise errors.NotFound(kind="shop")
+    ts = int(ctx.clock.now().timestamp())
+    sig = identity_signature(secret, uid, nickname, ts)
+    return {"uid": uid, "nickname": nickname, "ts": ts, "sig": sig}
+
+
 async def consumer_profile(ctx: Context, consumer: ConsumerActor) -> dict[str, str]:
     """The consumer's public identity, as the widget shows it."""
     async with ctx.db.read() as tx:

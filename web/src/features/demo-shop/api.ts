@@ -1,5 +1,6 @@
 import { http } from '@/common/http'
 import type { Order, Product } from '@/common/types'
+import type { SignedIdentity } from '@/features/widget/api'
 
 export interface PublicShop {
   id: number
@@ -10,4 +11,6 @@ export interface PublicShop {
 
 export const shopApi = {
   get: (shopId: number) => http.get<PublicShop>(`/api/public/shops/${shopId}`),
+  /** `kefu demo` only: the demo buyer's identity, signed as the shop's own site would. */
+  demoBuyer: () => http.get<SignedIdentity>('/api/demo/buyer-identity'),
 }

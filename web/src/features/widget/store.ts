@@ -5,7 +5,7 @@ import type { ChatItem, Conversation, Entry, Feedback, Message } from '@/common/
 import { describeError } from '@/common/errors'
 import { ApiError } from '@/common/http'
 import { useMessagesStore } from '@/features/messages/store'
-import { widgetApi, type PublicEntry } from './api'
+import { widgetApi, type PublicEntry, type SignedIdentity } from './api'
 
 const TYPING_EVERY_MS = 300
 
@@ -20,6 +20,8 @@ export const useWidgetStore = defineStore('widget', () => {
   const msgs = useMessagesStore()
   const shopId = ref(0)
   const token = ref<string | null>(null)
+  /** The buyer the shop's site signed in, if any: the chat is theirs, not an anonymous one. */
+  let identity: SignedIdentity | null = null
   const nickname = ref('')
   const conversation = ref<Conversation | null>(null)
   const conversationIds = ref<number[]>([])
@@ -47,13 +49,13 @@ export const useWidgetStore = defineStore('widget', () => {
   const live = computed(() => !!conversation.value && conversation.value.state !== 'ended')
 
   function tokenKey(): string {
-    return `kefu.consumer.${shopId.value}`
+    return identity ? `kefu.consumer.${shopId.value}.${identity.uid}` : `kefu.consumer.${shopId.value}`
   }
 
   async function ensureToken(forceNew = false): Promise<void> {
     if (!forceNew) token.value = localStorage.getItem(tokenKey())
     if (!token.value || forceNew) {
-      const res = await widgetApi.session(shopId.value)
+      const res = await widgetApi.session(shopId.value, identity)
       token.value = res.token
       nickname.value = res.consumer?.nickname ?? ''
       localStorage.setItem(tokenKey(), res.token)
@@ -76,8 +78,9 @@ export const useWidgetStore = defineStore('widget', () => {
     }
   }
 
-  async function start(shop: number, e: Entry): Promise<void> {
+  async function start(shop: number, e: Entry, signed: SignedIdentity | null = null): Promise<void> {
     shopId.value = shop
+    identity = signed
     entry.value = e
     void widgetApi
       .entry(shop)
