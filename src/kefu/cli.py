@@ -229,7 +229,8 @@ def demo(
 ) -> None:
     """Seed a demo shop, serve it on 127.0.0.1 and print the URLs and logins."""
     from kefu.app import build_runtime
-    from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
+    from kefu.demo import DEMO_SHOP_ID
+    from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
     from kefu.storage.migrate import upgrade
 
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from kefu.bot import service as bot_service
 from kefu.bot.cache import KbCache
 from kefu.catalog import service as catalog
 from kefu.catalog.importer import Kind
+from kefu.demo import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
@@ -26,9 +27,6 @@ from kefu.storage import phrases as phrase_store
 from kefu.storage import shops as shop_store
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed to the person running the demo
-DEMO_SHOP_ID = 1
-DEMO_BUYER_UID = "demo-buyer"
-DEMO_BUYER_NICKNAME = "买家小王"
 
 DEMO_ACCOUNTS = [
     # username, display name, role, group index

@@ -777,6 +777,7 @@ async def _refusals(
 ) -> None:
     """Refusals carry the error model too, whichever layer refuses."""
     await check.refused(anyone, "GET", "/api/me", 401)
+    await check.refused(anyone, "GET", "/api/demo/buyer-identity", 404)  # `kefu demo` only
     login = {"shop_id": shop.shop_id, "username": "alice", "password": PASSWORD}
     await check.refused(anyone, "POST", "/api/auth/login", 409, json=login)
     await check.refused(anyone, "POST", "/api/auth/login", 422, json={**login, "shop_id": 0})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from kefu.seed import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID
+from kefu.demo import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID
 from support import make_shop, running_server
 
 

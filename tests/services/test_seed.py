@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from kefu.bot.cache import KbCache
 from kefu.bot.service import decide
+from kefu.demo import DEMO_SHOP_ID
 from kefu.domain.ids import ShopId
-from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_SHOP_ID, seed_demo
+from kefu.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from kefu.services import views
 from kefu.services.accounts import login
 from kefu.services.context import Context, presence_window

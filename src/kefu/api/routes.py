@@ -24,11 +24,11 @@ from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
 from kefu.catalog import service as catalog
 from kefu.catalog.domain import CardKind
+from kefu.demo import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID
 from kefu.domain.ids import GroupId
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus, Role
 from kefu.gateway.protocol import MAX_SEQ
-from kefu.seed import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID
 from kefu.services import accounts, audit, conversations, messages, presence, shops, transfers
 from kefu.services import staff as staff_service
 from kefu.services.accounts import NewAccount
