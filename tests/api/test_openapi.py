@@ -340,7 +340,8 @@ async def _public_goods(srv: Server, shop_id: int) -> None:
 
 
 async def test_api_2_real_answers_validate_against_the_declared_models(db_url: str) -> None:
-    async with running_server(db_url) as srv:
+    # As `kefu demo` serves, so that the demo buyer's identity answers too (shop 1 is the demo's).
+    async with running_server(db_url, demo_buyer=True) as srv:
         shop = await make_shop(
             srv.db,
             groups=2,
@@ -369,6 +370,8 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _refusals(check, shop, alice, anyone)
             await check.ok(anyone, "GET", "/api/auth/session")
             await check.ok(alice, "GET", "/api/auth/session")
+            assert shop.shop_id == 1
+            await check.ok(anyone, "GET", "/api/demo/buyer-identity")
             await _offline(check, srv, shop, owner, alice)
             await check.ok(anyone, "GET", "/healthz")
             await check.ok(anyone, "GET", "/readyz")
@@ -777,7 +780,6 @@ async def _refusals(
 ) -> None:
     """Refusals carry the error model too, whichever layer refuses."""
     await check.refused(anyone, "GET", "/api/me", 401)
-    await check.refused(anyone, "GET", "/api/demo/buyer-identity", 404)  # `kefu demo` only
     login = {"shop_id": shop.shop_id, "username": "alice", "password": PASSWORD}
     await check.refused(anyone, "POST", "/api/auth/login", 409, json=login)
     await check.refused(anyone, "POST", "/api/auth/login", 422, json={**login, "shop_id": 0})
