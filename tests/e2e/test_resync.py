@@ -25,12 +25,13 @@ def test_issue_17_1_resync_brings_lost_pushes_to_workbench_and_widget(
     sockets: dict[str, WebSocketRoute] = {}  # the newest, by path
 
     def handler(ws: WebSocketRoute) -> None:
-        """Between page and server: while the fan-out is off, pushed messages are lost."""
+        """Between page and server: while the fan-out is off, pushed messages are lost, and so
+        are conversation updates (whose newest seq would let the page notice the gap itself)."""
         srv = ws.connect_to_server()
         ws.on_message(srv.send)
 
         def down(m: str | bytes) -> None:
-            if fan_out["on"] or json.loads(m).get("type") != "message":
+            if fan_out["on"] or json.loads(m).get("type") not in ("message", "conversation"):
                 ws.send(m)
 
         srv.on_message(down)
