@@ -75,9 +75,12 @@ def test_conv_10_owner_edits_the_tree_and_forces_ratings_on_the_settings_page(
     expect(owner.locator(".el-message--success")).to_be_visible()
 
     api = server.staff("agent2", online=False)
-    settings = api.get("/api/shop/settings").json()
+    try:
+        settings = api.get("/api/shop/settings").json()
+        tree = api.get("/api/summary-categories").json()
+    finally:
+        api.close()
     assert settings["rating_forced"] is True
-    tree = api.get("/api/summary-categories").json()
     assert [n["name"] for n in tree["nodes"]][-1] == "物流"
     assert watch.errors == []
     assert watch.missing_keys == []
