@@ -14,7 +14,7 @@ from .conftest import Server, Watch, login
 pytestmark = pytest.mark.e2e
 
 
-def test_rate_1_agent_invites_consumer_rates_and_the_header_shows_it(
+def test_rate_1_desk_7_agent_invites_consumer_rates_and_the_header_shows_it(
     server: Server, new_page: Any, watch: Watch
 ) -> None:
     agent = new_page(base=server.base)
