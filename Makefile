@@ -42,10 +42,19 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event
-# loop running for the whole session, which the asyncio tests must not share.
+# loop running for the whole session, which the asyncio tests must not share. The two processes
+# run side by side (the browser tests mostly wait on the browser and the server they start);
+# each one's output is printed when both are done, and either failing fails the target.
+PYTEST := KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider --durations=15
+LOGS := test-artifacts/logs
+
 pytest: install services browser
-	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/e2e
-	KEFU_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e
+	@mkdir -p $(LOGS)
+	@( $(PYTEST) tests/e2e > $(LOGS)/browser.log 2>&1; echo $$? > $(LOGS)/browser.rc ) & \
+	$(PYTEST) --ignore=tests/e2e > $(LOGS)/core.log 2>&1; echo $$? > $(LOGS)/core.rc; wait; \
+	echo "== tests (non-browser)"; cat $(LOGS)/core.log; \
+	echo "== browser tests"; cat $(LOGS)/browser.log; \
+	test "$$(cat $(LOGS)/core.rc)" = 0 && test "$$(cat $(LOGS)/browser.rc)" = 0
 
 test: lint typecheck pytest
 	@echo "screenshots: $(CURDIR)/test-artifacts/screenshots"
