@@ -24,6 +24,7 @@ from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.permission_routes import router as permission_router
+from kefu.api.request_ids import RequestIds
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -190,6 +191,7 @@ def create_app(
         max_bytes=settings.http_max_body_bytes,
         self_bounded=SELF_BOUNDED_PATHS,
     )
+    app.add_middleware(RequestIds)  # outermost: refusals of the body limit carry the id too
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(bot_router)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
 
+from kefu import logs
 from kefu.analytics.cli import report
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
@@ -87,6 +88,7 @@ def run_server(settings: Settings) -> None:
             markup=False,
             soft_wrap=True,
         )
+    logs.configure(json=settings.log_json)
     app = create_app(settings)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # generations, and collect less often, so that full collections don't stall sockets.
@@ -101,6 +103,7 @@ def run_server(settings: Settings) -> None:
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
         log_level="warning",
+        log_config=None,  # logs.configure set the handlers: uvicorn keeps them
         lifespan="on",
     )
     server = DrainingServer(config, drain=app.state.runtime.drain)

@@ -66,7 +66,11 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_busy_timeout_s: float = Field(default=30.0, gt=0)
     db_idle_in_transaction_timeout_s: float = Field(default=60.0, gt=0)
+    # One JSON object per log line (with the request id), for log collectors; `kefu serve`.
     log_json: bool = False
+    # GET /metrics (Prometheus): with a token, callers must send `Authorization: Bearer TOKEN`;
+    # without one, only callers on this machine's loopback are answered.
+    metrics_token: str | None = None
     # Rate limits (docs/protocol.md, Rate limits), in the `limits` notation: "N/period", several
     # joined by ";" (each must hold), or "off". Counted in Redis when redis_url is set.
     rate_consumer_messages: str = "20/10 seconds;60/minute"  # per conversation

@@ -554,6 +554,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/customers/search"): "searches the session's shop's consumers and orders",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
+    ("GET", "/metrics"): "the operator's: loopback or the metrics token, never a session",
 }
 
 # Public routes name a shop on purpose; each has its own rule, tested one by one.

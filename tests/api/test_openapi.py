@@ -179,6 +179,7 @@ def test_api_2_staff_routes_are_secured_by_the_session_cookie() -> None:
     public |= {("POST", "/api/auth/login"), ("POST", "/api/consumer/session")}
     public |= {("GET", "/api/consumer/orders")}  # the consumer's token (ENTRY-3)
     public |= {("GET", "/healthz"), ("GET", "/readyz")}
+    public |= {("GET", "/metrics")}  # the operator's: loopback or its own token
     public |= {("GET", "/api/auth/session")}  # ACCT-4: answers signed-out pages too
     public |= {("GET", "/api/demo/buyer-identity")}  # `kefu demo` only: its demo buyer
     # MSG-1: the widget's consumer sends and reads files with its token, in a header.
@@ -374,6 +375,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await check.ok(anyone, "GET", "/api/demo/buyer-identity")
             await _offline(check, srv, shop, owner, alice)
             await check.ok(anyone, "GET", "/healthz")
+            await check.download(anyone, "/metrics")  # the test's client is on the loopback
             await check.ok(anyone, "GET", "/readyz")
             await check.ok(alice, "POST", "/api/auth/logout")
         # Every operation of the document was called and its answer validated.

@@ -15,7 +15,7 @@ import structlog
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from kefu import errors
+from kefu import errors, telemetry
 from kefu.api.deps import client_ip, origin_allowed, runtime, staff_from_connection
 from kefu.api.errors import error_frame, validation_error
 from kefu.bot import replies as bot_replies
@@ -232,6 +232,7 @@ async def staff_socket(websocket: WebSocket) -> None:
     # Subscribe before answering `ready`, so nothing falls between catch-up and live (MSG-2).
     await rt.hub.listen(connection, topics)
     connection.start()
+    telemetry.CONNECTIONS.labels(kind="staff").inc()
     try:
         try:
             await socket_opened(rt.ctx, staff)  # PRES-1; balanced by socket_closed below
@@ -244,6 +245,7 @@ async def staff_socket(websocket: WebSocket) -> None:
             websocket, connection, p.STAFF_FRAMES, lambda f: _staff_frame(websocket, staff, f)
         )
     finally:
+        telemetry.CONNECTIONS.labels(kind="staff").dec()
         await rt.hub.forget(connection)
         await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
@@ -304,6 +306,7 @@ async def consumer_socket(websocket: WebSocket) -> None:
     connection = Connection(websocket)
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
     connection.start()
+    telemetry.CONNECTIONS.labels(kind="consumer").inc()
     try:
         try:
             view = await conversations.current_conversation(rt.ctx, consumer)
@@ -327,6 +330,7 @@ async def consumer_socket(websocket: WebSocket) -> None:
             lambda f: _consumer_frame(websocket, consumer, f),
         )
     finally:
+        telemetry.CONNECTIONS.labels(kind="consumer").dec()
         await rt.hub.forget(connection)
         await connection.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from kefu import errors
+from kefu import errors, telemetry
 from kefu.domain.conversation import (
     OPEN_STATES,
     SPEAKING_ROLES,
@@ -167,10 +168,14 @@ class MessageWriter:
         ctx = self._ctx
         now = ctx.clock.now()
         published: list[tuple[MessageView, list[str]]] = []
+        started = time.perf_counter()
         async with ctx.db.uow() as tx:
             plan = await _plan(tx.conn, batch, now)
             published = await _append(tx.conn, plan, now)
             await tx.commit()
+        telemetry.writer_batch(len(batch), time.perf_counter() - started)
+        for view, _ in published:
+            telemetry.MESSAGES.labels(sender=view.sender).inc()
         for repeat, original in plan.repeats:
             plan.outcomes[repeat] = plan.outcomes[original]
         for _, future in batch:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from kefu import telemetry
 from kefu.domain import routing
 from kefu.domain.conversation import ParticipantRole
 from kefu.domain.ids import GroupId
@@ -57,6 +58,10 @@ async def assign_waiting(
         tx.conn, shop_id, plan, now, holder_role=ParticipantRole.HOLDER, cause="routing"
     )
     served = [a.conversation_id for a in plan]
+    requested = {q.conversation_id: q.human_requested_at for q in queue}
+    waits = [now - requested[c] for c in served if c in requested]
+    if waits:
+        tx.on_commit(lambda: _observe_waits(waits))
     await offline_store.mark_served(tx.conn, shop_id, served, now)  # OFFL-3
     await greetings.post_welcomes(
         tx.conn,
@@ -67,6 +72,10 @@ async def assign_waiting(
         groups=groups,
     )
     return [a.conversation_id for a in plan]
+
+
+async def _observe_waits(waits: list[timedelta]) -> None:
+    telemetry.assignment_waits(waits)
 
 
 async def drain(ctx: Context, shop_id: int, *, freed_capacity: bool = True) -> list[int]:
@@ -125,6 +134,12 @@ async def _assign_queued(
         views = await conversation_views(tx.conn, assigned, now=now)
         await tx.commit()
     return views
+
+
+async def queue_lengths(ctx: Context) -> dict[int, int]:
+    """Consumers waiting per shop, for the operator's metrics."""
+    async with ctx.db.read() as tx:
+        return await store.queue_lengths(tx.conn)
 
 
 async def sweep_queues(ctx: Context) -> list[int]:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import exc as sa_exc
 
+from kefu import telemetry
 from kefu.errors import KefuError, StorageUnavailable
 
 # PostgreSQL SQLSTATEs of a passing condition: connection exceptions (08), insufficient
@@ -52,7 +53,10 @@ _DRIVER_CONNECTION_ERRORS = frozenset(
 def translate(error: BaseException) -> StorageUnavailable | None:
     """The outage `error` means, or None when it is not one."""
     cause = outage_cause(error)
-    return StorageUnavailable(cause=cause) if cause is not None else None
+    if cause is None:
+        return None
+    telemetry.DATABASE_ERRORS.labels(cause=cause).inc()
+    return StorageUnavailable(cause=cause)
 
 
 def outage_cause(error: BaseException) -> str | None:

@@ -110,6 +110,18 @@ async def queued(conn: AsyncConnection, shop_id: int) -> list[Waiting]:
     ]
 
 
+async def queue_lengths(conn: AsyncConnection) -> dict[int, int]:
+    """Consumers waiting per shop, for the shops where someone waits (one probe of the
+    (shop, state) index per shop, never a scan of all conversations)."""
+    waiting = (
+        select(func.count())
+        .where(_c.shop_id == t.shops.c.id, _c.state == ConversationState.QUEUED)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(select(t.shops.c.id, waiting))
+    return {int(shop_id): int(count) for shop_id, count in rows if count}
+
+
 async def shops_with_queue(conn: AsyncConnection) -> list[int]:
     queued = select(_c.id).where(_c.shop_id == t.shops.c.id, _c.state == ConversationState.QUEUED)
     return list((await conn.scalars(select(t.shops.c.id).where(queued.exists()))).all())
