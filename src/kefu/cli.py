@@ -21,6 +21,7 @@ from kefu.analytics.cli import report
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
+from kefu.bench import idle as bench_idle
 from kefu.bench import routing as bench_routing
 from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
@@ -41,6 +42,7 @@ bench_app.command("calibrate")(bench_calibrate.command)
 bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
 bench_app.command("search")(bench_search.command)
+bench_app.command("idle")(bench_idle.command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)
@@ -102,6 +104,7 @@ def run_server(settings: Settings) -> None:
         ws_max_size=settings.ws_max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         log_level="warning",
         log_config=None,  # logs.configure set the handlers: uvicorn keeps them
         lifespan="on",

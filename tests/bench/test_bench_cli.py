@@ -1,5 +1,6 @@
-"""`kefu bench routing` and `kefu bench gateway` at tiny sizes, as a user runs them: their JSON
-line carries the documented figures, nothing is lost, and ROUTE-7 holds across processes."""
+"""`kefu bench routing`, `kefu bench gateway` and `kefu bench idle` at tiny sizes, as a user
+runs them: their JSON line carries the documented figures, nothing is lost, and ROUTE-7 holds
+across processes."""
 
 from __future__ import annotations
 
@@ -89,3 +90,30 @@ def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str) -> None:
     assert figures["ratio_to_bare"] == pytest.approx(
         figures["saturation_per_s"] / figures["bare_saturation_per_s"]
     )
+
+
+IDLE_KEYS = {
+    "consumer_kib",
+    "staff_kib",
+    "bare_kib",
+    "consumer_ratio",
+    "staff_ratio",
+    "consumer_deflate_ratio",
+    "staff_deflate_ratio",
+}
+
+
+@pytest.mark.slow
+def test_ops_bench_idle_weighs_kefus_sockets_against_bare_ones() -> None:
+    figures = _bench(
+        "idle", "--consumers", "60", "--staff", "20", "--warm-up", "5", "--settle-s", "0.3"
+    )
+    assert figures.keys() >= IDLE_KEYS
+    assert figures["consumers"] == 60 and figures["staff"] == 20
+    for suffix in ("", "_deflate"):
+        assert figures[f"bare_kib{suffix}"] > 0
+        for kind in ("consumer", "staff"):
+            assert figures[f"{kind}_kib{suffix}"] > 0
+            assert figures[f"{kind}{suffix}_ratio"] == pytest.approx(
+                figures[f"{kind}_kib{suffix}"] / figures[f"bare_kib{suffix}"]
+            )

@@ -3,19 +3,25 @@ free port, the rich table and the closing JSON line. It measures nothing itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import multiprocessing
 import queue
 import secrets
 import socket
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import typer
 from argon2 import PasswordHasher
 from rich.console import Console
@@ -160,3 +166,38 @@ async def seed_shop(
     for i, (account_id, username) in enumerate(zip(ids, usernames, strict=True)):
         by_group[i % groups].append((int(account_id), username))
     return BenchShop(int(shop.id), [int(g) for g in group_ids], by_group, shop.secret)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    command: list[str], port: int, env: dict[str, str], log: Path
+) -> AsyncIterator[int]:
+    """Run a server `command` listening on `port` until the block ends; yields its pid once
+    /healthz-or-anything answers HTTP on the port. Its output goes to `log`."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            await _wait_ready(process, port, log)
+            yield process.pid
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _wait_ready(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline and process.returncode is None:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return
+            await asyncio.sleep(0.1)
+    tail = (await asyncio.to_thread(log.read_text))[-2000:]
+    raise RuntimeError(f"the server did not start:\n{tail}")
