@@ -27,6 +27,7 @@ from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
 from kefu.catalog.cli import import_app
 from kefu.settings import Settings, with_secret_key
+from kefu.simulation.cli import command as simulate_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kefu customer-service IM.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (--json ends with one JSON line).")
@@ -43,6 +44,7 @@ bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
 bench_app.command("search")(bench_search.command)
 bench_app.command("idle")(bench_idle.command)
+app.command("simulate")(simulate_command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)

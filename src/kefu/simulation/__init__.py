@@ -1,0 +1,1 @@
+"""Simulated shop days: pickup, waits and the agents a target needs (issue 16)."""
