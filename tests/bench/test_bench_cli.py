@@ -21,6 +21,8 @@ ROUTING_KEYS = {
     "over_limit",
     "lost",
     "assignments_per_s",
+    "bulk_assignments_per_s",
+    "tail_assignments_per_s",
     "p99_assign_ms",
 }
 GATEWAY_KEYS = {
@@ -63,6 +65,8 @@ def test_route_7_bench_routing_drains_without_double_or_over_limit(db_url: str) 
     # Every request was assigned once; the ended ones freed the slots the rest took.
     assert figures["assigned"] == figures["requests"] - figures["queued"]
     assert figures["assignments_per_s"] > 0
+    # 10 agents × limit 16 take the bulk; the other 40 wait for ends (the tail).
+    assert figures["bulk_assignments_per_s"] > 0 and figures["tail_assignments_per_s"] > 0
 
 
 def test_route_7_replay_finds_an_agent_over_its_limit_and_a_double_assignment() -> None:

@@ -11,7 +11,9 @@ is decided under the shop lock against loads read from the database, so the proc
 exactly as serving processes would.
 
 Figures: `assignments_per_s` is assignment events over the wall time from the moment every
-worker is ready until the last one sees an empty queue. `p99_assign_ms` is the 99th percentile
+worker is ready until the last one sees an empty queue; `bulk_assignments_per_s` the rate while
+the agents' initial capacity (agents × limit) fills, `tail_assignments_per_s` the rate after,
+when every assignment waits for a conversation to end. `p99_assign_ms` is the 99th percentile
 of one routing call's latency as the worker sees it — a `drain` or an `end_conversation`
 call, waiting for the shop lock included. `over_limit` replays the assigned and ended events of
 each agent in the order the database recorded them (event id: every such row is written under
@@ -29,7 +31,7 @@ import random
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -157,8 +159,11 @@ async def benchmark(
                 for i in range(processes)
             ]
             progress.print(f"routing: draining {requests} requests over {processes} processes")
-            elapsed, reports = await asyncio.to_thread(_run_workers, configs)
+            started, elapsed, reports = await asyncio.to_thread(_run_workers, configs)
             checks = await _check(database, shop.shop_id, limit)
+            bulk, tail = await _phases(
+                database, shop.shop_id, capacity=agents * limit, started=started, elapsed=elapsed
+            )
         finally:
             if database is not None:
                 await database.dispose()
@@ -173,6 +178,8 @@ async def benchmark(
         "over_limit": checks["over_limit"],
         "lost": checks["lost"],
         "assignments_per_s": checks["assigned"] / elapsed if elapsed > 0 else 0.0,
+        "bulk_assignments_per_s": bulk,
+        "tail_assignments_per_s": tail,
         "p99_assign_ms": percentile(calls, 99),
         "p50_assign_ms": percentile(calls, 50),
         "ended": checks["ended"],
@@ -238,7 +245,7 @@ async def _enqueue(db: Database, shop_id: int, group_id: int, n: int, now: datet
         await tx.commit()
 
 
-def _run_workers(configs: list[WorkerConfig]) -> tuple[float, list[WorkerReport]]:
+def _run_workers(configs: list[WorkerConfig]) -> tuple[datetime, float, list[WorkerReport]]:
     """Start the workers, release them together, and wait for their reports (blocking)."""
     mp = multiprocessing.get_context("spawn")
     barrier = mp.Barrier(len(configs) + 1)
@@ -255,7 +262,8 @@ def _run_workers(configs: list[WorkerConfig]) -> tuple[float, list[WorkerReport]
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
-    return max(r.finished_at for r in reports) - started, sorted(reports, key=lambda r: r.index)
+    elapsed = max(r.finished_at for r in reports) - started
+    return datetime.fromtimestamp(started, UTC), elapsed, sorted(reports, key=lambda r: r.index)
 
 
 def _worker_main(
@@ -361,6 +369,30 @@ async def _own_assigned(
             )
         ).all()
     return rng.choice(ids) if ids else None
+
+
+async def _phases(
+    db: Database, shop_id: int, *, capacity: int, started: datetime, elapsed: float
+) -> tuple[float, float]:
+    """Assignments per second while the agents' initial capacity fills (the bulk: the first
+    `capacity` assignments) and afterwards, when each needs a conversation to end first (the
+    tail). An assignment event carries the time its routing pass began, so the bulk lasts from
+    the start line to the first tail pass, and the tail from there to the last pass."""
+    e = t.conversation_events.c
+    async with db.read() as tx:
+        times = (
+            await tx.conn.scalars(
+                select(e.at).where(e.shop_id == shop_id, e.kind == "assigned").order_by(e.id)
+            )
+        ).all()
+    if len(times) <= capacity:
+        return (len(times) / elapsed if elapsed > 0 else 0.0), 0.0
+    first_tail = times[capacity]
+    bulk_s = (first_tail - started).total_seconds()
+    tail_s = (times[-1] - first_tail).total_seconds()
+    bulk = capacity / bulk_s if bulk_s > 0 else 0.0
+    tail = (len(times) - capacity) / tail_s if tail_s > 0 else 0.0
+    return bulk, tail
 
 
 async def _check(db: Database, shop_id: int, limit: int) -> dict[str, int]:
