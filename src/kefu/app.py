@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
@@ -205,8 +206,8 @@ def create_app(
     app.include_router(files_router)
     app.include_router(customers_router)
     app.include_router(search_router)
-    app.add_api_websocket_route("/ws/staff", staff_socket)
-    app.add_api_websocket_route("/ws/consumer", consumer_socket)
+    app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
+    app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
