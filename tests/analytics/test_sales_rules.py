@@ -96,12 +96,8 @@ def test_data_7_amounts_that_are_not_numbers_count_as_nothing() -> None:
 
 
 @given(
-    st.lists(
-        st.tuples(st.integers(1, 6), st.integers(1, 3), st.integers(0, 47)), max_size=20
-    ),
-    st.lists(
-        st.tuples(st.integers(1, 6), st.integers(0, 900), st.integers(-600, 47)), max_size=20
-    ),
+    st.lists(st.tuples(st.integers(1, 6), st.integers(1, 3), st.integers(0, 47)), max_size=20),
+    st.lists(st.tuples(st.integers(1, 6), st.integers(0, 900), st.integers(-600, 47)), max_size=20),
 )
 def test_data_7_agents_add_up_to_the_shop_and_the_rate_stays_a_share(
     services: list[tuple[int, int, int]], orders: list[tuple[int, int, int]]

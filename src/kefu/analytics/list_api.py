@@ -16,6 +16,7 @@ from kefu.analytics import list_service as service
 from kefu.analytics.api import _csv, _documented
 from kefu.analytics.list_models import ConversationListOut, SalesOut
 from kefu.api.deps import ctx_of, current_staff
+from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
 from kefu.api.schemas import MAX_ID
 from kefu.services.context import Context, Staff
@@ -42,7 +43,7 @@ SALES_COLUMNS = (
 @router.get(
     "/conversations",
     response_class=Response,
-    responses=_documented(ConversationListOut, "conversations"),
+    responses={**_documented(ConversationListOut, "conversations"), **refusals(404)},
 )
 async def conversations(
     staff: StaffDep,
