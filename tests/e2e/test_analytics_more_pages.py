@@ -121,4 +121,11 @@ def test_data_5_data_7_list_filter_transcript_sales_card_and_csv(
     assert shop_today["day"] == view["day"] and shop_today["agent_id"] == ""
     assert shop_today["served"] == str(view["current"]["served"])
     assert shop_today["sales"] == view["current"]["sales"]
+
+    # In English too, with every key translated.
+    page.get_by_test_id("lang-en-US").click()
+    expect(sales.get_by_test_id("figure-sales-served")).to_contain_text("Served")
+    expect(sales.get_by_test_id("figure-sales-served")).to_contain_text("Yesterday")
+    page.get_by_test_id("menu-conversations").click()
+    expect(listing.get_by_test_id("convlist-rating").first).to_contain_text("Rated by the buyer")
     assert watch.missing_keys == [] and watch.errors == []

@@ -79,7 +79,8 @@ def sales_day(
     - served consumers: those a human served (was assigned or transferred their conversation)
       during the day; a consumer counts once, at the first time they were served that day;
     - paying consumers and sales: served consumers who paid (`paid_at`) later the same day, at
-      or after that first service, and the sum of those orders' amounts;
+      or after that first service, and the sum of those orders' amounts (what was paid that
+      day: a later refund or cancellation is not subtracted);
     - inquiring consumers: served consumers with no order in this shop (`ordered_at`) in the
       21 days before that first service;
     - conversion rate = paying / inquiring consumers, where the paying are counted among the
