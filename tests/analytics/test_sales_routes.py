@@ -177,6 +177,7 @@ async def test_data_7_sales_are_the_shops_own_and_for_supervising_roles(db_url: 
         stranger = await srv.staff(other.shop_id, "owner")
         theirs = (await stranger.get("/api/analytics/sales")).json()
         assert theirs["current"]["served"] == 0 and theirs["agents"] == []
-        bad = await stranger.get("/api/analytics/sales", params={"day": "yesterday"})
-        assert bad.status_code == 422 and bad.json()["code"] == "bad_input"
+        for day in ("yesterday", "9999-12-31", "0001-01-01"):
+            bad = await stranger.get("/api/analytics/sales", params={"day": day})
+            assert bad.status_code == 422 and bad.json()["code"] == "bad_input", day
         assert date.fromisoformat(theirs["day"]) == date(2026, 1, 5)

@@ -27,6 +27,9 @@ CtxDep = Annotated[Context, Depends(ctx_of)]
 IdQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 FormatQ = Annotated[Literal["json", "csv"], Query()]
 
+# A day far enough from the calendar's ends that the look-back and the next day exist.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
 SALES_COLUMNS = (
     "day",
     "agent_id",
@@ -85,7 +88,7 @@ async def conversations(
 async def sales(
     staff: StaffDep,
     ctx: CtxDep,
-    day: Annotated[date | None, Query()] = None,
+    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
     format: FormatQ = "json",
 ) -> Response:
     """DATA-7: the day's (default: today's) sales attribution with the day before beside it,
