@@ -225,7 +225,13 @@ async def test_data_5_list_pages_by_cursor(db_url: str) -> None:
             if cursor is None:
                 break
         assert seen == [w[f"k{i}"] for i in (5, 4, 3, 2, 1)] and cursor is None
-        for bad in ({"rating": "7"}, {"cursor": "abc"}, {"rating_source": "robot"}):
+        for bad in (
+            {"rating": "7"},
+            {"cursor": "abc"},
+            {"rating_source": "robot"},
+            {"since": "0001-01-01T00:00:00+05:00"},  # off the calendar in UTC
+            {"until": "9999-12-31T23:59:59-05:00"},
+        ):
             refused = await owner.get(LIST, params=bad)
             assert refused.status_code == 422 and refused.json()["code"] == "bad_input", bad
         backwards = {"since": "2026-01-06T00:00:00+00:00", "until": "2026-01-05T00:00:00+00:00"}

@@ -40,6 +40,10 @@ def test_data_5_query_checks_its_range_page_size_source_and_cursor() -> None:
         make_query(page_size=MAX_PAGE_SIZE + 1)
     with pytest.raises(errors.BadInput):
         make_query(rating_source="bot")
+    edge = datetime.fromisoformat("0001-01-01T00:00:00+05:00")
+    with pytest.raises(errors.BadInput) as refused:
+        make_query(since=edge)
+    assert refused.value.params["field"] == "since"
     for bad in ("abc", "-1", "0", "9" * 20):
         with pytest.raises(errors.BadInput):
             make_query(cursor=bad)

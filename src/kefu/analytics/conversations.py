@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +87,7 @@ def make_query(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> ListQuery:
     """DATA-5: the filters checked (bad_input names the field)."""
+    since, until = _utc(since, "since"), _utc(until, "until")
     if since is not None and until is not None and since >= until:
         raise errors.BadInput("The range ends before it starts.", field="until")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -110,6 +111,14 @@ def make_query(
         before_id=decode_cursor(cursor) if cursor is not None else None,
         page_size=page_size,
     )
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """The time in UTC; one whose offset takes it off the calendar is bad_input, not a 500."""
+    try:
+        return value.astimezone(UTC) if value is not None else None
+    except OverflowError:
+        raise errors.BadInput("Time out of range.", field=field) from None
 
 
 def decode_cursor(cursor: str) -> int:
