@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from kefu import __version__
 from kefu.analytics.api import router as analytics_router
+from kefu.analytics.list_api import router as analytics_list_router
 from kefu.api import body_limit
 from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
@@ -206,6 +207,7 @@ def create_app(
     app.include_router(files_router)
     app.include_router(customers_router)
     app.include_router(search_router)
+    app.include_router(analytics_list_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

@@ -500,6 +500,28 @@ HTTP_CASES += [
         {"consumer_id": Obj("A.consumer"), **B_CONV},
     ),
     HttpCase("POST", CUSTOMER + "/conversations", ("path", "consumer_id"), "consumer", B_CONSUMER),
+    # DATA-5: a list filter naming another shop's agent, group or consumer is not_found.
+    HttpCase(
+        "GET",
+        "/api/analytics/conversations",
+        ("query", "agent_id"),
+        "account",
+        query={"agent_id": Obj("B.alice")},
+    ),
+    HttpCase(
+        "GET",
+        "/api/analytics/conversations",
+        ("query", "group_id"),
+        "group",
+        query={"group_id": Obj("B.group")},
+    ),
+    HttpCase(
+        "GET",
+        "/api/analytics/conversations",
+        ("query", "consumer_id"),
+        "consumer",
+        query={"consumer_id": Obj("B.consumer")},
+    ),
 ]
 
 # Routes that name no object: everything they touch is the session's own shop and account.
@@ -555,6 +577,7 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
     ("GET", "/metrics"): "the operator's: loopback or the metrics token, never a session",
+    ("GET", "/api/analytics/sales"): "the session's shop's conversations and orders",
 }
 
 # Public routes name a shop on purpose; each has its own rule, tested one by one.

@@ -18,6 +18,7 @@ from isolation_table import HTTP_CASES
 from PIL import Image
 from sqlalchemy import insert
 
+from kefu.analytics import list_models as analytics_list_models
 from kefu.analytics import models as analytics_models
 from kefu.api import models as api_models
 from kefu.api.models import Out
@@ -309,6 +310,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         customer_models,
         search_models,
         analytics_models,
+        analytics_list_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -767,6 +769,9 @@ async def _knowledge_base(
     taxonomy = await check.ok(owner, "GET", "/api/analytics/intents/taxonomy")
     body = {"taxonomy": taxonomy["taxonomy"]}
     await check.ok(owner, "PUT", "/api/analytics/intents/taxonomy", json=body)
+    listed = await check.ok(owner, "GET", "/api/analytics/conversations")
+    assert listed["items"] and any(item["ratings"] for item in listed["items"])
+    await check.ok(owner, "GET", "/api/analytics/sales")
 
     spare = await check.ok(
         owner, "POST", "/api/kb/questions", json={"question": "q", "answer": "a"}

@@ -603,3 +603,9 @@ def declared_schema_filter(
         return not (dialect != "postgresql" and name == ix_messages_body_trgm.name)
 
     return include
+
+
+# DATA-5: the conversation list walks a shop's conversations newest first by id.
+ix_conversations_shop_newest = Index(
+    "ix_conversations_shop_newest", conversations.c.shop_id, conversations.c.id
+)
