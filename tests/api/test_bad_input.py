@@ -328,6 +328,8 @@ async def test_api_2_nul_and_ids_beyond_any_row_are_bad_input_not_server_errors(
                 (owner, "GET", f"/api/history/search?agent_id={HUGE_ID}", None),
                 (owner, "GET", "/api/history/search?q=%E9%80%80", None),
                 (owner, "GET", "/api/history/search?since=2026-01-01T00:00:00", None),
+                # Before the calendar starts once in UTC: bad_input, not an overflow (500).
+                (owner, "GET", "/api/history/search?since=0001-01-01T00:00:00%2B05:00", None),
                 (owner, "GET", "/api/history/search?q=ab&cursor=zz", None),
                 (
                     anonymous,

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from kefu.analytics import conversations as rules
@@ -18,7 +17,7 @@ from kefu.analytics.list_models import ConversationListOut, SalesOut
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
-from kefu.api.schemas import MAX_ID
+from kefu.api.schemas import MAX_ID, UtcTime
 from kefu.services.context import Context, Staff
 
 router = APIRouter(prefix="/api/analytics", default_response_class=JsonOut)
@@ -56,8 +55,8 @@ async def conversations(
     consumer_id: IdQ = None,
     rating_source: Annotated[Literal["self", "invited", "forced"] | None, Query()] = None,
     rating: Annotated[str | None, Query(max_length=12)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcTime | None = None,
+    until: UtcTime | None = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     page_size: Annotated[int, Query(ge=1, le=rules.MAX_PAGE_SIZE)] = rules.DEFAULT_PAGE_SIZE,
     format: FormatQ = "json",

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS
 from kefu.gateway.protocol import Short
@@ -13,6 +22,17 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 # Ids are BIGINT columns: a larger id is bad_input here, not an overflow in the driver.
 MAX_ID = 2**62
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the calendar starts in UTC
+        raise ValueError("time out of range") from None
+
+
+# A time with its offset, in UTC; one that is off the calendar in UTC is bad_input, not a 500.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class In(BaseModel):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
 from kefu.api.responses import JsonOut
-from kefu.api.schemas import MAX_ID
+from kefu.api.schemas import MAX_ID, UtcTime
 from kefu.search import domain, service
 from kefu.search.models import SearchPageOut
 from kefu.services.context import Staff
@@ -31,8 +30,8 @@ async def search_history(
     q: Annotated[str | None, Query(max_length=domain.MAX_QUERY_CHARS)] = None,
     agent_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     consumer: Annotated[str | None, Query(max_length=domain.MAX_CONSUMER_CHARS)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcTime | None = None,
+    until: UtcTime | None = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     page_size: Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE)] = domain.DEFAULT_PAGE_SIZE,
 ) -> JsonOut:
