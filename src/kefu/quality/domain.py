@@ -422,17 +422,16 @@ _CHECKS = {
 
 
 def count_hits(
-    hits: Iterable[tuple[int, str, bool]],
+    counts: Iterable[tuple[int, str, bool, int]],
 ) -> dict[int, dict[str, int]]:
     """QA-2: per agent, each rule's hits, leaving out those marked false positives.
-    Takes (agent_id, rule_key, is_false_positive)."""
-    counts: dict[int, dict[str, int]] = {}
-    for agent_id, rule_key, is_false_positive in hits:
-        if is_false_positive:
-            continue
-        per_rule = counts.setdefault(agent_id, {})
-        per_rule[rule_key] = per_rule.get(rule_key, 0) + 1
-    return counts
+    Takes (agent_id, rule_key, is_false_positive, count)."""
+    per_agent: dict[int, dict[str, int]] = {}
+    for agent_id, rule_key, is_false_positive, n in counts:
+        per_rule = per_agent.setdefault(agent_id, {})
+        if not is_false_positive:
+            per_rule[rule_key] = per_rule.get(rule_key, 0) + n
+    return per_agent
 
 
 # --- rules as stored (JSON) -------------------------------------------------------------------
