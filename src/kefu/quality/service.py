@@ -31,7 +31,12 @@ from kefu.quality.domain import (
     rules_in_force,
 )
 from kefu.services import audit
-from kefu.services.access import access_group, require_owner, require_supervising
+from kefu.services.access import (
+    access_account,
+    access_group,
+    require_owner,
+    require_supervising,
+)
 from kefu.services.context import Context, Staff
 from kefu.services.permissions import require_permission
 from kefu.storage import accounts as account_store
@@ -262,6 +267,8 @@ async def hits_view(
     page_size = max(1, min(page_size, MAX_PAGE))
     async with ctx.db.read() as tx:
         job = await access_inspection(tx.conn, staff, inspection_id)
+        if agent_id is not None:
+            await access_account(tx.conn, staff, agent_id)
         rows, total = await store.hits(
             tx.conn,
             staff.shop_id,
