@@ -140,6 +140,7 @@ async def test_qa_2_an_inspection_reports_hits_with_context_and_false_positives(
         )
         assert marked.status_code == 200 and marked.json()["is_false_positive"] is True
         after = QaReportOut.model_validate((await sue.get(path)).json())
-        assert after.agents[0].hits == {"closing": 1}
+        assert after.agents[0].hits == {"closing": 1, "forbidden_words": 0}
+        assert after.agents[0].total == 1
         assert after.agents[0].false_positives == 1
         assert (await alice.get(f"/api/quality/hits/{hit.id}/context")).status_code == 403

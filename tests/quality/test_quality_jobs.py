@@ -209,6 +209,7 @@ async def test_qa_2_a_false_positive_stays_excluded_after_a_rerun(world: World) 
     view = await service.inspection_view(world.ctx, world.owner, first)
     assert view["agents"][0]["hits"] == {"forbidden_words": 1}
     assert view["agents"][0]["false_positives"] == 1
+    assert view["agents"][0]["total"] == 1
     again = await _start(world)
     await _finish(world)
     rerun = await service.inspection_view(world.ctx, world.owner, again)

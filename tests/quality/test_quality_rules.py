@@ -204,7 +204,7 @@ def test_qa_1_a_change_applies_from_the_next_local_day() -> None:
 
 def test_qa_2_counts_leave_out_false_positives() -> None:
     counts = count_hits([(1, "closing", False, 2), (1, "closing", True, 1), (2, "c1", True, 1)])
-    assert counts == {1: {"closing": 2}, 2: {}}
+    assert counts == {1: {"closing": 2}, 2: {"c1": 0}}
 
 
 def test_qa_1_rules_round_trip_as_json() -> None:

@@ -424,13 +424,12 @@ _CHECKS = {
 def count_hits(
     counts: Iterable[tuple[int, str, bool, int]],
 ) -> dict[int, dict[str, int]]:
-    """QA-2: per agent, each rule's hits, leaving out those marked false positives.
-    Takes (agent_id, rule_key, is_false_positive, count)."""
+    """QA-2: per agent, each rule's hits, leaving out those marked false positives (a rule
+    whose hits all are stays, with 0). Takes (agent_id, rule_key, is_false_positive, count)."""
     per_agent: dict[int, dict[str, int]] = {}
     for agent_id, rule_key, is_false_positive, n in counts:
         per_rule = per_agent.setdefault(agent_id, {})
-        if not is_false_positive:
-            per_rule[rule_key] = per_rule.get(rule_key, 0) + n
+        per_rule[rule_key] = per_rule.get(rule_key, 0) + (0 if is_false_positive else n)
     return per_agent
 
 
