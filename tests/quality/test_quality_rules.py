@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kefu import errors
 from kefu.quality.domain import (
@@ -212,3 +214,56 @@ def test_qa_1_rules_round_trip_as_json() -> None:
         "c3", RuleKind.REGEX, Polarity.POSITIVE, True, frozenset({4}), 0, (), "a+", name="n"
     )
     assert rule_from_json(rule_to_json(rule)) == rule
+
+
+WORDS = ("您好", "谢谢", "不知道", "在", "a", "好的", "滚")
+
+
+@st.composite
+def transcripts(draw: st.DrawFn) -> Transcript:
+    gaps = draw(st.lists(st.integers(0, 1200), min_size=0, max_size=12))
+    lines, at = [], 0
+    for seq, gap in enumerate(gaps, start=1):
+        at += gap
+        speaker = draw(st.sampled_from(Speaker))
+        text = "".join(draw(st.lists(st.sampled_from(WORDS), max_size=3)))
+        lines.append(
+            Line(
+                seq,
+                speaker,
+                T0 + timedelta(seconds=at),
+                text,
+                AGENT if speaker is Speaker.AGENT else None,
+            )
+        )
+    return transcript(*lines, until_s=at + draw(st.integers(0, 3600)))
+
+
+@given(transcripts())
+def test_qa_1_hits_point_at_the_transcripts_own_messages(t: Transcript) -> None:
+    hits = inspect(t, prepare(DEFAULT_RULES))
+    seqs = {x.seq for x in t.lines}
+    agent_seqs = {x.seq for x in t.lines if x.speaker is Speaker.AGENT}
+    for h in hits:
+        assert h.seq is None or h.seq in seqs
+        assert h.agent_id == AGENT and h.polarity is Polarity.NEGATIVE
+    per_rule = {r.key: [h for h in hits if h.rule_key == r.key] for r in DEFAULT_RULES}
+    for once in ("greeting", "closing", "slow_first_response"):
+        assert len(per_rule[once]) <= 1
+    forbidden = default(RuleKind.FORBIDDEN_WORDS).phrases
+    expected = [
+        x.seq for x in t.lines if x.speaker is Speaker.AGENT and any(w in x.text for w in forbidden)
+    ]
+    assert [h.seq for h in per_rule["forbidden_words"]] == expected
+    assert all(h.seq in agent_seqs for h in per_rule["closing"] + per_rule["regreeting"])
+    assert all(h.seq not in agent_seqs for h in per_rule["unanswered"])
+
+
+@given(st.text(alphabet="a+*?()[]{}|\\^$.1!你好", max_size=30))
+def test_qa_1_any_pattern_compiles_or_is_refused_with_the_code(pattern: str) -> None:
+    try:
+        program = compile_pattern(pattern)
+    except errors.BadInput as refused:
+        assert refused.code == "quality.pattern_invalid"
+        return
+    program.search("a" * 40 + "!")  # linear time, whatever the pattern
