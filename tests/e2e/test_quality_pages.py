@@ -73,5 +73,12 @@ def test_qa_2_inspect_the_demo_shop_and_mark_a_false_positive(
     rules = page.get_by_test_id("quality-rules")
     expect(rules.get_by_test_id("rules-apply-note")).to_contain_text("次日生效")
     expect(rules.get_by_test_id("rule-enabled-forbidden_words")).to_be_visible()
+
+    # Agents have no quality pages (QA-2 is for owners, supervisors and group leaders).
+    agent = new_page()
+    login(agent, server, "agent4", online=False)
+    agent.goto(f"{server.base}/settings/quality")
+    expect(agent.get_by_test_id("forbidden")).to_be_visible()
+    expect(agent.get_by_test_id("menu-quality")).to_have_count(0)
     assert watch.missing_keys == [], watch.missing_keys
     assert watch.errors == [], watch.errors
