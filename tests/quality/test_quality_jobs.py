@@ -277,3 +277,15 @@ async def test_qa_2_catastrophic_pattern_inspection_finishes(world: World) -> No
     report = await service.inspection_view(world.ctx, world.owner, view["id"])
     assert report["state"] == "done"
     assert "c1" not in report["agents"][0]["hits"]
+
+
+async def test_qa_1_a_second_change_the_same_day_replaces_the_first(world: World) -> None:
+    first = [Rule("c1", RuleKind.TIMING, within_s=30, name="slow")]
+    second = [Rule("c2", RuleKind.KEYWORDS, phrases=("投诉",), name="complaint")]
+    await service.save_rules(world.ctx, world.owner, rules=first)
+    saved = await service.save_rules(world.ctx, world.owner, rules=second)
+    keys = {r["key"] for r in saved["next"]["rules"]}
+    assert "c2" in keys and "c1" not in keys
+    async with world.ctx.db.read() as tx:
+        versions = await tx.conn.scalar(select(func.count()).select_from(t.qa_rule_versions))
+    assert versions == 1
