@@ -126,16 +126,16 @@ async def test_qa_2_inspection_advances_in_chunks_with_progress(world: World) ->
     await _conversation(world, world.bob, POLITE, group=1)
     inspection_id = await _start(world)
     assert (await service.inspection_view(world.ctx, world.owner, inspection_id))["total"] == 6
-    assert await service.advance_inspection(world.ctx, inspection_id, chunk=4)
+    assert await jobs.advance_inspection(world.ctx, inspection_id, chunk=4)
     view = await service.inspection_view(world.ctx, world.owner, inspection_id)
     assert (view["state"], view["processed"], view["total"]) == ("running", 4, 6)
-    assert await service.advance_inspection(world.ctx, inspection_id, chunk=4)
+    assert await jobs.advance_inspection(world.ctx, inspection_id, chunk=4)
     view = await service.inspection_view(world.ctx, world.owner, inspection_id)
     assert (view["state"], view["processed"]) == ("done", 6)
     agents = {a["agent_id"]: a for a in view["agents"]}
     assert agents[world.alice]["hits"] == {"forbidden_words": 5}
     assert world.bob not in agents  # nothing hit
-    assert not await service.advance_inspection(world.ctx, inspection_id)
+    assert not await jobs.advance_inspection(world.ctx, inspection_id)
 
 
 async def test_qa_2_inspection_reads_only_its_groups_and_days(world: World) -> None:
@@ -153,7 +153,7 @@ async def test_qa_2_inspection_resumes_after_a_restart(world: World, db_url: str
     for _ in range(5):
         await _conversation(world, world.alice, RUDE)
     inspection_id = await _start(world)
-    assert await service.advance_inspection(world.ctx, inspection_id, chunk=2)
+    assert await jobs.advance_inspection(world.ctx, inspection_id, chunk=2)
     # A new process on the same database takes over where the cursor stands.
     db = Database(db_url)
     try:
@@ -179,7 +179,7 @@ async def test_qa_2_two_processes_never_inspect_a_conversation_twice(
 
         async def drain(ctx: Context) -> None:
             for _ in range(20):
-                await service.advance_inspection(ctx, inspection_id, chunk=2)
+                await jobs.advance_inspection(ctx, inspection_id, chunk=2)
                 await asyncio.sleep(0)
 
         await asyncio.gather(drain(world.ctx), drain(other))

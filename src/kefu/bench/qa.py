@@ -36,7 +36,7 @@ from kefu.bench.common import (
 )
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import FakeClock
-from kefu.quality import service
+from kefu.quality import jobs
 from kefu.quality.domain import DEFAULT_RULES, Line, Speaker, Transcript, inspect, prepare
 from kefu.services.context import Context
 from kefu.settings import Settings
@@ -230,7 +230,7 @@ async def _run(
             await tx.commit()
         task = bar.add_task("inspecting", total=conversations)
         started = time.perf_counter()
-        while await service.advance_inspection(ctx, inspection_id, chunk=chunk):
+        while await jobs.advance_inspection(ctx, inspection_id, chunk=chunk):
             async with db.read() as tx:
                 job = await store.inspection(tx.conn, shop.shop_id, inspection_id)
             bar.update(task, completed=job.processed if job else 0)
@@ -269,7 +269,7 @@ def command(
         "--pg-admin-url",
         help="PostgreSQL URL the bench database sits next to.",
     ),
-    chunk: int = typer.Option(service.CHUNK, "--chunk", min=1, max=5_000, help="Per claim."),
+    chunk: int = typer.Option(jobs.CHUNK, "--chunk", min=1, max=5_000, help="Per claim."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
 ) -> None:
     """Inspect N generated conversations with the built-in rules (QA-1, QA-2)."""

@@ -6,7 +6,7 @@ false positives that stay excluded when the same range is inspected again."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,17 +15,11 @@ from kefu.analytics.periods import PeriodKind, local_day, period_of
 from kefu.domain.permissions import Feature
 from kefu.domain.presence import Role
 from kefu.quality.domain import (
-    Line,
     Rule,
-    RuleSet,
     RuleVersion,
-    Speaker,
-    Transcript,
     check_rules,
     count_hits,
-    inspect,
     next_applies_from,
-    prepare,
     rule_from_json,
     rule_to_json,
     rules_in_force,
@@ -43,13 +37,12 @@ from kefu.storage import accounts as account_store
 from kefu.storage import quality as store
 from kefu.storage import shops as shop_store
 from kefu.storage.db import Connection
-from kefu.storage.quality import ConversationRow, InspectionRecord, LineRow
+from kefu.storage.quality import InspectionRecord
 
 MAX_DAYS = 31
 MAX_GROUPS = 50
 MAX_PAGE = 100
 LIST_LIMIT = 20
-CHUNK = 200
 CONTEXT_BEFORE = 4
 CONTEXT_AFTER = 4
 
@@ -70,8 +63,8 @@ async def rules_view(ctx: Context, staff: Staff) -> dict[str, Any]:
     require_inspecting(staff)
     now = ctx.clock.now()
     async with ctx.db.read() as tx:
-        tz = await _time_zone(tx.conn, staff.shop_id)
-        versions = await _versions(tx.conn, staff.shop_id)
+        tz = await shop_time_zone(tx.conn, staff.shop_id)
+        versions = await shop_rule_versions(tx.conn, staff.shop_id)
     today = local_day(now, tz)
     tomorrow = next_applies_from(now, tz)
     current = rules_in_force(versions, today)
@@ -95,7 +88,7 @@ async def save_rules(ctx: Context, staff: Staff, *, rules: Sequence[Rule]) -> di
     async with ctx.db.uow() as tx:
         for group_id in {g for r in checked for g in r.group_ids}:
             await access_group(tx.conn, staff, group_id)
-        tz = await _time_zone(tx.conn, staff.shop_id)
+        tz = await shop_time_zone(tx.conn, staff.shop_id)
         applies_from = next_applies_from(now, tz)
         await store.put_rule_version(
             tx.conn,
@@ -119,14 +112,16 @@ async def save_rules(ctx: Context, staff: Staff, *, rules: Sequence[Rule]) -> di
     return await rules_view(ctx, staff)
 
 
-async def _versions(conn: Connection, shop_id: int) -> list[RuleVersion]:
+async def shop_rule_versions(conn: Connection, shop_id: int) -> list[RuleVersion]:
+    """QA-1: the shop's rule versions, by the day they apply from."""
     return [
         RuleVersion(v.applies_from, tuple(rule_from_json(r) for r in v.rules))
         for v in await store.rule_versions(conn, shop_id)
     ]
 
 
-async def _time_zone(conn: Connection, shop_id: int) -> ZoneInfo:
+async def shop_time_zone(conn: Connection, shop_id: int) -> ZoneInfo:
+    """The shop's days are in its time zone (QA-1 versions, QA-2 ranges)."""
     return ZoneInfo((await shop_store.shop_settings(conn, shop_id)).time_zone)
 
 
@@ -150,7 +145,7 @@ async def start_inspection(
     async with ctx.db.uow() as tx:
         for group_id in groups:
             await access_group(tx.conn, staff, group_id)
-        tz = await _time_zone(tx.conn, staff.shop_id)
+        tz = await shop_time_zone(tx.conn, staff.shop_id)
         period = period_of(
             PeriodKind.CUSTOM, tz=tz, today=local_day(now, tz), first=first, last=last,
             max_days=MAX_DAYS,
@@ -186,7 +181,7 @@ async def inspection_view(ctx: Context, staff: Staff, inspection_id: int) -> dic
         job = await access_inspection(tx.conn, staff, inspection_id)
         counts = await store.hit_counts(tx.conn, staff.shop_id, job.id)
         names = await account_store.display_names(tx.conn, staff.shop_id)
-        versions = await _versions(tx.conn, staff.shop_id)
+        versions = await shop_rule_versions(tx.conn, staff.shop_id)
     per_agent = count_hits((c.agent_id, c.rule_key, c.is_false_positive, c.count) for c in counts)
     false_positives: dict[int, int] = {}
     for c in counts:
@@ -353,73 +348,3 @@ async def mark_false_positive(
         )
         await tx.commit()
     return {**_hit_view(found), "is_false_positive": is_false_positive}
-
-
-# --- advancing inspections (the background job) -----------------------------------------------
-
-
-async def advance_inspection(ctx: Context, inspection_id: int, *, chunk: int = CHUNK) -> bool:
-    """QA-2: inspect the job's next `chunk` conversations, if this process claims it; the hits
-    and the moved cursor commit together, so a restart neither loses nor repeats any. Returns
-    whether there was work."""
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        job = await store.claim(tx.conn, inspection_id)
-        if job is None:
-            return False
-        conversations = await store.next_conversations(tx.conn, job, limit=chunk)
-        lines = await store.transcript_lines(tx.conn, job.shop_id, [c.id for c in conversations])
-        tz = await _time_zone(tx.conn, job.shop_id)
-        versions = await _versions(tx.conn, job.shop_id)
-        by_day: dict[date, RuleSet] = {}
-        found: list[dict[str, Any]] = []
-        for conversation in conversations:
-            day = local_day(conversation.created_at, tz)
-            if day not in by_day:
-                by_day[day] = prepare(rules_in_force(versions, day))
-            transcript = _transcript(conversation, lines.get(conversation.id, []), now)
-            for h in inspect(transcript, by_day[day]):
-                found.append(
-                    {
-                        "shop_id": job.shop_id,
-                        "inspection_id": job.id,
-                        "conversation_id": h.conversation_id,
-                        "agent_id": h.agent_id,
-                        "rule_key": h.rule_key,
-                        "polarity": h.polarity.value,
-                        "seq": h.seq,
-                        "at": h.at,
-                    }
-                )
-        await store.add_hits(tx.conn, found)
-        is_finished = len(conversations) < chunk
-        processed = min(job.processed + len(conversations), job.total)
-        await store.advance(
-            tx.conn,
-            job.id,
-            cursor=conversations[-1].id if conversations else job.cursor,
-            processed=job.total if is_finished else processed,
-            finished_at=now if is_finished else None,
-        )
-        await tx.commit()
-    return True
-
-
-def _transcript(conversation: ConversationRow, lines: list[LineRow], now: datetime) -> Transcript:
-    return Transcript(
-        conversation_id=conversation.id,
-        group_id=conversation.group_id,
-        agent_id=conversation.agent_id,
-        assigned_at=conversation.assigned_at,
-        until=conversation.ended_at or now,
-        lines=tuple(Line(x.seq, Speaker(x.sender), x.at, x.body, _agent_of(x)) for x in lines),
-    )
-
-
-def _agent_of(line: LineRow) -> int | None:
-    return line.sender_id if line.sender == Speaker.AGENT else None
-
-
-async def unfinished_inspections(ctx: Context, *, limit: int) -> list[int]:
-    async with ctx.db.read() as tx:
-        return await store.unfinished(tx.conn, limit=limit)
