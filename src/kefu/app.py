@@ -43,6 +43,7 @@ from kefu.files.api import router as files_router
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.offline.api import router as offline_router
+from kefu.quality.api import router as quality_router
 from kefu.ratings.api import router as ratings_router
 from kefu.scheduler.clock_sync import ClockSync
 from kefu.scheduler.heartbeat import Heartbeat
@@ -208,6 +209,7 @@ def create_app(
     app.include_router(customers_router)
     app.include_router(search_router)
     app.include_router(analytics_list_router)
+    app.include_router(quality_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

@@ -22,6 +22,7 @@ from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
 from kefu.bench import idle as bench_idle
+from kefu.bench import qa as bench_qa
 from kefu.bench import routing as bench_routing
 from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
@@ -45,6 +46,7 @@ bench_app.command("gateway")(bench_gateway.command)
 bench_app.command("search")(bench_search.command)
 bench_app.command("idle")(bench_idle.command)
 app.command("simulate")(simulate_command)
+bench_app.command("qa")(bench_qa.command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)

@@ -524,6 +524,81 @@ HTTP_CASES += [
     ),
 ]
 
+# QA-1, QA-2: quality inspection; agents are refused whatever the id.
+B_INSPECTION = {"inspection_id": Obj("B.inspection")}
+B_HIT = {"hit_id": Obj("B.hit")}
+QA_DAYS = {"first": "2026-01-05", "last": "2026-01-05"}
+HTTP_CASES += [
+    HttpCase(
+        "PUT",
+        "/api/quality/rules",
+        ("body", "rules"),
+        "group",
+        body={
+            "rules": [
+                {
+                    "key": "c1",
+                    "kind": "timing",
+                    "within_s": 60,
+                    "name": "slow",
+                    "group_ids": [Obj("B.group")],
+                }
+            ]
+        },
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/quality/inspections",
+        ("body", "group_ids"),
+        "group",
+        body={**QA_DAYS, "group_ids": [Obj("B.group")]},
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        "/api/quality/inspections/{inspection_id}",
+        ("path", "inspection_id"),
+        "inspection",
+        B_INSPECTION,
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        "/api/quality/inspections/{inspection_id}/hits",
+        ("path", "inspection_id"),
+        "inspection",
+        B_INSPECTION,
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        "/api/quality/inspections/{inspection_id}/hits",
+        ("query", "agent_id"),
+        "account",
+        {"inspection_id": Obj("A.inspection")},
+        query={"agent_id": Obj("B.alice")},
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        "/api/quality/hits/{hit_id}/context",
+        ("path", "hit_id"),
+        "hit",
+        B_HIT,
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/quality/hits/{hit_id}/false-positive",
+        ("path", "hit_id"),
+        "hit",
+        B_HIT,
+        {"is_false_positive": True},
+        role_only=True,
+    ),
+]
+
 # Routes that name no object: everything they touch is the session's own shop and account.
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
@@ -574,6 +649,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/catalog/tokens"): "lists the session's shop",
     ("POST", "/api/catalog/tokens"): "adds to the session's shop",
     ("GET", "/api/customers/search"): "searches the session's shop's consumers and orders",
+    ("GET", "/api/quality/rules"): "the session's shop's inspection rules",
+    ("GET", "/api/quality/inspections"): "lists the session's shop's inspections",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
     ("GET", "/metrics"): "the operator's: loopback or the metrics token, never a session",

@@ -19,12 +19,14 @@ from isolation_table import (
     uncovered_frames,
     uncovered_routes,
 )
+from sqlalchemy import insert
 from websockets.asyncio.client import connect
 
 from kefu.app import create_app
 from kefu.clock import FakeClock
 from kefu.gateway import protocol as p
 from kefu.settings import Settings
+from kefu.storage import tables as t
 from support import SECRET_KEY, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
 
@@ -94,8 +96,36 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.attachment": await _attachment(alice, first_id, key),
         **await _bot_objects(owner, key),
         **await _offline_objects(srv, shop, owner, key, first_id),
+        **await _quality_objects(srv, shop, owner, key, first_id),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
+
+
+async def _quality_objects(
+    srv: Server, shop: ShopIds, owner: httpx.AsyncClient, key: str, conversation_id: int
+) -> dict[str, int]:
+    """An inspection of today with one hit in the first conversation (QA-2)."""
+    today = srv.clock.now().date().isoformat()
+    started = await owner.post("/api/quality/inspections", json={"first": today, "last": today})
+    assert started.status_code == 201, started.text
+    inspection_id = int(started.json()["id"])
+    async with srv.db.uow() as tx:
+        hit_id = await tx.conn.scalar(
+            insert(t.qa_hits)
+            .values(
+                shop_id=shop.shop_id,
+                inspection_id=inspection_id,
+                conversation_id=conversation_id,
+                agent_id=shop.accounts["alice"],
+                rule_key="closing",
+                polarity="negative",
+                seq=1,
+                at=srv.clock.now(),
+            )
+            .returning(t.qa_hits.c.id)
+        )
+        await tx.commit()
+    return {f"{key}.inspection": inspection_id, f"{key}.hit": int(hit_id or 0)}
 
 
 async def _permission_request(alice: httpx.AsyncClient) -> int:

@@ -16,7 +16,7 @@ import httpx
 from fastapi import FastAPI
 from isolation_table import HTTP_CASES
 from PIL import Image
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from kefu.analytics import list_models as analytics_list_models
 from kefu.analytics import models as analytics_models
@@ -29,6 +29,7 @@ from kefu.clock import FakeClock
 from kefu.customers import models as customer_models
 from kefu.files import models as file_models
 from kefu.offline import models as offline_models
+from kefu.quality import models as quality_models
 from kefu.ratings import api as ratings_api
 from kefu.search import models as search_models
 from kefu.settings import Settings
@@ -311,6 +312,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         search_models,
         analytics_models,
         analytics_list_models,
+        quality_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -376,12 +378,54 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             assert shop.shop_id == 1
             await check.ok(anyone, "GET", "/api/demo/buyer-identity")
             await _offline(check, srv, shop, owner, alice)
+            await _quality(check, srv, shop, owner)
             await check.ok(anyone, "GET", "/healthz")
             await check.download(anyone, "/metrics")  # the test's client is on the loopback
             await check.ok(anyone, "GET", "/readyz")
             await check.ok(alice, "POST", "/api/auth/logout")
         # Every operation of the document was called and its answer validated.
         assert sorted(_operations(doc).keys() - check.checked) == []
+
+
+async def _quality(check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient) -> None:
+    """QA-1, QA-2: the rules, an inspection with one hit, its context and a false positive."""
+    await check.ok(owner, "GET", "/api/quality/rules")
+    praise = {"key": "c1", "kind": "keywords", "phrases": ["好评"], "name": "praise"}
+    await check.ok(owner, "PUT", "/api/quality/rules", json={"rules": [praise]})
+    today = srv.clock.now().date().isoformat()
+    days = {"first": today, "last": today}
+    started = await check.ok(owner, "POST", "/api/quality/inspections", 201, json=days)
+    inspection = {"inspection_id": started["id"]}
+    async with srv.db.uow() as tx:
+        conversation_id = await tx.conn.scalar(
+            select(func.min(t.conversations.c.id)).where(t.conversations.c.shop_id == shop.shop_id)
+        )
+        hit_id = await tx.conn.scalar(
+            insert(t.qa_hits)
+            .values(
+                shop_id=shop.shop_id,
+                inspection_id=started["id"],
+                conversation_id=conversation_id,
+                agent_id=shop.accounts["alice"],
+                rule_key="closing",
+                polarity="negative",
+                seq=1,
+                at=srv.clock.now(),
+            )
+            .returning(t.qa_hits.c.id)
+        )
+        await tx.commit()
+    await check.ok(owner, "GET", "/api/quality/inspections")
+    await check.ok(owner, "GET", "/api/quality/inspections/{inspection_id}", ids=inspection)
+    await check.ok(owner, "GET", "/api/quality/inspections/{inspection_id}/hits", ids=inspection)
+    await check.ok(owner, "GET", "/api/quality/hits/{hit_id}/context", ids={"hit_id": hit_id})
+    await check.ok(
+        owner,
+        "PUT",
+        "/api/quality/hits/{hit_id}/false-positive",
+        ids={"hit_id": hit_id},
+        json={"is_false_positive": True},
+    )
 
 
 async def _permissions(

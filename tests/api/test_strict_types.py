@@ -289,6 +289,39 @@ HTTP_CASES = [
     ),
 ]
 
+
+def _qa_rules(ids: Ids) -> dict[str, Any]:
+    rule = {"key": "c1", "kind": "timing", "within_s": 60, "name": "slow", "is_enabled": True}
+    return {"rules": [{**rule, "group_ids": [ids["group0"]]}]}
+
+
+def _qa_inspection(ids: Ids) -> dict[str, Any]:
+    return {"first": "2026-01-05", "last": "2026-01-05", "group_ids": [ids["group0"]]}
+
+
+# QA-1, QA-2: a wrong type is refused before any hit is looked up (`hit` names none).
+HTTP_CASES += [
+    HttpCase("owner", "PUT", "/api/quality/rules", _qa_rules, ("rules", 0, f), f"rules[].{f}")
+    for f in ("is_enabled", "within_s")
+]
+HTTP_CASES += [
+    HttpCase(
+        "owner", "PUT", "/api/quality/rules", _qa_rules, ("rules", 0, "group_ids", 0),
+        "rules[].group_ids[]",
+    ),
+    HttpCase(
+        "owner", "POST", "/api/quality/inspections", _qa_inspection, ("group_ids", 0), "group_ids[]"
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/quality/hits/{hit}/false-positive",
+        lambda _: {"is_false_positive": True},
+        ("is_false_positive",),
+        "is_false_positive",
+    ),
+]  # fmt: skip
+
 BOTH = ("consumer", "staff")
 
 
@@ -412,7 +445,12 @@ def _app_doc() -> dict[str, Any]:
 
 
 def _documented_path(path: str) -> str:
-    names = {"{cid}": "{conversation_id}", "{alice}": "{agent_id}", "{question}": "{question_id}"}
+    names = {
+        "{cid}": "{conversation_id}",
+        "{alice}": "{agent_id}",
+        "{question}": "{question_id}",
+        "{hit}": "{hit_id}",
+    }
     for ours, theirs in names.items():
         path = path.replace(ours, theirs)
     return path
@@ -504,6 +542,7 @@ async def _world(srv: Server) -> World:
         "category": category.json()["id"],
         "question": question.json()["id"],
         "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
+        "hit": 1,
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)

@@ -32,6 +32,7 @@ export const router = createRouter({
         { path: 'blacklist', name: 'settings-blacklist', component: () => import('./features/offline/pages/BlacklistPage.vue') },
         { path: 'ratings', name: 'settings-ratings', component: () => import('./features/summaries/pages/RatingsSummariesPage.vue') },
         { path: 'tokens', name: 'settings-tokens', component: () => import('./features/catalog/pages/TokensPage.vue') },
+        { path: 'quality', name: 'settings-quality', component: () => import('./features/quality/pages/QualityPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

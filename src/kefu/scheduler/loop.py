@@ -11,6 +11,7 @@ import structlog
 
 from kefu import errors
 from kefu.offline import auto_assign as offline
+from kefu.quality.jobs import advance_inspections
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
@@ -52,4 +53,5 @@ class Scheduler:
             handled += await timers.HANDLERS[timer.kind](ctx, timer)
         await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
         await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
+        await advance_inspections(ctx)  # QA-2: running inspections, a bounded share each
         return handled

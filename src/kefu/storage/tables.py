@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -608,4 +609,75 @@ def declared_schema_filter(
 # DATA-5: the conversation list walks a shop's conversations newest first by id.
 ix_conversations_shop_newest = Index(
     "ix_conversations_shop_newest", conversations.c.shop_id, conversations.c.id
+)
+
+
+# QA-1: the shop's inspection rules, one version per day they apply from (the day after the
+# owner saved them, in the shop's time zone); `rules` is the whole rule set as JSON.
+qa_rule_versions = Table(
+    "qa_rule_versions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("applies_from", Date, nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("created_by", ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "applies_from"),
+)
+
+# QA-2: an inspection is a durable job: the conversations started in [starts_at, ends_at) in
+# its groups (none: every group), walked in id order; `cursor` is the last id inspected, so a
+# restart goes on from there. Whoever advances it holds its row lock (FOR UPDATE SKIP LOCKED
+# on PostgreSQL, SQLite's single writer) while it inspects one chunk.
+qa_inspections = Table(
+    "qa_inspections",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("created_by", ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("group_ids", JSON, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("processed", Integer, nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_qa_inspections_shop_id_id", "shop_id", "id"),
+    Index("ix_qa_inspections_state", "state"),
+)
+
+# QA-2: each rule met in a conversation by an inspection, at a message (seq None: at the
+# assignment).
+qa_hits = Table(
+    "qa_hits",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("inspection_id", ForeignKey("qa_inspections.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("agent_id", ForeignKey("accounts.id"), nullable=False),
+    Column("rule_key", String(20), nullable=False),
+    Column("polarity", String(10), nullable=False),
+    Column("seq", Integer, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_qa_hits_inspection_id_agent_id", "inspection_id", "agent_id"),
+)
+
+# QA-2: a reviewer's false positive, kept by what it is (conversation, rule, message; seq 0
+# for a hit at the assignment), not by the hit row, so that it stays excluded when the same
+# range is inspected again.
+qa_false_positives = Table(
+    "qa_false_positives",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("rule_key", String(20), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("marked_by", ForeignKey("accounts.id"), nullable=False),
+    Column("marked_at", UtcDateTime, nullable=False),
 )
