@@ -52,6 +52,7 @@ from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
+from kefu.supervision.alerts_api import router as alerts_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
@@ -203,6 +204,7 @@ def create_app(
     app.include_router(files_router)
     app.include_router(customers_router)
     app.include_router(search_router)
+    app.include_router(alerts_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

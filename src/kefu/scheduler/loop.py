@@ -14,6 +14,7 @@ from kefu.offline import auto_assign as offline
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
+from kefu.supervision import alerts
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 200
@@ -52,4 +53,5 @@ class Scheduler:
             handled += await timers.HANDLERS[timer.kind](ctx, timer)
         await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
         await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
+        await alerts.evaluate_due(ctx)  # LIVE-2: each shop's due evaluation, once
         return handled

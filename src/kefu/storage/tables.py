@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -603,3 +604,54 @@ def declared_schema_filter(
         return not (dialect != "postgresql" and name == ix_messages_body_trgm.name)
 
     return include
+
+
+# Alert rules (LIVE-2): a threshold on one metric of the shop, of a group, or of each agent of
+# a group (scope "agent"), with up to 10 recipient accounts (a JSON list of account ids).
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("group_id", ForeignKey("groups.id"), nullable=True),
+    Column("metric", String(30), nullable=False),
+    Column("comparison", String(2), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("recipients", JSON, nullable=False, default=list),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_alert_rules_shop_id", "shop_id"),
+)
+
+# LIVE-2: the alerts raised, one per rule and evaluation period at most (the unique key), with
+# the rule as it was and each scope's breaking value; `suppressed` ones were not sent because a
+# shop alert was raised in the same evaluation.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("rule_id", Id, nullable=False),
+    Column("period_at", UtcDateTime, nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("group_id", Id, nullable=True),
+    Column("metric", String(30), nullable=False),
+    Column("comparison", String(2), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("hits", JSON, nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("suppressed", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("rule_id", "period_at"),
+    Index("ix_alert_events_shop_id_id", "shop_id", "id"),
+)
+
+# LIVE-2: when each shop's alerts are next evaluated; a process claims the due row (FOR UPDATE
+# SKIP LOCKED on PostgreSQL, SQLite's single writer) and moves it on, so one evaluates.
+alert_schedules = Table(
+    "alert_schedules",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("next_at", UtcDateTime, nullable=False),
+)
