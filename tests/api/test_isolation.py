@@ -25,6 +25,7 @@ from kefu.app import create_app
 from kefu.clock import FakeClock
 from kefu.gateway import protocol as p
 from kefu.settings import Settings
+from kefu.supervision import alerts
 from support import SECRET_KEY, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
 
@@ -94,6 +95,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.attachment": await _attachment(alice, first_id, key),
         **await _bot_objects(owner, key),
         **await _offline_objects(srv, shop, owner, key, first_id),
+        **await _alert_objects(srv, shop, owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
 
@@ -121,6 +123,25 @@ async def _offline_objects(
     )
     assert listed.status_code == 200, listed.text
     return {f"{key}.offline_entry": entries[0]["id"], f"{key}.blacklist": listed.json()["id"]}
+
+
+async def _alert_objects(
+    srv: Server, shop: ShopIds, owner: httpx.AsyncClient, key: str
+) -> dict[str, int]:
+    """LIVE-2: an alert rule that alerts (nobody is queued: 0 < 1), and its alert."""
+    made = await owner.post(
+        "/api/supervision/alerts/rules",
+        json={
+            "scope": "shop",
+            "metric": "queued",
+            "comparison": "lt",
+            "threshold": 1,
+            "recipient_ids": [shop.accounts["owner"]],
+        },
+    )
+    assert made.status_code == 201, made.text
+    sent = await alerts.evaluate_shop(srv.runtime.ctx, shop.shop_id)
+    return {f"{key}.alert_rule": made.json()["id"], f"{key}.alert": sent[0]["id"]}
 
 
 async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
@@ -294,6 +315,8 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/offline/entries": {w.ids["B.offline_entry"]},
             "/api/blacklist": {w.ids["B.blacklist"]},
             "/api/customers/search": {w.ids["B.consumer"]},
+            "/api/supervision/alerts/rules": {w.ids["B.alert_rule"]},
+            "/api/supervision/alerts": {w.ids["B.alert"]},
         }
         gets = sorted(path for method, path in NO_OBJECT_IDS if method == "GET")
         seen: dict[str, set[int]] = {path: set() for path in b_objects}

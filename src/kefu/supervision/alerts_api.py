@@ -51,7 +51,7 @@ class RuleIn(In):
     threshold: Annotated[int | float, Field(ge=0, le=MAX_THRESHOLD)]
     enabled: bool = True
     # The domain refuses more than MAX_RECIPIENTS (`alerts.too_many_recipients`).
-    recipients: Annotated[list[DbId], Field(max_length=MAX_RECIPIENTS * 5)] = Field(
+    recipient_ids: Annotated[list[DbId], Field(max_length=MAX_RECIPIENTS * 5)] = Field(
         default_factory=list
     )
 
@@ -133,7 +133,7 @@ def _change(body: RuleIn) -> alerts.RuleChange:
         comparison=Comparison(body.comparison),
         threshold=float(body.threshold),
         enabled=body.enabled,
-        recipients=tuple(body.recipients),
+        recipients=tuple(body.recipient_ids),
     )
 
 
@@ -146,7 +146,7 @@ def _rule(rule: AlertRule) -> dict[str, object]:
         "comparison": str(rule.comparison),
         "threshold": rule.threshold,
         "enabled": rule.enabled,
-        "recipients": list(rule.recipients),
+        "recipient_ids": list(rule.recipients),
     }
 
 
@@ -162,6 +162,6 @@ def _alert(alert: AlertRecord) -> dict[str, object]:
         "hits": alert.hits,
         "period_at": alert.period_at,
         "created_at": alert.created_at,
-        "recipients": alert.recipients,
+        "recipient_ids": alert.recipients,
         "suppressed": alert.suppressed,
     }

@@ -21,7 +21,7 @@ class AlertRuleOut(Out):
     comparison: Literal["gt", "ge", "lt", "le"]
     threshold: float
     enabled: bool
-    recipients: list[int]
+    recipient_ids: list[int]
 
 
 class AlertRulesOut(Out):
@@ -53,7 +53,7 @@ class AlertOut(Out):
 
 
 class AlertHistoryItemOut(AlertOut):
-    recipients: list[int]
+    recipient_ids: list[int]
     suppressed: bool = Field(description="Not sent: a shop alert was raised at the same time.")
 
 
