@@ -5,8 +5,14 @@ import type { Frame } from '@/common/realtime/socket'
 import type { Alert, AlertHit } from './api'
 
 /** A figure as people read it: whole numbers plain, others to one decimal. */
-export function figure(value: number): string {
+export function figure(value: number | undefined): string {
+  if (typeof value !== 'number') return ''
   return Number.isInteger(value) ? String(value) : value.toFixed(1)
+}
+
+/** A scope, metric or comparison's label; nothing for a row Element Plus renders empty. */
+export function label(kind: 'scope' | 'metric' | 'comparison', value: string | undefined): string {
+  return value ? i18n.global.t(`alerts.${kind}.${value}`) : ''
 }
 
 /** LIVE-2: who an alert's value belongs to, e.g. "分组 #3". */
