@@ -22,6 +22,7 @@ from kefu.supervision.alerts_domain import (
     firings,
     next_evaluation,
     period_start,
+    watched_groups,
 )
 
 G1, G2 = 11, 12
@@ -174,3 +175,12 @@ def test_live_2_periods_hold_their_instant_and_follow_each_other(
     assert next_evaluation(now, interval_s) == start + timedelta(seconds=interval_s)
     # Every instant of one period maps to the same start: one alert per rule per period.
     assert period_start(start + timedelta(seconds=interval_s - 1), interval_s) == start
+
+
+def test_live_2_only_groups_with_an_alert_on_have_a_status() -> None:
+    rules = [
+        rule(1, RuleScope.SHOP, "queued", 5),
+        rule(2, RuleScope.AGENT, "pending", 3, group_id=G1),
+        rule(3, RuleScope.GROUP, "queued", 3, group_id=G2, enabled=False),
+    ]
+    assert watched_groups(rules) == {G1}

@@ -4,9 +4,11 @@ scheduler evaluates the shop."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
+from kefu.clock import FakeClock
 from support import AgentSpec, ShopIds, make_shop, running_server
 
 RULES = "/api/supervision/alerts/rules"
@@ -103,3 +105,34 @@ async def test_live_2_alert_frame_reaches_the_recipients_socket(db_url: str) -> 
         history = (await owner.get("/api/supervision/alerts")).json()
         assert history["total"] == 2
         assert history["items"][0]["recipient_ids"] == [shop.accounts["sue"]]
+
+
+async def test_live_2_two_app_instances_on_one_database_evaluate_once(db_url: str) -> None:
+    clock = FakeClock()
+    async with (
+        running_server(db_url, clock=clock) as one,
+        running_server(db_url, clock=clock, create_schema=False) as two,
+    ):
+        shop = await make_shop(one.db, groups=2, agents=AGENTS, clock=clock)
+        owner = await one.staff(shop.shop_id, "owner")
+        sue = await two.staff(shop.shop_id, "sue")
+        # Each instance has its own in-process fan-out: a recipient's socket on each sees what
+        # that instance sends, so both together see each alert once.
+        owner_ws, sue_ws = await one.staff_socket(owner), await two.staff_socket(sue)
+        recipients = [shop.accounts["owner"], shop.accounts["sue"]]
+        made = await owner.post(RULES, json=_rule(shop, recipient_ids=recipients))
+        assert made.status_code == 201, made.text
+
+        async def ticks() -> list[dict[str, Any]]:
+            for _ in range(3):
+                await asyncio.gather(one.runtime.scheduler.tick(), two.runtime.scheduler.tick())
+            for ws in (owner_ws, sue_ws):
+                await ws.request({"type": "ping"})  # a barrier for pushed frames
+            return owner_ws.of_type("alert") + sue_ws.of_type("alert")
+
+        # One instance evaluated, so its own recipient's socket has the one alert.
+        assert [f["alert"]["id"] for f in await ticks()] == [1]
+        clock.advance(timedelta(minutes=3))
+        assert len(await ticks()) == 2
+        history = (await owner.get("/api/supervision/alerts")).json()
+        assert history["total"] == 2

@@ -18,6 +18,7 @@ from kefu.clock import FakeClock
 from kefu.domain.presence import AgentStatus, Role
 from kefu.domain.shop import ShopSettings
 from kefu.scheduler.loop import Scheduler
+from kefu.services import staff as staff_service
 from kefu.services.context import Context, Staff, account_topic
 from kefu.storage import alerts as store
 from kefu.storage import tables as t
@@ -281,3 +282,10 @@ async def test_live_2_recipients_limit_is_a_clear_error(ctx: Context) -> None:
         await alerts.add_rule(ctx, _owner(shop), too_many)
     assert refused.value.code == "alerts.too_many_recipients"
     assert refused.value.params["max"] == 10
+
+
+async def test_live_2_a_deleted_groups_rules_go_with_it(ctx: Context) -> None:
+    shop = await make_shop(ctx.db, groups=2, clock=ctx.clock)
+    await alerts.add_rule(ctx, _owner(shop), _online_below(1, group_id=shop.group_ids[1]))
+    await staff_service.delete_group(ctx, _owner(shop), shop.group_ids[1])
+    assert (await alerts.list_rules(ctx, _owner(shop))).rules == []

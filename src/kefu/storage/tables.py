@@ -607,14 +607,15 @@ def declared_schema_filter(
 
 
 # Alert rules (LIVE-2): a threshold on one metric of the shop, of a group, or of each agent of
-# a group (scope "agent"), with up to 10 recipient accounts (a JSON list of account ids).
+# a group (scope "agent"), with up to 10 recipient accounts (a JSON list of account ids). A
+# group's rules go with the group.
 alert_rules = Table(
     "alert_rules",
     metadata,
     Column("id", Id, primary_key=True),
     Column("shop_id", ForeignKey("shops.id"), nullable=False),
     Column("scope", String(10), nullable=False),
-    Column("group_id", ForeignKey("groups.id"), nullable=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=True),
     Column("metric", String(30), nullable=False),
     Column("comparison", String(2), nullable=False),
     Column("threshold", Float, nullable=False),
@@ -654,4 +655,5 @@ alert_schedules = Table(
     metadata,
     Column("shop_id", ForeignKey("shops.id"), primary_key=True),
     Column("next_at", UtcDateTime, nullable=False),
+    Index("ix_alert_schedules_next_at", "next_at"),
 )

@@ -211,6 +211,12 @@ def busy_groups(
     return busy
 
 
+def watched_groups(rules: Iterable[AlertRule]) -> set[int]:
+    """LIVE-2 (seed 001): the groups with an alert on, whose status is busy or normal; the
+    others show no status."""
+    return {r.group_id for r in rules if r.enabled and r.group_id is not None}
+
+
 def _agents_in(values: ScopedValues) -> set[int]:
     return {i for kind, i in values if kind == "agent" and i is not None}
 

@@ -36,7 +36,10 @@ def upgrade() -> None:
         sa.Column("recipients", sa.JSON(), nullable=False),
         sa.Column("updated_at", kefu.storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["groups.id"], name=op.f("fk_alert_rules_group_id_groups")
+            ["group_id"],
+            ["groups.id"],
+            name=op.f("fk_alert_rules_group_id_groups"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_alert_rules_shop_id_shops")
@@ -75,9 +78,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("shop_id", name=op.f("pk_alert_schedules")),
     )
+    op.create_index("ix_alert_schedules_next_at", "alert_schedules", ["next_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alert_schedules_next_at", table_name="alert_schedules")
     op.drop_table("alert_schedules")
     op.drop_index("ix_alert_events_shop_id_id", table_name="alert_events")
     op.drop_table("alert_events")
