@@ -289,3 +289,14 @@ async def test_live_2_a_deleted_groups_rules_go_with_it(ctx: Context) -> None:
     await alerts.add_rule(ctx, _owner(shop), _online_below(1, group_id=shop.group_ids[1]))
     await staff_service.delete_group(ctx, _owner(shop), shop.group_ids[1])
     assert (await alerts.list_rules(ctx, _owner(shop))).rules == []
+
+
+async def test_live_2_alert_marks_for_the_live_view(ctx: Context) -> None:
+    shop = await _shop(ctx)
+    g0, g1 = shop.group_ids
+    await alerts.add_rule(ctx, _owner(shop), _online_below(1, group_id=g1))
+    values, agent_groups = await alerts.current_values(ctx, shop.shop_id, ctx.clock.now())
+    assert values[("group", g0)]["online"] == 1 and values[("group", g1)]["online"] == 0
+    marks = await alerts.alert_marks(ctx, shop.shop_id, values, agent_groups)
+    assert marks.alerting == {("group", g1): {"online"}}
+    assert marks.busy == {g1: True}  # g0 has no alert on: no status

@@ -164,6 +164,27 @@ def _fields(rule: AlertRule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in AlertRule.__slots__}
 
 
+@dataclass(frozen=True, slots=True)
+class AlertMarks:
+    """LIVE-2 for the live view: the figures alerting now (shown in red) per scope, and each
+    watched group's busy flag (groups without an alert on show no status, seed 001)."""
+
+    alerting: dict[tuple[str, int | None], set[str]]
+    busy: dict[int, bool]
+
+
+async def alert_marks(
+    ctx: Context, shop_id: int, values: ScopedValues, agent_groups: AgentGroups
+) -> AlertMarks:
+    """LIVE-2: what the shop's rules in force say of these figures, now."""
+    async with ctx.db.read() as tx:
+        rules = await store.rules(tx.conn, shop_id)
+    found = rules_domain.alerting(rules, values, agent_groups)
+    watched = rules_domain.watched_groups(rules)
+    busy = rules_domain.busy_groups(found, values, agent_groups)
+    return AlertMarks(found, {g: b for g, b in busy.items() if g in watched})
+
+
 # --- evaluation -----------------------------------------------------------------------------
 
 
