@@ -136,3 +136,33 @@ async def test_live_2_two_app_instances_on_one_database_evaluate_once(db_url: st
         assert len(await ticks()) == 2
         history = (await owner.get("/api/supervision/alerts")).json()
         assert history["total"] == 2
+
+
+async def test_live_2_agent_rule_alerts_on_a_consumer_awaiting_reply(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, groups=2, agents=AGENTS, clock=srv.clock)
+        owner = await srv.staff(shop.shop_id, "owner")
+        owner_ws = await srv.staff_socket(owner)
+        rule = _rule(
+            shop,
+            scope="agent",
+            group_id=shop.group_ids[0],
+            metric="pending",
+            comparison="ge",
+            threshold=2,
+            recipient_ids=[shop.accounts["owner"]],
+        )
+        assert (await owner.post(RULES, json=rule)).status_code == 201
+        consumer = await srv.consumer(shop.shop_id)
+        answer = await consumer.request({"type": "request_human"})
+        assert answer["conversation"]["agent_id"] == shop.accounts["alice"]
+        cid = answer["conversation"]["id"]
+        await srv.runtime.scheduler.tick()  # awaiting a reply: 1 pending, below 2
+        for n in range(2):
+            frame = {"type": "send", "conversation_id": cid, "client_id": f"c{n}", "body": "在吗"}
+            assert (await consumer.request(frame))["type"] == "ack"
+        srv.clock.advance(timedelta(minutes=3))
+        await srv.runtime.scheduler.tick()
+        alert = (await owner_ws.wait_for(lambda f: f["type"] == "alert"))["alert"]
+        assert alert["hits"] == [{"scope": "agent", "id": shop.accounts["alice"], "value": 2.0}]
+        assert (await owner.get("/api/supervision/alerts")).json()["total"] == 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -236,17 +236,35 @@ async def queued_by_group(conn: AsyncConnection, shop_id: int) -> dict[int | Non
 
 
 async def pending_by_agent(conn: AsyncConnection, shop_id: int) -> dict[int, int]:
-    """Consumer messages awaiting an agent's reply in each agent's open conversations."""
-    rows = await conn.execute(
-        select(_c.agent_id, func.count())
-        .select_from(t.conversations.join(t.messages, _m.conversation_id == _c.id))
+    """Consumer messages awaiting an agent's reply in each agent's open conversations; a
+    conversation awaiting a reply counts at least one (its question may predate the
+    assignment)."""
+    awaiting = (
+        select(_c.id, _c.agent_id, _c.awaiting_reply_since)
         .where(
             _c.shop_id == shop_id,
             _c.state == ConversationState.ASSIGNED,
             _c.awaiting_reply_since.is_not(None),
-            _m.sender == "consumer",
-            _m.created_at >= _c.awaiting_reply_since,
         )
-        .group_by(_c.agent_id)
+        .subquery()
     )
-    return {int(r[0]): int(r[1]) for r in rows if r[0] is not None}
+    a = awaiting.c
+    rows = await conn.execute(
+        select(a.agent_id, func.count(_m.id))
+        .select_from(
+            awaiting.outerjoin(
+                t.messages,
+                and_(
+                    _m.conversation_id == a.id,
+                    _m.sender == "consumer",
+                    _m.created_at >= a.awaiting_reply_since,
+                ),
+            )
+        )
+        .group_by(a.agent_id, a.id)
+    )
+    pending: dict[int, int] = {}
+    for agent_id, count in rows:
+        if agent_id is not None:
+            pending[int(agent_id)] = pending.get(int(agent_id), 0) + max(1, int(count))
+    return pending
