@@ -184,3 +184,57 @@ def test_live_2_only_groups_with_an_alert_on_have_a_status() -> None:
         rule(3, RuleScope.GROUP, "queued", 3, group_id=G2, enabled=False),
     ]
     assert watched_groups(rules) == {G1}
+
+
+AGENT_IDS = (1, 2, 3)
+
+
+@given(
+    st.sets(st.sampled_from(AGENT_IDS)),
+    st.sets(st.sampled_from(AGENT_IDS)),
+    st.booleans(),
+)
+def test_live_2_busy_grows_with_alerting_agents_and_follows_the_third_rule(
+    alerting_agents: set[int], more: set[int], group_alerts: bool
+) -> None:
+    values = {("group", G1): {"online": 3.0}} | {("agent", a): {} for a in AGENT_IDS}
+    group_marks = {("group", G1): {"queued"}} if group_alerts else {}
+
+    def busy(agents: set[int]) -> bool:
+        marks = group_marks | {("agent", a): {"pending"} for a in agents}
+        return busy_groups(marks, values, AGENT_GROUPS)[G1]
+
+    assert busy(alerting_agents) == (group_alerts or len(alerting_agents) * 3 > 3)
+    if busy(alerting_agents):
+        assert busy(alerting_agents | more)  # more alerting agents never calm a group
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([RuleScope.SHOP, RuleScope.GROUP, RuleScope.AGENT]),
+            st.integers(min_value=0, max_value=10),
+        ),
+        max_size=6,
+    ),
+    st.integers(min_value=0, max_value=10),
+)
+def test_live_2_only_shop_alerts_go_out_when_the_shop_alerts(
+    specs: list[tuple[RuleScope, int]], pending: int
+) -> None:
+    metric = {RuleScope.SHOP: "queued", RuleScope.GROUP: "queued", RuleScope.AGENT: "pending"}
+    rules = [
+        rule(i, scope, metric[scope], threshold, group_id=None if scope is RuleScope.SHOP else G1)
+        for i, (scope, threshold) in enumerate(specs)
+    ]
+    values = {
+        SHOP: {"queued": float(pending)},
+        ("group", G1): {"queued": float(pending)},
+        **{("agent", a): {"pending": float(pending)} for a in AGENT_IDS},
+    }
+    fired = firings(rules, values, AGENT_GROUPS)
+    assert [f.rule.id for f in fired] == [r.id for r in rules if pending > r.threshold]
+    shop_fires = any(f.rule.scope is RuleScope.SHOP for f in fired)
+    sent = [f for f in fired if not f.suppressed]
+    assert all(f.rule.scope is RuleScope.SHOP for f in sent) or not shop_fires
+    assert len(sent) == len(fired) or shop_fires
