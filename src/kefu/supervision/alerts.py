@@ -6,7 +6,7 @@ once wired, to the shop's webhook. Reading rules and alerts is for owners and su
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -87,7 +87,7 @@ async def add_rule(ctx: Context, staff: Staff, change: RuleChange) -> AlertRule:
         rule_id = await store.add_rule(tx.conn, staff.shop_id, rule, now)
         await store.ensure_schedule(tx.conn, staff.shop_id, now)
         await tx.commit()
-    return AlertRule(**{**_fields(rule), "id": rule_id})
+    return replace(rule, id=rule_id)
 
 
 async def update_rule(ctx: Context, staff: Staff, rule_id: int, change: RuleChange) -> AlertRule:
@@ -160,10 +160,6 @@ async def _checked(conn: Connection, staff: Staff, rule_id: int, change: RuleCha
     )
 
 
-def _fields(rule: AlertRule) -> dict[str, Any]:
-    return {name: getattr(rule, name) for name in AlertRule.__slots__}
-
-
 @dataclass(frozen=True, slots=True)
 class AlertMarks:
     """LIVE-2 for the live view: the figures alerting now (shown in red) per scope, and each
@@ -203,17 +199,24 @@ async def evaluate_due(ctx: Context) -> int:
 async def evaluate_shop(ctx: Context, shop_id: int) -> list[dict[str, Any]]:
     """LIVE-2: one evaluation of the shop's rules, by the one process that claims its due
     schedule row; records each broken rule once per period and sends the alerts that a
-    simultaneous shop alert does not suppress. Returns the alerts sent."""
+    simultaneous shop alert does not suppress. Returns the alerts sent.
+
+    The claim commits before the figures are read, so no lock is held meanwhile (SQLite's
+    is the whole database's); a process dying in between loses this period's evaluation,
+    and the unique key keeps a rule to one alert per period whatever happens."""
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         if not await store.claim_schedule(tx.conn, shop_id, now):
             return []  # another process has it, or did it already
-        settings = await shop_store.shop_settings(tx.conn, shop_id)
-        interval_s = settings.alert_interval_s
-        period_at = rules_domain.period_start(now, interval_s)
+        interval_s = (await shop_store.shop_settings(tx.conn, shop_id)).alert_interval_s
         await store.reschedule(tx.conn, shop_id, rules_domain.next_evaluation(now, interval_s))
         rules = [r for r in await store.rules(tx.conn, shop_id) if r.enabled]
-        values, agent_groups = await current_values(ctx, shop_id, now) if rules else ({}, {})
+        await tx.commit()
+    if not rules:
+        return []
+    values, agent_groups = await current_values(ctx, shop_id, now)
+    period_at = rules_domain.period_start(now, interval_s)
+    async with ctx.db.uow() as tx:
         sent = await _record(ctx, tx, shop_id, period_at, now, values, agent_groups, rules)
         await tx.commit()
     if sent:
