@@ -56,6 +56,7 @@ from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
+from kefu.supervision.alerts_api import router as alerts_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
@@ -210,6 +211,7 @@ def create_app(
     app.include_router(search_router)
     app.include_router(analytics_list_router)
     app.include_router(quality_router)
+    app.include_router(alerts_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

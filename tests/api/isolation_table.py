@@ -219,6 +219,59 @@ HTTP_CASES: list[HttpCase] = [
     ),
 ]
 
+ALERT_RULES = "/api/supervision/alerts/rules"
+ALERT_RULE = ALERT_RULES + "/{rule_id}"
+B_ALERT_RULE = {"rule_id": Obj("B.alert_rule")}
+A_ALERT_RULE = {"rule_id": Obj("A.alert_rule")}
+
+
+def _alert_rule(group: str | None = None, recipient: str | None = None) -> dict[str, Any]:
+    """LIVE-2: a rule naming a group and a recipient (A's own unless given)."""
+    return {
+        "scope": "group",
+        "group_id": Obj(group or "A.group"),
+        "metric": "queued",
+        "comparison": "gt",
+        "threshold": 3,
+        "recipient_ids": [Obj("A.owner"), Obj(recipient or "A.alice")],
+    }
+
+
+HTTP_CASES += [
+    HttpCase(
+        "PUT", ALERT_RULE, ("path", "rule_id"), "alert_rule", B_ALERT_RULE, _alert_rule(), True
+    ),
+    HttpCase(
+        "PUT", ALERT_RULE, ("body", "group_id"), "group", A_ALERT_RULE, _alert_rule("B.group"), True
+    ),
+    HttpCase(
+        "PUT",
+        ALERT_RULE,
+        ("body", "recipient_ids"),
+        "account",
+        A_ALERT_RULE,
+        _alert_rule(recipient="B.alice"),
+        True,
+    ),
+    HttpCase("DELETE", ALERT_RULE, ("path", "rule_id"), "alert_rule", B_ALERT_RULE, role_only=True),
+    HttpCase(
+        "POST",
+        ALERT_RULES,
+        ("body", "group_id"),
+        "group",
+        body=_alert_rule("B.group"),
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        ALERT_RULES,
+        ("body", "recipient_ids"),
+        "account",
+        body=_alert_rule(recipient="B.alice"),
+        role_only=True,
+    ),
+]
+
 KB_Q = "/api/kb/questions/{question_id}"
 B_QUESTION = {"question_id": Obj("B.question")}
 A_QUESTION = {"question_id": Obj("A.question")}
@@ -640,6 +693,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/permission-requests"): "asks for the caller's own account",
     ("GET", "/api/auth/session"): "the session's own account and shop, or nulls",
     ("GET", "/api/offline/entries"): "lists the session's shop (checked by the list test)",
+    ("GET", "/api/supervision/alerts/rules"): "the session's shop's rules (the list test)",
+    ("GET", "/api/supervision/alerts"): "the session's shop's alerts (the list test)",
     ("GET", "/api/blacklist"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/summary-categories"): "the session's shop's classification tree",
     ("POST", "/api/catalog/products/import"): "imports into the session's or token's shop",

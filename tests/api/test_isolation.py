@@ -27,6 +27,7 @@ from kefu.clock import FakeClock
 from kefu.gateway import protocol as p
 from kefu.settings import Settings
 from kefu.storage import tables as t
+from kefu.supervision import alerts
 from support import SECRET_KEY, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
 
@@ -97,6 +98,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         **await _bot_objects(owner, key),
         **await _offline_objects(srv, shop, owner, key, first_id),
         **await _quality_objects(srv, shop, owner, key, first_id),
+        **await _alert_objects(srv, shop, owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
 
@@ -151,6 +153,25 @@ async def _offline_objects(
     )
     assert listed.status_code == 200, listed.text
     return {f"{key}.offline_entry": entries[0]["id"], f"{key}.blacklist": listed.json()["id"]}
+
+
+async def _alert_objects(
+    srv: Server, shop: ShopIds, owner: httpx.AsyncClient, key: str
+) -> dict[str, int]:
+    """LIVE-2: an alert rule that alerts (nobody is queued: 0 < 1), and its alert."""
+    made = await owner.post(
+        "/api/supervision/alerts/rules",
+        json={
+            "scope": "shop",
+            "metric": "queued",
+            "comparison": "lt",
+            "threshold": 1,
+            "recipient_ids": [shop.accounts["owner"]],
+        },
+    )
+    assert made.status_code == 201, made.text
+    sent = await alerts.evaluate_shop(srv.runtime.ctx, shop.shop_id)
+    return {f"{key}.alert_rule": made.json()["id"], f"{key}.alert": sent[0]["id"]}
 
 
 async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
@@ -324,6 +345,8 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/offline/entries": {w.ids["B.offline_entry"]},
             "/api/blacklist": {w.ids["B.blacklist"]},
             "/api/customers/search": {w.ids["B.consumer"]},
+            "/api/supervision/alerts/rules": {w.ids["B.alert_rule"]},
+            "/api/supervision/alerts": {w.ids["B.alert"]},
         }
         # /metrics is the operator's, not a session's (test_ops_metrics.py checks who may read it).
         gets = sorted(p for m, p in NO_OBJECT_IDS if m == "GET" and p != "/metrics")

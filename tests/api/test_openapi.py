@@ -35,6 +35,7 @@ from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.summaries import api as summaries_api
+from kefu.supervision import alerts, alerts_models
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
@@ -313,6 +314,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         analytics_models,
         analytics_list_models,
         quality_models,
+        alerts_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -379,6 +381,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await check.ok(anyone, "GET", "/api/demo/buyer-identity")
             await _offline(check, srv, shop, owner, alice)
             await _quality(check, srv, shop, owner)
+            await _alerts(check, srv, shop, owner, alice)
             await check.ok(anyone, "GET", "/healthz")
             await check.download(anyone, "/metrics")  # the test's client is on the loopback
             await check.ok(anyone, "GET", "/readyz")
@@ -901,3 +904,29 @@ async def _catalog(
     await check.ok(owner, "GET", "/api/catalog/tokens")
     ids = {"token_id": token["id"]}
     await check.ok(owner, "DELETE", "/api/catalog/tokens/{token_id}", ids=ids)
+
+
+async def _alerts(
+    check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient, alice: httpx.AsyncClient
+) -> None:
+    """LIVE-2: rules written, an evaluation, the history, a refusal and a removal."""
+    rules = "/api/supervision/alerts/rules"
+    rule = {
+        "scope": "agent",
+        "group_id": shop.group_ids[0],
+        "metric": "pending",
+        "comparison": "ge",
+        "threshold": 0,
+        "recipient_ids": [shop.accounts["owner"]],
+    }
+    made = await check.ok(owner, "POST", rules, 201, json=rule)
+    ids = {"rule_id": made["id"]}
+    await check.ok(owner, "PUT", rules + "/{rule_id}", ids=ids, json=rule | {"threshold": 0.5})
+    listed = await check.ok(owner, "GET", rules)
+    assert listed["items"][0]["threshold"] == 0.5
+    await check.ok(owner, "PUT", rules + "/{rule_id}", ids=ids, json=rule)
+    assert len(await alerts.evaluate_shop(srv.runtime.ctx, shop.shop_id)) == 1
+    page = await check.ok(owner, "GET", "/api/supervision/alerts", params={"page_size": 5})
+    assert page["total"] == 1 and page["items"][0]["hits"][0]["scope"] == "agent"
+    await check.refused(alice, "GET", "/api/supervision/alerts", 403)
+    await check.ok(owner, "DELETE", rules + "/{rule_id}", ids=ids)

@@ -87,6 +87,18 @@ def _greetings(ids: Ids) -> dict[str, Any]:
     }
 
 
+def _alert_rule(ids: Ids) -> dict[str, Any]:
+    return {
+        "scope": "group",
+        "group_id": ids["group1"],
+        "metric": "queued",
+        "comparison": "gt",
+        "threshold": 2,
+        "enabled": True,
+        "recipient_ids": [ids["alice"]],
+    }
+
+
 def _login(ids: Ids) -> dict[str, Any]:
     return {"shop_id": ids["shop"], "username": "bob", "password": "x", "take_over": False}
 
@@ -287,6 +299,27 @@ HTTP_CASES = [
         ("nodes", 0, "id"),
         "nodes[].id",
     ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/shop/settings",
+        lambda _: {"alert_interval_s": 300},
+        ("alert_interval_s",),
+        "alert_interval_s",
+    ),
+    *(
+        HttpCase("owner", method, path, _alert_rule, at, field)
+        for method, path in (
+            ("POST", "/api/supervision/alerts/rules"),
+            ("PUT", "/api/supervision/alerts/rules/{alert_rule}"),
+        )
+        for at, field in (
+            (("group_id",), "group_id"),
+            (("threshold",), "threshold"),
+            (("enabled",), "enabled"),
+            (("recipient_ids", 0), "recipient_ids[]"),
+        )
+    ),
 ]
 
 
@@ -450,6 +483,7 @@ def _documented_path(path: str) -> str:
         "{alice}": "{agent_id}",
         "{question}": "{question_id}",
         "{hit}": "{hit_id}",
+        "{alert_rule}": "{rule_id}",
     }
     for ours, theirs in names.items():
         path = path.replace(ours, theirs)
@@ -516,6 +550,15 @@ class World:
     alice_ws: Frames
 
 
+async def _an_alert_rule(owner: httpx.AsyncClient, shop: ShopIds) -> int:
+    """LIVE-2: a rule to change."""
+    ids = {"group1": shop.group_ids[1], "alice": shop.accounts["alice"]}
+    made = await owner.post("/api/supervision/alerts/rules", json=_alert_rule(ids))
+    assert made.status_code == 201, made.text
+    rule_id: int = made.json()["id"]
+    return rule_id
+
+
 async def _world(srv: Server) -> World:
     shop = await make_shop(
         srv.db,
@@ -543,6 +586,7 @@ async def _world(srv: Server) -> World:
         "question": question.json()["id"],
         "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
         "hit": 1,
+        "alert_rule": await _an_alert_rule(owner, shop),
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)

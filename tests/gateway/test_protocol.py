@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 
 from kefu.domain.shop import ShopSettings
 from kefu.gateway import protocol as p
+from kefu.supervision import alerts
 from support import PASSWORD, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
 Socket = Literal["consumer", "staff"]
@@ -100,7 +101,7 @@ async def scenarios(db_url: str) -> Recorded:
         owner = await srv.staff(shop.shop_id, "owner")
         faq_item = await _knowledge_base(owner)
         alice, bob = await srv.staff(shop.shop_id, "alice"), await srv.staff(shop.shop_id, "bob")
-        recorded.add("staff", await srv.staff_socket(owner))
+        owner_ws = recorded.add("staff", await srv.staff_socket(owner))
         alice_ws = recorded.add("staff", await srv.staff_socket(alice))
         bob_ws = recorded.add("staff", await srv.staff_socket(bob))
         consumer = recorded.add("consumer", await srv.consumer(shop.shop_id))
@@ -113,6 +114,7 @@ async def scenarios(db_url: str) -> Recorded:
         await _resync(srv, consumer, bob_ws)
         await _reconnect_and_refused_auth(recorded, srv, shop, consumer)
         await _take_over(srv, shop, alice_ws)
+        await _alert(srv, shop, owner, owner_ws)
         # A barrier: each open socket's pong comes after every frame pushed to it before.
         for _, frames in recorded.sockets:
             if frames.ws.close_code is None:
@@ -285,6 +287,20 @@ async def _take_over(srv: Server, shop: ShopIds, alice_ws: Frames) -> None:
     assert closed["reason"] == "taken_over", closed
     await alice_ws.ws.wait_closed()
     assert alice_ws.ws.close_code == 4409
+
+
+async def _alert(srv: Server, shop: ShopIds, owner: httpx.AsyncClient, owner_ws: Frames) -> None:
+    """LIVE-2: a rule that alerts (nobody queued is fewer than 1) reaches its recipient."""
+    rule = {
+        "scope": "shop",
+        "metric": "queued",
+        "comparison": "lt",
+        "threshold": 1,
+        "recipient_ids": [shop.accounts["owner"]],
+    }
+    assert (await owner.post("/api/supervision/alerts/rules", json=rule)).status_code == 201
+    assert await alerts.evaluate_shop(srv.runtime.ctx, shop.shop_id)
+    await owner_ws.wait_for(lambda f: f["type"] == "alert")
 
 
 async def test_api_2_every_server_frame_matches_its_declared_model(db_url: str) -> None:

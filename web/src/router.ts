@@ -33,6 +33,8 @@ export const router = createRouter({
         { path: 'ratings', name: 'settings-ratings', component: () => import('./features/summaries/pages/RatingsSummariesPage.vue') },
         { path: 'tokens', name: 'settings-tokens', component: () => import('./features/catalog/pages/TokensPage.vue') },
         { path: 'quality', name: 'settings-quality', component: () => import('./features/quality/pages/QualityPage.vue') },
+        { path: 'alerts', name: 'settings-alerts', component: () => import('./features/alerts/pages/AlertRulesPage.vue') },
+        { path: 'alert-history', name: 'settings-alert-history', component: () => import('./features/alerts/pages/AlertHistoryPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -182,6 +182,7 @@ class ShopSettingsOut(Out):
     intent_taxonomy: list[IntentNodeOut] = Field(
         description="DATA-6: the owner's intent taxonomy; empty means the default one."
     )
+    alert_interval_s: int = Field(description="LIVE-2: seconds between alert evaluations.")
 
 
 class ConsumerOut(Out):

@@ -156,6 +156,7 @@ class SettingsIn(In):
     offline_when_nobody_online: bool | None = None
     rating_forced: bool | None = None
     summary_required: bool | None = None
+    alert_interval_s: Annotated[int, Field(ge=60, le=3600)] | None = None
 
 
 class SendHttpIn(In):

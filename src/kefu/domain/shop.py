@@ -11,6 +11,7 @@ from kefu.domain.conversation import AutoEndMode
 from kefu.domain.presence import MAX_RECEPTION_LIMIT, MIN_RECEPTION_LIMIT
 from kefu.domain.routing import QueueOrder
 from kefu.offline import domain as offline
+from kefu.supervision import alerts_domain as alerts
 
 DEFAULT_WELCOME = "您好，欢迎光临！请问有什么可以帮您？"
 ENTRY_SOURCES = ("product", "order", "after_sale", "live", "ad", "direct")
@@ -50,9 +51,12 @@ class ShopSettings:
     kpi_targets: tuple[dict[str, Any], ...] = ()
     # DATA-6: the owner's intent taxonomy; empty means the default one.
     intent_taxonomy: tuple[dict[str, Any], ...] = ()
+    # LIVE-2: alerts are evaluated this often (seed 001: every 3 minutes).
+    alert_interval_s: int = alerts.DEFAULT_INTERVAL_S
 
     def __post_init__(self) -> None:
         self.hours  # noqa: B018 -- validates ROUTE-6's values
+        alerts.check_interval(self.alert_interval_s)
         if not 0 <= self.offline_after_s <= offline.MAX_OFFLINE_AFTER_S:
             raise ValueError(f"offline_after_s is 0 to {offline.MAX_OFFLINE_AFTER_S}")
         if len(self.offline_message) > offline.MAX_OFFLINE_MESSAGE_CHARS:
@@ -97,6 +101,7 @@ class ShopSettings:
             kpi_preset=str(data.get("kpi_preset", "feige")),
             kpi_targets=tuple(dict(t) for t in data.get("kpi_targets") or ()),
             intent_taxonomy=tuple(dict(t) for t in data.get("intent_taxonomy") or ()),
+            alert_interval_s=int(data.get("alert_interval_s") or alerts.DEFAULT_INTERVAL_S),
         )
 
     @property

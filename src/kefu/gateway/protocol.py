@@ -12,6 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
+from kefu.supervision.alerts_models import AlertOut
 
 MAX_REF_CHARS = 64
 # Seqs are INTEGER columns: a larger since_seq is refused here, not by the database driver.
@@ -357,6 +358,13 @@ class ResyncFrameOut(FrameOut):
     type: Literal["resync"]
 
 
+class AlertFrameOut(FrameOut):
+    """LIVE-2: an alert, to each of its rule's recipients."""
+
+    type: Literal["alert"]
+    alert: AlertOut
+
+
 _BOTH_SOCKETS: dict[str, type[FrameOut]] = {
     "pong": PongFrameOut,
     "ack": AckFrameOut,
@@ -386,4 +394,5 @@ STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "transfer_request": TransferRequestFrameOut,
     "transfer_result": TransferResultFrameOut,
     "session_closed": SessionClosedFrameOut,
+    "alert": AlertFrameOut,
 }

@@ -15,6 +15,7 @@ from kefu.quality.jobs import advance_inspections
 from kefu.services import timers
 from kefu.services.context import Context
 from kefu.services.routing import sweep_queues
+from kefu.supervision import alerts
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 200
@@ -54,4 +55,5 @@ class Scheduler:
         await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
         await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
         await advance_inspections(ctx)  # QA-2: running inspections, a bounded share each
+        await alerts.evaluate_due(ctx)  # LIVE-2: each shop's due evaluation, once
         return handled

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -680,4 +681,57 @@ qa_false_positives = Table(
     Column("shop_id", ForeignKey("shops.id"), nullable=False),
     Column("marked_by", ForeignKey("accounts.id"), nullable=False),
     Column("marked_at", UtcDateTime, nullable=False),
+)
+
+
+# Alert rules (LIVE-2): a threshold on one metric of the shop, of a group, or of each agent of
+# a group (scope "agent"), with up to 10 recipient accounts (a JSON list of account ids). A
+# group's rules go with the group.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=True),
+    Column("metric", String(30), nullable=False),
+    Column("comparison", String(2), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("recipients", JSON, nullable=False, default=list),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_alert_rules_shop_id", "shop_id"),
+)
+
+# LIVE-2: the alerts raised, one per rule and evaluation period at most (the unique key), with
+# the rule as it was and each scope's breaking value; `suppressed` ones were not sent because a
+# shop alert was raised in the same evaluation.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("rule_id", Id, nullable=False),
+    Column("period_at", UtcDateTime, nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("group_id", Id, nullable=True),
+    Column("metric", String(30), nullable=False),
+    Column("comparison", String(2), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("hits", JSON, nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("suppressed", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("rule_id", "period_at"),
+    Index("ix_alert_events_shop_id_id", "shop_id", "id"),
+)
+
+# LIVE-2: when each shop's alerts are next evaluated; a process claims the due row (FOR UPDATE
+# SKIP LOCKED on PostgreSQL, SQLite's single writer) and moves it on, so one evaluates.
+alert_schedules = Table(
+    "alert_schedules",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("next_at", UtcDateTime, nullable=False),
+    Index("ix_alert_schedules_next_at", "next_at"),
 )

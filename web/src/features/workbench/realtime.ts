@@ -10,6 +10,7 @@ import { useSessionStore } from '@/features/auth/store'
 import { useConversationsStore } from '@/features/conversations/store'
 import { useMessagesStore } from '@/features/messages/store'
 import { pendingTransfers } from './pendingTransfers'
+import { onAlertFrame } from '@/features/alerts/notify'
 
 export interface IncomingTransfer {
   transfer: Transfer
@@ -96,6 +97,8 @@ export function useStaffRealtime() {
     socket.on('account', (f: Frame) => {
       session.setAccount(f.account as Account)
     }),
+    // LIVE-2: an alert this account receives.
+    socket.on('alert', onAlertFrame),
     socket.on('session_closed', (f: Frame) => {
       void endSession(String(f.reason ?? 'logged_out'))
     }),
