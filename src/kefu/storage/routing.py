@@ -4,17 +4,19 @@ says them now, the queue in its order, and assignments. Callers that decide hold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus, PresenceWindow
+from kefu.storage import offline as offline_store
 from kefu.storage import tables as t
 
 _c = t.conversations.c
@@ -25,16 +27,20 @@ async def agent_loads(
     conn: AsyncConnection, shop_id: int, window: PresenceWindow
 ) -> list[routing.AgentLoad]:
     """Each agent's load as the database says it now (ROUTE-7), and whether they are there
-    as `window` sees it (PRES-1)."""
-    # Two statements joined here, not one join in SQL: with the counts as a joined subquery,
-    # PostgreSQL re-aggregated them once per account whenever its estimate of assigned rows
-    # was stale (a burst of routing), which took routing from milliseconds to 0.4 s a call.
-    counts = await conn.execute(
-        select(_c.agent_id, func.count())
-        .where(_c.shop_id == shop_id, _c.state == ConversationState.ASSIGNED)
-        .group_by(_c.agent_id)
+    as `window` sees it (PRES-1). One statement."""
+    # Each count is a correlated subquery, a range of the (shop, state, agent) index per
+    # account. Not a joined GROUP BY subquery: with that, PostgreSQL re-aggregated the whole
+    # shop once per account whenever its estimate of assigned rows was stale (a burst of
+    # routing), which took routing from milliseconds to 0.4 s a call.
+    current = (
+        select(func.count())
+        .where(
+            _c.shop_id == shop_id,
+            _c.state == ConversationState.ASSIGNED,
+            _c.agent_id == _a.id,
+        )
+        .scalar_subquery()
     )
-    current: dict[int, int] = {agent_id: n for agent_id, n in counts}
     rows = await conn.execute(
         select(
             _a.id,
@@ -44,6 +50,7 @@ async def agent_loads(
             _a.has_im_permission,
             _a.reception_limit,
             _a.last_seen_at,
+            current.label("current"),
         ).where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
     )
     return [
@@ -54,7 +61,7 @@ async def agent_loads(
             is_suspended=r.is_suspended,
             has_im_permission=r.has_im_permission,
             limit=r.reception_limit,
-            current=current.get(r.id, 0),
+            current=r.current,
             is_present=window.is_present(r.id, r.last_seen_at),
         )
         for r in rows
@@ -64,26 +71,39 @@ async def agent_loads(
 async def queue_heads(
     conn: AsyncConnection,
     shop_id: int,
-    group_id: GroupId | None,
+    rooms: Mapping[GroupId | None, int],
     order: routing.QueueOrder,
-    *,
-    limit: int,
 ) -> list[routing.QueuedRequest]:
-    """The first `limit` queued requests of a group, in the queue's order."""
-    # The same order as the domain's queue_sorted, so that the LIMIT keeps the right heads.
+    """The first `rooms[g]` queued requests of each group g, in the queue's order, in one
+    statement: a window function numbers each group's queue."""
+    rooms = {g: n for g, n in rooms.items() if n > 0}
+    if not rooms:
+        return []
+    # The same order as the domain's queue_sorted, so that the numbering keeps the right heads.
     if order is routing.QueueOrder.LCFS:
         ordering = (_c.human_requested_at.desc(), _c.id.desc())
     else:
         ordering = (_c.human_requested_at.asc(), _c.id.asc())
-    query = (
-        select(_c.id, _c.group_id, _c.human_requested_at)
-        .where(_c.shop_id == shop_id, _c.state == ConversationState.QUEUED, _c.group_id == group_id)
-        .order_by(*ordering)
-        .limit(limit)
+    in_groups = _c.group_id.in_([g for g in rooms if g is not None])
+    numbered = (
+        select(
+            _c.id,
+            _c.group_id,
+            _c.human_requested_at,
+            func.row_number().over(partition_by=_c.group_id, order_by=ordering).label("n"),
+        )
+        .where(
+            _c.shop_id == shop_id,
+            _c.state == ConversationState.QUEUED,
+            or_(in_groups, _c.group_id.is_(None)) if None in rooms else in_groups,
+        )
+        .subquery()
     )
+    rows = await conn.execute(select(numbered).where(numbered.c.n <= max(rooms.values())))
     return [
         routing.QueuedRequest(ConversationId(r.id), r.group_id, r.human_requested_at)
-        for r in await conn.execute(query)
+        for r in rows
+        if r.n <= rooms[r.group_id]
     ]
 
 
@@ -200,4 +220,75 @@ async def assign(
             }
             for a in plan
         ],
+    )
+
+
+async def assign_queued(
+    conn: AsyncConnection,
+    shop_id: int,
+    plan: Sequence[routing.Assignment],
+    now: datetime,
+    *,
+    holder_role: str,
+    cause: str,
+) -> None:
+    """Write a routing pass's assignments (`assign`) and mark their consumers' offline entries
+    served (OFFL-3). On PostgreSQL one statement (data-modifying CTEs over the plan's arrays),
+    so that the shop lock is held for one round trip of writes whatever the plan's size."""
+    if not plan:
+        return
+    if conn.dialect.name != "postgresql":
+        await assign(conn, shop_id, plan, now, holder_role=holder_role, cause=cause)
+        await offline_store.mark_served(conn, shop_id, [a.conversation_id for a in plan], now)
+        return
+    ids = ARRAY(BigInteger)
+    pairs = (
+        func.unnest(
+            bindparam("b_conversations", [a.conversation_id for a in plan], type_=ids),
+            bindparam("b_agents", [a.agent_id for a in plan], type_=ids),
+        )
+        .table_valued("conversation_id", "agent_id", with_ordinality="n")
+        .render_derived()
+    )
+    planned = select(pairs).cte("planned")
+    assigned = (
+        update(t.conversations)
+        .where(_c.id == planned.c.conversation_id)
+        .values(
+            state=ConversationState.ASSIGNED,
+            agent_id=planned.c.agent_id,
+            assigned_at=now,
+            awaiting_reply_since=now,
+        )
+        .returning(_c.consumer_id)
+        .cte("assigned")
+    )
+    holders = insert(t.participants).from_select(
+        ["conversation_id", "account_id", "shop_id", "role", "joined_at"],
+        select(
+            planned.c.conversation_id,
+            planned.c.agent_id,
+            literal(shop_id, t.participants.c.shop_id.type),
+            literal(holder_role, t.participants.c.role.type),
+            literal(now, t.participants.c.joined_at.type),
+        ),
+    )
+    e = t.conversation_events.c
+    logged = insert(t.conversation_events).from_select(
+        ["shop_id", "conversation_id", "kind", "cause", "agent_id", "at", "data"],
+        select(
+            literal(shop_id, e.shop_id.type),
+            planned.c.conversation_id,
+            literal("assigned", e.kind.type),
+            literal(cause, e.cause.type),
+            planned.c.agent_id,
+            literal(now, e.at.type),
+            literal({}, e.data.type),
+        ).order_by(planned.c.n),
+    )
+    served = offline_store.served(shop_id, select(assigned.c.consumer_id), now)
+    await conn.execute(
+        select(func.count())
+        .select_from(assigned)
+        .add_cte(holders.cte("holders"), logged.cte("logged"), served.cte("served"))
     )
