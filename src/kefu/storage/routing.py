@@ -28,18 +28,16 @@ async def agent_loads(
 ) -> list[routing.AgentLoad]:
     """Each agent's load as the database says it now (ROUTE-7), and whether they are there
     as `window` sees it (PRES-1). One statement."""
-    # Each count is a correlated subquery, a range of the (shop, state, agent) index per
-    # account. Not a joined GROUP BY subquery: with that, PostgreSQL re-aggregated the whole
-    # shop once per account whenever its estimate of assigned rows was stale (a burst of
-    # routing), which took routing from milliseconds to 0.4 s a call.
-    current = (
-        select(func.count())
-        .where(
-            _c.shop_id == shop_id,
-            _c.state == ConversationState.ASSIGNED,
-            _c.agent_id == _a.id,
-        )
-        .scalar_subquery()
+    # The counts are computed once, as a materialised CTE joined to the accounts. Neither a
+    # plain joined subquery (PostgreSQL re-aggregated it once per account whenever its estimate
+    # of assigned rows was stale, a burst of routing: 0.4 s a call) nor a correlated count per
+    # account (7 times slower than one aggregate at 50 agents × 32).
+    counts = (
+        select(_c.agent_id, func.count().label("n"))
+        .where(_c.shop_id == shop_id, _c.state == ConversationState.ASSIGNED)
+        .group_by(_c.agent_id)
+        .cte("counts")
+        .prefix_with("MATERIALIZED")
     )
     rows = await conn.execute(
         select(
@@ -50,8 +48,10 @@ async def agent_loads(
             _a.has_im_permission,
             _a.reception_limit,
             _a.last_seen_at,
-            current.label("current"),
-        ).where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
+            func.coalesce(counts.c.n, 0).label("current"),
+        )
+        .outerjoin(counts, counts.c.agent_id == _a.id)
+        .where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
     )
     return [
         routing.AgentLoad(
