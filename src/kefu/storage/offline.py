@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Update, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.conversation import ConversationState
@@ -161,7 +161,11 @@ async def mark_served(
     await conn.execute(served(shop_id, consumers, now))
 
 
-def served(shop_id: int, consumers: Select[Any], now: datetime) -> Update:
+def served(
+    shop_id: int | ColumnElement[int],
+    consumers: Select[Any],
+    now: datetime | ColumnElement[datetime],
+) -> Update:
     """OFFL-3: the statement that marks served the entries of `consumers` (a select of
     consumer ids), for a caller that writes it together with its own (storage/routing.py)."""
     return (

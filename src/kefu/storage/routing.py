@@ -4,11 +4,24 @@ says them now, the queue in its order, and assignments. Callers that decide hold
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,23 +36,20 @@ _c = t.conversations.c
 _a = t.accounts.c
 
 
-async def agent_loads(
-    conn: AsyncConnection, shop_id: int, window: PresenceWindow
-) -> list[routing.AgentLoad]:
-    """Each agent's load as the database says it now (ROUTE-7), and whether they are there
-    as `window` sees it (PRES-1). One statement."""
+def _loads() -> Select[Any]:
     # The counts are computed once, as a materialised CTE joined to the accounts. Neither a
     # plain joined subquery (PostgreSQL re-aggregated it once per account whenever its estimate
     # of assigned rows was stale, a burst of routing: 0.4 s a call) nor a correlated count per
     # account (7 times slower than one aggregate at 50 agents × 32).
+    shop = bindparam("b_shop", type_=_a.shop_id.type)
     counts = (
         select(_c.agent_id, func.count().label("n"))
-        .where(_c.shop_id == shop_id, _c.state == ConversationState.ASSIGNED)
+        .where(_c.shop_id == shop, _c.state == ConversationState.ASSIGNED)
         .group_by(_c.agent_id)
         .cte("counts")
         .prefix_with("MATERIALIZED")
     )
-    rows = await conn.execute(
+    return (
         select(
             _a.id,
             _a.group_id,
@@ -51,8 +61,21 @@ async def agent_loads(
             func.coalesce(counts.c.n, 0).label("current"),
         )
         .outerjoin(counts, counts.c.agent_id == _a.id)
-        .where(_a.shop_id == shop_id, _a.is_disabled.is_(False))
+        .where(_a.shop_id == shop, _a.is_disabled.is_(False))
     )
+
+
+# Routing's statements are built once: building them (their CTEs' and subqueries' columns)
+# cost more Python under the shop lock than executing them.
+_LOADS = _loads()
+
+
+async def agent_loads(
+    conn: AsyncConnection, shop_id: int, window: PresenceWindow
+) -> list[routing.AgentLoad]:
+    """Each agent's load as the database says it now (ROUTE-7), and whether they are there
+    as `window` sees it (PRES-1). One statement."""
+    rows = await conn.execute(_LOADS, {"b_shop": shop_id})
     return [
         routing.AgentLoad(
             agent_id=AccountId(r.id),
@@ -68,6 +91,31 @@ async def agent_loads(
     ]
 
 
+@functools.cache
+def _heads(order: routing.QueueOrder, *, with_none: bool) -> Select[Any]:
+    # The same order as the domain's queue_sorted, so that the numbering keeps the right heads.
+    if order is routing.QueueOrder.LCFS:
+        ordering = (_c.human_requested_at.desc(), _c.id.desc())
+    else:
+        ordering = (_c.human_requested_at.asc(), _c.id.asc())
+    in_groups = _c.group_id.in_(bindparam("b_groups", expanding=True))
+    numbered = (
+        select(
+            _c.id,
+            _c.group_id,
+            _c.human_requested_at,
+            func.row_number().over(partition_by=_c.group_id, order_by=ordering).label("n"),
+        )
+        .where(
+            _c.shop_id == bindparam("b_shop", type_=_c.shop_id.type),
+            _c.state == ConversationState.QUEUED,
+            or_(in_groups, _c.group_id.is_(None)) if with_none else in_groups,
+        )
+        .subquery()
+    )
+    return select(numbered).where(numbered.c.n <= bindparam("b_most", type_=Integer))
+
+
 async def queue_heads(
     conn: AsyncConnection,
     shop_id: int,
@@ -79,27 +127,11 @@ async def queue_heads(
     rooms = {g: n for g, n in rooms.items() if n > 0}
     if not rooms:
         return []
-    # The same order as the domain's queue_sorted, so that the numbering keeps the right heads.
-    if order is routing.QueueOrder.LCFS:
-        ordering = (_c.human_requested_at.desc(), _c.id.desc())
-    else:
-        ordering = (_c.human_requested_at.asc(), _c.id.asc())
-    in_groups = _c.group_id.in_([g for g in rooms if g is not None])
-    numbered = (
-        select(
-            _c.id,
-            _c.group_id,
-            _c.human_requested_at,
-            func.row_number().over(partition_by=_c.group_id, order_by=ordering).label("n"),
-        )
-        .where(
-            _c.shop_id == shop_id,
-            _c.state == ConversationState.QUEUED,
-            or_(in_groups, _c.group_id.is_(None)) if None in rooms else in_groups,
-        )
-        .subquery()
+    groups = [g for g in rooms if g is not None]
+    rows = await conn.execute(
+        _heads(order, with_none=None in rooms),
+        {"b_shop": shop_id, "b_groups": groups, "b_most": max(rooms.values())},
     )
-    rows = await conn.execute(select(numbered).where(numbered.c.n <= max(rooms.values())))
     return [
         routing.QueuedRequest(ConversationId(r.id), r.group_id, r.human_requested_at)
         for r in rows
@@ -241,12 +273,27 @@ async def assign_queued(
         await assign(conn, shop_id, plan, now, holder_role=holder_role, cause=cause)
         await offline_store.mark_served(conn, shop_id, [a.conversation_id for a in plan], now)
         return
+    await conn.execute(
+        _ASSIGN_QUEUED,
+        {
+            "b_conversations": [a.conversation_id for a in plan],
+            "b_agents": [a.agent_id for a in plan],
+            "b_shop": shop_id,
+            "b_role": holder_role,
+            "b_cause": cause,
+            "b_now": now,
+        },
+    )
+
+
+def _assign_queued() -> Select[Any]:
+    """PostgreSQL's one statement for `assign_queued`."""
     ids = ARRAY(BigInteger)
+    e = t.conversation_events.c
+    shop = bindparam("b_shop", type_=e.shop_id.type)
+    now = bindparam("b_now", type_=e.at.type)
     pairs = (
-        func.unnest(
-            bindparam("b_conversations", [a.conversation_id for a in plan], type_=ids),
-            bindparam("b_agents", [a.agent_id for a in plan], type_=ids),
-        )
+        func.unnest(bindparam("b_conversations", type_=ids), bindparam("b_agents", type_=ids))
         .table_valued("conversation_id", "agent_id", with_ordinality="n")
         .render_derived()
     )
@@ -268,27 +315,29 @@ async def assign_queued(
         select(
             planned.c.conversation_id,
             planned.c.agent_id,
-            literal(shop_id, t.participants.c.shop_id.type),
-            literal(holder_role, t.participants.c.role.type),
-            literal(now, t.participants.c.joined_at.type),
+            shop,
+            bindparam("b_role", type_=t.participants.c.role.type),
+            now,
         ),
     )
-    e = t.conversation_events.c
     logged = insert(t.conversation_events).from_select(
         ["shop_id", "conversation_id", "kind", "cause", "agent_id", "at", "data"],
         select(
-            literal(shop_id, e.shop_id.type),
+            shop,
             planned.c.conversation_id,
             literal("assigned", e.kind.type),
-            literal(cause, e.cause.type),
+            bindparam("b_cause", type_=e.cause.type),
             planned.c.agent_id,
-            literal(now, e.at.type),
+            now,
             literal({}, e.data.type),
         ).order_by(planned.c.n),
     )
-    served = offline_store.served(shop_id, select(assigned.c.consumer_id), now)
-    await conn.execute(
+    served = offline_store.served(shop, select(assigned.c.consumer_id), now)
+    return (
         select(func.count())
         .select_from(assigned)
         .add_cte(holders.cte("holders"), logged.cte("logged"), served.cte("served"))
     )
+
+
+_ASSIGN_QUEUED = _assign_queued()
