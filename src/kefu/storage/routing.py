@@ -47,7 +47,7 @@ def _loads() -> Select[Any]:
         .where(_c.shop_id == shop, _c.state == ConversationState.ASSIGNED)
         .group_by(_c.agent_id)
         .cte("counts")
-        .prefix_with("MATERIALIZED")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     return (
         select(
