@@ -24,6 +24,7 @@ from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.permission_routes import router as permission_router
+from kefu.api.preference_routes import router as preference_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -203,6 +204,7 @@ def create_app(
     app.include_router(files_router)
     app.include_router(customers_router)
     app.include_router(search_router)
+    app.include_router(preference_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -603,3 +603,15 @@ def declared_schema_filter(
         return not (dialect != "postgresql" and name == ix_messages_body_trgm.name)
 
     return include
+
+
+# SET-3: each account's notification preferences; no row means the defaults (all on).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("is_sound_on", Boolean, nullable=False),
+    Column("is_desktop_on", Boolean, nullable=False),
+    Column("events", String(200), nullable=False),
+)
