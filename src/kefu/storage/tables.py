@@ -615,3 +615,6 @@ notification_preferences = Table(
     Column("is_desktop_on", Boolean, nullable=False),
     Column("events", String(200), nullable=False),
 )
+
+# MSG-1: the orphaned-upload sweep reads the oldest attachments first.
+ix_attachments_created = Index("ix_attachments_created_at", attachments.c.created_at)

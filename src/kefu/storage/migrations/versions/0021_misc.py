@@ -1,6 +1,7 @@
-"""notification preferences
+"""notification preferences, orphaned uploads
 
-Each account's notification preferences (SET-3).
+Each account's notification preferences (SET-3); an index on attachments' time for the sweep
+of orphaned uploads (MSG-1).
 
 Revision ID: 0021
 Revises: 0013
@@ -38,7 +39,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_notification_preferences")),
     )
+    op.create_index("ix_attachments_created_at", "attachments", ["created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_attachments_created_at", table_name="attachments")
     op.drop_table("notification_preferences")
