@@ -27,6 +27,7 @@ from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.permission_routes import router as permission_router
 from kefu.api.request_ids import RequestIds
+from kefu.api.preference_routes import router as preference_router
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
@@ -212,6 +213,7 @@ def create_app(
     app.include_router(analytics_list_router)
     app.include_router(quality_router)
     app.include_router(alerts_router)
+    app.include_router(preference_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

@@ -659,6 +659,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("PUT", "/api/me/status"): "the caller's own status",
     ("PUT", "/api/me/reception-limit"): "the caller's own limit",
     ("GET", "/api/me/stats"): "the caller's own statistics",
+    ("GET", "/api/me/notification-preferences"): "the caller's own preferences (SET-3)",
+    ("PUT", "/api/me/notification-preferences"): "the caller's own preferences (SET-3)",
     ("GET", "/api/agents"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/groups"): "lists the session's shop (checked by the list test)",
     ("POST", "/api/groups"): "adds to the session's shop",

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 from kefu.analytics import list_models as analytics_list_models
 from kefu.analytics import models as analytics_models
 from kefu.api import models as api_models
+from kefu.api import preference_routes
 from kefu.api.models import Out
 from kefu.app import create_app
 from kefu.bot import models as bot_models
@@ -315,6 +316,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         analytics_list_models,
         quality_models,
         alerts_models,
+        preference_routes,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -477,6 +479,9 @@ async def _staff_and_settings(
         await check.ok(dave, "POST", "/api/auth/login", json=login)
     await check.ok(alice, "GET", "/api/me")
     await check.ok(alice, "GET", "/api/me/stats")
+    prefs = {"sound": False, "desktop": True, "events": ["new_message"]}
+    await check.ok(alice, "PUT", "/api/me/notification-preferences", json=prefs)
+    await check.ok(alice, "GET", "/api/me/notification-preferences")
     await check.ok(owner, "GET", "/api/agents")
     await check.ok(
         owner,
@@ -841,6 +846,7 @@ async def _refusals(
     missing = {"conversation_id": 2**40}
     await check.refused(alice, "GET", "/api/conversations/{conversation_id}", 404, ids=missing)
     await check.refused(alice, "PUT", "/api/me/reception-limit", 422, json={"limit": 0})
+    await check.refused(alice, "PUT", "/api/me/notification-preferences", 422, json={"sound": True})
     await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})
     huge = {"content": b" " * (1024 * 1024 + 1), "headers": {"content-type": JSON}}
     await check.refused(alice, "PUT", "/api/me/status", 413, **huge)

@@ -126,6 +126,17 @@ HTTP_CASES = [
     HttpCase(
         "alice", "PUT", "/api/me/reception-limit", lambda _: {"limit": 3}, ("limit",), "limit"
     ),
+    *(
+        HttpCase(
+            "alice",
+            "PUT",
+            "/api/me/notification-preferences",
+            lambda _: {"sound": True, "desktop": True, "events": []},
+            (flag,),
+            flag,
+        )
+        for flag in ("sound", "desktop")
+    ),
     HttpCase(
         "owner",
         "PUT",

@@ -735,3 +735,18 @@ alert_schedules = Table(
     Column("next_at", UtcDateTime, nullable=False),
     Index("ix_alert_schedules_next_at", "next_at"),
 )
+
+
+# SET-3: each account's notification preferences; no row means the defaults (all on).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("is_sound_on", Boolean, nullable=False),
+    Column("is_desktop_on", Boolean, nullable=False),
+    Column("events", String(200), nullable=False),
+)
+
+# MSG-1: the orphaned-upload sweep reads the oldest attachments first.
+ix_attachments_created = Index("ix_attachments_created_at", attachments.c.created_at)
