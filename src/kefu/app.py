@@ -26,8 +26,8 @@ from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.permission_routes import router as permission_router
-from kefu.api.request_ids import RequestIds
 from kefu.api.preference_routes import router as preference_router
+from kefu.api.request_ids import RequestIds
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
 from kefu.api.settings_routes import router as settings_router
