@@ -1,5 +1,6 @@
 """What the analytics read (DATA-1…DATA-3): the conversations started in a period, their
-assignment, transfer, invitation and offline events, and when consumers and agents wrote.
+assignment, transfer, invitation and offline events, when consumers and agents wrote and the
+best rating of each rated agent.
 Bot and system messages are not read: no figure counts them."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.storage import tables as t
@@ -55,6 +56,29 @@ async def conversations_started(
     return [ConversationRow(r.id, r.created_at, r.human_requested_at, r.ended_at) for r in rows]
 
 
+async def conversations_by_id(
+    conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int]
+) -> list[ConversationRow]:
+    c = t.conversations.c
+    found: list[ConversationRow] = []
+    for chunk in _chunks(conversation_ids):
+        rows = await conn.execute(
+            select(c.id, c.created_at, c.human_requested_at, c.ended_at)
+            .where(c.shop_id == shop_id, c.id.in_(chunk))
+            .order_by(c.id)
+        )
+        found += [
+            ConversationRow(r.id, r.created_at, r.human_requested_at, r.ended_at) for r in rows
+        ]
+    return found
+
+
+async def shop_conversation_count(conn: AsyncConnection, shop_id: int) -> int:
+    c = t.conversations.c
+    query = select(func.count()).select_from(t.conversations).where(c.shop_id == shop_id)
+    return int(await conn.scalar(query) or 0)
+
+
 async def fact_events(
     conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int]
 ) -> list[EventRow]:
@@ -86,6 +110,23 @@ async def human_messages(
             .order_by(m.conversation_id, m.seq)
         )
         found += [MessageRow(r.conversation_id, r.sender, r.sender_id, r.created_at) for r in rows]
+    return found
+
+
+async def best_ratings(
+    conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int]
+) -> dict[int, dict[int, int]]:
+    """RATE-2: the best stars each conversation gave each rated agent (DATA-1, DATA-2)."""
+    r = t.ratings.c
+    found: dict[int, dict[int, int]] = {}
+    for chunk in _chunks(conversation_ids):
+        rows = await conn.execute(
+            select(r.conversation_id, r.agent_id, func.max(r.stars))
+            .where(r.shop_id == shop_id, r.conversation_id.in_(chunk))
+            .group_by(r.conversation_id, r.agent_id)
+        )
+        for conversation_id, agent_id, stars in rows:
+            found.setdefault(conversation_id, {})[agent_id] = int(stars)
     return found
 
 
