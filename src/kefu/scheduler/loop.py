@@ -10,6 +10,7 @@ import contextlib
 import structlog
 
 from kefu import errors
+from kefu.analytics import folds as analytics_folds
 from kefu.offline import auto_assign as offline
 from kefu.services import timers
 from kefu.services.context import Context
@@ -52,4 +53,5 @@ class Scheduler:
             handled += await timers.HANDLERS[timer.kind](ctx, timer)
         await sweep_queues(ctx)  # ROUTE-2: a drain lost with a dead process
         await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
+        await analytics_folds.refresh(ctx)  # DATA-1: fold changed conversations into rollups
         return handled
