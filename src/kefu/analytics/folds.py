@@ -33,7 +33,23 @@ async def refresh(ctx: Context, *, limit: int = FOLD_BATCH) -> int:
     async with ctx.db.uow() as tx:
         await rollup_store.mark_stale(tx.conn, ctx.clock.now(), limit=limit)
         await tx.commit()
+    await settle_zones(ctx)
     return await fold_dirty(ctx, limit=limit)
+
+
+async def settle_zones(ctx: Context) -> None:
+    """Resets the rollups of shops with marked conversations whose rollups are not in the
+    shop's time zone (a new shop, or its zone changed), each in a transaction of its own."""
+    async with ctx.db.read() as tx:
+        off = []
+        for shop in await rollup_store.dirty_shops(tx.conn):
+            settings = await shop_store.shop_settings(tx.conn, shop)
+            if await rollup_store.zone(tx.conn, shop) != settings.time_zone:
+                off.append((shop, settings.time_zone))
+    for shop, time_zone in off:
+        async with ctx.db.uow() as tx:
+            await rollup_store.reset_shop(tx.conn, shop, time_zone)
+            await tx.commit()
 
 
 async def fold_dirty(ctx: Context, *, limit: int = FOLD_BATCH, shop_id: int | None = None) -> int:
@@ -41,18 +57,20 @@ async def fold_dirty(ctx: Context, *, limit: int = FOLD_BATCH, shop_id: int | No
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
         claimed = await rollup_store.claim_dirty(tx.conn, limit=limit, shop_id=shop_id)
+        folded = 0
         by_shop: dict[int, list[int]] = defaultdict(list)
         for shop, conversation_id in claimed:
             by_shop[shop].append(conversation_id)
         for shop, ids in by_shop.items():
             settings = await shop_store.shop_settings(tx.conn, shop)
             if await rollup_store.zone(tx.conn, shop) != settings.time_zone:
-                # A new shop, or its time zone changed: every part and bucket is refolded.
-                await rollup_store.reset_shop(tx.conn, shop, settings.time_zone)
+                # Not in the shop's zone yet: left for after settle_zones resets the shop.
+                await rollup_store.mark_dirty(tx.conn, shop, ids)
                 continue
             await _fold(tx.conn, shop, ZoneInfo(settings.time_zone), ids, now)
+            folded += len(ids)
         await tx.commit()
-    return len(claimed)
+    return folded
 
 
 async def rebuild(
@@ -63,8 +81,9 @@ async def rebuild(
         if await shop_store.shop(tx.conn, shop_id) is None:
             raise errors.NotFound(kind="shop", id=shop_id)
         settings = await shop_store.shop_settings(tx.conn, shop_id)
-        total = await rollup_store.reset_shop(tx.conn, shop_id, settings.time_zone)
+        total = await rollup_store.reset_shop(tx.conn, shop_id, settings.time_zone, force=True)
         await tx.commit()
+    assert total is not None  # forced
     done = 0
     if progress is not None:
         progress(done, total)

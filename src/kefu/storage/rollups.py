@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -51,16 +51,23 @@ async def mark_dirty(conn: AsyncConnection, shop_id: int, conversation_ids: Iter
 
 
 async def mark_shop_dirty(conn: AsyncConnection, shop_id: int) -> int:
-    """Every conversation of the shop is to be folded again (rebuild, time zone change)."""
+    """Every conversation of the shop is to be folded again (rebuild, time zone change); marks
+    already there stay. Returns how many are marked."""
     c = t.conversations.c
-    await conn.execute(delete(t.analytics_dirty).where(_d.shop_id == shop_id))
-    result = await conn.execute(
-        insert(t.analytics_dirty).from_select(
+    await conn.execute(
+        _insert(conn, t.analytics_dirty)
+        .from_select(
             ["conversation_id", "shop_id", "version"],
-            select(c.id, c.shop_id, text("0")).where(c.shop_id == shop_id),
+            select(c.id, c.shop_id, literal(0)).where(c.shop_id == shop_id),
         )
+        .on_conflict_do_nothing()
     )
-    return int(result.rowcount or 0)
+    return await dirty_count(conn, shop_id)
+
+
+async def dirty_shops(conn: AsyncConnection) -> list[int]:
+    rows = await conn.execute(select(_d.shop_id).distinct())
+    return [int(r[0]) for r in rows]
 
 
 async def claim_dirty(
@@ -223,14 +230,28 @@ async def zone(conn: AsyncConnection, shop_id: int) -> str | None:
     return None if found is None else str(found)
 
 
-async def reset_shop(conn: AsyncConnection, shop_id: int, time_zone: str) -> int:
-    """Empties the shop's rollups and parts, records their time zone and marks every
-    conversation of the shop to be folded; returns how many."""
+async def reset_shop(
+    conn: AsyncConnection, shop_id: int, time_zone: str, *, force: bool = False
+) -> int | None:
+    """When the shop's rollups are not in `time_zone` (or with `force`): records the zone,
+    marks every conversation of the shop and empties its rollups and parts; returns how many
+    are marked, or None when nothing was to do (another process did it meanwhile).
+
+    The zone row's upsert comes first and serialises resets; folders never lock it, and the
+    marks come before the deletes, so a folder still at work is waited for, never waits."""
+    stmt = _insert(conn, t.analytics_zones).values(shop_id=shop_id, time_zone=time_zone)
+    changed = stmt.excluded.time_zone != _z.time_zone
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[_z.shop_id],
+        set_={"time_zone": stmt.excluded.time_zone},
+        where=None if force else changed,
+    )
+    if (await conn.execute(upsert.returning(_z.shop_id))).first() is None:
+        return None
+    marked = await mark_shop_dirty(conn, shop_id)
     await conn.execute(delete(t.analytics_rollups).where(_r.shop_id == shop_id))
     await conn.execute(delete(t.analytics_parts).where(_p.shop_id == shop_id))
-    await conn.execute(delete(t.analytics_zones).where(_z.shop_id == shop_id))
-    await conn.execute(insert(t.analytics_zones).values(shop_id=shop_id, time_zone=time_zone))
-    return await mark_shop_dirty(conn, shop_id)
+    return marked
 
 
 async def consistent_snapshot(conn: AsyncConnection) -> None:
