@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
 
-from kefu.analytics.cli import report
+from kefu.analytics.cli import analytics_app, report
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
@@ -34,6 +34,7 @@ app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
 app.add_typer(import_app, name="import")
 app.command("report")(report)
+app.add_typer(analytics_app, name="analytics")
 
 bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
 
 from kefu.analytics import folds
 from kefu.analytics.periods import PeriodKind
 from kefu.analytics.service import load_facts, shop_agents, shop_dashboard
+from kefu.cli import app
 from kefu.clock import FakeClock
 from kefu.domain.presence import Role
 from kefu.ratings.domain import RatingSource
@@ -263,3 +265,24 @@ async def test_data_1_two_folders_at_once_count_each_conversation_once(ctx: Cont
             .where(t.analytics_parts.c.agent_id == 0)
         )
     assert parts == 12
+
+
+async def test_data_1_kefu_analytics_rebuild_folds_the_shop(ctx: Context, db_url: str) -> None:
+    shop = await _shop(ctx)
+    await _traffic(ctx, shop)
+    runner = CliRunner()
+    args = ["analytics", "rebuild", "--shop-id", str(shop.shop_id), "--database-url", db_url]
+    done = await asyncio.to_thread(runner.invoke, app, args)
+    assert done.exit_code == 0, done.output
+    assert "3 conversations folded" in done.output
+    assert await _dirty(ctx) == 0
+    async with ctx.db.read() as tx:
+        rolled = await tx.conn.scalar(
+            select(func.sum(t.analytics_rollups.c.conversations)).where(
+                t.analytics_rollups.c.agent_id == 0
+            )
+        )
+    assert rolled == 3
+    args[3] = "999"
+    missing = await asyncio.to_thread(runner.invoke, app, args)
+    assert missing.exit_code == 1
