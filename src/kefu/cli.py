@@ -17,6 +17,7 @@ from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
 
 from kefu.analytics.cli import analytics_app, report
+from kefu.bench import analytics as bench_analytics
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
@@ -41,6 +42,7 @@ bench_app.command("calibrate")(bench_calibrate.command)
 bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
 bench_app.command("search")(bench_search.command)
+bench_app.command("analytics")(bench_analytics.command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)

@@ -18,6 +18,7 @@ Pinned edges (the seeds leave them open; these are the choices and why):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, time, timedelta
@@ -246,13 +247,14 @@ class Tally:
     a_rounds_within_3min: int = 0
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(*(a + b for a, b in zip(self.counts(), other.counts(), strict=True)))
+        return Tally(*map(operator.add, self.counts(), other.counts()))
 
     def __sub__(self, other: Tally) -> Tally:
-        return Tally(*(a - b for a, b in zip(self.counts(), other.counts(), strict=True)))
+        return Tally(*map(operator.sub, self.counts(), other.counts()))
 
     def counts(self) -> tuple[int, ...]:
-        return tuple(getattr(self, name) for name in TALLY_FIELDS)
+        counts: tuple[int, ...] = _COUNTS(self)
+        return counts
 
     def figures(self) -> ServiceFigures:
         return ServiceFigures(
@@ -282,6 +284,7 @@ class Tally:
 
 
 TALLY_FIELDS = tuple(f.name for f in fields(Tally))
+_COUNTS = operator.attrgetter(*TALLY_FIELDS)
 
 
 def tally(
