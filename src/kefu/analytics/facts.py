@@ -13,20 +13,21 @@ from kefu.storage import analytics as store
 
 
 async def facts_of(
-    conn: AsyncConnection, shop_id: int, rows: Sequence[store.ConversationRow]
+    conn: AsyncConnection, rows: Sequence[store.ConversationRow]
 ) -> list[ConversationFacts]:
-    """The facts of these conversations of the shop: events, messages and ratings."""
+    """The facts of these conversations of the shop (`rows` read with its id): events,
+    messages and ratings."""
     ids = [r.id for r in rows]
-    events = await store.fact_events(conn, shop_id, ids)
-    messages = await store.human_messages(conn, shop_id, ids)
-    ratings = await store.best_ratings(conn, shop_id, ids)
+    events = await store.fact_events(conn, ids)
+    messages = await store.human_messages(conn, ids)
+    ratings = await store.best_ratings(conn, ids)
     return build_facts(rows, events, messages, ratings)
 
 
 async def facts_by_id(
     conn: AsyncConnection, shop_id: int, ids: Sequence[int]
 ) -> list[ConversationFacts]:
-    return await facts_of(conn, shop_id, await store.conversations_by_id(conn, shop_id, ids))
+    return await facts_of(conn, await store.conversations_by_id(conn, shop_id, ids))
 
 
 def build_facts(

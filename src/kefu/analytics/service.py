@@ -209,7 +209,7 @@ async def load_facts(ctx: Context, shop_id: int, period: Period) -> list[Convers
     """The facts of the conversations started in the period, read in one transaction."""
     async with ctx.db.read() as tx:
         rows = await store.conversations_started(tx.conn, shop_id, period.starts_at, period.ends_at)
-        return await facts_of(tx.conn, shop_id, rows)
+        return await facts_of(tx.conn, rows)
 
 
 def shop_view(facts: Sequence[ConversationFacts], *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -284,8 +284,12 @@ async def targets_view(ctx: Context, staff: Staff) -> dict[str, Any]:
     week = period_of(
         PeriodKind.CUSTOM, tz=tz, today=today, first=today - timedelta(days=6), last=today
     )
-    facts = await load_facts(ctx, staff.shop_id, week)
-    figures = shop_view(facts, tz=tz, now=ctx.clock.now())
+    now = ctx.clock.now()
+    tallies = await rollup_tallies(ctx, staff.shop_id, tz, week, week, now)
+    if tallies is None:
+        figures = shop_view(await load_facts(ctx, staff.shop_id, week), tz=tz, now=now)
+    else:
+        figures = tally_view(_sum_days(rollups.by_day(tallies, tz), week))
     return {
         "preset": settings.kpi_preset,
         "edited": bool(settings.kpi_targets),
