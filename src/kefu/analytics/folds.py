@@ -29,7 +29,11 @@ REBUILD_BATCH = 2000
 
 
 async def refresh(ctx: Context, *, limit: int = FOLD_BATCH) -> int:
-    """The scheduler's step: mark what went stale with time, fold a batch; returns how many."""
+    """The scheduler's step: mark what went stale with time, fold a batch; returns how many.
+    An idle shop costs one read (no write lock taken on SQLite)."""
+    async with ctx.db.read() as tx:
+        if not await rollup_store.pending(tx.conn, ctx.clock.now()):
+            return 0
     async with ctx.db.uow() as tx:
         await rollup_store.mark_stale(tx.conn, ctx.clock.now(), limit=limit)
         await tx.commit()

@@ -91,6 +91,14 @@ async def dirty_count(conn: AsyncConnection, shop_id: int) -> int:
     return int(await conn.scalar(query) or 0)
 
 
+async def pending(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether any conversation waits to be folded: marked, or its part stale by `now`."""
+    if await conn.scalar(select(_d.conversation_id).limit(1)) is not None:
+        return True
+    stale = select(_p.conversation_id).where(_p.stale_at <= now).limit(1)
+    return await conn.scalar(stale) is not None
+
+
 async def mark_stale(conn: AsyncConnection, now: datetime, *, limit: int) -> int:
     """Marks conversations whose part changed with time alone since it was folded."""
     rows = await conn.execute(
