@@ -291,25 +291,31 @@ MESSAGE_COLUMNS = (
 EVENT_COLUMNS = ("shop_id", "conversation_id", "kind", "cause", "agent_id", "at", "data")
 RATING_COLUMNS = ("shop_id", "conversation_id", "agent_id", "stars", "source", "at")
 PART_COLUMNS = ("conversation_id", "agent_id", "shop_id", "bucket", "stale_at", *TALLY_FIELDS)
-_JSON_COLUMNS = {"entry", "data"}
 
 
 async def _bulk(
     conn: AsyncConnection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    """COPY on PostgreSQL; one executemany INSERT on SQLite."""
+    """COPY on PostgreSQL; on SQLite the driver's executemany, values stored as SQLAlchemy
+    stores them (UTC times as text, JSON as text), in the caller's transaction."""
     if not rows:
         return
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
     if conn.dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
         await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
         return
-    dicts = [
-        {c: ({} if c in _JSON_COLUMNS else v) for c, v in zip(columns, row, strict=True)}
-        for row in rows
-    ]
-    await conn.execute(insert(table), dicts)
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    await driver.executemany(sql, [tuple(map(_sqlite_value, row)) for row in rows])
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
