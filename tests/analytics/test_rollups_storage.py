@@ -286,3 +286,23 @@ async def test_data_1_kefu_analytics_rebuild_folds_the_shop(ctx: Context, db_url
     args[3] = "999"
     missing = await asyncio.to_thread(runner.invoke, app, args)
     assert missing.exit_code == 1
+
+
+async def test_data_1_only_what_the_figures_read_marks_a_conversation(ctx: Context) -> None:
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    assert await folds.refresh(ctx) == 1 and await _dirty(ctx) == 0
+    bot = message_store.NewMessage("bot", None, "text", "您好, 我是机器人")
+    async with ctx.db.uow() as tx:
+        await message_store.append(
+            tx.conn, [message_store.Append(shop.shop_id, cid, [bot])], now=ctx.clock.now()
+        )
+        await conversation_store.update_conversation(tx.conn, cid, group_id=shop.group_ids[0])
+        await tx.commit()
+    assert await _dirty(ctx) == 0  # no figure counts bot lines or the group
+    await _say(ctx, shop, cid, "consumer")
+    assert await _dirty(ctx) == 1
+    await _request(ctx, shop, cid)
+    assert await _dirty(ctx) == 1  # marked once, however often
+    await folds.refresh(ctx)
+    await _assert_rollups_equal_raw(ctx, shop)

@@ -166,10 +166,19 @@ async def append_stamped(
             raise DuplicateMessage(str(exc.orig)) from exc
     by_shop: dict[int, list[int]] = defaultdict(list)
     for a in appends:
-        by_shop[a.shop_id].append(a.conversation_id)
+        if _analysed(a):
+            by_shop[a.shop_id].append(a.conversation_id)
     for shop_id, ids in by_shop.items():
         await rollup_store.mark_dirty(conn, shop_id, ids)  # DATA-1: the rollups refold them
     return out
+
+
+def _analysed(a: Append) -> bool:
+    """Whether the append changes what the analytics read (DATA-1): a consumer's or an agent's
+    message, or the request or end time (bot and system messages count in no figure)."""
+    return any(m.sender in ("consumer", "agent") for m in a.messages) or bool(
+        {"human_requested_at", "ended_at", "created_at"}.intersection(a.also)
+    )
 
 
 def record_of(row: Any) -> MessageRecord:
