@@ -26,6 +26,7 @@ from kefu.storage import shops as shop_store
 
 FOLD_BATCH = 500
 REBUILD_BATCH = 2000
+MAX_BATCHES = 4  # per scheduler tick
 
 
 async def refresh(ctx: Context, *, limit: int = FOLD_BATCH) -> int:
@@ -38,7 +39,13 @@ async def refresh(ctx: Context, *, limit: int = FOLD_BATCH) -> int:
         await rollup_store.mark_stale(tx.conn, ctx.clock.now(), limit=limit)
         await tx.commit()
     await settle_zones(ctx)
-    return await fold_dirty(ctx, limit=limit)
+    folded = 0
+    for _ in range(MAX_BATCHES):  # a burst is caught up within a few ticks, never starves one
+        batch = await fold_dirty(ctx, limit=limit)
+        folded += batch
+        if batch < limit:
+            break
+    return folded
 
 
 async def settle_zones(ctx: Context) -> None:
