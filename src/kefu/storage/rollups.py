@@ -258,7 +258,9 @@ async def reset_shop(
         return None
     marked = await mark_shop_dirty(conn, shop_id)
     await conn.execute(delete(t.analytics_rollups).where(_r.shop_id == shop_id))
-    await conn.execute(delete(t.analytics_parts).where(_p.shop_id == shop_id))
+    # Through the shop's conversations: the parts are keyed by conversation.
+    mine = select(t.conversations.c.id).where(t.conversations.c.shop_id == shop_id)
+    await conn.execute(delete(t.analytics_parts).where(_p.conversation_id.in_(mine)))
     return marked
 
 
