@@ -306,3 +306,25 @@ async def test_data_1_only_what_the_figures_read_marks_a_conversation(ctx: Conte
     assert await _dirty(ctx) == 1  # marked once, however often
     await folds.refresh(ctx)
     await _assert_rollups_equal_raw(ctx, shop)
+
+
+async def test_data_1_a_use_case_holding_its_conversation_and_a_folder_never_deadlock(
+    ctx: Context,
+) -> None:
+    """A use case locks its conversation, then marks it; meanwhile a folder has claimed the
+    earlier mark and writes the conversation's part. No wait of the folder's may be on the
+    conversation row (a foreign key check would be one), or the two would deadlock."""
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    await folds.refresh(ctx)
+    await _say(ctx, shop, cid, "consumer")  # marked again
+    async with ctx.db.uow() as tx:
+        await conversation_store.get(tx.conn, shop.shop_id, cid, for_update=True)
+        folder = asyncio.create_task(folds.fold_dirty(ctx))
+        await asyncio.sleep(1.0)  # on PostgreSQL the folder claims the mark and writes meanwhile
+        await rollup_store.mark_dirty(tx.conn, shop.shop_id, [cid])
+        await tx.commit()
+    assert await asyncio.wait_for(folder, 30) in (0, 1)
+    await folds.refresh(ctx)
+    assert await _dirty(ctx) == 0
+    await _assert_rollups_equal_raw(ctx, shop)

@@ -632,10 +632,13 @@ analytics_rollups = Table(
 # What each conversation adds to the rollups now (one row for the shop, one per credited
 # agent), so that a change subtracts it before adding the new; `stale_at`: when it changes
 # with time alone (a request settling at day end, a round failing after 3 minutes).
+# No foreign key to conversations here nor in the outbox: its check would take a share lock on
+# the conversation row, which a use case holds FOR UPDATE while it marks the outbox row a folder
+# holds (a deadlock); conversations are never deleted.
 analytics_parts = Table(
     "analytics_parts",
     metadata,
-    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("conversation_id", Id, primary_key=True),
     Column("agent_id", Id, primary_key=True),
     Column("shop_id", ForeignKey("shops.id"), nullable=False),
     Column("bucket", UtcDateTime, nullable=False),
@@ -649,7 +652,7 @@ analytics_parts = Table(
 analytics_dirty = Table(
     "analytics_dirty",
     metadata,
-    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("conversation_id", Id, primary_key=True),
     Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
     Column("version", Integer, nullable=False, default=0),
 )

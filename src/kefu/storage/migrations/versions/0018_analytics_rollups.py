@@ -71,11 +71,6 @@ def upgrade() -> None:
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["conversation_id"],
-            ["conversations.id"],
-            name=op.f("fk_analytics_dirty_conversation_id_conversations"),
-        ),
-        sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_analytics_dirty_shop_id_shops")
         ),
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_analytics_dirty")),
@@ -112,11 +107,6 @@ def upgrade() -> None:
         sa.Column("a_first_reply_within_2min", sa.BigInteger(), nullable=False),
         sa.Column("a_rounds", sa.BigInteger(), nullable=False),
         sa.Column("a_rounds_within_3min", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["conversation_id"],
-            ["conversations.id"],
-            name=op.f("fk_analytics_parts_conversation_id_conversations"),
-        ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_analytics_parts_shop_id_shops")
         ),
