@@ -257,6 +257,13 @@ async def reset_shop(
     if (await conn.execute(upsert.returning(_z.shop_id))).first() is None:
         return None
     marked = await mark_shop_dirty(conn, shop_id)
+    if conn.dialect.name == "postgresql":  # in the order a folder's upserts take them
+        await conn.execute(
+            select(_r.agent_id)
+            .where(_r.shop_id == shop_id)
+            .order_by(_r.agent_id, _r.bucket)
+            .with_for_update()
+        )
     await conn.execute(delete(t.analytics_rollups).where(_r.shop_id == shop_id))
     # Through the shop's conversations: the parts are keyed by conversation.
     mine = select(t.conversations.c.id).where(t.conversations.c.shop_id == shop_id)
