@@ -328,3 +328,27 @@ async def test_data_1_a_use_case_holding_its_conversation_and_a_folder_never_dea
     await folds.refresh(ctx)
     assert await _dirty(ctx) == 0
     await _assert_rollups_equal_raw(ctx, shop)
+
+
+async def test_data_1_a_new_time_zone_refolds_the_shop(ctx: Context) -> None:
+    """Days and buckets are the shop's: after its time zone changes, the figures are raw until
+    the scheduler has refolded every conversation in the new zone."""
+    from kefu.services import shops
+
+    shop = await _shop(ctx)
+    await _traffic(ctx, shop)
+    await folds.refresh(ctx)
+    owner = Staff(shop.accounts["owner"], shop.shop_id, Role.OWNER, None)
+    await shops.update_settings(ctx, owner, {"time_zone": "America/New_York"})
+    async with ctx.db.read() as tx:
+        assert await rollup_store.zone(tx.conn, shop.shop_id) == "Asia/Shanghai"
+    dash, _ = await _assert_rollups_equal_raw(ctx, shop)  # raw meanwhile
+    assert dash["period"]["time_zone"] == "America/New_York"
+    await _say(ctx, shop, (await _traffic(ctx, shop))[0], "consumer")
+    await folds.refresh(ctx)
+    async with ctx.db.read() as tx:
+        assert await rollup_store.zone(tx.conn, shop.shop_id) == "America/New_York"
+        buckets = await tx.conn.scalars(select(t.analytics_rollups.c.bucket))
+        assert {b.minute for b in buckets} == {0}
+    assert await _dirty(ctx) == 0
+    await _assert_rollups_equal_raw(ctx, shop)
