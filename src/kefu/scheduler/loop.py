@@ -11,6 +11,7 @@ from datetime import datetime
 import structlog
 
 from kefu import errors
+from kefu.analytics import folds as analytics_folds
 from kefu.files.domain import ORPHAN_SWEEP_EVERY
 from kefu.files.service import sweep_orphans
 from kefu.files.store import store_for
@@ -62,6 +63,7 @@ class Scheduler:
         await advance_inspections(ctx)  # QA-2: running inspections, a bounded share each
         await alerts.evaluate_due(ctx)  # LIVE-2: each shop's due evaluation, once
         await self._sweep_files()
+        await analytics_folds.refresh(ctx)  # DATA-1: fold changed conversations into rollups
         return handled
 
     async def _sweep_files(self) -> None:

@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 from kefu.storage.messages import MessageRecord
+
+# The conversation columns the analytics read (DATA-1): changing one marks it for the rollups.
+ANALYSED = frozenset({"created_at", "human_requested_at", "ended_at"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,7 @@ async def record_event(
             data=data or {},
         )
     )
+    await rollup_store.mark_dirty(conn, shop_id, [conversation_id])  # DATA-1: refold it
 
 
 async def participant_ids(
@@ -162,11 +167,18 @@ async def create(
         .returning(_c.id)
     )
     assert conversation_id is not None
+    await rollup_store.mark_dirty(conn, shop_id, [int(conversation_id)])  # DATA-1
     return int(conversation_id)
 
 
 async def update_conversation(conn: AsyncConnection, conversation_id: int, **values: Any) -> None:
-    await conn.execute(update(t.conversations).where(_c.id == conversation_id).values(**values))
+    query = update(t.conversations).where(_c.id == conversation_id).values(**values)
+    if not ANALYSED.intersection(values):
+        await conn.execute(query)
+        return
+    shop_id = await conn.scalar(query.returning(_c.shop_id))
+    if shop_id is not None:  # DATA-1: a fact the analytics read changed; refold it
+        await rollup_store.mark_dirty(conn, int(shop_id), [conversation_id])
 
 
 async def add_participant(

@@ -18,6 +18,7 @@ from sqlalchemy.sql import FromClause
 
 from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 
 
@@ -163,7 +164,21 @@ async def append_stamped(
             await conn.execute(insert(t.messages), records)
         except IntegrityError as exc:
             raise DuplicateMessage(str(exc.orig)) from exc
+    by_shop: dict[int, list[int]] = defaultdict(list)
+    for a in appends:
+        if _analysed(a):
+            by_shop[a.shop_id].append(a.conversation_id)
+    for shop_id, ids in by_shop.items():
+        await rollup_store.mark_dirty(conn, shop_id, ids)  # DATA-1: the rollups refold them
     return out
+
+
+def _analysed(a: Append) -> bool:
+    """Whether the append changes what the analytics read (DATA-1): a consumer's or an agent's
+    message, or the request or end time (bot and system messages count in no figure)."""
+    return any(m.sender in ("consumer", "agent") for m in a.messages) or bool(
+        {"human_requested_at", "ended_at", "created_at"}.intersection(a.also)
+    )
 
 
 def record_of(row: Any) -> MessageRecord:

@@ -15,6 +15,7 @@ from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus, PresenceWindow
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 
 _c = t.conversations.c
@@ -201,3 +202,4 @@ async def assign(
             for a in plan
         ],
     )
+    await rollup_store.mark_dirty(conn, shop_id, [a.conversation_id for a in plan])  # DATA-1
