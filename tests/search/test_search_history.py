@@ -1,4 +1,4 @@
-"""DATA-5 history search on a shop of 20,000 Chinese messages, on SQLite and PostgreSQL: words
+"""DATA-5 history search on a shop of 100,000 Chinese messages, on SQLite and PostgreSQL: words
 found whatever a segmenter makes of them, filters by agent, consumer and time, keyset pages,
 each viewer's reach, and another shop's messages never returned."""
 
@@ -29,7 +29,7 @@ from kefu.storage.db import Database
 from kefu.storage.search import SearchFilters
 from support import service_context
 
-MESSAGES = 20_000
+MESSAGES = 100_000
 T0 = corpus.START + timedelta(days=200)  # after the generated history
 COAT = "我想把这件羊绒大衣退掉，可以申请退款吗"  # 羊绒 | 大衣 | 退掉 for jieba
 TEA = "请问珍珠奶茶杯还有货吗"
