@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import Field, StringConstraints
+from pydantic import Field, Strict, StringConstraints
 
 from kefu.api.deps import ctx_of, current_staff
 from kefu.api.errors import refusals
@@ -22,7 +22,9 @@ router = APIRouter(prefix="/api", default_response_class=JsonOut)
 StaffDep = Annotated[Staff, Depends(current_staff)]
 EndpointId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_CHARS)]
-Events = Annotated[list[WebhookEvent], Field(min_length=1, max_length=len(WebhookEvent))]
+# In's strict mode takes no string for an enum: this field opts out (a string of the enum).
+Event = Annotated[WebhookEvent, Strict(False)]
+Events = Annotated[list[Event], Field(min_length=1, max_length=len(WebhookEvent))]
 
 
 class WebhookEndpointIn(In):
