@@ -94,6 +94,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         f"{key}.attachment": await _attachment(alice, first_id, key),
         **await _bot_objects(owner, key),
         **await _offline_objects(srv, shop, owner, key, first_id),
+        **await _webhook_objects(owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
 
@@ -121,6 +122,15 @@ async def _offline_objects(
     )
     assert listed.status_code == 200, listed.text
     return {f"{key}.offline_entry": entries[0]["id"], f"{key}.blacklist": listed.json()["id"]}
+
+
+async def _webhook_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
+    """A webhook endpoint (API-2) on a public address, for an event the world never raises."""
+    created = await owner.post(
+        "/api/webhooks", json={"url": f"https://1.1.1.1/{key}", "events": ["alert.raised"]}
+    )
+    assert created.status_code == 201, created.text
+    return {f"{key}.webhook": created.json()["id"]}
 
 
 async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
@@ -201,6 +211,7 @@ async def snapshot(w: World) -> dict[str, Any]:
         "b_permission_requests": await _json(w.b_owner, "/api/permission-requests"),
         "b_summary_tree": await _json(w.b_owner, "/api/summary-categories"),
         "b_summary": await _json(w.b_alice, f"/api/conversations/{b_conv}/summary"),
+        "b_webhooks": await _json(w.b_owner, "/api/webhooks"),
     }
 
 
@@ -294,6 +305,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/offline/entries": {w.ids["B.offline_entry"]},
             "/api/blacklist": {w.ids["B.blacklist"]},
             "/api/customers/search": {w.ids["B.consumer"]},
+            "/api/webhooks": {w.ids["B.webhook"]},
         }
         gets = sorted(path for method, path in NO_OBJECT_IDS if method == "GET")
         seen: dict[str, set[int]] = {path: set() for path in b_objects}
@@ -314,6 +326,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
         assert seen["/api/agents"] == set(w.a.accounts.values())
         assert seen["/api/groups"] == set(w.a.group_ids)
         assert w.ids["A.consumer"] in seen["/api/customers/search"]
+        assert seen["/api/webhooks"] == {w.ids["A.webhook"]}
         assert {w.ids["A.conversation"], w.ids["A.other_conversation"]} <= seen[
             "/api/conversations"
         ]
