@@ -30,6 +30,7 @@ export const router = createRouter({
         { path: 'blacklist', name: 'settings-blacklist', component: () => import('./features/offline/pages/BlacklistPage.vue') },
         { path: 'ratings', name: 'settings-ratings', component: () => import('./features/summaries/pages/RatingsSummariesPage.vue') },
         { path: 'tokens', name: 'settings-tokens', component: () => import('./features/catalog/pages/TokensPage.vue') },
+        { path: 'webhooks', name: 'settings-webhooks', component: () => import('./features/webhooks/pages/WebhooksPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },
