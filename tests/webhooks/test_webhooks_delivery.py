@@ -4,6 +4,7 @@ the same event id, and nothing leaves for rolled-back work. SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,11 +15,14 @@ import pytest
 from sqlalchemy import event, select
 from webhook_receiver import Receiver, documented_verifier
 
+from kefu.broker.memory import MemoryBroker
+from kefu.services.context import Context
 from kefu.storage import tables as t
 from kefu.storage import webhooks as store
 from kefu.storage.db import Database
 from kefu.storage.webhooks import DeliveryRecord
 from kefu.webhooks.domain import BACKOFF, MAX_ATTEMPTS, ROTATION_OVERLAP
+from kefu.webhooks.worker import WebhookWorker
 from support import AgentSpec, Server, ShopIds, make_shop, running_server
 
 ALLOW = "127.0.0.1/32"
@@ -170,6 +174,31 @@ async def test_api_2_a_failing_receiver_gets_the_same_event_later_also_after_a_r
         (stored,) = await _stored_log(again, shop.shop_id, endpoint["id"])
         assert (stored.status, stored.attempts, len(stored.attempt_log)) == ("delivered", 4, 4)
         assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+
+
+async def test_api_2_two_processes_share_the_outbox_and_send_each_event_once(
+    db_url: str, receiver: Receiver
+) -> None:
+    """Two workers with their own engines (as two processes) tick at the same moment: each
+    due delivery is claimed by one of them (SKIP LOCKED on PostgreSQL, SQLite's one writer)."""
+    async with running_server(db_url, webhook_allow_nets=ALLOW) as srv:
+        shop, owner = await _shop(srv)
+        await _endpoint(owner, receiver.url, ["conversation.created"])
+        for _ in range(12):
+            await srv.consumer(shop.shop_id)
+        other_db = Database(db_url)
+        settings = srv.runtime.ctx.settings
+        other = WebhookWorker(
+            Context(db=other_db, clock=srv.clock, broker=MemoryBroker(), settings=settings)
+        )
+        try:
+            sent = await asyncio.gather(srv.runtime.webhooks.tick(), other.tick())
+        finally:
+            await other.stop()
+            await other_db.dispose()
+        assert sum(sent) == 12
+        ids = [r.headers["webhook-id"] for r in receiver.received]
+        assert len(ids) == len(set(ids)) == 12
 
 
 async def test_api_2_a_delivery_is_marked_failed_after_the_last_attempt(

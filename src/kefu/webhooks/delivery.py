@@ -33,9 +33,14 @@ USER_AGENT = f"kefu-webhooks/{__version__}"
 
 def new_client(timeout_s: float) -> httpx.AsyncClient:
     """The delivery client: no redirects followed, no proxy from the environment (it would
-    connect somewhere other than the checked address), one timeout for each phase."""
+    connect somewhere other than the checked address), one timeout for each phase, and no
+    connection kept for reuse: connections are by address, and one made (and its TLS
+    certificate checked) for one name must not carry another name's requests."""
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False
+        timeout=httpx.Timeout(timeout_s),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
     )
 
 
