@@ -21,7 +21,7 @@ from kefu.storage import tables as t
 from kefu.storage import webhooks as store
 from kefu.storage.db import Database
 from kefu.storage.webhooks import DeliveryRecord
-from kefu.webhooks.domain import BACKOFF, MAX_ATTEMPTS, ROTATION_OVERLAP
+from kefu.webhooks.domain import BACKOFF, MAX_ATTEMPTS, ROTATION_OVERLAP, DeliveryStatus
 from kefu.webhooks.worker import WebhookWorker
 from support import AgentSpec, Server, ShopIds, make_shop, running_server
 
@@ -199,6 +199,35 @@ async def test_api_2_two_processes_share_the_outbox_and_send_each_event_once(
         assert sum(sent) == 12
         ids = [r.headers["webhook-id"] for r in receiver.received]
         assert len(ids) == len(set(ids)) == 12
+
+
+async def test_api_2_an_endpoint_deleted_during_a_send_drops_its_result_only(
+    db_url: str, receiver: Receiver
+) -> None:
+    async with running_server(db_url, webhook_allow_nets=ALLOW) as srv:
+        shop, owner = await _shop(srv)
+        doomed = await _endpoint(owner, receiver.url, ["conversation.created"])
+        kept = await _endpoint(owner, receiver.url, ["conversation.created"])
+        await srv.consumer(shop.shop_id)
+        now = srv.clock.now()
+        async with srv.db.uow() as tx:
+            claimed = await store.claim_due(tx.conn, now, lease_until=now, limit=10)
+            await tx.commit()
+        assert len(claimed) == 2
+        deleted = await owner.delete(f"/api/webhooks/{doomed['id']}")
+        assert deleted.status_code == 200, deleted.text
+        result = store.AttemptResult(now, 200, None, 3)
+        async with srv.db.uow() as tx:
+            settled = [
+                await store.settle(
+                    tx.conn, d, result, status=DeliveryStatus.DELIVERED, next_attempt_at=None
+                )
+                for d in claimed
+            ]
+            await tx.commit()
+        assert settled == [d.endpoint_id == kept["id"] for d in claimed]
+        (delivery,) = (await _log(owner, kept["id"]))["items"]
+        assert delivery["status"] == "delivered" and len(delivery["attempt_log"]) == 1
 
 
 async def test_api_2_a_delivery_is_marked_failed_after_the_last_attempt(

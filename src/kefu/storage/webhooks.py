@@ -317,10 +317,29 @@ async def settle(
     *,
     status: DeliveryStatus,
     next_attempt_at: datetime | None,
-) -> None:
+) -> bool:
     """Log the attempt, and leave the delivery delivered, failed, or pending until
-    `next_attempt_at`."""
+    `next_attempt_at`. False, and nothing written, when the delivery is no longer this
+    attempt's: its endpoint was deleted meanwhile, or its lease ran out and another process
+    claimed it again."""
     error = result.error[:200] if result.error is not None else None
+    changed = await conn.execute(
+        update(t.webhook_deliveries)
+        .where(
+            _d.id == delivery.id,
+            _d.attempts == delivery.attempt,
+            _d.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            status=status.value,
+            next_attempt_at=next_attempt_at,
+            last_attempt_at=result.at,
+            last_status_code=result.status_code,
+            last_error=error,
+        )
+    )
+    if changed.rowcount == 0:
+        return False
     await conn.execute(
         insert(t.webhook_attempts).values(
             delivery_id=delivery.id,
@@ -332,17 +351,7 @@ async def settle(
             duration_ms=result.duration_ms,
         )
     )
-    await conn.execute(
-        update(t.webhook_deliveries)
-        .where(_d.id == delivery.id)
-        .values(
-            status=status.value,
-            next_attempt_at=next_attempt_at,
-            last_attempt_at=result.at,
-            last_status_code=result.status_code,
-            last_error=error,
-        )
-    )
+    return True
 
 
 # --- the delivery log ---------------------------------------------------------------------
