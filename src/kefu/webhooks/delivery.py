@@ -10,6 +10,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import httpx
+import structlog
 
 from kefu import __version__, errors
 from kefu.services.context import Context
@@ -27,6 +28,7 @@ from kefu.webhooks.domain import (
 )
 from kefu.webhooks.resolve import checked_addresses
 
+log = structlog.get_logger(__name__)
 CLAIM_BATCH = 50
 USER_AGENT = f"kefu-webhooks/{__version__}"
 
@@ -58,6 +60,12 @@ async def deliver_due(ctx: Context, client: httpx.AsyncClient, *, limit: int = C
         for delivery, result in zip(claimed, results, strict=True):
             status, next_at = _outcome(delivery, result)
             await store.settle(tx.conn, delivery, result, status=status, next_attempt_at=next_at)
+            if status is DeliveryStatus.FAILED:
+                log.warning(
+                    "webhook delivery failed", shop_id=delivery.shop_id,
+                    endpoint_id=delivery.endpoint_id, event_id=delivery.event_id,
+                    attempts=delivery.attempt, status_code=result.status_code, error=result.error,
+                )  # fmt: skip
         await tx.commit()
     return len(claimed)
 
