@@ -97,6 +97,12 @@ def _session(ids: Ids) -> dict[str, Any]:
 
 
 CONVERSATION = "/api/conversations/{cid}"
+
+
+def _webhook(_: Ids) -> dict[str, Any]:
+    return {"url": "https://1.1.1.1/strict", "events": ["alert.raised"], "is_enabled": True}
+
+
 HTTP_CASES = [
     HttpCase(
         "owner",
@@ -286,6 +292,16 @@ HTTP_CASES = [
         lambda ids: {"nodes": [{"key": "k", "id": ids["summary_leaf"], "name": "售前"}]},
         ("nodes", 0, "id"),
         "nodes[].id",
+    ),
+    # API-2: webhook endpoints.
+    HttpCase("owner", "POST", "/api/webhooks", _webhook, ("is_enabled",), "is_enabled"),
+    HttpCase(
+        "owner",
+        "PATCH",
+        "/api/webhooks/{endpoint_id}",
+        lambda _: {"is_enabled": False},
+        ("is_enabled",),
+        "is_enabled",
     ),
 ]
 
@@ -504,11 +520,20 @@ async def _world(srv: Server) -> World:
         "category": category.json()["id"],
         "question": question.json()["id"],
         "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
+        "endpoint_id": await _webhook_endpoint(owner),
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)
     clients = {"owner": owner, "alice": alice, "anyone": anyone}
     return World(shop, ids, clients, consumer, await srv.staff_socket(alice))
+
+
+async def _webhook_endpoint(owner: httpx.AsyncClient) -> int:
+    """API-2: an endpoint on a public address (nothing is delivered: no scheduler runs)."""
+    created = await owner.post("/api/webhooks", json=_webhook({}))
+    assert created.status_code == 201, created.text
+    endpoint_id: int = created.json()["id"]
+    return endpoint_id
 
 
 async def _snapshot(world: World) -> list[Any]:
@@ -525,6 +550,7 @@ async def _snapshot(world: World) -> list[Any]:
         (alice, f"/api/conversations/{cid}/messages"),
         (alice, f"/api/conversations/{cid}/summary"),
         (owner, "/api/summary-categories"),
+        (owner, "/api/webhooks"),
     ]
     answers = []
     for client, path in reads:
