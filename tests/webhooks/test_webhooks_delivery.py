@@ -5,6 +5,7 @@ the same event id, and nothing leaves for rolled-back work. SQLite and PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 from sqlalchemy import event, select
 from webhook_receiver import Receiver, documented_verifier
 
@@ -21,6 +23,7 @@ from kefu.storage import tables as t
 from kefu.storage import webhooks as store
 from kefu.storage.db import Database
 from kefu.storage.webhooks import DeliveryRecord
+from kefu.webhooks.delivery import deliver_due, new_client
 from kefu.webhooks.domain import BACKOFF, MAX_ATTEMPTS, ROTATION_OVERLAP, DeliveryStatus
 from kefu.webhooks.worker import WebhookWorker
 from support import AgentSpec, Server, ShopIds, make_shop, running_server
@@ -310,6 +313,47 @@ async def test_api_2_private_targets_are_refused_again_at_delivery(
         (delivery,) = (await _log(owner, endpoint["id"]))["items"]
         assert delivery["attempt_log"][0]["error"] == "webhook.address_refused"
         assert delivery["status"] == "pending"
+
+
+async def test_api_2_https_goes_to_the_checked_address_under_the_names_certificate(
+    db_url: str,
+) -> None:
+    """The POST connects to the address kefu checked, yet TLS still names the host (SNI) and
+    checks the certificate against it: a certificate for another name is refused."""
+    ca = trustme.CA()
+    receivers = {name: _tls_receiver(ca, name) for name in ("localhost", "other.example")}
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    try:
+        async with running_server(db_url, webhook_allow_nets="127.0.0.1/32,::1/128") as srv:
+            shop, owner = await _shop(srv)
+            for r in receivers.values():
+                await _endpoint(owner, f"https://localhost:{r.port}/hook", ["conversation.created"])
+            await srv.consumer(shop.shop_id)
+            async with new_client(5.0, verify=client_tls) as client:
+                assert await deliver_due(srv.runtime.ctx, client) == 2
+            async with srv.db.read() as tx:
+                rows = await tx.conn.execute(
+                    select(
+                        t.webhook_deliveries.c.last_status_code, t.webhook_deliveries.c.last_error
+                    ).order_by(t.webhook_deliveries.c.endpoint_id)
+                )
+                results = [tuple(r) for r in rows]
+        good = receivers["localhost"]
+        (got,) = good.received
+        assert got.headers["host"] == f"localhost:{good.port}"
+        assert receivers["other.example"].received == []
+        assert results[0] == (200, None)
+        assert results[1][0] is None and str(results[1][1]).startswith("connection")
+    finally:
+        for r in receivers.values():
+            r.stop()
+
+
+def _tls_receiver(ca: trustme.CA, name: str) -> Receiver:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    return Receiver(tls=context).start()
 
 
 async def test_api_2_redirects_are_not_followed(db_url: str, receiver: Receiver) -> None:

@@ -5,6 +5,7 @@ docs/webhooks.md, loaded from the document itself so the documented code is what
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class Receiver:
     status: int = 200
     delay_s: float = 0.0
     location: str | None = None
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context's certificate
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -64,6 +66,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

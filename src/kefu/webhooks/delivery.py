@@ -7,6 +7,7 @@ written in a second transaction."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import datetime, timedelta
 
 import httpx
@@ -33,7 +34,7 @@ CLAIM_BATCH = 50
 USER_AGENT = f"kefu-webhooks/{__version__}"
 
 
-def new_client(timeout_s: float) -> httpx.AsyncClient:
+def new_client(timeout_s: float, *, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
     """The delivery client: no redirects followed, no proxy from the environment (it would
     connect somewhere other than the checked address), one timeout for each phase, and no
     connection kept for reuse: connections are by address, and one made (and its TLS
@@ -43,6 +44,7 @@ def new_client(timeout_s: float) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         limits=httpx.Limits(max_keepalive_connections=0),
+        verify=verify,
     )
 
 
