@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # One delivery attempt (connect, send, answer) within this; slower counts as failed.
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_max_endpoints: int = Field(default=10, ge=1, le=100)
+    # The delivery log keeps settled deliveries (delivered or failed) this many days.
+    webhook_log_days: int = Field(default=30, ge=1)
 
     @field_validator("secret_key")
     @classmethod

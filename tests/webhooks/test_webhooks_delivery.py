@@ -452,6 +452,24 @@ async def test_api_2_the_delivery_log_is_paged_latest_first(
         assert ids == sorted(ids, reverse=True) and len(set(ids)) == 3
 
 
+async def test_api_2_the_delivery_log_keeps_settled_deliveries_for_the_set_days(
+    db_url: str, receiver: Receiver
+) -> None:
+    async with running_server(db_url, webhook_allow_nets=ALLOW, webhook_log_days=7) as srv:
+        shop, owner = await _shop(srv)
+        endpoint = await _endpoint(owner, receiver.url, ["conversation.created"])
+        await srv.consumer(shop.shop_id)
+        assert await srv.runtime.webhooks.tick() == 1  # delivered
+        receiver.stop()
+        srv.clock.advance(timedelta(days=6))
+        await srv.consumer(shop.shop_id)
+        assert await srv.runtime.webhooks.tick() == 1  # pending: the receiver is down
+        srv.clock.advance(timedelta(days=2))
+        assert await srv.runtime.webhooks.tick() == 1  # prunes, then retries the pending one
+        (kept,) = await _stored_log(srv, shop.shop_id, endpoint["id"])
+        assert kept.status == "pending" and kept.attempts == 2
+
+
 async def test_api_2_record_event_costs_no_query_for_a_shop_without_endpoints(
     db_url: str,
 ) -> None:

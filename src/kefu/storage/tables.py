@@ -643,6 +643,7 @@ webhook_deliveries = Table(
     Column("last_error", String(200), nullable=True),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_created_at", "created_at"),
 )
 
 # Every attempt of a delivery (API-2's delivery log).

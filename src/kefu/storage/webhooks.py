@@ -357,6 +357,24 @@ async def settle(
 # --- the delivery log ---------------------------------------------------------------------
 
 
+async def prune(conn: AsyncConnection, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` settled deliveries (delivered or failed) of events before
+    `before`, with their attempts; pending ones stay whatever their age. How many went."""
+    ids = [
+        r.id
+        for r in await conn.execute(
+            select(_d.id)
+            .where(_d.created_at < before, _d.status != DeliveryStatus.PENDING.value)
+            .order_by(_d.created_at)
+            .limit(limit)
+        )
+    ]
+    if ids:
+        await conn.execute(delete(t.webhook_attempts).where(_a.delivery_id.in_(ids)))
+        await conn.execute(delete(t.webhook_deliveries).where(_d.id.in_(ids)))
+    return len(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     attempt: int

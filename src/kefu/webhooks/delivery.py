@@ -31,6 +31,7 @@ from kefu.webhooks.resolve import checked_addresses
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 50
+PRUNE_BATCH = 1000
 USER_AGENT = f"kefu-webhooks/{__version__}"
 
 
@@ -70,6 +71,19 @@ async def deliver_due(ctx: Context, client: httpx.AsyncClient, *, limit: int = C
                 )  # fmt: skip
         await tx.commit()
     return len(claimed)
+
+
+async def prune_log(ctx: Context) -> int:
+    """API-2: forget settled deliveries older than KEFU_WEBHOOK_LOG_DAYS; how many went."""
+    before = ctx.clock.now() - timedelta(days=ctx.settings.webhook_log_days)
+    pruned = 0
+    while True:
+        async with ctx.db.uow() as tx:
+            count = await store.prune(tx.conn, before=before, limit=PRUNE_BATCH)
+            await tx.commit()
+        pruned += count
+        if count < PRUNE_BATCH:
+            return pruned
 
 
 def _outcome(

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime, timedelta
 
 import httpx
 import structlog
 
 from kefu import errors
 from kefu.services.context import Context
-from kefu.webhooks.delivery import CLAIM_BATCH, deliver_due, new_client
+from kefu.webhooks.delivery import CLAIM_BATCH, deliver_due, new_client, prune_log
 
 log = structlog.get_logger(__name__)
+# How often each process prunes the delivery log (KEFU_WEBHOOK_LOG_DAYS).
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class WebhookWorker:
@@ -21,6 +24,7 @@ class WebhookWorker:
         self._ctx = ctx
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -42,7 +46,12 @@ class WebhookWorker:
             self._client = None
 
     async def tick(self) -> int:
-        """Send everything due now, a batch at a time; returns how many were attempted."""
+        """Send everything due now, a batch at a time; returns how many were attempted. Also
+        prunes the delivery log, at most every PRUNE_EVERY."""
+        now = self._ctx.clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            await prune_log(self._ctx)
+            self._pruned_at = now
         sent = 0
         while (count := await deliver_due(self._ctx, self.client)) > 0:
             sent += count
