@@ -356,6 +356,23 @@ def _tls_receiver(ca: trustme.CA, name: str) -> Receiver:
     return Receiver(tls=context).start()
 
 
+async def test_api_2_a_disabled_endpoint_gets_no_new_events_and_its_pending_ones_wait(
+    db_url: str, receiver: Receiver
+) -> None:
+    async with running_server(db_url, webhook_allow_nets=ALLOW) as srv:
+        shop, owner = await _shop(srv)
+        endpoint = await _endpoint(owner, receiver.url, ["conversation.created"])
+        path = f"/api/webhooks/{endpoint['id']}"
+        await srv.consumer(shop.shop_id)  # recorded while enabled
+        assert (await owner.patch(path, json={"is_enabled": False})).status_code == 200
+        await srv.consumer(shop.shop_id)  # not recorded: disabled
+        assert await srv.runtime.webhooks.tick() == 0
+        assert (await owner.patch(path, json={"is_enabled": True})).status_code == 200
+        assert await srv.runtime.webhooks.tick() == 1
+        assert len(receiver.received) == 1
+        assert (await _log(owner, endpoint["id"]))["total"] == 1
+
+
 async def test_api_2_redirects_are_not_followed(db_url: str, receiver: Receiver) -> None:
     async with running_server(db_url, webhook_allow_nets=ALLOW) as srv:
         shop, owner = await _shop(srv)

@@ -243,6 +243,22 @@ class ClaimedDelivery:
     previous_secret_until: datetime | None
 
 
+async def any_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether a pending delivery is due by `now`: a hint, read without locking, so that an
+    idle tick takes no write lock (SQLite's is the whole database's)."""
+    found = await conn.scalar(
+        select(_d.id)
+        .join_from(t.webhook_deliveries, t.webhook_endpoints, _w.id == _d.endpoint_id)
+        .where(
+            _d.status == DeliveryStatus.PENDING.value,
+            _d.next_attempt_at <= now,
+            _w.is_enabled.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def claim_due(
     conn: AsyncConnection, now: datetime, *, lease_until: datetime, limit: int
 ) -> list[ClaimedDelivery]:

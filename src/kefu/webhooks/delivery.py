@@ -53,6 +53,9 @@ async def deliver_due(ctx: Context, client: httpx.AsyncClient, *, limit: int = C
     """API-2: send the deliveries due now; returns how many were attempted."""
     now = ctx.clock.now()
     lease = timedelta(seconds=3 * ctx.settings.webhook_timeout_s + 30)
+    async with ctx.db.read() as tx:
+        if not await store.any_due(tx.conn, now):
+            return 0
     async with ctx.db.uow() as tx:
         claimed = await store.claim_due(tx.conn, now, lease_until=now + lease, limit=limit)
         await tx.commit()
