@@ -58,6 +58,8 @@ from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 from kefu.supervision.alerts_api import router as alerts_router
+from kefu.webhooks.api import router as webhooks_router
+from kefu.webhooks.worker import WebhookWorker
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
@@ -94,6 +96,7 @@ class Runtime:
     bot: BotResponder
     limits: RateLimits
     heartbeat: Heartbeat
+    webhooks: WebhookWorker  # API-2
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
 
@@ -146,6 +149,7 @@ def build_runtime(
         clock_sync=clock_sync,
         limits=RateLimits(settings),
         heartbeat=Heartbeat(ctx),
+        webhooks=WebhookWorker(ctx),
     )
 
 
@@ -168,10 +172,12 @@ def create_app(
         runtime.heartbeat.start()  # PRES-1
         if run_scheduler:
             await runtime.scheduler.start()
+            runtime.webhooks.start()  # API-2
         try:
             yield
         finally:
             await runtime.scheduler.stop()
+            await runtime.webhooks.stop()
             await runtime.heartbeat.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
@@ -214,6 +220,7 @@ def create_app(
     app.include_router(quality_router)
     app.include_router(alerts_router)
     app.include_router(preference_router)
+    app.include_router(webhooks_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

@@ -653,6 +653,40 @@ HTTP_CASES += [
 ]
 
 # Routes that name no object: everything they touch is the session's own shop and account.
+# API-2: webhook endpoints, owner only; B's is an endpoint B's owner registered.
+B_WEBHOOK = {"endpoint_id": Obj("B.webhook")}
+WEBHOOK = "/api/webhooks/{endpoint_id}"
+HTTP_CASES += [
+    HttpCase(
+        "PATCH",
+        WEBHOOK,
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        {"is_enabled": False},
+        role_only=True,
+    ),
+    HttpCase(
+        "DELETE", WEBHOOK, ("path", "endpoint_id"), "webhook_endpoint", B_WEBHOOK, role_only=True
+    ),
+    HttpCase(
+        "POST",
+        WEBHOOK + "/rotate-secret",
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        WEBHOOK + "/deliveries",
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        role_only=True,
+    ),
+]
+
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
     ("GET", "/api/me"): "the caller's own account and shop",
@@ -708,6 +742,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/customers/search"): "searches the session's shop's consumers and orders",
     ("GET", "/api/quality/rules"): "the session's shop's inspection rules",
     ("GET", "/api/quality/inspections"): "lists the session's shop's inspections",
+    ("GET", "/api/webhooks"): "lists the session's shop (checked by the list test)",
+    ("POST", "/api/webhooks"): "adds to the session's shop",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
     ("GET", "/metrics"): "the operator's: loopback or the metrics token, never a session",

@@ -35,8 +35,11 @@ from kefu.ratings import api as ratings_api
 from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.summaries import api as summaries_api
 from kefu.supervision import alerts, alerts_models
+from kefu.webhooks import models as webhook_models
+from kefu.webhooks.domain import DeliveryStatus
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
@@ -317,6 +320,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         quality_models,
         alerts_models,
         preference_routes,
+        webhook_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -384,6 +388,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _offline(check, srv, shop, owner, alice)
             await _quality(check, srv, shop, owner)
             await _alerts(check, srv, shop, owner, alice)
+            await _webhooks(check, srv, shop, owner)
             await check.ok(anyone, "GET", "/healthz")
             await check.download(anyone, "/metrics")  # the test's client is on the loopback
             await check.ok(anyone, "GET", "/readyz")
@@ -936,3 +941,28 @@ async def _alerts(
     assert page["total"] == 1 and page["items"][0]["hits"][0]["scope"] == "agent"
     await check.refused(alice, "GET", "/api/supervision/alerts", 403)
     await check.ok(owner, "DELETE", rules + "/{rule_id}", ids=ids)
+
+
+async def _webhooks(check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient) -> None:
+    """API-2: endpoints, rotation and a delivery log with one failed attempt."""
+    body = {"url": "https://1.1.1.1/hook", "events": ["message.created"]}
+    created = await check.ok(owner, "POST", "/api/webhooks", 201, json=body)
+    ids = {"endpoint_id": created["id"]}
+    await check.ok(owner, "GET", "/api/webhooks")
+    patch = {"events": ["message.created", "alert.raised"]}
+    await check.ok(owner, "PATCH", "/api/webhooks/{endpoint_id}", json=patch, ids=ids)
+    await check.ok(owner, "POST", "/api/webhooks/{endpoint_id}/rotate-secret", ids=ids)
+    now = srv.clock.now()
+    async with srv.db.uow() as tx:
+        await webhook_store.record_event(
+            tx.conn, shop_id=shop.shop_id, event="message.created", data={}, now=now
+        )
+        (claimed,) = await webhook_store.claim_due(tx.conn, now, lease_until=now, limit=1)
+        result = webhook_store.AttemptResult(now, None, "timeout", 5000)
+        await webhook_store.settle(
+            tx.conn, claimed, result, status=DeliveryStatus.PENDING, next_attempt_at=now
+        )
+        await tx.commit()
+    log = await check.ok(owner, "GET", "/api/webhooks/{endpoint_id}/deliveries", ids=ids)
+    assert log["items"][0]["attempt_log"][0]["error"] == "timeout"
+    await check.ok(owner, "DELETE", "/api/webhooks/{endpoint_id}", ids=ids)

@@ -109,6 +109,12 @@ def _session(ids: Ids) -> dict[str, Any]:
 
 
 CONVERSATION = "/api/conversations/{cid}"
+
+
+def _webhook(_: Ids) -> dict[str, Any]:
+    return {"url": "https://1.1.1.1/strict", "events": ["alert.raised"], "is_enabled": True}
+
+
 HTTP_CASES = [
     HttpCase(
         "owner",
@@ -330,6 +336,16 @@ HTTP_CASES = [
             (("enabled",), "enabled"),
             (("recipient_ids", 0), "recipient_ids[]"),
         )
+    ),
+    # API-2: webhook endpoints.
+    HttpCase("owner", "POST", "/api/webhooks", _webhook, ("is_enabled",), "is_enabled"),
+    HttpCase(
+        "owner",
+        "PATCH",
+        "/api/webhooks/{endpoint_id}",
+        lambda _: {"is_enabled": False},
+        ("is_enabled",),
+        "is_enabled",
     ),
 ]
 
@@ -598,11 +614,20 @@ async def _world(srv: Server) -> World:
         "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
         "hit": 1,
         "alert_rule": await _an_alert_rule(owner, shop),
+        "endpoint_id": await _webhook_endpoint(owner),
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)
     clients = {"owner": owner, "alice": alice, "anyone": anyone}
     return World(shop, ids, clients, consumer, await srv.staff_socket(alice))
+
+
+async def _webhook_endpoint(owner: httpx.AsyncClient) -> int:
+    """API-2: an endpoint on a public address (nothing is delivered: no scheduler runs)."""
+    created = await owner.post("/api/webhooks", json=_webhook({}))
+    assert created.status_code == 201, created.text
+    endpoint_id: int = created.json()["id"]
+    return endpoint_id
 
 
 async def _snapshot(world: World) -> list[Any]:
@@ -619,6 +644,7 @@ async def _snapshot(world: World) -> list[Any]:
         (alice, f"/api/conversations/{cid}/messages"),
         (alice, f"/api/conversations/{cid}/summary"),
         (owner, "/api/summary-categories"),
+        (owner, "/api/webhooks"),
     ]
     answers = []
     for client, path in reads:

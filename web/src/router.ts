@@ -35,6 +35,7 @@ export const router = createRouter({
         { path: 'quality', name: 'settings-quality', component: () => import('./features/quality/pages/QualityPage.vue') },
         { path: 'alerts', name: 'settings-alerts', component: () => import('./features/alerts/pages/AlertRulesPage.vue') },
         { path: 'alert-history', name: 'settings-alert-history', component: () => import('./features/alerts/pages/AlertHistoryPage.vue') },
+        { path: 'webhooks', name: 'settings-webhooks', component: () => import('./features/webhooks/pages/WebhooksPage.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -44,6 +44,7 @@ from kefu.services.events import audience, publish_message, publish_to
 from kefu.services.views import MessageView, display_names, message_view
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
 from kefu.storage.messages import Append, DuplicateMessage, MessageRecord, NewMessage, SendTarget
@@ -357,7 +358,28 @@ async def _append(
                 request.meta,
             )
             out.append((message_view(record, plan.names, target.consumer_name), topics))
+            await _announce_webhook(conn, target, record)
     return out
+
+
+async def _announce_webhook(conn: Connection, target: SendTarget, record: MessageRecord) -> None:
+    """API-2: a consumer's or an agent's message, as a webhook event in its transaction."""
+    await webhook_store.record_event(
+        conn,
+        shop_id=target.shop_id,
+        event="message.created",
+        data={
+            "conversation_id": record.conversation_id,
+            "consumer_id": target.consumer_id,
+            "seq": record.seq,
+            "sender": str(record.sender),
+            "sender_id": record.sender_id,
+            "kind": str(record.kind),
+            "body": record.body,
+            "created_at": record.created_at,
+        },
+        now=record.created_at,
+    )
 
 
 async def history(

@@ -17,6 +17,7 @@ from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
 from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.messages import MessageRecord
 
 # The conversation columns the analytics read (DATA-1): changing one marks it for the rollups.
@@ -153,7 +154,7 @@ async def create(
     entry: dict[str, Any],
     now: datetime,
 ) -> int:
-    """A new conversation with the bot (CONV-1)."""
+    """A new conversation with the bot (CONV-1), announced as a webhook event (API-2)."""
     conversation_id = await conn.scalar(
         insert(t.conversations)
         .values(
@@ -168,6 +169,19 @@ async def create(
     )
     assert conversation_id is not None
     await rollup_store.mark_dirty(conn, shop_id, [int(conversation_id)])  # DATA-1
+    await webhook_store.record_event(
+        conn,
+        shop_id=shop_id,
+        event="conversation.created",
+        data={
+            "conversation_id": int(conversation_id),
+            "consumer_id": consumer_id,
+            "group_id": group_id,
+            "state": ConversationState.BOT.value,
+            "created_at": now,
+        },
+        now=now,
+    )
     return int(conversation_id)
 
 

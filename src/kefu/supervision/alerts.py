@@ -22,6 +22,7 @@ from kefu.services.permissions import require_permission
 from kefu.storage import alerts as store
 from kefu.storage import routing as routing_store
 from kefu.storage import shops as shop_store
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.alerts import AlertRecord
 from kefu.storage.db import Connection, UnitOfWork
 from kefu.supervision import alerts_domain as rules_domain
@@ -251,7 +252,9 @@ async def _record(
         alert = _alert_json(alert_id, firing, hits, period_at, now)
         sent.append(alert)
         _deliver(ctx, tx, firing.rule.recipients, alert)
-        emit_alert_webhook(tx, shop_id=shop_id, alert=alert)
+        await webhook_store.record_event(  # API-2: in the same transaction as the alert
+            tx.conn, shop_id=shop_id, event="alert.raised", data=alert, now=now
+        )
     return sent
 
 
@@ -266,12 +269,6 @@ def _deliver(
             await ctx.broker.publish(account_topic(account_id), frame)
 
     tx.on_commit(publish)
-
-
-def emit_alert_webhook(tx: UnitOfWork, *, shop_id: int, alert: dict[str, Any]) -> None:
-    """LIVE-2: the alert to the shop's webhook. The single call site of the webhook
-    delivery; it sends nothing until the webhooks are wired here."""
-    del tx, shop_id, alert
 
 
 def _hit_json(scope: tuple[str, int | None], value: float) -> dict[str, Any]:
