@@ -52,6 +52,8 @@ from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
+from kefu.supervision.api import router as supervision_router
+from kefu.supervision.live import LiveMonitor
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
@@ -90,6 +92,8 @@ class Runtime:
     heartbeat: Heartbeat
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
+    # LIVE-1: this process's monitoring pages, pushed coalesced views.
+    monitor: LiveMonitor | None = None
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -140,6 +144,7 @@ def build_runtime(
         clock_sync=clock_sync,
         limits=RateLimits(settings),
         heartbeat=Heartbeat(ctx),
+        monitor=LiveMonitor(ctx),
     )
 
 
@@ -167,6 +172,8 @@ def create_app(
         finally:
             await runtime.scheduler.stop()
             await runtime.heartbeat.stop()
+            if runtime.monitor is not None:
+                await runtime.monitor.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()
@@ -203,6 +210,7 @@ def create_app(
     app.include_router(files_router)
     app.include_router(customers_router)
     app.include_router(search_router)
+    app.include_router(supervision_router)
     app.add_api_websocket_route("/ws/staff", staff_socket)
     app.add_api_websocket_route("/ws/consumer", consumer_socket)
 

@@ -33,6 +33,7 @@ from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
 from kefu.summaries import api as summaries_api
+from kefu.supervision import models as supervision_models
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
@@ -308,6 +309,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         customer_models,
         search_models,
         analytics_models,
+        supervision_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -758,6 +760,14 @@ async def _knowledge_base(
     assert stats["faq_clicks"] and stats["by_day"]
     dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
     assert dashboard["current"]["conversations"] >= 1
+    live = await check.ok(owner, "GET", "/api/supervision/live")  # LIVE-1
+    assert live["shop"]["today"]["conversations"] >= 1
+    menu = {"faq_menu": entry["faq_menu"]}  # LIVE-3
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/faq-menu", json=menu)
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/bot-mode", json={"mode": "bot_first"})
+    for action in ("suspend", "unsuspend"):
+        batch = {"agent_ids": [shop.accounts["alice"]], "action": action}
+        await check.ok(owner, "POST", "/api/supervision/dispatch/agents", json=batch)
     await check.ok(owner, "GET", "/api/analytics/agents")
     await check.ok(owner, "GET", "/api/analytics/targets")
     await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})

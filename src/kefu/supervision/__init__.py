@@ -1,0 +1,1 @@
+"""Supervision: live monitoring, dispatch and alerts (LIVE-1…3)."""

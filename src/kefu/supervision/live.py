@@ -1,0 +1,365 @@
+"""Live monitoring (LIVE-1): load what the figures need in one read, compute the view with the
+pure rules of figures.py, narrow it to what the caller may see (ACCT-5), and push it to the
+monitoring pages open on this process.
+
+Push design: a page sends `live_watch` on its staff socket. The events a page must follow
+already reach the supervisors' sockets (conversations and messages, on the supervisors topic),
+and presence changes are announced on the shop's live topic (`live_changed`). Each such event
+marks the shop dirty in this process's LiveMonitor, which recomputes the view at most once per
+`min_interval_s` per shop, however many events and pages there are, and pushes each page its
+narrowed copy. A slow tick also recomputes (the 3-minute windows slide and sockets go away
+without an event). Nothing is kept but the last view: the database is the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from kefu import errors
+from kefu.analytics.metrics import ServiceFigures, shop_figures
+from kefu.analytics.periods import PeriodKind, local_day, period_of
+from kefu.analytics.service import build_facts, load_facts
+from kefu.bot.entry import entry_of
+from kefu.domain.permissions import Feature
+from kefu.domain.presence import Role
+from kefu.services import presence
+from kefu.services.access import require_supervising
+from kefu.services.context import Context, Staff, presence_window
+from kefu.services.permissions import require_permission
+from kefu.storage import accounts as account_store
+from kefu.storage import analytics as analytics_store
+from kefu.storage import kb
+from kefu.storage import shops as shop_store
+from kefu.storage import supervision as store
+from kefu.storage.db import Connection
+from kefu.supervision.figures import (
+    BOT_WINDOW,
+    FAQ_SLOT,
+    RESPONSE_WINDOW,
+    AgentFacts,
+    BotFacts,
+    FaqClicks,
+    LiveFacts,
+    LiveView,
+    OpenConversation,
+    faq_slot_start,
+    for_groups,
+)
+from kefu.supervision.figures import live_view as compute_view
+
+log = structlog.get_logger(__name__)
+
+# What reaches a watching socket and makes its shop's view be recomputed; `live_changed`
+# itself is never sent on to the page.
+LIVE_CHANGED = "live_changed"
+TRIGGERS = frozenset({LIVE_CHANGED, "conversation", "message"})
+# Yesterday's totals barely move: read again at most this often.
+YESTERDAY_MAX_AGE = timedelta(minutes=3)
+
+
+def require_monitoring(staff: Staff) -> None:
+    """LIVE-1, ACCT-6: owners, supervisors and group leaders with the monitoring feature."""
+    require_supervising(staff)
+    require_permission(staff, Feature.MONITORING)
+
+
+@dataclass
+class DayCache:
+    """Yesterday's totals per shop, as read at most YESTERDAY_MAX_AGE ago."""
+
+    figures: dict[int, tuple[date, datetime, ServiceFigures]] = field(default_factory=dict)
+
+
+async def live_view(
+    ctx: Context, shop_id: int, *, now: datetime, cache: DayCache | None = None
+) -> LiveView:
+    """LIVE-1: the whole shop's live view at `now` (the caller narrows it per viewer)."""
+    async with ctx.db.read() as tx:
+        if await shop_store.shop(tx.conn, shop_id) is None:
+            raise errors.NotFound(kind="shop", id=shop_id)
+        settings = await shop_store.shop_settings(tx.conn, shop_id)
+        groups = await shop_store.groups(tx.conn, shop_id)
+        accounts = await account_store.loaded_accounts(tx.conn, shop_id=shop_id)
+        open_rows = await store.open_conversations(tx.conn, shop_id)
+        recent_ids = await store.replied_in_since(tx.conn, shop_id, now - RESPONSE_WINDOW)
+        recent = build_facts(
+            await store.conversation_rows(tx.conn, shop_id, recent_ids),
+            await analytics_store.fact_events(tx.conn, shop_id, recent_ids),
+            await analytics_store.human_messages(tx.conn, shop_id, recent_ids),
+        )
+        tz = ZoneInfo(settings.time_zone)
+        bot = await _bot_facts(
+            tx.conn, shop_id, now=now, tz=tz, enabled=settings.bot_enabled, mode=settings.bot_mode
+        )
+    window = presence_window(ctx, now)
+    today = period_of(PeriodKind.DAY, tz=tz, today=local_day(now, tz))
+    facts = LiveFacts(
+        shop_id=shop_id,
+        now=now,
+        tz=tz,
+        groups=tuple((g.id, g.name) for g in groups),
+        agents=tuple(
+            AgentFacts(
+                id=a.account.id,
+                display_name=a.account.display_name,
+                group_id=a.account.group_id,
+                role=str(a.account.role),
+                status=str(a.account.status),
+                is_suspended=a.account.is_suspended,
+                is_connected=window.is_present(a.account.id, a.account.last_seen_at),
+                load=a.current_load,
+                reception_limit=a.account.reception_limit,
+            )
+            for a in accounts
+            if a.account.has_im_permission and not a.account.is_disabled
+        ),
+        open_conversations=tuple(
+            OpenConversation(r.id, r.state, r.group_id, r.agent_id, r.awaiting_reply_since)
+            for r in open_rows
+        ),
+        recent=tuple(recent),
+        today=tuple(await load_facts(ctx, shop_id, today)),
+        yesterday_figures=await _yesterday(ctx, shop_id, today.first, tz, now, cache),
+        bot=bot,
+    )
+    return compute_view(facts)
+
+
+async def _bot_facts(
+    conn: Connection, shop_id: int, *, now: datetime, tz: ZoneInfo, enabled: bool, mode: str
+) -> BotFacts:
+    """BOT-6 over the last 3 minutes, and FAQ clicks in the last whole half hour."""
+    since, until = now - BOT_WINDOW, now + timedelta(seconds=1)
+    consulted = await kb.count_events(conn, shop_id, ("bot_consulted",), since, until)
+    handovers = sum((await kb.transfers_by_day(conn, shop_id, since, until)).values())
+    slot = faq_slot_start(now, tz)
+    clicks = await kb.faq_clicks(conn, shop_id, slot, slot + FAQ_SLOT)
+    entry = await entry_of(conn, shop_id)
+    titled = tuple(FaqClicks(i.id, i.title, clicks.get(i.id, 0)) for i in entry.items())
+    return BotFacts(enabled, mode, consulted.get("bot_consulted", 0), handovers, slot, titled)
+
+
+async def _yesterday(
+    ctx: Context,
+    shop_id: int,
+    today: date,
+    tz: ZoneInfo,
+    now: datetime,
+    cache: DayCache | None,
+) -> ServiceFigures:
+    known = cache.figures.get(shop_id) if cache is not None else None
+    if known is not None and known[0] == today and now - known[1] < YESTERDAY_MAX_AGE:
+        return known[2]
+    yesterday = period_of(PeriodKind.DAY, tz=tz, today=today).previous()
+    figures = shop_figures(await load_facts(ctx, shop_id, yesterday), tz=tz, now=now)
+    if cache is not None:
+        cache.figures[shop_id] = (today, now, figures)
+    return figures
+
+
+def visible_to(view: LiveView, staff: Staff) -> LiveView:
+    """ACCT-5: owners and supervisors see the shop; a group leader only their group."""
+    if staff.role is Role.LEADER:
+        return for_groups(view, frozenset({staff.group_id} if staff.group_id else ()))
+    return view
+
+
+async def scoped_view(ctx: Context, staff: Staff) -> LiveView:
+    """LIVE-1 for the caller (HTTP)."""
+    require_monitoring(staff)
+    view = await live_view(ctx, staff.shop_id, now=ctx.clock.now())
+    return visible_to(view, staff)
+
+
+async def announce_change(ctx: Context, shop_id: int) -> None:
+    """Tell every process's monitoring pages of the shop that its figures changed."""
+    await presence.live_changed(ctx, shop_id)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def view_json(view: LiveView) -> dict[str, Any]:
+    """The view as the `live` frame and GET /api/supervision/live carry it."""
+    alerting = view.alerting
+    shop = None
+    if view.shop is not None:
+        s = view.shop
+        shop = {
+            "queued": s.queued,
+            "online": s.online,
+            "suspended": s.suspended,
+            "pending": s.pending,
+            "pending_per_agent": _round(s.pending_per_agent, 2),
+            "response_3m_s": _round(s.response_3m_s, 1),
+            "today": _totals(s.today),
+            "yesterday": _totals(s.yesterday),
+            "alerting": sorted(alerting.get(("shop", None), ())),
+        }
+    bot = None
+    if view.bot is not None:
+        b = view.bot
+        bot = {
+            "enabled": b.enabled,
+            "mode": b.mode,
+            "consultations_3m": b.consultations_3m,
+            "handovers_3m": b.handovers_3m,
+            "handover_rate_3m": _round(b.handover_rate_3m, 3),
+            "faq_slot_start": b.faq_slot_start,
+            "faq_clicks": [asdict(c) for c in b.faq_clicks],
+        }
+    return {
+        "shop_id": view.shop_id,
+        "at": view.at,
+        "shop": shop,
+        "bot": bot,
+        "groups": [
+            {
+                "id": g.id,
+                "name": g.name,
+                "queued": g.queued,
+                "online": g.online,
+                "suspended": g.suspended,
+                "pending": g.pending,
+                "pending_per_agent": _round(g.pending_per_agent, 2),
+                "response_3m_s": _round(g.response_3m_s, 1),
+                "agent_ids": list(g.agent_ids),
+                "busy": g.id in view.busy_groups,
+                "alerting": sorted(alerting.get(("group", g.id), ())),
+            }
+            for g in view.groups
+        ],
+        "agents": [
+            {
+                **{k: v for k, v in asdict(a).items() if k != "response_3m_s"},
+                "response_3m_s": _round(a.response_3m_s, 1),
+                "alerting": sorted(alerting.get(("agent", a.id), ())),
+            }
+            for a in view.agents
+        ],
+    }
+
+
+def live_frame(view: LiveView, ref: str | None = None) -> dict[str, Any]:
+    return {"type": "live", "ref": ref, "view": view_json(view)}
+
+
+def _totals(f: ServiceFigures) -> dict[str, Any]:
+    return {
+        "conversations": f.conversations,
+        "human_requests": f.human_requests,
+        "assigned": f.assigned,
+        "replies": f.replies,
+        "first_response_s": _round(f.first_response_s, 1),
+        "response_s": _round(f.response_s, 1),
+        "pickup_rate": _round(f.pickup_rate, 3),
+        "rate_30s": _round(f.rate_30s, 3),
+        "satisfaction_rate": _round(f.satisfaction_rate, 3),
+    }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- the pages open on this process -----------------------------------------------------------
+
+Push = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Page:
+    staff: Staff
+    push: Push
+
+
+@dataclass
+class _Shop:
+    pages: dict[object, _Page] = field(default_factory=dict)
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    last: LiveView | None = None
+    last_at: float = 0.0  # the event loop's time of `last`
+
+
+class LiveMonitor:
+    """This process's monitoring pages by shop, each shop recomputed at most once per
+    `min_interval_s` while events come, and every `tick_s` regardless (LIVE-1)."""
+
+    def __init__(self, ctx: Context, *, min_interval_s: float = 0.5, tick_s: float = 10.0) -> None:
+        self._ctx = ctx
+        self.min_interval_s = min_interval_s
+        self.tick_s = tick_s
+        self._shops: dict[int, _Shop] = {}
+        self._days = DayCache()
+        self.passes = 0  # recomputations made, for tests and the benchmark
+
+    async def watch(self, key: object, staff: Staff, push: Push) -> dict[str, Any]:
+        """Start pushing `live` frames to `push`; returns the current view for the caller."""
+        require_monitoring(staff)
+        shop = self._shops.setdefault(staff.shop_id, _Shop())
+        view = shop.last
+        if view is None or asyncio.get_running_loop().time() - shop.last_at > self.min_interval_s:
+            view = await self._compute(staff.shop_id, shop)
+        shop = self._shops.setdefault(staff.shop_id, shop)  # its loop may have ended meanwhile
+        shop.pages[key] = _Page(staff, push)
+        if shop.task is None or shop.task.done():
+            shop.task = asyncio.create_task(self._run(staff.shop_id, shop))
+        return view_json(visible_to(view, staff))
+
+    def unwatch(self, key: object, shop_id: int) -> None:
+        shop = self._shops.get(shop_id)
+        if shop is not None:
+            shop.pages.pop(key, None)
+            shop.dirty.set()  # lets the loop see it has no pages left
+
+    def changed(self, shop_id: int) -> None:
+        """Something the shop's figures depend on changed (coalesced)."""
+        shop = self._shops.get(shop_id)
+        if shop is not None and shop.pages:
+            shop.dirty.set()
+
+    def watched(self, shop_id: int) -> int:
+        shop = self._shops.get(shop_id)
+        return len(shop.pages) if shop is not None else 0
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self._shops.values() if s.task is not None]
+        self._shops.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _compute(self, shop_id: int, shop: _Shop) -> LiveView:
+        self.passes += 1
+        view = await live_view(self._ctx, shop_id, now=self._ctx.clock.now(), cache=self._days)
+        shop.last, shop.last_at = view, asyncio.get_running_loop().time()
+        return view
+
+    async def _run(self, shop_id: int, shop: _Shop) -> None:
+        while shop.pages:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shop.dirty.wait(), self.tick_s)
+            shop.dirty.clear()
+            if not shop.pages:
+                break
+            try:
+                view = await self._compute(shop_id, shop)
+            except Exception:  # an outage must not end the pushes; the next event retries
+                log.warning("live.view_failed", shop_id=shop_id, exc_info=True)
+            else:
+                for page in list(shop.pages.values()):
+                    page.push(live_frame(visible_to(view, page.staff)))
+            await asyncio.sleep(self.min_interval_s)
+        if self._shops.get(shop_id) is shop and not shop.pages:
+            del self._shops[shop_id]
