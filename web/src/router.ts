@@ -24,6 +24,7 @@ export const router = createRouter({
         { path: 'targets', name: 'settings-targets', component: () => import('./features/analytics/pages/TargetsPage.vue') },
         { path: 'intents', name: 'settings-intents', component: () => import('./features/analytics/pages/IntentsPage.vue') },
         { path: 'agent-analysis', name: 'settings-agent-analysis', component: () => import('./features/analytics/pages/AgentsPage.vue') },
+        { path: 'live', name: 'settings-live', component: () => import('./features/supervision/pages/LivePage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
         { path: 'permissions', name: 'settings-permissions', component: () => import('./features/staff/pages/PermissionsPage.vue') },
         { path: 'hours', name: 'settings-hours', component: () => import('./features/offline/pages/ServiceHoursPage.vue') },
