@@ -60,7 +60,8 @@ def _facts(**kw: object) -> LiveFacts:
         ),
         "open_conversations": (),
         "recent": (),
-        "today": (),
+        "credits": (),
+        "today_figures": shop_figures((), tz=TZ, now=NOW),
         "yesterday_figures": shop_figures((), tz=TZ, now=NOW),
         "bot": BotFacts(True, "bot_first", 0, 0, faq_slot_start(NOW, TZ)),
     }
@@ -106,20 +107,18 @@ def test_live_1_disconnected_when_the_socket_is_gone() -> None:
     assert agents[ANN].state == "online" and agents[ANN].is_online
 
 
-def _served(cid: int, *holders: tuple[int, int]) -> ConversationFacts:
-    start = NOW - timedelta(hours=2)
-    return ConversationFacts(
-        cid,
-        start,
-        human_requested_at=start,
-        holdings=tuple(Holding(a, start + timedelta(minutes=m)) for a, m in holders),
-    )
-
-
 def test_live_1_served_today_counts_each_agent_who_served() -> None:
-    passed_on = _served(1, (ANN, 0), (BOB, 5))  # ann transferred it to bob: both served
-    invited = ConversationFacts(2, NOW - timedelta(hours=1), invited=frozenset({CAT}))
-    view = live_view(_facts(today=(passed_on, _served(3, (ANN, 0)), invited)))
+    credits = (
+        (1, ANN),  # ann received conversation 1 and transferred it to bob: both served
+        (1, BOB),
+        (1, ANN),  # ... and got it back: still one consumer for ann
+        (3, ANN),
+        (2, CAT),  # cat was invited into conversation 2
+    )
+    today = shop_figures(
+        (ConversationFacts(n, NOW - timedelta(hours=1)) for n in (1, 2, 3)), tz=TZ, now=NOW
+    )
+    view = live_view(_facts(credits=credits, today_figures=today))
     served = {a.id: a.served_today for a in view.agents}
     assert served == {ANN: 2, BOB: 1, CAT: 1, DAN: 0}
     assert view.shop is not None and view.shop.today.conversations == 3

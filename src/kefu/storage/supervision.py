@@ -64,3 +64,28 @@ async def conversation_rows(
         .order_by(_c.id)
     )
     return [ConversationRow(r.id, r.created_at, r.human_requested_at, r.ended_at) for r in rows]
+
+
+CREDIT_EVENTS = ("assigned", "transferred", "invited")
+
+
+async def credits(
+    conn: AsyncConnection, shop_id: int, starts_at: datetime, ends_at: datetime
+) -> list[tuple[int, int]]:
+    """(conversation id, agent id) of each assignment, transfer and invitation of the
+    conversations started in [starts_at, ends_at)."""
+    e = t.conversation_events.c
+    rows = await conn.execute(
+        select(e.conversation_id, e.agent_id)
+        .join(t.conversations, _c.id == e.conversation_id)
+        .where(
+            e.shop_id == shop_id,
+            _c.shop_id == shop_id,
+            _c.created_at >= starts_at,
+            _c.created_at < ends_at,
+            e.kind.in_(CREDIT_EVENTS),
+            e.agent_id.is_not(None),
+        )
+        .distinct()
+    )
+    return [(int(r.conversation_id), int(r.agent_id)) for r in rows]

@@ -15,6 +15,8 @@ Pinned edges (seed 001 leaves them open; these are the choices):
   不为空的客服人数"). No reply in the window: no value (absent, never 0).
 - Served today counts, for each agent, the conversations started today that credit them (held
   or invited, CONV-7, CONV-8): a consumer passed from A to B counts once for each.
+- Today's totals are the analytics figures of the conversations started today; the monitor
+  reads them at most every 30 s (seed 001 refreshes them every 3 minutes), the rest each pass.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
-from kefu.analytics.metrics import ConversationFacts, ServiceFigures, replies, shop_figures
+from kefu.analytics.metrics import ConversationFacts, ServiceFigures, replies
 
 RESPONSE_WINDOW = timedelta(minutes=3)
 BOT_WINDOW = timedelta(minutes=3)
@@ -94,8 +96,11 @@ class LiveFacts:
     open_conversations: tuple[OpenConversation, ...]
     # Conversations with a human reply in the last 3 minutes (their whole human exchange).
     recent: tuple[ConversationFacts, ...]
-    # Conversations started today and yesterday, local days of the shop's time zone.
-    today: tuple[ConversationFacts, ...]
+    # Who was credited with which conversation started today: (conversation id, agent id) of
+    # each assignment, transfer and invitation.
+    credits: tuple[tuple[int, int], ...]
+    # DATA-1 over the conversations started today and yesterday (the shop's local days).
+    today_figures: ServiceFigures
     yesterday_figures: ServiceFigures
     bot: BotFacts
 
@@ -175,7 +180,7 @@ def live_view(facts: LiveFacts) -> LiveView:
     """LIVE-1: the shop, group, agent and bot figures of `facts`."""
     pending = pending_by_agent(facts.open_conversations)
     response = response_by_agent(facts.recent, since=facts.now - RESPONSE_WINDOW, now=facts.now)
-    served = served_today(facts.today)
+    served = served_today(facts.credits)
     agents = tuple(
         _agent(a, pending.get(a.id, 0), served.get(a.id, 0), response.get(a.id))
         for a in facts.agents
@@ -194,7 +199,7 @@ def live_view(facts: LiveFacts) -> LiveView:
         pending=shop_pending,
         pending_per_agent=_per(shop_pending, len(online)),
         response_3m_s=_mean(a.response_3m_s for a in agents),
-        today=shop_figures(facts.today, tz=facts.tz, now=facts.now),
+        today=facts.today_figures,
         yesterday=facts.yesterday_figures,
     )
     return LiveView(facts.shop_id, facts.now, shop, _bot(facts.bot), groups, agents)
@@ -230,9 +235,10 @@ def response_by_agent(
     return {agent_id: fmean(values) for agent_id, values in took.items()}
 
 
-def served_today(conversations: Iterable[ConversationFacts]) -> dict[int, int]:
-    """Conversations credited to each agent (CONV-7, CONV-8): each agent who served counts."""
-    return dict(Counter(a for c in conversations for a in c.credited_agents))
+def served_today(credits: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Conversations credited to each agent (CONV-7, CONV-8), each once: every agent who
+    served the consumer counts (seed 001: "A、B的接待人数都加1")."""
+    return dict(Counter(agent_id for _, agent_id in set(credits)))
 
 
 def for_groups(view: LiveView, group_ids: frozenset[int]) -> LiveView:

@@ -25,7 +25,7 @@ import structlog
 
 from kefu import errors
 from kefu.analytics.metrics import ServiceFigures, shop_figures
-from kefu.analytics.periods import PeriodKind, local_day, period_of
+from kefu.analytics.periods import Period, PeriodKind, local_day, period_of
 from kefu.analytics.service import build_facts, load_facts
 from kefu.bot.entry import entry_of
 from kefu.domain.permissions import Feature
@@ -61,7 +61,8 @@ log = structlog.get_logger(__name__)
 # itself is never sent on to the page.
 LIVE_CHANGED = "live_changed"
 TRIGGERS = frozenset({LIVE_CHANGED, "conversation", "message"})
-# Yesterday's totals barely move: read again at most this often.
+# How old the monitor lets today's totals (seed 001: "每三分钟更新一次") and yesterday's get.
+TODAY_MAX_AGE = timedelta(seconds=30)
 YESTERDAY_MAX_AGE = timedelta(minutes=3)
 
 
@@ -73,9 +74,10 @@ def require_monitoring(staff: Staff) -> None:
 
 @dataclass
 class DayCache:
-    """Yesterday's totals per shop, as read at most YESTERDAY_MAX_AGE ago."""
+    """Day totals per (shop, local day), with when they were read; without one, every view
+    reads them afresh."""
 
-    figures: dict[int, tuple[date, datetime, ServiceFigures]] = field(default_factory=dict)
+    figures: dict[tuple[int, date], tuple[datetime, ServiceFigures]] = field(default_factory=dict)
 
 
 async def live_view(
@@ -96,11 +98,12 @@ async def live_view(
             await analytics_store.human_messages(tx.conn, shop_id, recent_ids),
         )
         tz = ZoneInfo(settings.time_zone)
+        today = period_of(PeriodKind.DAY, tz=tz, today=local_day(now, tz))
+        credits = await store.credits(tx.conn, shop_id, today.starts_at, today.ends_at)
         bot = await _bot_facts(
             tx.conn, shop_id, now=now, tz=tz, enabled=settings.bot_enabled, mode=settings.bot_mode
         )
     window = presence_window(ctx, now)
-    today = period_of(PeriodKind.DAY, tz=tz, today=local_day(now, tz))
     facts = LiveFacts(
         shop_id=shop_id,
         now=now,
@@ -126,8 +129,11 @@ async def live_view(
             for r in open_rows
         ),
         recent=tuple(recent),
-        today=tuple(await load_facts(ctx, shop_id, today)),
-        yesterday_figures=await _yesterday(ctx, shop_id, today.first, tz, now, cache),
+        credits=tuple(credits),
+        today_figures=await _day_figures(ctx, shop_id, today, now, cache, TODAY_MAX_AGE),
+        yesterday_figures=await _day_figures(
+            ctx, shop_id, today.previous(), now, cache, YESTERDAY_MAX_AGE
+        ),
         bot=bot,
     )
     return compute_view(facts)
@@ -147,21 +153,27 @@ async def _bot_facts(
     return BotFacts(enabled, mode, consulted.get("bot_consulted", 0), handovers, slot, titled)
 
 
-async def _yesterday(
+async def _day_figures(
     ctx: Context,
     shop_id: int,
-    today: date,
-    tz: ZoneInfo,
+    day: Period,
     now: datetime,
     cache: DayCache | None,
+    max_age: timedelta,
 ) -> ServiceFigures:
-    known = cache.figures.get(shop_id) if cache is not None else None
-    if known is not None and known[0] == today and now - known[1] < YESTERDAY_MAX_AGE:
-        return known[2]
-    yesterday = period_of(PeriodKind.DAY, tz=tz, today=today).previous()
-    figures = shop_figures(await load_facts(ctx, shop_id, yesterday), tz=tz, now=now)
+    """DATA-1 over the conversations started on `day`, from the cache while fresh enough."""
+    key = (shop_id, day.first)
+    known = cache.figures.get(key) if cache is not None else None
+    if known is not None and timedelta(0) <= now - known[0] < max_age:
+        return known[1]
+    figures = shop_figures(await load_facts(ctx, shop_id, day), tz=day.tz, now=now)
     if cache is not None:
-        cache.figures[shop_id] = (today, now, figures)
+        cache.figures = {
+            k: v
+            for k, v in cache.figures.items()
+            if k[0] != shop_id or k[1] >= day.first - timedelta(days=1)
+        }
+        cache.figures[key] = (now, figures)
     return figures
 
 
