@@ -97,6 +97,7 @@ SETTINGS_PAGES = {
     "staff": [("account-new", "new-account-dialog")],
     "team": [],
     "ratings": [],
+    "live": [("edit-faq", "faq-dialog")],  # LIVE-1, LIVE-3
 }
 
 
