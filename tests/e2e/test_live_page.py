@@ -3,6 +3,7 @@ message and the agent's reply within a second, and suspends an agent from its ba
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -76,4 +77,37 @@ def test_live_1_monitoring_page_follows_message_and_reply_live(
     boss.get_by_test_id("batch-suspend").click()
     expect(boss.get_by_test_id(f"agent-suspended-{agent2}")).to_be_visible()
     expect(boss.get_by_test_id("shop-online")).to_contain_text("/ 1")
+    assert watch.missing_keys == [] and watch.errors == []
+
+
+def test_live_1_alerting_values_are_shown_in_red(
+    server: Server, new_page: Any, watch: Watch
+) -> None:
+    """The alerts (LIVE-2) name a scope's alerting metrics; the page marks them `alerting`."""
+    boss = new_page(base=server.base)
+    login(boss, server, "owner", online=False)
+    agent2 = _ids(boss)["agent2"]
+
+    def with_alerts(route: Any) -> None:
+        view = route.fetch().json()
+        view["shop"]["alerting"] = ["response_3m_s"]
+        view["groups"][0]["alerting"] = ["pending"]
+        view["groups"][0]["busy"] = True
+        for agent in view["agents"]:
+            if agent["id"] == agent2:
+                agent["alerting"] = ["pending"]
+        route.fulfill(json=view)
+
+    boss.route("**/api/supervision/live", with_alerts)
+    boss.route_web_socket(re.compile(r"/ws/staff(\?|$)"), lambda ws: None)  # no pushes
+    boss.goto(f"{server.base}/settings/live")
+    expect(boss.get_by_test_id(f"agent-pending-{agent2}")).to_have_class(re.compile("alerting"))
+    expect(boss.get_by_test_id("shop-response_3m_s")).to_have_class(re.compile("alerting"))
+    expect(boss.get_by_test_id("shop-pending_per_agent")).not_to_have_class(re.compile("alerting"))
+    group = _ids(boss)  # any agent row not alerting stays plain
+    others = [i for name, i in group.items() if name != "agent2" and name != "owner"]
+    expect(boss.get_by_test_id(f"agent-pending-{others[0]}")).not_to_have_class(
+        re.compile("alerting")
+    )
+    expect(boss.get_by_test_id("live-groups").get_by_text("繁忙")).to_be_visible()
     assert watch.missing_keys == [] and watch.errors == []
