@@ -53,7 +53,7 @@ from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 from kefu.supervision.api import router as supervision_router
-from kefu.supervision.live import LiveMonitor
+from kefu.supervision.monitor import LiveMonitor
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
