@@ -240,3 +240,23 @@ async def test_live_3_faq_menu_from_the_monitoring_page(db_url: str) -> None:
         assert (
             log[0]["action"] == "dispatch.faq_menu" and log[0]["actor_id"] == shop.accounts["sue"]
         )
+
+
+async def test_live_1_a_leader_is_pushed_only_their_group(db_url: str) -> None:
+    async with running_server(db_url) as srv:
+        shop = await _shop(srv)
+        lead = await srv.staff_socket(await srv.staff(shop.shop_id, "lead"))
+        first = await lead.request({"type": "live_watch"})
+        assert first["view"]["shop"] is None and first["view"]["bot"] is None
+        mine = {shop.accounts["lead"], shop.accounts["carl"]}
+        assert {a["id"] for a in first["view"]["agents"]} == mine
+
+        sue = await srv.staff(shop.shop_id, "sue")  # suspends carl: the leader sees it pushed
+        done = await sue.post(
+            "/api/supervision/dispatch/agents",
+            json={"agent_ids": [shop.accounts["carl"]], "action": "suspend"},
+        )
+        assert done.status_code == 200, done.text
+        pushed = await _pushed(lead, 0, lambda v: v["groups"][0]["suspended"] == 1)
+        assert {a["id"] for a in pushed["view"]["agents"]} == mine
+        assert [g["id"] for g in pushed["view"]["groups"]] == [shop.group_ids[1]]
