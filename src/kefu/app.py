@@ -58,6 +58,8 @@ from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 from kefu.supervision.alerts_api import router as alerts_router
+from kefu.supervision.api import router as supervision_router
+from kefu.supervision.monitor import LiveMonitor
 from kefu.webhooks.api import router as webhooks_router
 from kefu.webhooks.worker import WebhookWorker
 
@@ -99,6 +101,8 @@ class Runtime:
     webhooks: WebhookWorker  # API-2
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
+    # LIVE-1: this process's monitoring pages, pushed coalesced views.
+    monitor: LiveMonitor | None = None
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -150,6 +154,7 @@ def build_runtime(
         limits=RateLimits(settings),
         heartbeat=Heartbeat(ctx),
         webhooks=WebhookWorker(ctx),
+        monitor=LiveMonitor(ctx),
     )
 
 
@@ -179,6 +184,8 @@ def create_app(
             await runtime.scheduler.stop()
             await runtime.webhooks.stop()
             await runtime.heartbeat.stop()
+            if runtime.monitor is not None:
+                await runtime.monitor.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()
@@ -221,6 +228,7 @@ def create_app(
     app.include_router(alerts_router)
     app.include_router(preference_router)
     app.include_router(webhooks_router)
+    app.include_router(supervision_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

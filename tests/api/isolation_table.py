@@ -175,6 +175,35 @@ HTTP_CASES: list[HttpCase] = [
         body={"agent_ids": [Obj("A.bob")], "action": "move", "group_id": Obj("B.group")},
         role_only=True,
     ),
+    # LIVE-3: the monitoring page's batch, and its FAQ menu (ids inside lists of objects).
+    HttpCase(
+        "POST",
+        "/api/supervision/dispatch/agents",
+        ("body", "agent_ids"),
+        "account",
+        body={"agent_ids": [Obj("A.bob"), Obj("B.alice")], "action": "suspend"},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/supervision/dispatch/agents",
+        ("body", "group_id"),
+        "group",
+        body={"agent_ids": [Obj("A.bob")], "action": "move", "group_id": Obj("B.group")},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/supervision/dispatch/faq-menu",
+        ("body", "faq_menu"),
+        "question",
+        body={
+            "faq_menu": [
+                {"title": "t", "children": [{"title": "c", "question_id": Obj("B.question")}]}
+            ]
+        },
+        role_only=True,
+    ),
     HttpCase(
         "POST",
         "/api/agents",
@@ -709,6 +738,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/kb/import"): "imports into the session's shop (related questions by text)",
     ("GET", "/api/kb/export"): "the session's shop's knowledge base",
     ("GET", "/api/shop/entry"): "the session's shop",
+    ("GET", "/api/supervision/live"): "the session's shop (a leader: their group)",
+    ("PUT", "/api/supervision/dispatch/bot-mode"): "the session's shop's bot mode",
     ("GET", "/api/bot/stats"): "the session's shop's event rows",
     ("GET", "/api/analytics/dashboard"): "the session's shop's conversations",
     ("GET", "/api/analytics/agents"): "the session's shop's agents (a leader: their group)",
@@ -887,6 +918,8 @@ NO_ID_FRAMES: dict[str, str] = {
     "open": "opens the consumer's own conversation in the token's shop",
     "request_human": "acts on the consumer's own conversation",
     "leave_queue": "acts on the consumer's own conversation",
+    "live_watch": "follows the session's shop's live view (a leader: their group)",
+    "live_unwatch": "stops following the session's shop's live view",
 }
 
 # Frames with their own rule, tested on their own.

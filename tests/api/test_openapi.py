@@ -38,6 +38,7 @@ from kefu.storage import tables as t
 from kefu.storage import webhooks as webhook_store
 from kefu.summaries import api as summaries_api
 from kefu.supervision import alerts, alerts_models
+from kefu.supervision import models as supervision_models
 from kefu.webhooks import models as webhook_models
 from kefu.webhooks.domain import DeliveryStatus
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
@@ -321,6 +322,7 @@ OUT_MODELS: dict[str, type[Out]] = {
         alerts_models,
         preference_routes,
         webhook_models,
+        supervision_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -819,6 +821,14 @@ async def _knowledge_base(
     assert stats["faq_clicks"] and stats["by_day"]
     dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
     assert dashboard["current"]["conversations"] >= 1
+    live = await check.ok(owner, "GET", "/api/supervision/live")  # LIVE-1
+    assert live["shop"]["today"]["conversations"] >= 1
+    menu = {"faq_menu": entry["faq_menu"]}  # LIVE-3
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/faq-menu", json=menu)
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/bot-mode", json={"mode": "bot_first"})
+    for action in ("suspend", "unsuspend"):
+        batch = {"agent_ids": [shop.accounts["alice"]], "action": action}
+        await check.ok(owner, "POST", "/api/supervision/dispatch/agents", json=batch)
     await check.ok(owner, "GET", "/api/analytics/agents")
     await check.ok(owner, "GET", "/api/analytics/targets")
     await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})

@@ -296,6 +296,25 @@ HTTP_CASES = [
         ("bot_cards", 0, "question_id"),
         "bot_cards[].question_id",
     ),
+    *(  # LIVE-3
+        HttpCase(
+            "owner",
+            "POST",
+            "/api/supervision/dispatch/agents",
+            lambda ids: {"agent_ids": [ids["bob"]], "action": "move", "group_id": ids["group1"]},
+            at,
+            field,
+        )
+        for at, field in ((("agent_ids", 0), "agent_ids[]"), (("group_id",), "group_id"))
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/supervision/dispatch/faq-menu",
+        lambda ids: {"faq_menu": _entry(ids)["faq_menu"]},
+        ("faq_menu", 0, "children", 0, "question_id"),
+        "faq_menu[].children[].question_id",
+    ),
     *(
         HttpCase("owner", "PUT", "/api/shop/settings", lambda _, n=name: {n: True}, (name,), name)
         for name in ("rating_forced", "summary_required")

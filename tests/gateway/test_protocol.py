@@ -102,6 +102,8 @@ async def scenarios(db_url: str) -> Recorded:
         faq_item = await _knowledge_base(owner)
         alice, bob = await srv.staff(shop.shop_id, "alice"), await srv.staff(shop.shop_id, "bob")
         owner_ws = recorded.add("staff", await srv.staff_socket(owner))
+        watched = await owner_ws.request({"type": "live_watch"})  # LIVE-1: pushed all day
+        assert watched["type"] == "live", watched
         alice_ws = recorded.add("staff", await srv.staff_socket(alice))
         bob_ws = recorded.add("staff", await srv.staff_socket(bob))
         consumer = recorded.add("consumer", await srv.consumer(shop.shop_id))
@@ -115,6 +117,7 @@ async def scenarios(db_url: str) -> Recorded:
         await _reconnect_and_refused_auth(recorded, srv, shop, consumer)
         await _take_over(srv, shop, alice_ws)
         await _alert(srv, shop, owner, owner_ws)
+        assert (await owner_ws.request({"type": "live_unwatch"}))["type"] == "live_stopped"
         # A barrier: each open socket's pong comes after every frame pushed to it before.
         for _, frames in recorded.sockets:
             if frames.ws.close_code is None:

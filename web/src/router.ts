@@ -26,6 +26,7 @@ export const router = createRouter({
         { path: 'agent-analysis', name: 'settings-agent-analysis', component: () => import('./features/analytics/pages/AgentsPage.vue') },
         { path: 'conversations', name: 'settings-conversations', component: () => import('./features/analytics/pages/ConversationListPage.vue') },
         { path: 'sales', name: 'settings-sales', component: () => import('./features/analytics/pages/SalesPage.vue') },
+        { path: 'live', name: 'settings-live', component: () => import('./features/supervision/pages/LivePage.vue') },
         { path: 'phrases', name: 'settings-phrases', component: () => import('./features/phrases/pages/PhrasesPage.vue') },
         { path: 'permissions', name: 'settings-permissions', component: () => import('./features/staff/pages/PermissionsPage.vue') },
         { path: 'hours', name: 'settings-hours', component: () => import('./features/offline/pages/ServiceHoursPage.vue') },

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
 from kefu.supervision.alerts_models import AlertOut
+from kefu.supervision.models import LiveViewOut
 
 MAX_REF_CHARS = 64
 # Seqs are INTEGER columns: a larger since_seq is refused here, not by the database driver.
@@ -177,10 +178,25 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "page_view": PageViewIn,
 }
 
+
+class LiveWatchIn(FrameIn):
+    """LIVE-1: follow the shop's live view; answered with a `live` frame, pushed more after."""
+
+    type: Literal["live_watch"]
+
+
+class LiveUnwatchIn(FrameIn):
+    """LIVE-1: stop following the live view."""
+
+    type: Literal["live_unwatch"]
+
+
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "send": SendIn,
     "sync": SyncIn,
+    "live_watch": LiveWatchIn,
+    "live_unwatch": LiveUnwatchIn,
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
@@ -365,6 +381,21 @@ class AlertFrameOut(FrameOut):
     alert: AlertOut
 
 
+class LiveFrameOut(FrameOut):
+    """LIVE-1: the live view the socket's account may see; answers `live_watch` (with its
+    `ref`) and is pushed (`ref` null) within a second of a change, at most twice a second."""
+
+    type: Literal["live"]
+    ref: Ref = None
+    view: LiveViewOut
+
+
+class LiveStoppedFrameOut(AnswerOut):
+    """LIVE-1: the answer to `live_unwatch`."""
+
+    type: Literal["live_stopped"]
+
+
 _BOTH_SOCKETS: dict[str, type[FrameOut]] = {
     "pong": PongFrameOut,
     "ack": AckFrameOut,
@@ -395,4 +426,6 @@ STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "transfer_result": TransferResultFrameOut,
     "session_closed": SessionClosedFrameOut,
     "alert": AlertFrameOut,
+    "live": LiveFrameOut,
+    "live_stopped": LiveStoppedFrameOut,
 }
