@@ -4,7 +4,8 @@ sent file is never touched."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from test_files_api import consumer_upload, open_chat, stored_files
@@ -135,3 +136,50 @@ async def test_msg_1_a_file_whose_message_was_committed_meanwhile_is_kept(
         assert len(stored_files(tmp_path)) == 2
         async with srv.db.read() as tx:
             assert (await attachment_store.get(tx.conn, chat.shop.shop_id, picture)).id == picture
+
+
+def _age(path: Path, at: datetime) -> None:
+    os.utime(path, (at.timestamp(), at.timestamp()))
+
+
+async def test_msg_1_files_no_row_names_are_swept_shard_by_shard(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A process stopped between storing a file and recording it leaves a file no row names:
+    the scheduler removes it once it is 24 h old, one shard of the store a sweep."""
+    root = tmp_path / "files"
+    async with running_server(db_url, files_dir=root) as srv:
+        chat = await open_chat(srv)
+        sent = await consumer_upload(srv, chat, "照片.png", png(64, 48), "image/png")
+        assert sent.status_code == 200, sent.text
+        store = store_for(srv.runtime.ctx.settings)
+        lost, fresh, first = ("ab" + new_key()[2:], "cd" + new_key()[2:], "00" + new_key()[2:])
+        for key in (lost, fresh, first):
+            await store.put(key, b"never recorded")
+        await store.put(thumbnail_key(lost), b"thumb")
+        part = root / lost[:2] / f"{new_key()}.part"
+        part.write_bytes(b"cut short")
+        old = srv.clock.now() - ORPHAN_AFTER - timedelta(minutes=1)
+        for path in stored_files(tmp_path):
+            _age(path, old)
+        _age(root / fresh[:2] / fresh, srv.clock.now() - timedelta(hours=1))
+        sent_files = [p for p in stored_files(tmp_path) if p.name[:32] not in (lost, fresh, first)]
+        sent_files = [p for p in sent_files if not p.name.endswith(".part")]
+        assert len(sent_files) == 2
+
+        removed = 0
+        for shard in sorted({lost[:2], fresh[:2]}):
+            removed += await service.sweep_unrecorded(srv.runtime.ctx, store, shard)
+        assert removed == 1
+        left = stored_files(tmp_path)
+        assert root / fresh[:2] / fresh in left  # written an hour ago: maybe being recorded
+        assert not (root / lost[:2] / lost).exists()
+        assert not (root / lost[:2] / thumbnail_key(lost)).exists()
+        assert not part.exists()
+        assert all(p in left for p in sent_files)  # a recorded file is never touched
+
+        # The scheduler's first sweep looks at shard 00.
+        assert (root / "00" / first).exists()
+        await srv.runtime.scheduler.tick()
+        assert not (root / "00" / first).exists()
+        assert all(p in stored_files(tmp_path) for p in sent_files)

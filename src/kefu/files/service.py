@@ -263,3 +263,18 @@ async def sweep_orphans(ctx: Context, store: BlobStore, *, limit: int = ORPHAN_S
         await store.delete(key)
         await store.delete(thumbnail_key(key))
     return len(keys)
+
+
+async def sweep_unrecorded(ctx: Context, store: BlobStore, shard: str) -> int:
+    """MSG-1: files of one shard that no attachment row names, written more than ORPHAN_AFTER
+    ago (a process stopped between storing a file and recording it); returns how many."""
+    stale = await store.stale_keys(shard, orphaned_before(ctx.clock.now()))
+    if not stale:
+        return 0
+    async with ctx.db.read() as tx:
+        known = await attachment_store.known_keys(tx.conn, stale)
+    unrecorded = [key for key in stale if key not in known]
+    for key in unrecorded:
+        await store.delete(key)
+        await store.delete(thumbnail_key(key))
+    return len(unrecorded)

@@ -13,7 +13,7 @@ import structlog
 from kefu import errors
 from kefu.analytics import folds as analytics_folds
 from kefu.files.domain import ORPHAN_SWEEP_EVERY
-from kefu.files.service import sweep_orphans
+from kefu.files.service import sweep_orphans, sweep_unrecorded
 from kefu.files.store import store_for
 from kefu.offline import auto_assign as offline
 from kefu.quality.jobs import advance_inspections
@@ -31,6 +31,7 @@ class Scheduler:
         self._ctx = ctx
         self._task: asyncio.Task[None] | None = None
         self._files_swept_at: datetime | None = None
+        self._shard = 0  # the file store's shard whose unrecorded files the next sweep looks at
 
     async def start(self) -> None:
         await self.tick()
@@ -72,4 +73,8 @@ class Scheduler:
         if self._files_swept_at is not None and now - self._files_swept_at < ORPHAN_SWEEP_EVERY:
             return
         self._files_swept_at = now
-        await sweep_orphans(self._ctx, store_for(self._ctx.settings))
+        store = store_for(self._ctx.settings)
+        await sweep_orphans(self._ctx, store)
+        # One of the 256 shards a sweep: every file is looked at within about 43 hours.
+        await sweep_unrecorded(self._ctx, store, f"{self._shard:02x}")
+        self._shard = (self._shard + 1) % 256

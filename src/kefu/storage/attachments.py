@@ -122,3 +122,11 @@ async def remove_orphans(
         .returning(_a.storage_key)
     )
     return [str(r.storage_key) for r in rows]
+
+
+async def known_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    """Which of the storage keys an attachment row names."""
+    if not keys:
+        return set()
+    rows = await conn.execute(select(_a.storage_key).where(_a.storage_key.in_(list(keys))))
+    return {str(r.storage_key) for r in rows}
