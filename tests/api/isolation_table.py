@@ -905,6 +905,12 @@ WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     # The conversation is checked first: B's conversation is not_found whatever the item.
     "faq_click": lambda cid: {"type": "faq_click", "conversation_id": cid, "item_id": "i0"},
     "rate": lambda cid: {"type": "rate", "conversation_id": cid, "stars": 5},
+    "suggestion_click": lambda cid: {
+        "type": "suggestion_click",
+        "conversation_id": cid,
+        "seq": 1,
+        "question_id": 1,
+    },
     "page_view": lambda cid: {
         "type": "page_view",
         "conversation_id": cid,

@@ -416,6 +416,10 @@ def _rate(ids: Ids) -> dict[str, Any]:
     return {"type": "rate", "conversation_id": ids["cid"], "stars": 5, "card_seq": 2}
 
 
+def _suggestion(ids: Ids) -> dict[str, Any]:
+    return {"type": "suggestion_click", "conversation_id": ids["cid"], "seq": 1, "question_id": 1}
+
+
 def _order(_: Ids) -> dict[str, Any]:
     order = {"order_no": "o1", "title": "Tea", "item_count": 2}
     return {"type": "open", "entry": {"source": "order", "order": order}}
@@ -455,6 +459,10 @@ FRAME_CASES = [
     *(
         FrameCase(("consumer",), _rate, (name,), name)
         for name in ("conversation_id", "stars", "card_seq")
+    ),
+    *(
+        FrameCase(("consumer",), _suggestion, (name,), name)
+        for name in ("conversation_id", "seq", "question_id")
     ),
     FrameCase(
         ("consumer",),

@@ -131,7 +131,12 @@ async def _knowledge_base(owner: httpx.AsyncClient) -> str:
     for question, answer, phrasings in (SHIPPING, RETURNS):
         made = await owner.post(
             "/api/kb/questions",
-            json={"question": question, "answer": answer, "phrasings": phrasings},
+            json={
+                "question": question,
+                "answer": answer,
+                "phrasings": phrasings,
+                "related_ids": ids[:1],
+            },
         )
         assert made.status_code == 200, made.text
         ids.append(made.json()["id"])
@@ -171,8 +176,22 @@ async def _bot(consumer: Frames, cid: int, faq_item: str) -> None:
         {"type": "faq_click", "conversation_id": cid, "item_id": faq_item}
     )
     assert click["type"] == "faq_click_recorded" and click["seq"] is not None, click
-    await consumer.wait_for(
+    answered = await consumer.wait_for(
         lambda f: f["type"] == "message" and f["message"]["seq"] == click["seq"]
+    )
+    # BOT-5: a question the answer offers, picked; the bot answers it.
+    (offered,) = answered["message"]["meta"]["related"]
+    picked = await consumer.request(
+        {
+            "type": "suggestion_click",
+            "conversation_id": cid,
+            "seq": click["seq"],
+            "question_id": offered["question_id"],
+        }
+    )
+    assert picked["type"] == "suggestion_click_recorded", picked
+    await consumer.wait_for(
+        lambda f: f["type"] == "message" and f["message"]["seq"] == picked["answer_seq"]
     )
     # DESK-5: the widget reports a page of the shop's site the consumer viewed.
     viewed = await consumer.request(

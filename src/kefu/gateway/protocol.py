@@ -140,6 +140,16 @@ class FaqClickIn(FrameIn):
     item_id: Annotated[str, StringConstraints(min_length=1, max_length=30)]
 
 
+class SuggestionClickIn(FrameIn):
+    """BOT-5, BOT-6: the consumer picked question `question_id`, offered in the bot's message
+    at `seq` (a miss's "did you mean", or an answer's related questions)."""
+
+    type: Literal["suggestion_click"]
+    conversation_id: ConversationRef
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
+    question_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class RateIn(FrameIn):
     """RATE-1, RATE-2: the consumer rates 1–5 stars, on their own (no `card_seq`, once per
     conversation) or answering the rating card at `card_seq` (each card once)."""
@@ -176,6 +186,7 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "faq_click": FaqClickIn,
     "rate": RateIn,
     "page_view": PageViewIn,
+    "suggestion_click": SuggestionClickIn,
 }
 
 
@@ -201,7 +212,7 @@ STAFF_FRAMES: dict[str, type[FrameIn]] = {
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
 CONVERSATION_FRAMES = frozenset(
-    {"typing", "send", "sync", "feedback", "faq_click", "rate", "page_view"}
+    {"typing", "send", "sync", "feedback", "faq_click", "rate", "page_view", "suggestion_click"}
 )
 
 
@@ -258,6 +269,17 @@ class FaqClickRecordedFrameOut(AnswerOut):
     conversation_id: int
     item_id: str
     seq: int | None
+
+
+class SuggestionClickRecordedFrameOut(AnswerOut):
+    """BOT-5, BOT-6: the answer to `suggestion_click`; `answer_seq` is the bot's answer (also
+    pushed as a `message`)."""
+
+    type: Literal["suggestion_click_recorded"]
+    conversation_id: int
+    seq: int
+    question_id: int
+    answer_seq: int
 
 
 class RatedFrameOut(AnswerOut):
@@ -415,6 +437,7 @@ CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "faq_click_recorded": FaqClickRecordedFrameOut,
     "rated": RatedFrameOut,
     "page_view_recorded": PageViewRecordedFrameOut,
+    "suggestion_click_recorded": SuggestionClickRecordedFrameOut,
 }
 
 STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {

@@ -443,7 +443,7 @@ async def _consumer_frame(
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):
         return await _sync(websocket, consumer, frame)
-    if isinstance(frame, p.FeedbackIn | p.FaqClickIn):
+    if isinstance(frame, p.FeedbackIn | p.FaqClickIn | p.SuggestionClickIn):
         return await _bot_frame(ctx, consumer, frame)
     if isinstance(frame, p.RateIn):
         rated = await ratings.rate(
@@ -467,9 +467,9 @@ async def _consumer_frame(
 
 
 async def _bot_frame(
-    ctx: Context, consumer: ConsumerActor, frame: p.FeedbackIn | p.FaqClickIn
+    ctx: Context, consumer: ConsumerActor, frame: p.FeedbackIn | p.FaqClickIn | p.SuggestionClickIn
 ) -> dict[str, Any]:
-    """BOT-3 feedback and ENTRY-2 FAQ clicks."""
+    """BOT-3 feedback, ENTRY-2 FAQ clicks and BOT-5 clicks on offered questions."""
     if isinstance(frame, p.FeedbackIn):
         done = await bot_replies.feedback(
             ctx,
@@ -479,6 +479,15 @@ async def _bot_frame(
             resolved=frame.resolved,
         )
         return {"type": "feedback_recorded", **asdict(done)}
+    if isinstance(frame, p.SuggestionClickIn):
+        picked = await bot_replies.suggestion_click(
+            ctx,
+            consumer,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
+            question_id=frame.question_id,
+        )
+        return {"type": "suggestion_click_recorded", **asdict(picked)}
     click = await bot_replies.faq_click(
         ctx, consumer, conversation_id=frame.conversation_id, item_id=frame.item_id
     )
