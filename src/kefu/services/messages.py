@@ -4,6 +4,11 @@ typing preview (MSG-3).
 Sends from all connections of a process meet in one queue; a writer task commits them in
 batches — one transaction for up to `message_batch_max` messages — and acknowledges each only
 after its commit. Seqs come from the conversation row, which the transaction holds locked.
+
+The writer waits on the queue while there is nothing to write. On a SQLite file a batch is one
+hop to a thread that holds its own connection and runs the whole transaction (issue 16: through
+aiosqlite and SQLAlchemy a batch cost ~27 hand-offs whatever its size); the decisions are the
+same pure functions on either path.
 """
 
 from __future__ import annotations
@@ -45,7 +50,16 @@ from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import Connection
-from kefu.storage.messages import Append, DuplicateMessage, MessageRecord, NewMessage, SendTarget
+from kefu.storage.messages import (
+    Append,
+    Appended,
+    DuplicateMessage,
+    MessageRecord,
+    NewMessage,
+    SendTarget,
+    SqliteBatch,
+    SqliteBatches,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -87,8 +101,10 @@ class MessageWriter:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._is_stopping = False
+        self._batches: SqliteBatches | None = None
 
     async def start(self) -> None:
+        self._batches = SqliteBatches.of(self._ctx.db)
         self._task = asyncio.create_task(self._run(), name="message-writer")
 
     async def stop(self) -> None:
@@ -106,6 +122,9 @@ class MessageWriter:
         while not self._queue.empty():
             if (item := self._queue.get_nowait()) is not None:
                 _refuse_unsettled([item])
+        if self._batches is not None:
+            await self._batches.close()
+            self._batches = None
 
     async def send(self, request: SendRequest) -> Ack:
         """MSG-2: returns once the message is committed; a resent client id returns the same ack."""
@@ -167,10 +186,13 @@ class MessageWriter:
         ctx = self._ctx
         now = ctx.clock.now()
         published: list[tuple[MessageView, list[str]]] = []
-        async with ctx.db.uow() as tx:
-            plan = await _plan(tx.conn, batch, now)
-            published = await _append(tx.conn, plan, now)
-            await tx.commit()
+        if self._batches is not None:
+            plan, published = await self._batches.run(lambda tx: _write_sqlite(tx, batch, now))
+        else:
+            async with ctx.db.uow() as tx:
+                plan = await _plan(tx.conn, batch, now)
+                published = await _append(tx.conn, plan, now)
+                await tx.commit()
         for repeat, original in plan.repeats:
             plan.outcomes[repeat] = plan.outcomes[original]
         for _, future in batch:
@@ -224,16 +246,59 @@ class _Plan:
     speakers: dict[int, set[int]] = field(default_factory=dict)
 
 
+def _write_sqlite(
+    tx: SqliteBatch, batch: list[_Pending], now: datetime
+) -> tuple[_Plan, list[tuple[MessageView, list[str]]]]:
+    """The whole batch in the batch thread's transaction: the same reads, decisions and
+    writes as `_plan` and `_append`, in five statements (the futures are only looked at)."""
+    ids = sorted({r.conversation_id for r, _ in batch})
+    targets = tx.lock_send_targets(ids)
+    roles = tx.participant_roles(ids)
+    participants = {cid: set(by_account) for cid, by_account in roles.items()}
+    speakers = {
+        cid: {a for a, role in by_account.items() if role in SPEAKING_ROLES}
+        for cid, by_account in roles.items()
+    }
+    existing = tx.by_client_ids({_key(r) for r, _ in batch})
+    plan = _decide(batch, targets, participants, speakers, existing, now)
+    plan.names = tx.sender_names(_agent_senders(plan))
+    appended = tx.append_stamped(_appends(plan), now=now)
+    return plan, _settle(plan, appended)
+
+
+def _key(request: SendRequest) -> tuple[int, str, str]:
+    return (request.conversation_id, request.sender.value, request.client_id)
+
+
+def _agent_senders(plan: _Plan) -> set[int]:
+    return {
+        r.sender_id for items in plan.accepted.values() for r, _ in items
+        if r.sender is SenderKind.AGENT
+    }  # fmt: skip
+
+
 async def _plan(conn: Connection, batch: list[_Pending], now: datetime) -> _Plan:
     ids = sorted({r.conversation_id for r, _ in batch})
     targets = await message_store.lock_send_targets(conn, ids)
     participants = await conversation_store.participant_ids(conn, ids)
     existing = await _existing(conn, batch)
-    names: dict[int, str] = {}
-    for shop_id in {target.shop_id for target in targets.values()}:
-        names |= await display_names(conn, shop_id)
-    plan = _Plan(targets, participants, names, defaultdict(list), {})
-    plan.speakers = await conversation_store.participant_ids(conn, ids, roles=SPEAKING_ROLES)
+    speakers = await conversation_store.participant_ids(conn, ids, roles=SPEAKING_ROLES)
+    plan = _decide(batch, targets, participants, speakers, existing, now)
+    plan.names = await message_store.sender_names(conn, _agent_senders(plan))
+    return plan
+
+
+def _decide(
+    batch: list[_Pending],
+    targets: dict[int, SendTarget],
+    participants: dict[int, set[int]],
+    speakers: dict[int, set[int]],
+    existing: dict[tuple[int, str, str], MessageRecord],
+    now: datetime,
+) -> _Plan:
+    """MSG-2, CONV-7/8: which sends of the batch are stored, replayed or refused (pure)."""
+    plan = _Plan(targets, participants, {}, defaultdict(list), {})
+    plan.speakers = speakers
     seen: dict[tuple[int, str, str], _Pending] = {}
     for request, future in batch:
         key = (request.conversation_id, request.sender.value, request.client_id)
@@ -310,23 +375,28 @@ async def _append(
     one's ack and live view."""
     if not plan.accepted:
         return []
-    appended = await message_store.append_stamped(
-        conn,
-        [
-            Append(
-                shop_id=plan.targets[conversation_id].shop_id,
-                conversation_id=conversation_id,
-                messages=[
-                    NewMessage(r.sender, r.sender_id, r.kind, r.body, r.client_id, r.meta)
-                    for r, _ in items
-                ],
-                consumer_spoke=any(r.sender is SenderKind.CONSUMER for r, _ in items),
-                reply_clock=reply_clock_after([r.sender for r, _ in items]),
-            )
-            for conversation_id, items in plan.accepted.items()
-        ],
-        now=now,
-    )
+    appended = await message_store.append_stamped(conn, _appends(plan), now=now)
+    return _settle(plan, appended)
+
+
+def _appends(plan: _Plan) -> list[Append]:
+    return [
+        Append(
+            shop_id=plan.targets[conversation_id].shop_id,
+            conversation_id=conversation_id,
+            messages=[
+                NewMessage(r.sender, r.sender_id, r.kind, r.body, r.client_id, r.meta)
+                for r, _ in items
+            ],
+            consumer_spoke=any(r.sender is SenderKind.CONSUMER for r, _ in items),
+            reply_clock=reply_clock_after([r.sender for r, _ in items]),
+        )
+        for conversation_id, items in plan.accepted.items()
+    ]
+
+
+def _settle(plan: _Plan, appended: dict[int, Appended]) -> list[tuple[MessageView, list[str]]]:
+    """Each accepted send's ack and live view, from its stored seq and time."""
     out: list[tuple[MessageView, list[str]]] = []
     for conversation_id, items in plan.accepted.items():
         target = plan.targets[conversation_id]
