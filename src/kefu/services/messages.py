@@ -56,6 +56,7 @@ from kefu.storage.messages import (
     DuplicateMessage,
     MessageRecord,
     NewMessage,
+    PgBatch,
     SendTarget,
     SqliteBatch,
     SqliteBatches,
@@ -188,7 +189,11 @@ class MessageWriter:
         published: list[tuple[MessageView, list[str]]] = []
         if self._batches is not None:
             plan, published = await self._batches.run(lambda tx: _write_sqlite(tx, batch, now))
-        else:
+        elif not ctx.db.is_sqlite:
+            async with ctx.db.uow() as tx:
+                plan, published = await _write_pg(PgBatch(tx.conn), batch, now)
+                await tx.commit()
+        else:  # an in-memory SQLite (tests): the unit of work's own connection
             async with ctx.db.uow() as tx:
                 plan = await _plan(tx.conn, batch, now)
                 published = await _append(tx.conn, plan, now)
@@ -253,17 +258,36 @@ def _write_sqlite(
     writes as `_plan` and `_append`, in five statements (the futures are only looked at)."""
     ids = sorted({r.conversation_id for r, _ in batch})
     targets = tx.lock_send_targets(ids)
-    roles = tx.participant_roles(ids)
-    participants = {cid: set(by_account) for cid, by_account in roles.items()}
-    speakers = {
-        cid: {a for a, role in by_account.items() if role in SPEAKING_ROLES}
-        for cid, by_account in roles.items()
-    }
+    participants, speakers = _by_role(tx.participant_roles(ids))
     existing = tx.by_client_ids({_key(r) for r, _ in batch})
     plan = _decide(batch, targets, participants, speakers, existing, now)
     plan.names = tx.sender_names(_agent_senders(plan))
     appended = tx.append_stamped(_appends(plan), now=now)
     return plan, _settle(plan, appended)
+
+
+async def _write_pg(
+    tx: PgBatch, batch: list[_Pending], now: datetime
+) -> tuple[_Plan, list[tuple[MessageView, list[str]]]]:
+    """`_write_sqlite` on PostgreSQL: three statements before the commit."""
+    ids = sorted({r.conversation_id for r, _ in batch})
+    targets = await tx.lock_send_targets(ids)
+    participants, speakers = _by_role(tx.participant_roles(ids))
+    existing = await tx.by_client_ids({_key(r) for r, _ in batch})
+    plan = _decide(batch, targets, participants, speakers, existing, now)
+    plan.names = tx.sender_names(_agent_senders(plan))
+    appended = await tx.append_stamped(_appends(plan), now=now)
+    return plan, _settle(plan, appended)
+
+
+def _by_role(roles: dict[int, dict[int, str]]) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """Each conversation's participants, and those of them who may speak (CONV-7/8)."""
+    participants = {cid: set(by_account) for cid, by_account in roles.items()}
+    speakers = {
+        cid: {a for a, role in by_account.items() if role in SPEAKING_ROLES}
+        for cid, by_account in roles.items()
+    }
+    return participants, speakers
 
 
 def _key(request: SendRequest) -> tuple[int, str, str]:

@@ -534,3 +534,153 @@ class SqliteBatches:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, close)
         self._executor.shutdown(wait=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: a batch in four statements (issue 16)
+#
+# The same batch as above, as raw asyncpg statements on the unit of work's connection and in
+# its transaction (the first one goes through SQLAlchemy, which opens the transaction): the
+# conversations locked with their participants and those participants' names, the stored
+# client ids, then ONE statement that advances the conversations and inserts the messages
+# (a data-modifying WITH over arrays), where the SQLAlchemy path took 7 statements.
+
+_PG_TARGETS = """
+SELECT c.id, c.shop_id, c.consumer_id, s.nickname, c.state, c.ended_at,
+       c.last_consumer_message_at, p.accounts, p.roles, p.names
+FROM conversations AS c
+JOIN consumers AS s ON s.id = c.consumer_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(pa.account_id) AS accounts, array_agg(pa.role) AS roles,
+           array_agg(a.display_name) AS names
+    FROM participants AS pa JOIN accounts AS a ON a.id = pa.account_id
+    WHERE pa.conversation_id = c.id
+) AS p ON true
+WHERE c.id = ANY($1::bigint[])
+ORDER BY c.id
+FOR UPDATE OF c
+"""
+
+_PG_BY_CLIENT_IDS = """
+SELECT m.id, m.conversation_id, m.seq, m.sender, m.sender_id, m.kind, m.body, m.client_id,
+       m.created_at, m.meta
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(conversation_id, sender, client_id)
+JOIN messages AS m ON m.conversation_id = k.conversation_id AND m.sender = k.sender
+                   AND m.client_id = k.client_id
+"""
+
+# clock: 0 keep, 1 start, 2 stop (ReplyClock). All SET expressions read the row as it was.
+_PG_APPEND = """
+WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::bool[], $4::int[])
+        AS v(id, n, consumer_spoke, clock)
+), u AS (
+    UPDATE conversations AS c SET
+        last_seq = c.last_seq + v.n,
+        last_message_at = greatest(c.last_message_at, $5::timestamptz),
+        last_consumer_message_at = CASE WHEN v.consumer_spoke
+            THEN greatest(c.last_message_at, $5::timestamptz)
+            ELSE c.last_consumer_message_at END,
+        awaiting_reply_since = CASE v.clock
+            WHEN 1 THEN coalesce(c.awaiting_reply_since,
+                                 greatest(c.last_message_at, $5::timestamptz))
+            WHEN 2 THEN NULL
+            ELSE c.awaiting_reply_since END
+    FROM v WHERE c.id = v.id
+    RETURNING c.id, c.last_seq, c.last_message_at
+)
+INSERT INTO messages
+    (shop_id, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at, meta)
+SELECT m.shop_id, m.conversation_id, u.last_seq - m.n_after, m.sender, m.sender_id, m.kind,
+       m.body, m.client_id, u.last_message_at, m.meta::json
+FROM unnest($6::bigint[], $7::bigint[], $8::int[], $9::text[], $10::bigint[], $11::text[],
+            $12::text[], $13::text[], $14::text[])
+    AS m(shop_id, conversation_id, n_after, sender, sender_id, kind, body, client_id, meta)
+JOIN u ON u.id = m.conversation_id
+RETURNING conversation_id, seq, created_at
+"""
+
+_CLOCKS = {ReplyClock.KEEP: 0, ReplyClock.START: 1, ReplyClock.STOP: 2}
+
+
+class PgBatch:
+    """The statements of one batch on PostgreSQL, inside the caller's unit of work."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._roles: dict[int, dict[int, str]] = {}
+        self._names: dict[int, str] = {}
+
+    async def _driver(self) -> Any:
+        raw = await self._conn.get_raw_connection()
+        return raw.driver_connection
+
+    async def lock_send_targets(self, ids: Sequence[int]) -> dict[int, SendTarget]:
+        """`lock_send_targets`, reading the participants and their names in the same
+        statement (kept for `participant_roles` and `sender_names`)."""
+        found: dict[int, SendTarget] = {}
+        rows: Any = await self._conn.exec_driver_sql(_PG_TARGETS, (list(ids),))
+        for r in rows:
+            found[r[0]] = SendTarget(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            accounts, roles, names = r[7] or [], r[8] or [], r[9] or []
+            self._roles[r[0]] = dict(zip(accounts, roles, strict=True))
+            self._names |= dict(zip(accounts, names, strict=True))
+        return found
+
+    def participant_roles(self, ids: Sequence[int]) -> dict[int, dict[int, str]]:
+        return {cid: self._roles[cid] for cid in ids if self._roles.get(cid)}
+
+    def sender_names(self, account_ids: Collection[int]) -> dict[int, str]:
+        """Names of senders who are participants (an agent may only send as one)."""
+        return {a: self._names[a] for a in account_ids if a in self._names}
+
+    async def by_client_ids(self, keys: Collection[MessageKey]) -> dict[MessageKey, MessageRecord]:
+        if not keys:
+            return {}
+        conversation_ids, senders, client_ids = (list(c) for c in zip(*keys, strict=True))
+        driver = await self._driver()
+        rows = await driver.fetch(_PG_BY_CLIENT_IDS, conversation_ids, senders, client_ids)
+        out: dict[MessageKey, MessageRecord] = {}
+        for r in rows:
+            meta = json.loads(r[9]) if r[9] is not None else None
+            record = MessageRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], meta)
+            out[(record.conversation_id, record.sender, record.client_id or "")] = record
+        return out
+
+    async def append_stamped(
+        self, appends: Sequence[Append], *, now: datetime
+    ) -> dict[int, Appended]:
+        """`append_stamped` in one statement."""
+        if not appends:
+            return {}
+        if any(a.also for a in appends):
+            raise ValueError("the batch path sets no other columns")
+        columns: list[list[Any]] = [[] for _ in range(9)]
+        for a in appends:
+            n = len(a.messages)
+            for i, m in enumerate(a.messages):
+                values: tuple[Any, ...] = (a.shop_id, a.conversation_id, n - 1 - i, m.sender)
+                values += (m.sender_id, m.kind, m.body, m.client_id, json.dumps(m.meta))
+                for column, value in zip(columns, values, strict=True):
+                    column.append(value)
+        driver = await self._driver()
+        try:
+            rows = await driver.fetch(
+                _PG_APPEND,
+                [a.conversation_id for a in appends],
+                [len(a.messages) for a in appends],
+                [a.consumer_spoke for a in appends],
+                [_CLOCKS[a.reply_clock] for a in appends],
+                now,
+                *columns,
+            )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == "23505":  # unique_violation
+                raise DuplicateMessage(str(exc)) from exc
+            raise
+        seqs: dict[int, list[int]] = defaultdict(list)
+        stamped: dict[int, datetime] = {}
+        for conversation_id, seq, created_at in rows:
+            seqs[conversation_id].append(seq)
+            stamped[conversation_id] = created_at
+        return {cid: Appended(sorted(s), stamped[cid]) for cid, s in seqs.items()}
