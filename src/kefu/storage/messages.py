@@ -23,6 +23,7 @@ from sqlalchemy.sql import FromClause
 
 from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
+from kefu.errors import StorageUnavailable
 from kefu.storage import outage
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -601,6 +602,8 @@ RETURNING conversation_id, seq, created_at
 """
 
 _CLOCKS = {ReplyClock.KEEP: 0, ReplyClock.START: 1, ReplyClock.STOP: 2}
+# asyncpg's word for a connection left mid-operation (its server went away meanwhile).
+_PG_BROKEN = frozenset({"InternalClientError"})
 
 
 class PgBatch:
@@ -611,9 +614,26 @@ class PgBatch:
         self._roles: dict[int, dict[int, str]] = {}
         self._names: dict[int, str] = {}
 
-    async def _driver(self) -> Any:
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        """A raw statement. SQLAlchemy is not there to notice a failed connection, so any
+        failure discards it (it never goes back to the pool), and a lost one, or one left
+        mid-operation, is an outage as from the unit of work."""
         raw = await self._conn.get_raw_connection()
-        return raw.driver_connection
+        driver: Any = raw.driver_connection
+        try:
+            rows: list[Any] = await driver.fetch(sql, *args)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == "23505":  # unique_violation
+                raise DuplicateMessage(str(exc)) from exc
+            with contextlib.suppress(Exception):
+                await self._conn.invalidate()
+            cause = outage.outage_cause(exc)
+            if cause is None and (driver.is_closed() or type(exc).__name__ in _PG_BROKEN):
+                cause = "connection"
+            if cause is not None:
+                raise StorageUnavailable(cause=cause) from exc
+            raise
+        return rows
 
     async def lock_send_targets(self, ids: Sequence[int]) -> dict[int, SendTarget]:
         """`lock_send_targets`, reading the participants and their names in the same
@@ -638,8 +658,7 @@ class PgBatch:
         if not keys:
             return {}
         conversation_ids, senders, client_ids = (list(c) for c in zip(*keys, strict=True))
-        driver = await self._driver()
-        rows = await driver.fetch(_PG_BY_CLIENT_IDS, conversation_ids, senders, client_ids)
+        rows = await self._fetch(_PG_BY_CLIENT_IDS, conversation_ids, senders, client_ids)
         out: dict[MessageKey, MessageRecord] = {}
         for r in rows:
             meta = json.loads(r[9]) if r[9] is not None else None
@@ -663,21 +682,15 @@ class PgBatch:
                 values += (m.sender_id, m.kind, m.body, m.client_id, json.dumps(m.meta))
                 for column, value in zip(columns, values, strict=True):
                     column.append(value)
-        driver = await self._driver()
-        try:
-            rows = await driver.fetch(
-                _PG_APPEND,
-                [a.conversation_id for a in appends],
-                [len(a.messages) for a in appends],
-                [a.consumer_spoke for a in appends],
-                [_CLOCKS[a.reply_clock] for a in appends],
-                now,
-                *columns,
-            )
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) == "23505":  # unique_violation
-                raise DuplicateMessage(str(exc)) from exc
-            raise
+        rows = await self._fetch(
+            _PG_APPEND,
+            [a.conversation_id for a in appends],
+            [len(a.messages) for a in appends],
+            [a.consumer_spoke for a in appends],
+            [_CLOCKS[a.reply_clock] for a in appends],
+            now,
+            *columns,
+        )
         seqs: dict[int, list[int]] = defaultdict(list)
         stamped: dict[int, datetime] = {}
         for conversation_id, seq, created_at in rows:
