@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
@@ -485,15 +485,22 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
         result.setup_s = time.perf_counter() - started
         await asyncio.to_thread(barrier.wait, 600)
         if not plan.bare:
-            result.phases["low"] = await _offered(plan, pairs, tally, plan.low_rate, "l")
+            low = _offered(plan, pairs, tally, plan.low_rate, "l")
+            result.phases["low"] = await _bounded(plan, low)
             await asyncio.to_thread(barrier.wait, 600)
-            result.phases["offered"] = await _offered(plan, pairs, tally, plan.rate, "o")
+            offered = _offered(plan, pairs, tally, plan.rate, "o")
+            result.phases["offered"] = await _bounded(plan, offered)
             await asyncio.to_thread(barrier.wait, 600)
-        result.phases["saturation"] = await _saturate(plan, pairs, tally)
+        result.phases["saturation"] = await _bounded(plan, _saturate(plan, pairs, tally))
         result.errors = tally.errors
     finally:
         await asyncio.gather(*(p.close() for p in peers))
     return result
+
+
+async def _bounded(plan: LoadPlan, phase: Coroutine[Any, Any, PhaseResult]) -> PhaseResult:
+    """A phase that hangs fails the run instead (its process exits with an error)."""
+    return await asyncio.wait_for(phase, plan.seconds + GRACE_S + 60)
 
 
 async def _agent(
