@@ -413,7 +413,7 @@ class Peer:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self.ws.close()
+            await asyncio.wait_for(self.ws.close(), 15)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
