@@ -595,13 +595,16 @@ async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseRes
     tally.credit_prefix = "s"
     clock = _ServerClock(plan)
     end = time.perf_counter() + plan.seconds
+    ended = asyncio.Event()
 
     async def run(pair: Pair) -> None:
         for _ in range(plan.window):
             pair.credit.release()
         while True:
             await pair.credit.acquire()
-            if time.perf_counter() >= end:
+            # Not the clock: the loop's timer may wake the sleep below a little before `end`,
+            # and a sender that took the closing credit for one more message waits forever.
+            if ended.is_set():
                 return
             client_id = f"s{plan.index}-{next(counter)}"
             tally.sent_at[client_id] = time.perf_counter()
@@ -611,6 +614,7 @@ async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseRes
     tasks = [asyncio.create_task(run(p)) for p in pairs]
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
     cpu_s, wall_s = clock.read()
+    ended.set()
     tally.credit_prefix = None
     for pair in pairs:
         pair.credit.release()  # wake senders waiting for credit so they see the end
