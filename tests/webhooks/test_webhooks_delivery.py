@@ -107,7 +107,9 @@ async def test_api_2_events_arrive_signed_and_verified_by_the_documented_verifie
             assert request.json["shop_id"] == shop.shop_id
         (opened,) = receiver.of_type("conversation.created")
         assert opened.json["data"]["conversation_id"] == cid
-        messages = [r.json["data"] for r in receiver.of_type("message.created")]
+        messages = sorted(
+            (r.json["data"] for r in receiver.of_type("message.created")), key=lambda m: m["seq"]
+        )
         assert [(m["sender"], m["body"]) for m in messages] == [
             ("consumer", "你好 <b>"),
             ("agent", "在的"),

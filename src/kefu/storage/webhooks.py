@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -210,6 +210,28 @@ async def record_event(
         ],
     )
     return event_id
+
+
+async def nobody_subscribed(
+    db: Database, shop_ids: Iterable[int], event: str, now: datetime
+) -> bool:
+    """True when none of these shops has an enabled endpoint subscribed to `event`, by what
+    this process read within SUBSCRIPTIONS_TTL (reading, on a connection of its own, only the
+    shops it has not read since)."""
+    cache = _subscriptions.setdefault(db.engine.sync_engine, {})
+    stale = [
+        shop_id
+        for shop_id in shop_ids
+        if (found := cache.get(shop_id)) is None
+        or not found.loaded_at <= now < found.loaded_at + SUBSCRIPTIONS_TTL
+    ]
+    if stale:
+        async with db.read() as tx:
+            for shop_id in stale:
+                await _subscribed(tx.conn, shop_id, now)
+    return not any(
+        event in events for shop_id in shop_ids for _, events in cache[shop_id].endpoints
+    )
 
 
 async def _subscribed(
