@@ -16,7 +16,7 @@ from kefu.bot.cache import KbCache, KbSnapshot
 from kefu.bot.matcher import Matcher
 from kefu.domain.shop import ShopSettings
 from kefu.storage import kb
-from support import AgentSpec, Frames, make_shop, running_server
+from support import AgentSpec, Frames, LagProbe, make_shop, running_server
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 TOPICS: tuple[str, ...] = (
@@ -49,29 +49,6 @@ ASKS += ("怎么办", "要多少钱", "能不能", "哪里有", "靠谱吗", "�
 ASKS += ("有没有", "什么时候", "谁负责", "怎么算", "多少天", "包括什么", "限制")
 # Generous: the machine running the tests is shared; a build on the loop stalls it for seconds.
 MAX_LAG_S = 0.5
-
-
-class LagProbe:
-    """The worst delay of a 10 ms sleep on the running loop (the server's own loop here)."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            await asyncio.sleep(0.01)
-            self.worst = max(self.worst, loop.time() - started - 0.01)
-
-    def __enter__(self) -> LagProbe:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
 
 
 def _snapshot(version: int, answers: dict[int, str]) -> KbSnapshot:

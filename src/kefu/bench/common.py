@@ -176,8 +176,8 @@ async def seed_shop(
 async def serving(
     command: list[str], port: int, env: dict[str, str], log: Path
 ) -> AsyncIterator[int]:
-    """Run a server `command` listening on `port` until the block ends; yields its pid once
-    /healthz-or-anything answers HTTP on the port. Its output goes to `log`."""
+    """Run a server `command` listening on `port` until the block ends; yields its process id
+    once `/healthz` answers on the port (any HTTP answer will do). Its output goes to `log`."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *command, env=env, stdout=out, stderr=subprocess.STDOUT

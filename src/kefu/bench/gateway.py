@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
@@ -64,6 +64,7 @@ from kefu.bench.common import (
     print_table,
     progress,
     seed_shop,
+    serving,
 )
 from kefu.bench.history import postgresql_with_history, sqlite_with_history
 from kefu.clock import SystemClock
@@ -206,7 +207,7 @@ async def benchmark(
                 await database.dispose()
             port = free_port()
             command = [sys.executable, "-m", "kefu", "serve", "--port", str(port)]
-            async with _serving(command, port, env, tmp / "server.log") as pid:
+            async with serving(command, port, env, tmp / "server.log") as pid:
                 plans = _plans(
                     shop.shop_id, shop.agents, port, pairs, rate, seconds, window, False, pid
                 )
@@ -217,7 +218,7 @@ async def benchmark(
                 sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_relay_app",
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             ]  # fmt: skip
-            async with _serving(relay, port, env, tmp / "relay.log") as pid:
+            async with serving(relay, port, env, tmp / "relay.log") as pid:
                 plans = _plans(
                     shop.shop_id, shop.agents, port, pairs, rate, seconds, window, True, pid
                 )
@@ -312,40 +313,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.asynccontextmanager
-async def _serving(
-    command: list[str], port: int, env: dict[str, str], log: Path
-) -> AsyncIterator[int]:
-    """The server's process id, once it answers."""
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *command, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            await _wait_ready(process, port, log)
-            yield process.pid
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_ready(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline and process.returncode is None:
-            with contextlib.suppress(httpx.HTTPError):
-                await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                return
-            await asyncio.sleep(0.1)
-    tail = (await asyncio.to_thread(log.read_text))[-2000:]
-    raise RuntimeError(f"the server did not start:\n{tail}")
 
 
 # ---------------------------------------------------------------------------------------------
