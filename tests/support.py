@@ -342,3 +342,26 @@ def server_log() -> Iterator[Records]:
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+
+
+class LagProbe:
+    """The worst delay of a 10 ms sleep on the running loop (the server's own loop here)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, loop.time() - started - 0.01)
+
+    def __enter__(self) -> LagProbe:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()

@@ -26,6 +26,7 @@ from kefu.api import errors as api_errors
 from kefu.api import rate_limits as api_rate_limits
 from kefu.api.health import router as health_router
 from kefu.api.permission_routes import router as permission_router
+from kefu.api.preference_routes import router as preference_router
 from kefu.api.request_ids import RequestIds
 from kefu.api.responses import JsonOut
 from kefu.api.routes import router
@@ -57,6 +58,10 @@ from kefu.settings import Settings, with_secret_key
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 from kefu.supervision.alerts_api import router as alerts_router
+from kefu.supervision.api import router as supervision_router
+from kefu.supervision.monitor import LiveMonitor
+from kefu.webhooks.api import router as webhooks_router
+from kefu.webhooks.worker import WebhookWorker
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Uploads bound their own bodies as they read them (api/uploads.py: 10 MB, 2 MB; catalog
@@ -93,8 +98,11 @@ class Runtime:
     bot: BotResponder
     limits: RateLimits
     heartbeat: Heartbeat
+    webhooks: WebhookWorker  # API-2
     # PostgreSQL without an injected clock: the database's time for every process (issue 17).
     clock_sync: ClockSync | None = None
+    # LIVE-1: this process's monitoring pages, pushed coalesced views.
+    monitor: LiveMonitor | None = None
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
@@ -145,6 +153,8 @@ def build_runtime(
         clock_sync=clock_sync,
         limits=RateLimits(settings),
         heartbeat=Heartbeat(ctx),
+        webhooks=WebhookWorker(ctx),
+        monitor=LiveMonitor(ctx),
     )
 
 
@@ -167,11 +177,15 @@ def create_app(
         runtime.heartbeat.start()  # PRES-1
         if run_scheduler:
             await runtime.scheduler.start()
+            runtime.webhooks.start()  # API-2
         try:
             yield
         finally:
             await runtime.scheduler.stop()
+            await runtime.webhooks.stop()
             await runtime.heartbeat.stop()
+            if runtime.monitor is not None:
+                await runtime.monitor.stop()
             await runtime.notifier.stop()
             await runtime.writer.stop()
             await runtime.ctx.broker.stop()
@@ -212,6 +226,9 @@ def create_app(
     app.include_router(analytics_list_router)
     app.include_router(quality_router)
     app.include_router(alerts_router)
+    app.include_router(preference_router)
+    app.include_router(webhooks_router)
+    app.include_router(supervision_router)
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

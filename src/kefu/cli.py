@@ -17,7 +17,8 @@ from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
 
 from kefu import logs
-from kefu.analytics.cli import report
+from kefu.analytics.cli import analytics_app, report
+from kefu.bench import analytics as bench_analytics
 from kefu.bench import bot as bench_bot
 from kefu.bench import calibrate as bench_calibrate
 from kefu.bench import gateway as bench_gateway
@@ -38,6 +39,7 @@ app.add_typer(shop_app, name="shop")
 app.add_typer(kb_app, name="kb")
 app.add_typer(import_app, name="import")
 app.command("report")(report)
+app.add_typer(analytics_app, name="analytics")
 
 bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)
@@ -47,6 +49,7 @@ bench_app.command("search")(bench_search.command)
 bench_app.command("idle")(bench_idle.command)
 app.command("simulate")(simulate_command)
 bench_app.command("qa")(bench_qa.command)
+bench_app.command("analytics")(bench_analytics.command)
 
 console = Console()
 stderr = Console(stderr=True, highlight=False)

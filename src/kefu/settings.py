@@ -4,6 +4,7 @@ data folder keeps when none is configured."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -94,6 +95,15 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     thumbnail_px: int = Field(default=320, ge=16, le=2048)
+    # API-2: signed webhooks. Targets on private, loopback, link-local and other non-public
+    # addresses are refused at save and at delivery unless this allow-list names them: CIDRs
+    # separated by commas (e.g. "10.1.0.0/16,127.0.0.1/32").
+    webhook_allow_nets: str = ""
+    # One delivery attempt (connect, send, answer) within this; slower counts as failed.
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_endpoints: int = Field(default=10, ge=1, le=100)
+    # The delivery log keeps settled deliveries (delivered or failed) this many days.
+    webhook_log_days: int = Field(default=30, ge=1)
 
     @field_validator("secret_key")
     @classmethod
@@ -113,6 +123,15 @@ class Settings(BaseSettings):
             items = limits.parse_many(value)
             if any(item.amount < 1 for item in items):
                 raise ValueError("a rate limit lets at least 1 through per period")
+        return value
+
+    @field_validator("webhook_allow_nets")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """Refused at start: every item a CIDR (API-2)."""
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)
         return value
 
     @property

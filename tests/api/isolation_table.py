@@ -175,6 +175,35 @@ HTTP_CASES: list[HttpCase] = [
         body={"agent_ids": [Obj("A.bob")], "action": "move", "group_id": Obj("B.group")},
         role_only=True,
     ),
+    # LIVE-3: the monitoring page's batch, and its FAQ menu (ids inside lists of objects).
+    HttpCase(
+        "POST",
+        "/api/supervision/dispatch/agents",
+        ("body", "agent_ids"),
+        "account",
+        body={"agent_ids": [Obj("A.bob"), Obj("B.alice")], "action": "suspend"},
+        role_only=True,
+    ),
+    HttpCase(
+        "POST",
+        "/api/supervision/dispatch/agents",
+        ("body", "group_id"),
+        "group",
+        body={"agent_ids": [Obj("A.bob")], "action": "move", "group_id": Obj("B.group")},
+        role_only=True,
+    ),
+    HttpCase(
+        "PUT",
+        "/api/supervision/dispatch/faq-menu",
+        ("body", "faq_menu"),
+        "question",
+        body={
+            "faq_menu": [
+                {"title": "t", "children": [{"title": "c", "question_id": Obj("B.question")}]}
+            ]
+        },
+        role_only=True,
+    ),
     HttpCase(
         "POST",
         "/api/agents",
@@ -653,12 +682,48 @@ HTTP_CASES += [
 ]
 
 # Routes that name no object: everything they touch is the session's own shop and account.
+# API-2: webhook endpoints, owner only; B's is an endpoint B's owner registered.
+B_WEBHOOK = {"endpoint_id": Obj("B.webhook")}
+WEBHOOK = "/api/webhooks/{endpoint_id}"
+HTTP_CASES += [
+    HttpCase(
+        "PATCH",
+        WEBHOOK,
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        {"is_enabled": False},
+        role_only=True,
+    ),
+    HttpCase(
+        "DELETE", WEBHOOK, ("path", "endpoint_id"), "webhook_endpoint", B_WEBHOOK, role_only=True
+    ),
+    HttpCase(
+        "POST",
+        WEBHOOK + "/rotate-secret",
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        role_only=True,
+    ),
+    HttpCase(
+        "GET",
+        WEBHOOK + "/deliveries",
+        ("path", "endpoint_id"),
+        "webhook_endpoint",
+        B_WEBHOOK,
+        role_only=True,
+    ),
+]
+
 NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/auth/logout"): "ends the caller's own session",
     ("GET", "/api/me"): "the caller's own account and shop",
     ("PUT", "/api/me/status"): "the caller's own status",
     ("PUT", "/api/me/reception-limit"): "the caller's own limit",
     ("GET", "/api/me/stats"): "the caller's own statistics",
+    ("GET", "/api/me/notification-preferences"): "the caller's own preferences (SET-3)",
+    ("PUT", "/api/me/notification-preferences"): "the caller's own preferences (SET-3)",
     ("GET", "/api/agents"): "lists the session's shop (checked by the list test)",
     ("GET", "/api/groups"): "lists the session's shop (checked by the list test)",
     ("POST", "/api/groups"): "adds to the session's shop",
@@ -673,6 +738,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("POST", "/api/kb/import"): "imports into the session's shop (related questions by text)",
     ("GET", "/api/kb/export"): "the session's shop's knowledge base",
     ("GET", "/api/shop/entry"): "the session's shop",
+    ("GET", "/api/supervision/live"): "the session's shop (a leader: their group)",
+    ("PUT", "/api/supervision/dispatch/bot-mode"): "the session's shop's bot mode",
     ("GET", "/api/bot/stats"): "the session's shop's event rows",
     ("GET", "/api/analytics/dashboard"): "the session's shop's conversations",
     ("GET", "/api/analytics/agents"): "the session's shop's agents (a leader: their group)",
@@ -706,6 +773,8 @@ NO_OBJECT_IDS: dict[Route, str] = {
     ("GET", "/api/customers/search"): "searches the session's shop's consumers and orders",
     ("GET", "/api/quality/rules"): "the session's shop's inspection rules",
     ("GET", "/api/quality/inspections"): "lists the session's shop's inspections",
+    ("GET", "/api/webhooks"): "lists the session's shop (checked by the list test)",
+    ("POST", "/api/webhooks"): "adds to the session's shop",
     ("GET", "/healthz"): "the process's own liveness; no shop, no account",
     ("GET", "/readyz"): "the process's own readiness; no shop, no account",
     ("GET", "/metrics"): "the operator's: loopback or the metrics token, never a session",
@@ -836,6 +905,12 @@ WS_CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     # The conversation is checked first: B's conversation is not_found whatever the item.
     "faq_click": lambda cid: {"type": "faq_click", "conversation_id": cid, "item_id": "i0"},
     "rate": lambda cid: {"type": "rate", "conversation_id": cid, "stars": 5},
+    "suggestion_click": lambda cid: {
+        "type": "suggestion_click",
+        "conversation_id": cid,
+        "seq": 1,
+        "question_id": 1,
+    },
     "page_view": lambda cid: {
         "type": "page_view",
         "conversation_id": cid,
@@ -849,6 +924,8 @@ NO_ID_FRAMES: dict[str, str] = {
     "open": "opens the consumer's own conversation in the token's shop",
     "request_human": "acts on the consumer's own conversation",
     "leave_queue": "acts on the consumer's own conversation",
+    "live_watch": "follows the session's shop's live view (a leader: their group)",
+    "live_unwatch": "stops following the session's shop's live view",
 }
 
 # Frames with their own rule, tested on their own.

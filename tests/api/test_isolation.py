@@ -99,6 +99,7 @@ async def _build_shop(srv: Server, key: str, only_here: str) -> tuple[ShopIds, d
         **await _offline_objects(srv, shop, owner, key, first_id),
         **await _quality_objects(srv, shop, owner, key, first_id),
         **await _alert_objects(srv, shop, owner, key),
+        **await _webhook_objects(owner, key),
     }
     return shop, {"ids": ids, "owner": owner, "alice": alice, "consumer": first}
 
@@ -172,6 +173,15 @@ async def _alert_objects(
     assert made.status_code == 201, made.text
     sent = await alerts.evaluate_shop(srv.runtime.ctx, shop.shop_id)
     return {f"{key}.alert_rule": made.json()["id"], f"{key}.alert": sent[0]["id"]}
+
+
+async def _webhook_objects(owner: httpx.AsyncClient, key: str) -> dict[str, int]:
+    """A webhook endpoint (API-2) on a public address, for an event the world never raises."""
+    created = await owner.post(
+        "/api/webhooks", json={"url": f"https://1.1.1.1/{key}", "events": ["alert.raised"]}
+    )
+    assert created.status_code == 201, created.text
+    return {f"{key}.webhook": created.json()["id"]}
 
 
 async def _attachment(alice: httpx.AsyncClient, conversation_id: int, key: str) -> int:
@@ -252,6 +262,7 @@ async def snapshot(w: World) -> dict[str, Any]:
         "b_permission_requests": await _json(w.b_owner, "/api/permission-requests"),
         "b_summary_tree": await _json(w.b_owner, "/api/summary-categories"),
         "b_summary": await _json(w.b_alice, f"/api/conversations/{b_conv}/summary"),
+        "b_webhooks": await _json(w.b_owner, "/api/webhooks"),
     }
 
 
@@ -347,6 +358,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
             "/api/customers/search": {w.ids["B.consumer"]},
             "/api/supervision/alerts/rules": {w.ids["B.alert_rule"]},
             "/api/supervision/alerts": {w.ids["B.alert"]},
+            "/api/webhooks": {w.ids["B.webhook"]},
         }
         # /metrics is the operator's, not a session's (test_ops_metrics.py checks who may read it).
         gets = sorted(p for m, p in NO_OBJECT_IDS if m == "GET" and p != "/metrics")
@@ -368,6 +380,7 @@ async def test_acct_5_lists_show_only_the_own_shop(db_url: str) -> None:
         assert seen["/api/agents"] == set(w.a.accounts.values())
         assert seen["/api/groups"] == set(w.a.group_ids)
         assert w.ids["A.consumer"] in seen["/api/customers/search"]
+        assert seen["/api/webhooks"] == {w.ids["A.webhook"]}
         assert {w.ids["A.conversation"], w.ids["A.other_conversation"]} <= seen[
             "/api/conversations"
         ]

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 from kefu.analytics import list_models as analytics_list_models
 from kefu.analytics import models as analytics_models
 from kefu.api import models as api_models
+from kefu.api import preference_routes
 from kefu.api.models import Out
 from kefu.app import create_app
 from kefu.bot import models as bot_models
@@ -34,8 +35,12 @@ from kefu.ratings import api as ratings_api
 from kefu.search import models as search_models
 from kefu.settings import Settings
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.summaries import api as summaries_api
 from kefu.supervision import alerts, alerts_models
+from kefu.supervision import models as supervision_models
+from kefu.webhooks import models as webhook_models
+from kefu.webhooks.domain import DeliveryStatus
 from support import PASSWORD, SECRET_KEY, AgentSpec, Server, ShopIds, make_shop, running_server
 
 Route = tuple[str, str]
@@ -315,6 +320,9 @@ OUT_MODELS: dict[str, type[Out]] = {
         analytics_list_models,
         quality_models,
         alerts_models,
+        preference_routes,
+        webhook_models,
+        supervision_models,
     )
     for name, cls in vars(module).items()
     if isinstance(cls, type) and issubclass(cls, Out)
@@ -382,6 +390,7 @@ async def test_api_2_real_answers_validate_against_the_declared_models(db_url: s
             await _offline(check, srv, shop, owner, alice)
             await _quality(check, srv, shop, owner)
             await _alerts(check, srv, shop, owner, alice)
+            await _webhooks(check, srv, shop, owner)
             await check.ok(anyone, "GET", "/healthz")
             await check.download(anyone, "/metrics")  # the test's client is on the loopback
             await check.ok(anyone, "GET", "/readyz")
@@ -477,6 +486,9 @@ async def _staff_and_settings(
         await check.ok(dave, "POST", "/api/auth/login", json=login)
     await check.ok(alice, "GET", "/api/me")
     await check.ok(alice, "GET", "/api/me/stats")
+    prefs = {"sound": False, "desktop": True, "events": ["new_message"]}
+    await check.ok(alice, "PUT", "/api/me/notification-preferences", json=prefs)
+    await check.ok(alice, "GET", "/api/me/notification-preferences")
     await check.ok(owner, "GET", "/api/agents")
     await check.ok(
         owner,
@@ -809,6 +821,14 @@ async def _knowledge_base(
     assert stats["faq_clicks"] and stats["by_day"]
     dashboard = await check.ok(owner, "GET", "/api/analytics/dashboard")
     assert dashboard["current"]["conversations"] >= 1
+    live = await check.ok(owner, "GET", "/api/supervision/live")  # LIVE-1
+    assert live["shop"]["today"]["conversations"] >= 1
+    menu = {"faq_menu": entry["faq_menu"]}  # LIVE-3
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/faq-menu", json=menu)
+    await check.ok(owner, "PUT", "/api/supervision/dispatch/bot-mode", json={"mode": "bot_first"})
+    for action in ("suspend", "unsuspend"):
+        batch = {"agent_ids": [shop.accounts["alice"]], "action": action}
+        await check.ok(owner, "POST", "/api/supervision/dispatch/agents", json=batch)
     await check.ok(owner, "GET", "/api/analytics/agents")
     await check.ok(owner, "GET", "/api/analytics/targets")
     await check.ok(owner, "PUT", "/api/analytics/targets", json={"preset": "xixi"})
@@ -841,6 +861,7 @@ async def _refusals(
     missing = {"conversation_id": 2**40}
     await check.refused(alice, "GET", "/api/conversations/{conversation_id}", 404, ids=missing)
     await check.refused(alice, "PUT", "/api/me/reception-limit", 422, json={"limit": 0})
+    await check.refused(alice, "PUT", "/api/me/notification-preferences", 422, json={"sound": True})
     await check.refused(alice, "PUT", "/api/me/status", 422, json={"status": "asleep"})
     huge = {"content": b" " * (1024 * 1024 + 1), "headers": {"content-type": JSON}}
     await check.refused(alice, "PUT", "/api/me/status", 413, **huge)
@@ -930,3 +951,28 @@ async def _alerts(
     assert page["total"] == 1 and page["items"][0]["hits"][0]["scope"] == "agent"
     await check.refused(alice, "GET", "/api/supervision/alerts", 403)
     await check.ok(owner, "DELETE", rules + "/{rule_id}", ids=ids)
+
+
+async def _webhooks(check: Answers, srv: Server, shop: ShopIds, owner: httpx.AsyncClient) -> None:
+    """API-2: endpoints, rotation and a delivery log with one failed attempt."""
+    body = {"url": "https://1.1.1.1/hook", "events": ["message.created"]}
+    created = await check.ok(owner, "POST", "/api/webhooks", 201, json=body)
+    ids = {"endpoint_id": created["id"]}
+    await check.ok(owner, "GET", "/api/webhooks")
+    patch = {"events": ["message.created", "alert.raised"]}
+    await check.ok(owner, "PATCH", "/api/webhooks/{endpoint_id}", json=patch, ids=ids)
+    await check.ok(owner, "POST", "/api/webhooks/{endpoint_id}/rotate-secret", ids=ids)
+    now = srv.clock.now()
+    async with srv.db.uow() as tx:
+        await webhook_store.record_event(
+            tx.conn, shop_id=shop.shop_id, event="message.created", data={}, now=now
+        )
+        (claimed,) = await webhook_store.claim_due(tx.conn, now, lease_until=now, limit=1)
+        result = webhook_store.AttemptResult(now, None, "timeout", 5000)
+        await webhook_store.settle(
+            tx.conn, claimed, result, status=DeliveryStatus.PENDING, next_attempt_at=now
+        )
+        await tx.commit()
+    log = await check.ok(owner, "GET", "/api/webhooks/{endpoint_id}/deliveries", ids=ids)
+    assert log["items"][0]["attempt_log"][0]["error"] == "timeout"
+    await check.ok(owner, "DELETE", "/api/webhooks/{endpoint_id}", ids=ids)

@@ -109,6 +109,12 @@ def _session(ids: Ids) -> dict[str, Any]:
 
 
 CONVERSATION = "/api/conversations/{cid}"
+
+
+def _webhook(_: Ids) -> dict[str, Any]:
+    return {"url": "https://1.1.1.1/strict", "events": ["alert.raised"], "is_enabled": True}
+
+
 HTTP_CASES = [
     HttpCase(
         "owner",
@@ -125,6 +131,17 @@ HTTP_CASES = [
     HttpCase("anyone", "POST", "/api/auth/login", _login, ("take_over",), "take_over"),
     HttpCase(
         "alice", "PUT", "/api/me/reception-limit", lambda _: {"limit": 3}, ("limit",), "limit"
+    ),
+    *(
+        HttpCase(
+            "alice",
+            "PUT",
+            "/api/me/notification-preferences",
+            lambda _: {"sound": True, "desktop": True, "events": []},
+            (flag,),
+            flag,
+        )
+        for flag in ("sound", "desktop")
     ),
     HttpCase(
         "owner",
@@ -279,6 +296,25 @@ HTTP_CASES = [
         ("bot_cards", 0, "question_id"),
         "bot_cards[].question_id",
     ),
+    *(  # LIVE-3
+        HttpCase(
+            "owner",
+            "POST",
+            "/api/supervision/dispatch/agents",
+            lambda ids: {"agent_ids": [ids["bob"]], "action": "move", "group_id": ids["group1"]},
+            at,
+            field,
+        )
+        for at, field in ((("agent_ids", 0), "agent_ids[]"), (("group_id",), "group_id"))
+    ),
+    HttpCase(
+        "owner",
+        "PUT",
+        "/api/supervision/dispatch/faq-menu",
+        lambda ids: {"faq_menu": _entry(ids)["faq_menu"]},
+        ("faq_menu", 0, "children", 0, "question_id"),
+        "faq_menu[].children[].question_id",
+    ),
     *(
         HttpCase("owner", "PUT", "/api/shop/settings", lambda _, n=name: {n: True}, (name,), name)
         for name in ("rating_forced", "summary_required")
@@ -319,6 +355,16 @@ HTTP_CASES = [
             (("enabled",), "enabled"),
             (("recipient_ids", 0), "recipient_ids[]"),
         )
+    ),
+    # API-2: webhook endpoints.
+    HttpCase("owner", "POST", "/api/webhooks", _webhook, ("is_enabled",), "is_enabled"),
+    HttpCase(
+        "owner",
+        "PATCH",
+        "/api/webhooks/{endpoint_id}",
+        lambda _: {"is_enabled": False},
+        ("is_enabled",),
+        "is_enabled",
     ),
 ]
 
@@ -370,6 +416,10 @@ def _rate(ids: Ids) -> dict[str, Any]:
     return {"type": "rate", "conversation_id": ids["cid"], "stars": 5, "card_seq": 2}
 
 
+def _suggestion(ids: Ids) -> dict[str, Any]:
+    return {"type": "suggestion_click", "conversation_id": ids["cid"], "seq": 1, "question_id": 1}
+
+
 def _order(_: Ids) -> dict[str, Any]:
     order = {"order_no": "o1", "title": "Tea", "item_count": 2}
     return {"type": "open", "entry": {"source": "order", "order": order}}
@@ -409,6 +459,10 @@ FRAME_CASES = [
     *(
         FrameCase(("consumer",), _rate, (name,), name)
         for name in ("conversation_id", "stars", "card_seq")
+    ),
+    *(
+        FrameCase(("consumer",), _suggestion, (name,), name)
+        for name in ("conversation_id", "seq", "question_id")
     ),
     FrameCase(
         ("consumer",),
@@ -587,11 +641,20 @@ async def _world(srv: Server) -> World:
         "summary_leaf": (await owner.get("/api/summary-categories")).json()["nodes"][0]["id"],
         "hit": 1,
         "alert_rule": await _an_alert_rule(owner, shop),
+        "endpoint_id": await _webhook_endpoint(owner),
     }
     anyone = httpx.AsyncClient(base_url=srv.base_url)
     srv._clients.append(anyone)
     clients = {"owner": owner, "alice": alice, "anyone": anyone}
     return World(shop, ids, clients, consumer, await srv.staff_socket(alice))
+
+
+async def _webhook_endpoint(owner: httpx.AsyncClient) -> int:
+    """API-2: an endpoint on a public address (nothing is delivered: no scheduler runs)."""
+    created = await owner.post("/api/webhooks", json=_webhook({}))
+    assert created.status_code == 201, created.text
+    endpoint_id: int = created.json()["id"]
+    return endpoint_id
 
 
 async def _snapshot(world: World) -> list[Any]:
@@ -608,6 +671,7 @@ async def _snapshot(world: World) -> list[Any]:
         (alice, f"/api/conversations/{cid}/messages"),
         (alice, f"/api/conversations/{cid}/summary"),
         (owner, "/api/summary-categories"),
+        (owner, "/api/webhooks"),
     ]
     answers = []
     for client, path in reads:

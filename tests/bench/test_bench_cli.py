@@ -5,8 +5,10 @@ across processes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,12 +36,17 @@ GATEWAY_KEYS = {
     "bare_saturation_per_s",
     "ratio_to_bare",
     "lost",
+    "stored",
+    "cpu_at_500_per_s",
+    "cpu_us_per_message",
+    "bare_cpu_us_per_message",
 }
 
 
-def _bench(*args: str) -> dict[str, Any]:
+def _bench(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "kefu", "bench", *args, "--json"],
+        env=None if env is None else {**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -79,21 +86,31 @@ def test_route_7_replay_finds_an_agent_over_its_limit_and_a_double_assignment() 
 
 
 @pytest.mark.slow
-def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str) -> None:
+def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str, tmp_path: Path) -> None:
+    """Issue 16: on SQLite over a stored history (generated into a private cache); on
+    PostgreSQL from an empty database, so that no template database outlives the test."""
     db = _db_option(db_url)
+    stored = "300" if db == "sqlite" else "0"
     figures = _bench(
-        "gateway", "--pairs", "10", "--rate", "100", "--seconds", "2",
+        "gateway", "--pairs", "10", "--rate", "100", "--seconds", "2", "--stored", stored,
         "--db", "sqlite" if db == "sqlite" else "postgresql", "--pg-admin-url", db_url,
+        env={"XDG_CACHE_HOME": str(tmp_path)},
     )  # fmt: skip
     assert figures.keys() >= GATEWAY_KEYS
     assert figures["lost"] == 0 and figures["errors"] == 0
     assert figures["pairs"] == 10
+    assert figures["stored"] == int(stored)
     assert figures["offered_per_s"] > 50
     assert figures["delivered_per_s"] > 0 and figures["saturation_per_s"] > 0
     assert figures["bare_saturation_per_s"] > 0
+    assert 0 < figures["cpu_at_500_per_s"] < 2
+    assert figures["cpu_us_per_message"] > 0 and figures["bare_cpu_us_per_message"] > 0
+    # The CPU ratio: the bare relay's CPU per message over kefu's, the same frames each.
     assert figures["ratio_to_bare"] == pytest.approx(
-        figures["saturation_per_s"] / figures["bare_saturation_per_s"]
+        figures["bare_cpu_us_per_message"] / figures["cpu_us_per_message"]
     )
+    if db == "sqlite":
+        assert list(tmp_path.glob("kefu/bench/history-*-300.db")), "the history is cached"
 
 
 IDLE_KEYS = {

@@ -50,13 +50,14 @@ OWN_VARIANTS = (
     ("有没有现货", 12),
 )
 # Ranked first but under the threshold: a verb the entry does not use (发/用 什么快递), a clause
-# the entry lacks (几天能发货), no shared word but 退 (东西不想要了能退不). The first three are
-# offered as "您是不是想问"; the last is too far for that.
+# the entry lacks (几天能发货), no shared word but 退 (东西不想要了能退不). All are offered as
+# "您是不是想问": the first three are likely enough, the last shares the topic word 退货 (its 退
+# read as 退货) and clears the lower floor of related questions.
 UNDER_THRESHOLD = (
     ("发神么快递", 2, True),
     ("发的什么快递", 2, True),
     ("几天能发货", 1, True),
-    ("东西不想要了能退不", 3, False),
+    ("东西不想要了能退不", 3, True),
 )
 UNRELATED = (
     "你们老板叫什么名字",

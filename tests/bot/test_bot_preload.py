@@ -3,14 +3,13 @@ knowledge-base change, never on a consumer's question; the loop keeps ticking me
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 
 from kefu.domain.shop import ShopSettings
 from kefu.storage import kb
-from support import AgentSpec, Frames, eventually, make_shop, running_server
+from support import AgentSpec, Frames, LagProbe, eventually, make_shop, running_server
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 TOPICS = ("发货", "退货", "退款", "发票", "尺码", "优惠券", "快递", "运费", "地址", "颜色")
@@ -18,29 +17,6 @@ GOODS = ("衣服", "鞋子", "帽子")
 ASKS = ("多久", "怎么弄", "可以吗", "在哪里看", "有问题", "规则", "费用", "流程", "时间", "条件")
 # Loop ticks every 10 ms; a stall this long would be felt by every other client.
 MAX_LAG_S = 0.25
-
-
-class LagProbe:
-    """The worst delay of a 10 ms sleep on the running loop (the server's own loop here)."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            await asyncio.sleep(0.01)
-            self.worst = max(self.worst, loop.time() - started - 0.01)
-
-    def __enter__(self) -> LagProbe:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
 
 
 async def _say(consumer: Frames, text: str, client_id: str) -> dict[str, Any]:

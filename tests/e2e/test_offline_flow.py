@@ -63,7 +63,7 @@ def test_offl_1_a_message_left_with_nobody_online_is_started_from_the_offline_ta
     assert watch.dialogs == [] and watch.missing_keys == [] and watch.errors == []
 
 
-def test_route_5_desk_7_blacklisted_from_the_conversation_the_consumer_reaches_nobody(
+def test_desk_7_route_5_blacklisted_from_the_conversation_the_consumer_reaches_nobody(
     server: Server, new_page: Any, watch: Watch
 ) -> None:
     agent = new_page(base=server.base)

@@ -98,6 +98,7 @@ SETTINGS_PAGES = {
     "team": [],
     "ratings": [],
     "quality": [],
+    "live": [("edit-faq", "faq-dialog")],  # LIVE-1, LIVE-3
 }
 
 

@@ -102,6 +102,8 @@ async def scenarios(db_url: str) -> Recorded:
         faq_item = await _knowledge_base(owner)
         alice, bob = await srv.staff(shop.shop_id, "alice"), await srv.staff(shop.shop_id, "bob")
         owner_ws = recorded.add("staff", await srv.staff_socket(owner))
+        watched = await owner_ws.request({"type": "live_watch"})  # LIVE-1: pushed all day
+        assert watched["type"] == "live", watched
         alice_ws = recorded.add("staff", await srv.staff_socket(alice))
         bob_ws = recorded.add("staff", await srv.staff_socket(bob))
         consumer = recorded.add("consumer", await srv.consumer(shop.shop_id))
@@ -115,6 +117,7 @@ async def scenarios(db_url: str) -> Recorded:
         await _reconnect_and_refused_auth(recorded, srv, shop, consumer)
         await _take_over(srv, shop, alice_ws)
         await _alert(srv, shop, owner, owner_ws)
+        assert (await owner_ws.request({"type": "live_unwatch"}))["type"] == "live_stopped"
         # A barrier: each open socket's pong comes after every frame pushed to it before.
         for _, frames in recorded.sockets:
             if frames.ws.close_code is None:
@@ -128,7 +131,12 @@ async def _knowledge_base(owner: httpx.AsyncClient) -> str:
     for question, answer, phrasings in (SHIPPING, RETURNS):
         made = await owner.post(
             "/api/kb/questions",
-            json={"question": question, "answer": answer, "phrasings": phrasings},
+            json={
+                "question": question,
+                "answer": answer,
+                "phrasings": phrasings,
+                "related_ids": ids[:1],
+            },
         )
         assert made.status_code == 200, made.text
         ids.append(made.json()["id"])
@@ -168,8 +176,22 @@ async def _bot(consumer: Frames, cid: int, faq_item: str) -> None:
         {"type": "faq_click", "conversation_id": cid, "item_id": faq_item}
     )
     assert click["type"] == "faq_click_recorded" and click["seq"] is not None, click
-    await consumer.wait_for(
+    answered = await consumer.wait_for(
         lambda f: f["type"] == "message" and f["message"]["seq"] == click["seq"]
+    )
+    # BOT-5: a question the answer offers, picked; the bot answers it.
+    (offered,) = answered["message"]["meta"]["related"]
+    picked = await consumer.request(
+        {
+            "type": "suggestion_click",
+            "conversation_id": cid,
+            "seq": click["seq"],
+            "question_id": offered["question_id"],
+        }
+    )
+    assert picked["type"] == "suggestion_click_recorded", picked
+    await consumer.wait_for(
+        lambda f: f["type"] == "message" and f["message"]["seq"] == picked["answer_seq"]
     )
     # DESK-5: the widget reports a page of the shop's site the consumer viewed.
     viewed = await consumer.request(

@@ -1,4 +1,4 @@
-"""DATA-5 history search on a shop of 20,000 Chinese messages, on SQLite and PostgreSQL: words
+"""DATA-5 history search on a shop of 100,000 Chinese messages, on SQLite and PostgreSQL: words
 found whatever a segmenter makes of them, filters by agent, consumer and time, keyset pages,
 each viewer's reach, and another shop's messages never returned."""
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import jieba
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql
 
 from databases import create_pg_database, drop_pg_database, require_pg
 from kefu import errors
@@ -28,7 +29,7 @@ from kefu.storage.db import Database
 from kefu.storage.search import SearchFilters
 from support import service_context
 
-MESSAGES = 20_000
+MESSAGES = 100_000
 T0 = corpus.START + timedelta(days=200)  # after the generated history
 COAT = "我想把这件羊绒大衣退掉，可以申请退款吗"  # 羊绒 | 大衣 | 退掉 for jieba
 TEA = "请问珍珠奶茶杯还有货吗"
@@ -332,3 +333,24 @@ async def test_data_5_every_way_into_the_index_finds_the_same_messages(
                 for path in search_store.Path
             ]
             assert found[0] and all(ids == found[0] for ids in found), f
+
+
+def test_data_5_caseless_words_are_matched_with_like_on_postgresql() -> None:
+    """PostgreSQL's ILIKE folds the case of every body it tests: a word with no cased letter
+    (Chinese, digits) is tested with LIKE, which finds the same rows about twice as fast."""
+
+    def sql(word: str) -> str:
+        return str(
+            search_store._contains(word, postgresql=True).compile(dialect=postgresql.dialect())
+        )
+
+    assert " LIKE " in sql("退款") and "ILIKE" not in sql("退款")
+    assert " LIKE " in sql("1234567") and "ILIKE" not in sql("1234567")
+    assert "ILIKE" in sql("XL码") and "ILIKE" in sql("iphone")
+
+
+async def test_data_5_words_with_letters_still_ignore_case(ctx: Context, world: World) -> None:
+    staff = _supervisor(world.shop)
+    upper = _ids(await _search(ctx, staff, "XL码"))
+    assert upper  # the generated history has sizes like XL码
+    assert _ids(await _search(ctx, staff, "xl码")) == upper

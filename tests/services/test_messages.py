@@ -180,6 +180,25 @@ async def test_msg_2_a_client_id_stored_by_another_writer_meanwhile_is_replayed(
         return await lookup(conn, keys)
 
     monkeypatch.setattr(message_store, "by_client_ids", late_lookup)
+    # On a SQLite file the writer runs the batch in its own thread, through SqliteBatch.
+    batch_lookup = message_store.SqliteBatch.by_client_ids
+
+    def late_batch_lookup(self: Any, keys: Any) -> Any:
+        if not missed:
+            missed.append(True)
+            return {}
+        return batch_lookup(self, keys)
+
+    monkeypatch.setattr(message_store.SqliteBatch, "by_client_ids", late_batch_lookup)
+    pg_lookup = message_store.PgBatch.by_client_ids
+
+    async def late_pg_lookup(self: Any, keys: Any) -> Any:
+        if not missed:
+            missed.append(True)
+            return {}
+        return await pg_lookup(self, keys)
+
+    monkeypatch.setattr(message_store.PgBatch, "by_client_ids", late_pg_lookup)
     writer = MessageWriter(ctx)
     sends = [
         asyncio.create_task(writer.send(request("late", "在吗"))),

@@ -93,7 +93,7 @@ async def test_route_7_a_drain_pass_holds_the_lock_for_few_statements(ctx: Conte
     under_lock = seen[locked + 1 : seen.index("COMMIT", locked)]
     # PostgreSQL: the loads, the heads of both groups, the writes (the views come after
     # commit). SQLite: the look and the settings too, and the writes one table at a time.
-    assert len(under_lock) == (8 if ctx.db.is_sqlite else 3), under_lock
+    assert len(under_lock) == (9 if ctx.db.is_sqlite else 3), under_lock
     async with ctx.db.read() as tx:
         holders = (
             await tx.conn.execute(
@@ -181,6 +181,7 @@ async def test_route_7_assign_queued_writes_and_serves_offline_entries(ctx: Cont
                 )
             ).all()
         )
+        dirty = set((await tx.conn.scalars(select(t.analytics_dirty.c.conversation_id))).all())
         loads = {
             x.agent_id: x.current
             for x in await store.agent_loads(tx.conn, shop.shop_id, presence_window(ctx))
@@ -191,3 +192,4 @@ async def test_route_7_assign_queued_writes_and_serves_offline_entries(ctx: Cont
     assert [tuple(r) for r in events] == [(ids[2], a, "routing", now), (ids[0], b, "routing", now)]
     assert served == {consumers[0]: "served", consumers[1]: None, consumers[2]: "served"}
     assert loads[a] == 1 and loads[b] == 1
+    assert dirty >= {ids[0], ids[2]} and ids[1] not in dirty  # DATA-1: folded again

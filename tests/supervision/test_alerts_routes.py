@@ -153,12 +153,16 @@ async def test_live_2_agent_rule_alerts_on_a_consumer_awaiting_reply(db_url: str
             recipient_ids=[shop.accounts["owner"]],
         )
         assert (await owner.post(RULES, json=rule)).status_code == 201
-        consumer = await srv.consumer(shop.shop_id)
-        answer = await consumer.request({"type": "request_human"})
+        # Pending counts the consumers awaiting a reply (seed 001, 待回复人数), as LIVE-1 does.
+        first = await srv.consumer(shop.shop_id)
+        answer = await first.request({"type": "request_human"})
         assert answer["conversation"]["agent_id"] == shop.accounts["alice"]
-        cid = answer["conversation"]["id"]
-        await srv.runtime.scheduler.tick()  # awaiting a reply: 1 pending, below 2
-        for n in range(2):
+        await srv.runtime.scheduler.tick()  # one consumer awaiting a reply: below 2
+        second = await srv.consumer(shop.shop_id)
+        answer = await second.request({"type": "request_human"})
+        assert answer["conversation"]["agent_id"] == shop.accounts["alice"]
+        for n, consumer in enumerate((first, second)):
+            cid = consumer.conversation_id  # type: ignore[attr-defined]
             frame = {"type": "send", "conversation_id": cid, "client_id": f"c{n}", "body": "在吗"}
             assert (await consumer.request(frame))["type"] == "ack"
         srv.clock.advance(timedelta(minutes=3))

@@ -22,8 +22,9 @@ from kefu.services import staff as staff_service
 from kefu.services.context import Context, Staff, account_topic
 from kefu.storage import alerts as store
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.db import Database
-from kefu.supervision import alerts
+from kefu.supervision import alerts, live
 from kefu.supervision.alerts import RuleChange
 from kefu.supervision.alerts_domain import Comparison, RuleScope
 from support import AgentSpec, ShopIds, make_shop, service_context
@@ -292,11 +293,37 @@ async def test_live_2_a_deleted_groups_rules_go_with_it(ctx: Context) -> None:
 
 
 async def test_live_2_alert_marks_for_the_live_view(ctx: Context) -> None:
+    """The alerts read the live view's figures (LIVE-1), and the live view shows what alerts
+    in red, and the busy groups."""
     shop = await _shop(ctx)
     g0, g1 = shop.group_ids
     await alerts.add_rule(ctx, _owner(shop), _online_below(1, group_id=g1))
-    values, agent_groups = await alerts.current_values(ctx, shop.shop_id, ctx.clock.now())
+    values, _ = await alerts.current_values(ctx, shop.shop_id, ctx.clock.now())
     assert values[("group", g0)]["online"] == 1 and values[("group", g1)]["online"] == 0
-    marks = await alerts.alert_marks(ctx, shop.shop_id, values, agent_groups)
-    assert marks.alerting == {("group", g1): {"online"}}
-    assert marks.busy == {g1: True}  # g0 has no alert on: no status
+    view = await live.live_view(ctx, shop.shop_id, now=ctx.clock.now())
+    assert view.alerting == {("group", g1): frozenset({"online"})}
+    assert view.busy_groups == frozenset({g1})  # g0 has no alert on: no status
+
+
+async def test_live_2_api_2_an_alert_goes_out_as_a_webhook_in_its_transaction(
+    ctx: Context,
+) -> None:
+    """LIVE-2: "Alerts reach recipients in the app and through a webhook": the alert's outbox
+    row is written with the alert itself (API-2), once per alert."""
+    shop = await _shop(ctx)
+    owner = shop.accounts["owner"]
+    g1 = shop.group_ids[1]
+    async with ctx.db.uow() as tx:
+        endpoint = await webhook_store.add_endpoint(
+            tx.conn, shop.shop_id, url="https://1.1.1.1/hook", events=["alert.raised"],
+            is_enabled=True, secret="whsec_test", now=ctx.clock.now(),
+        )  # fmt: skip
+        await tx.commit()
+    await alerts.add_rule(ctx, _owner(shop), _online_below(1, group_id=g1, recipients=(owner,)))
+    await Scheduler(ctx).tick()
+    await Scheduler(ctx).tick()  # the same period: no second alert, no second event
+    async with ctx.db.read() as tx:
+        rows, total = await webhook_store.deliveries(
+            tx.conn, shop.shop_id, endpoint.id, limit=10, offset=0
+        )
+    assert total == 1 and rows[0].event == "alert.raised"

@@ -1,18 +1,22 @@
 """`kefu report` (DATA-1, DATA-3): a shop's dashboard on the command line, the same figures as
-the web page and the HTTP API, as a table or, with --json, as one JSON line."""
+the web page and the HTTP API, as a table or, with --json, as one JSON line. `kefu analytics
+rebuild` recomputes a shop's rollups from its raw events."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from kefu import errors
+from kefu.analytics import folds
 from kefu.analytics.periods import PeriodKind
 from kefu.analytics.service import shop_dashboard
 from kefu.broker.memory import MemoryBroker
@@ -21,7 +25,9 @@ from kefu.services.context import Context
 from kefu.settings import Settings
 from kefu.storage.db import Database, DbTimeouts
 
+T = TypeVar("T")
 console = Console()
+analytics_app = typer.Typer(no_args_is_help=True, help="Analytics: the rollups behind the figures.")
 # (key, label, kind): kind says how to print it.
 ROWS = (
     ("conversations", "conversations started", "count"),
@@ -75,14 +81,57 @@ def report(
     console.print(table)
 
 
+@analytics_app.command("rebuild")
+def rebuild(
+    shop_id: int = typer.Option(..., "--shop-id", help="The shop whose rollups to rebuild."),
+    database_url: str | None = typer.Option(None, help="Overrides KEFU_DATABASE_URL."),
+) -> None:
+    """Recompute the shop's rollups (DATA-1, DATA-2, DATA-3) from its raw events. The figures
+    stay right meanwhile: conversations not yet refolded are computed from their events."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(f"shop {shop_id}: conversations folded", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            folded = asyncio.run(_with_context(database_url, _rebuild(shop_id, advance)))
+        except errors.KefuError as exc:
+            console.print(f"[red]{exc.message}[/red] {exc.params}")
+            raise typer.Exit(1) from exc
+    console.print(f"shop {shop_id}: {folded} conversations folded into the rollups")
+
+
+def _rebuild(
+    shop_id: int, advance: Callable[[int, int], None]
+) -> Callable[[Context], Awaitable[int]]:
+    async def run(ctx: Context) -> int:
+        return await folds.rebuild(ctx, shop_id, progress=advance)
+
+    return run
+
+
 async def _dashboard(
     database_url: str | None, shop_id: int, kind: PeriodKind, first: date | None, last: date | None
 ) -> dict[str, Any]:
+    async def run(ctx: Context) -> dict[str, Any]:
+        return await shop_dashboard(ctx, shop_id, kind=kind, first=first, last=last)
+
+    return await _with_context(database_url, run)
+
+
+async def _with_context(database_url: str | None, run: Callable[[Context], Awaitable[T]]) -> T:
     settings = Settings() if database_url is None else Settings(database_url=database_url)
     db = Database(settings.database_url, timeouts=DbTimeouts.of(settings))
     ctx = Context(db=db, clock=SystemClock(), broker=MemoryBroker(), settings=settings)
     try:
-        return await shop_dashboard(ctx, shop_id, kind=kind, first=first, last=last)
+        return await run(ctx)
     finally:
         await db.dispose()
 

@@ -18,11 +18,11 @@ Pinned edges (the seeds leave them open; these are the choices and why):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from statistics import fmean
 from zoneinfo import ZoneInfo
 
 from kefu.analytics.periods import local_day
@@ -216,31 +216,149 @@ def agent_figures(
 def _figures(
     conversations: Sequence[ConversationFacts], *, tz: ZoneInfo, now: datetime, agent_id: int | None
 ) -> ServiceFigures:
+    return tally(conversations, tz=tz, now=now, agent_id=agent_id).figures()
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The additive counts behind ServiceFigures and Assessment: the tally of several
+    conversations is the sum of their tallies, so it can be kept per hour (rollups) and summed
+    over any period. Durations are sums of whole microseconds, so sums are exact."""
+
+    conversations: int = 0
+    human_requests: int = 0
+    assigned: int = 0
+    picked_up: int = 0
+    settled: int = 0
+    queued: int = 0
+    queue_time_us: int = 0
+    first_responses: int = 0
+    first_response_us: int = 0
+    replies: int = 0
+    response_us: int = 0
+    replies_within_30s: int = 0
+    replies_within_60s: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    a_requests: int = 0
+    a_non_service: int = 0
+    a_first_reply_within_2min: int = 0
+    a_rounds: int = 0
+    a_rounds_within_3min: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*map(operator.add, self.counts(), other.counts()))
+
+    def __sub__(self, other: Tally) -> Tally:
+        return Tally(*map(operator.sub, self.counts(), other.counts()))
+
+    def counts(self) -> tuple[int, ...]:
+        counts: tuple[int, ...] = _COUNTS(self)
+        return counts
+
+    def figures(self) -> ServiceFigures:
+        return ServiceFigures(
+            conversations=self.conversations,
+            human_requests=self.human_requests,
+            assigned=self.assigned,
+            picked_up=self.picked_up,
+            settled=self.settled,
+            queue_time_s=_mean_us(self.queue_time_us, self.queued),
+            first_response_s=_mean_us(self.first_response_us, self.first_responses),
+            response_s=_mean_us(self.response_us, self.replies),
+            replies=self.replies,
+            replies_within_30s=self.replies_within_30s,
+            replies_within_60s=self.replies_within_60s,
+            rated=self.rated,
+            satisfied=self.satisfied,
+        )
+
+    def assessment(self) -> Assessment:
+        return Assessment(
+            requests=self.a_requests,
+            non_service=self.a_non_service,
+            first_reply_within_2min=self.a_first_reply_within_2min,
+            rounds=self.a_rounds,
+            rounds_within_3min=self.a_rounds_within_3min,
+        )
+
+
+TALLY_FIELDS = tuple(f.name for f in fields(Tally))
+_COUNTS = operator.attrgetter(*TALLY_FIELDS)
+
+
+def tally(
+    conversations: Iterable[ConversationFacts],
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    agent_id: int | None = None,
+) -> Tally:
+    """DATA-1 (agent_id None) or DATA-2 counts, with DATA-3's for the shop (agent_id None)."""
+    conversations = list(conversations)
     requests = [c for c in conversations if c.human_requested_at is not None]
     # An agent received every conversation credited to them; the shop, the assigned ones.
     assigned = [c for c in conversations if agent_id is not None or c.assigned_at is not None]
     settled = [c for c in requests if _is_settled(c, tz=tz, now=now)]
-    firsts = [first_response(c, agent_id) for c in assigned]
+    firsts = [f for f in (first_response(c, agent_id) for c in assigned) if f is not None]
+    queues = [_queue_time(c) for c in requests if c.assigned_at is not None]
     all_replies = [
         r for c in conversations for r in replies(c) if agent_id is None or r.agent_id == agent_id
     ]
     stars = [_best_stars(c, agent_id) for c in conversations]
     rated = [s for s in stars if s is not None]
-    return ServiceFigures(
+    a = assessment(conversations, tz=tz, now=now) if agent_id is None else Assessment(0, 0, 0, 0, 0)
+    return Tally(
         conversations=len(conversations),
         human_requests=len(requests),
         assigned=len(assigned),
         picked_up=sum(1 for c in settled if _picked_up(c, tz)),
         settled=len(settled),
-        queue_time_s=_mean_s(_queue_time(c) for c in requests if c.assigned_at is not None),
-        first_response_s=_mean_s(f for f in firsts if f is not None),
-        response_s=_mean_s(r.took for r in all_replies),
+        queued=len(queues),
+        queue_time_us=sum(_us(q) for q in queues),
+        first_responses=len(firsts),
+        first_response_us=sum(_us(f) for f in firsts),
         replies=len(all_replies),
+        response_us=sum(_us(r.took) for r in all_replies),
         replies_within_30s=sum(1 for r in all_replies if r.took <= FAST_REPLY),
         replies_within_60s=sum(1 for r in all_replies if r.took <= REPLY_WITHIN_MINUTE),
         rated=len(rated),
         satisfied=sum(1 for s in rated if s >= 4),
+        a_requests=a.requests,
+        a_non_service=a.non_service,
+        a_first_reply_within_2min=a.first_reply_within_2min,
+        a_rounds=a.rounds,
+        a_rounds_within_3min=a.rounds_within_3min,
     )
+
+
+def valid_until(c: ConversationFacts, *, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The first instant after `now` at which the tally of `c` changes with time alone (no new
+    event): a request not yet settled settles when its local day is over; an unanswered round
+    in the assessment window fails once its 3 minutes have passed. None: it never does."""
+    edges: list[datetime] = []
+    if c.human_requested_at is not None and not _is_settled(c, tz=tz, now=now):
+        edges.append(_next_midnight(c.human_requested_at, tz))
+    if c.assigned_at is not None:
+        for start, reply in rounds(c):
+            if reply is None and in_assessment_window(start, tz):
+                edge = start + HUMAN_REPLY_TARGET + timedelta(microseconds=1)
+                if edge > now:
+                    edges.append(edge)
+    return min(edges, default=None)
+
+
+def _next_midnight(at: datetime, tz: ZoneInfo) -> datetime:
+    following = local_day(at, tz) + timedelta(days=1)
+    return datetime.combine(following, time(), tz).astimezone(UTC)
+
+
+def _us(d: timedelta) -> int:
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _mean_us(total_us: int, n: int) -> float | None:
+    return total_us / (n * 1_000_000) if n else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,11 +491,6 @@ def _received_at(c: ConversationFacts, agent_id: int, at: datetime) -> datetime 
 
 def _first_holding(c: ConversationFacts, agent_id: int) -> datetime | None:
     return next((h.since for h in c.holdings if h.agent_id == agent_id), None)
-
-
-def _mean_s(values: Iterable[timedelta]) -> float | None:
-    seconds = [v.total_seconds() for v in values]
-    return fmean(seconds) if seconds else None
 
 
 def _ratio(part: int, whole: int) -> float | None:

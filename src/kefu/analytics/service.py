@@ -13,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kefu import errors
+from kefu.analytics import rollups
+from kefu.analytics.facts import facts_by_id, facts_of
 from kefu.analytics.intents import (
     DEFAULT_TAXONOMY,
     classify,
@@ -24,14 +26,12 @@ from kefu.analytics.intents import (
 from kefu.analytics.metrics import (
     Assessment,
     ConversationFacts,
-    Holding,
-    Message,
-    OfflineReason,
-    Sender,
     ServiceFigures,
+    Tally,
     agent_figures,
     assessment,
     shop_figures,
+    tally,
 )
 from kefu.analytics.periods import (
     MAX_AGENT_DAYS,
@@ -48,6 +48,7 @@ from kefu.services.access import require_supervising
 from kefu.services.context import Context, Staff
 from kefu.storage import accounts as account_store
 from kefu.storage import analytics as store
+from kefu.storage import rollups as rollup_store
 from kefu.storage import shops as shop_store
 
 RATES = ("pickup_rate", "abandonment_rate", "rate_30s", "rate_60s", "satisfaction_rate")
@@ -75,25 +76,81 @@ async def shop_dashboard(
     kind: PeriodKind,
     first: date | None = None,
     last: date | None = None,
+    raw: bool = False,
 ) -> dict[str, Any]:
-    """The dashboard of a shop, for its staff (above) and its operator (`kefu report`)."""
+    """The dashboard of a shop, for its staff (above) and its operator (`kefu report`): from
+    the rollups, or from the raw events with `raw` (the same figures; used to check them)."""
     period, tz = await _period(ctx, shop_id, kind, first, last, max_days=None)
     now = ctx.clock.now()
-    current = await load_facts(ctx, shop_id, period)
-    previous = await load_facts(ctx, shop_id, period.previous())
-    by_day: dict[date, list[ConversationFacts]] = defaultdict(list)
-    for facts in current:
-        by_day[local_day(facts.started_at, tz)].append(facts)
+    previous = period.previous()
+    tallies = None if raw else await rollup_tallies(ctx, shop_id, tz, previous, period, now)
+    if tallies is None:
+        days = await _raw_days(ctx, shop_id, tz, previous, period, now)
+    else:
+        days = rollups.by_day(tallies, tz)
     trend = []
     for n in range(period.days):
         day = period.first + timedelta(days=n)
-        trend.append({"date": day.isoformat(), **shop_view(by_day[day], tz=tz, now=now)})
+        trend.append({"date": day.isoformat(), **tally_view(days.get(day, rollups.ZERO))})
     return {
         "period": period_view(period),
-        "current": shop_view(current, tz=tz, now=now),
-        "previous": shop_view(previous, tz=tz, now=now),
+        "current": tally_view(_sum_days(days, period)),
+        "previous": tally_view(_sum_days(days, previous)),
         "trend": trend,
     }
+
+
+async def _raw_days(
+    ctx: Context, shop_id: int, tz: ZoneInfo, first: Period, last: Period, now: datetime
+) -> dict[date, Tally]:
+    facts = await load_facts(ctx, shop_id, first) + await load_facts(ctx, shop_id, last)
+    by_day: dict[date, list[ConversationFacts]] = defaultdict(list)
+    for f in facts:
+        by_day[local_day(f.started_at, tz)].append(f)
+    return {day: tally(found, tz=tz, now=now) for day, found in by_day.items()}
+
+
+def _sum_days(days: dict[date, Tally], period: Period) -> Tally:
+    total = rollups.ZERO
+    for day, counts in days.items():
+        if period.first <= day <= period.last:
+            total += counts
+    return total
+
+
+async def rollup_tallies(
+    ctx: Context,
+    shop_id: int,
+    tz: ZoneInfo,
+    first: Period,
+    last: Period,
+    now: datetime,
+    *,
+    agents: bool = False,
+) -> dict[rollups.Key, Tally] | None:
+    """The rollups from `first` to `last` (the shop's by hour, or with `agents` each agent's
+    summed), corrected for the conversations whose part is dirty or stale, computed raw; None
+    when the shop's rollups are not in its time zone (not folded yet, or the zone changed)."""
+    starts_at, ends_at = first.starts_at, last.ends_at
+    async with ctx.db.read() as tx:
+        await rollup_store.consistent_snapshot(tx.conn)
+        if await rollup_store.zone(tx.conn, shop_id) != tz.key:
+            return None
+        if agents:
+            found = await rollup_store.agent_rollups(tx.conn, shop_id, starts_at, ends_at)
+        else:
+            found = await rollup_store.shop_rollups(tx.conn, shop_id, starts_at, ends_at)
+        ids = await rollup_store.unsettled_ids(tx.conn, shop_id, starts_at, ends_at, now)
+        stored = await rollup_store.stored_parts(tx.conn, ids)
+        facts = await facts_by_id(tx.conn, shop_id, ids)
+    fresh = [part for f in facts for part in rollups.parts_of(f, tz=tz, now=now)]
+    if agents:
+        stored = [p for p in stored if p.agent_id != rollups.SHOP]
+        fresh = [p for p in fresh if p.agent_id != rollups.SHOP]
+    else:
+        stored = [p for p in stored if p.agent_id == rollups.SHOP]
+        fresh = [p for p in fresh if p.agent_id == rollups.SHOP]
+    return rollups.corrected(found, stored, fresh)
 
 
 async def agent_analysis(
@@ -106,9 +163,26 @@ async def agent_analysis(
 ) -> dict[str, Any]:
     """DATA-2: each agent's figures over the period (a custom range of at most 30 days)."""
     require_supervising(staff)
+    return await shop_agents(ctx, staff, kind=kind, first=first, last=last)
+
+
+async def shop_agents(
+    ctx: Context,
+    staff: Staff,
+    *,
+    kind: PeriodKind,
+    first: date | None = None,
+    last: date | None = None,
+    raw: bool = False,
+) -> dict[str, Any]:
+    """DATA-2 from the rollups, or from the raw events with `raw` (the same figures)."""
     period, tz = await _period(ctx, staff.shop_id, kind, first, last, max_days=MAX_AGENT_DAYS)
     now = ctx.clock.now()
-    facts = await load_facts(ctx, staff.shop_id, period)
+    tallies = None
+    if not raw:
+        tallies = await rollup_tallies(ctx, staff.shop_id, tz, period, period, now, agents=True)
+    per_agent = rollups.by_agent(tallies) if tallies is not None else None
+    facts = await load_facts(ctx, staff.shop_id, period) if per_agent is None else []
     async with ctx.db.read() as tx:
         accounts = await account_store.loaded_accounts(tx.conn, shop_id=staff.shop_id)
     rows = []
@@ -116,7 +190,10 @@ async def agent_analysis(
         account = loaded.account
         if staff.role is Role.LEADER and account.group_id != staff.group_id:
             continue
-        figures = agent_figures(facts, agent_id=account.id, tz=tz, now=now)
+        if per_agent is None:
+            figures = agent_figures(facts, agent_id=account.id, tz=tz, now=now)
+        else:
+            figures = per_agent.get(account.id, rollups.ZERO).figures()
         rows.append(
             {
                 "agent_id": account.id,
@@ -132,43 +209,7 @@ async def load_facts(ctx: Context, shop_id: int, period: Period) -> list[Convers
     """The facts of the conversations started in the period, read in one transaction."""
     async with ctx.db.read() as tx:
         rows = await store.conversations_started(tx.conn, shop_id, period.starts_at, period.ends_at)
-        ids = [r.id for r in rows]
-        events = await store.fact_events(tx.conn, shop_id, ids)
-        messages = await store.human_messages(tx.conn, shop_id, ids)
-    return build_facts(rows, events, messages)
-
-
-def build_facts(
-    rows: Sequence[store.ConversationRow],
-    events: Sequence[store.EventRow],
-    messages: Sequence[store.MessageRow],
-) -> list[ConversationFacts]:
-    holdings: dict[int, list[Holding]] = defaultdict(list)
-    invited: dict[int, set[int]] = defaultdict(set)
-    offline: dict[int, OfflineReason] = {}
-    for e in events:
-        if e.kind in ("assigned", "transferred") and e.agent_id is not None:
-            holdings[e.conversation_id].append(Holding(e.agent_id, e.at))
-        elif e.kind == "invited" and e.agent_id is not None:
-            invited[e.conversation_id].add(e.agent_id)
-        elif e.kind == "offline":
-            offline[e.conversation_id] = _offline_reason(e.cause)
-    said: dict[int, list[Message]] = defaultdict(list)
-    for m in messages:
-        said[m.conversation_id].append(Message(m.at, Sender(m.sender), m.sender_id))
-    return [
-        ConversationFacts(
-            r.id,
-            r.created_at,
-            human_requested_at=r.human_requested_at,
-            holdings=tuple(holdings[r.id]),
-            invited=frozenset(invited[r.id]),
-            ended_at=r.ended_at,
-            offline_reason=offline.get(r.id),
-            messages=tuple(said[r.id]),
-        )
-        for r in rows
-    ]
+        return await facts_of(tx.conn, rows)
 
 
 def shop_view(facts: Sequence[ConversationFacts], *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -176,6 +217,14 @@ def shop_view(facts: Sequence[ConversationFacts], *, tz: ZoneInfo, now: datetime
     return {
         **_figures_view(figures, RATES),
         **_assessment_view(assessment(facts, tz=tz, now=now)),
+    }
+
+
+def tally_view(counts: Tally) -> dict[str, Any]:
+    """The same view as shop_view, of a tally (DATA-1, DATA-3)."""
+    return {
+        **_figures_view(counts.figures(), RATES),
+        **_assessment_view(counts.assessment()),
     }
 
 
@@ -224,13 +273,6 @@ def _require_shop_view(staff: Staff) -> None:
         raise errors.Forbidden()
 
 
-def _offline_reason(cause: str | None) -> OfflineReason:
-    try:
-        return OfflineReason(cause or OfflineReason.NO_AGENT)
-    except ValueError:
-        return OfflineReason.NO_AGENT
-
-
 async def targets_view(ctx: Context, staff: Staff) -> dict[str, Any]:
     """DATA-4: the shop's targets and how the last 7 days (today included) meet them."""
     _require_shop_view(staff)
@@ -242,8 +284,12 @@ async def targets_view(ctx: Context, staff: Staff) -> dict[str, Any]:
     week = period_of(
         PeriodKind.CUSTOM, tz=tz, today=today, first=today - timedelta(days=6), last=today
     )
-    facts = await load_facts(ctx, staff.shop_id, week)
-    figures = shop_view(facts, tz=tz, now=ctx.clock.now())
+    now = ctx.clock.now()
+    tallies = await rollup_tallies(ctx, staff.shop_id, tz, week, week, now)
+    if tallies is None:
+        figures = shop_view(await load_facts(ctx, staff.shop_id, week), tz=tz, now=now)
+    else:
+        figures = tally_view(_sum_days(rollups.by_day(tallies, tz), week))
     return {
         "preset": settings.kpi_preset,
         "edited": bool(settings.kpi_targets),

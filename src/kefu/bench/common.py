@@ -87,13 +87,17 @@ def emit_json(figures: Figures) -> None:
     sys.stdout.flush()
 
 
-async def create_database(admin_url: str, prefix: str = "kefu_bench_") -> str:
-    """A fresh PostgreSQL database next to `admin_url`'s; returns its URL."""
+async def create_database(
+    admin_url: str, prefix: str = "kefu_bench_", *, template: str | None = None
+) -> str:
+    """A fresh PostgreSQL database next to `admin_url`'s (a copy of `template` if given);
+    returns its URL."""
     name = prefix + secrets.token_hex(5)
+    copy = f' TEMPLATE "{template}"' if template else ""
     engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     finally:
         await engine.dispose()
     return admin_url.rsplit("/", 1)[0] + "/" + name
@@ -172,8 +176,8 @@ async def seed_shop(
 async def serving(
     command: list[str], port: int, env: dict[str, str], log: Path
 ) -> AsyncIterator[int]:
-    """Run a server `command` listening on `port` until the block ends; yields its pid once
-    /healthz-or-anything answers HTTP on the port. Its output goes to `log`."""
+    """Run a server `command` listening on `port` until the block ends; yields its process id
+    once `/healthz` answers on the port (any HTTP answer will do). Its output goes to `log`."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *command, env=env, stdout=out, stderr=subprocess.STDOUT

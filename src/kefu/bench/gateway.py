@@ -1,21 +1,27 @@
 """`kefu bench gateway`: consumer-to-agent messages through a real `kefu serve`, against a bare
 WebSocket relay driven by the same load generator.
 
-The server runs in its own process on a fresh SQLite file or a private PostgreSQL database,
+The server runs in its own process on a SQLite file or a private PostgreSQL database that
+already holds `--stored` messages of another shop (bench/history.py: generated once, cached),
 with a seeded shop. Load processes (`--load-procs`) each own a group of agents and the
 consumers whose entry source routes to that group (ENTRY-1), so both ends of a pair live in the
 same process and one monotonic clock times them. Each consumer authenticates, opens a
 conversation and asks for a human; each agent holds the one staff socket its login allows
 (ACCT-4), which receives the messages of all its conversations. A pair is a conversation.
 
-Phase one offers `--rate` messages/s in total, spread round-robin over the pairs, open loop:
-`p50_ms`/`p99_ms` are send → agent-receipt latencies, `delivered_per_s` what reached agents
-within the phase. Phase two keeps `--window` messages in flight per pair (a pair sends its next
-message when the agent has received one) for `--seconds`: `saturation_per_s`. The bare relay
-(a Starlette app in this module, served by uvicorn in its own process: parse, ack, forward, no
-persistence) gets phase two only: `bare_saturation_per_s`. `lost` counts messages sent in
-either phase that were never both acknowledged and delivered within a 10 s grace period.
-Clients offer no compression.
+Phase one offers 500 messages/s, open loop: `cpu_at_500_per_s` is the share of a core the
+server process used meanwhile (its user + system time, from /proc). Phase two offers `--rate`
+messages/s in total, spread round-robin over the pairs, open loop: `p50_ms`/`p99_ms` are send →
+agent-receipt latencies, `delivered_per_s` what reached agents within the phase. Phase three
+keeps `--window` messages in flight per pair (a pair sends its next message when the agent has
+received one of this phase: each phase starts with fresh credits) for `--seconds`:
+`saturation_per_s`, and `cpu_us_per_message`, the server's CPU time over the messages
+delivered. The bare relay (a Starlette app in this module, served by uvicorn in its own
+process: parse, then the same three frames as kefu — ack, echo to the sender, copy to the
+agent — with no persistence) gets phase three only: `bare_cpu_us_per_message`, and
+`ratio_to_bare` = bare CPU per message / kefu CPU per message. `lost` counts messages sent in
+any phase that were never both acknowledged and delivered within a 10 s grace period. Clients
+offer no compression.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -49,7 +56,6 @@ from websockets.typing import Origin
 from kefu.bench.common import (
     BENCH_PASSWORD,
     DEFAULT_PG_ADMIN_URL,
-    create_database,
     drop_database,
     emit_json,
     free_port,
@@ -58,7 +64,9 @@ from kefu.bench.common import (
     print_table,
     progress,
     seed_shop,
+    serving,
 )
+from kefu.bench.history import postgresql_with_history, sqlite_with_history
 from kefu.clock import SystemClock
 from kefu.domain.shop import ENTRY_SOURCES
 from kefu.settings import RATE_LIMITS
@@ -66,6 +74,7 @@ from kefu.storage.db import Database
 
 GRACE_S = 10.0
 SETUP_CONCURRENCY = 20
+LOW_RATE = 500.0  # messages/s offered while `cpu_at_500_per_s` is measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,9 @@ class LoadPlan:
     rate: float
     seconds: float
     window: int
+    # The process whose CPU time the first load process reads around each phase.
+    server_pid: int = 0
+    low_rate: float = 0.0  # this process's share of LOW_RATE
 
 
 @dataclass
@@ -89,6 +101,9 @@ class PhaseResult:
     delivered_in_phase: int = 0
     lost: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    # The server's CPU seconds and the wall seconds of the phase (first load process only).
+    server_cpu_s: float = 0.0
+    wall_s: float = 0.0
 
 
 @dataclass
@@ -107,8 +122,11 @@ def command(
     db: str = typer.Option("sqlite", "--db", help="sqlite or postgresql."),
     limit: int = typer.Option(50, "--limit", min=1, max=50, help="Reception limit per agent."),
     window: int = typer.Option(4, "--window", min=1, help="In-flight messages per pair (sat.)."),
+    stored: int = typer.Option(
+        1_000_000, "--stored", min=0, help="Messages already stored (generated once, cached)."
+    ),
     load_procs: int = typer.Option(
-        1, "--load-procs", min=1, max=len(ENTRY_SOURCES), help="Load-generator processes."
+        2, "--load-procs", min=1, max=len(ENTRY_SOURCES), help="Load-generator processes."
     ),
     pg_admin_url: str = typer.Option(DEFAULT_PG_ADMIN_URL, "--pg-admin-url"),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
@@ -126,12 +144,16 @@ def command(
             window=window,
             load_procs=load_procs,
             pg_admin_url=pg_admin_url,
+            stored=stored,
         )
     )
     print_table(
         f"kefu bench gateway ({db})",
         figures,
-        caption=f"{pairs} pairs, window {window}, {load_procs} load process(es)",
+        caption=(
+            f"{pairs} pairs, window {window}, {load_procs} load process(es), "
+            f"{stored:,} messages stored before"
+        ),
     )
     if as_json:
         emit_json(figures)
@@ -147,13 +169,14 @@ async def benchmark(
     window: int,
     load_procs: int,
     pg_admin_url: str,
+    stored: int = 0,
 ) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp_name:
         tmp = Path(tmp_name)
         url = (
-            f"sqlite+aiosqlite:///{tmp / 'kefu.db'}"
+            await sqlite_with_history(stored, tmp / "kefu.db")
             if db == "sqlite"
-            else await create_database(pg_admin_url)
+            else await postgresql_with_history(stored, pg_admin_url)
         )
         try:
             env = {
@@ -184,8 +207,10 @@ async def benchmark(
                 await database.dispose()
             port = free_port()
             command = [sys.executable, "-m", "kefu", "serve", "--port", str(port)]
-            async with _serving(command, port, env, tmp / "server.log"):
-                plans = _plans(shop.shop_id, shop.agents, port, pairs, rate, seconds, window, False)
+            async with serving(command, port, env, tmp / "server.log") as pid:
+                plans = _plans(
+                    shop.shop_id, shop.agents, port, pairs, rate, seconds, window, False, pid
+                )
                 progress.print(f"gateway: {pairs} pairs against kefu serve on :{port}")
                 kefu = await asyncio.to_thread(_run_load, plans)
             port = free_port()
@@ -193,14 +218,16 @@ async def benchmark(
                 sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_relay_app",
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             ]  # fmt: skip
-            async with _serving(relay, port, env, tmp / "relay.log"):
-                plans = _plans(shop.shop_id, shop.agents, port, pairs, rate, seconds, window, True)
+            async with serving(relay, port, env, tmp / "relay.log") as pid:
+                plans = _plans(
+                    shop.shop_id, shop.agents, port, pairs, rate, seconds, window, True, pid
+                )
                 progress.print(f"gateway: {pairs} pairs against the bare relay on :{port}")
                 bare = await asyncio.to_thread(_run_load, plans)
         finally:
             if db != "sqlite":
                 await drop_database(pg_admin_url, url)
-    return _figures(kefu, bare, seconds, db, load_procs)
+    return _figures(kefu, bare, seconds, db, load_procs, stored)
 
 
 def _plans(
@@ -212,6 +239,7 @@ def _plans(
     seconds: float,
     window: int,
     bare: bool,
+    server_pid: int,
 ) -> list[LoadPlan]:
     n = len(agents)
     return [
@@ -227,29 +255,51 @@ def _plans(
             rate=rate / n,
             seconds=seconds,
             window=window,
+            server_pid=server_pid,
+            low_rate=LOW_RATE / n,
         )
         for i in range(n)
     ]
 
 
 def _figures(
-    kefu: list[LoadResult], bare: list[LoadResult], seconds: float, db: str, procs: int
+    kefu: list[LoadResult],
+    bare: list[LoadResult],
+    seconds: float,
+    db: str,
+    procs: int,
+    stored: int,
 ) -> dict[str, float | int | str]:
     def total(results: list[LoadResult], phase: str, name: str) -> int:
         return sum(int(getattr(r.phases[phase], name)) for r in results if phase in r.phases)
 
+    def timed(results: list[LoadResult], phase: str) -> PhaseResult:
+        return results[0].phases[phase]  # the first load process reads the server's CPU
+
+    def cpu_us(results: list[LoadResult]) -> float:
+        delivered = total(results, "saturation", "delivered_in_phase")
+        cpu_s = timed(results, "saturation").server_cpu_s
+        return cpu_s / delivered * 1e6 if delivered else 0.0
+
+    low = timed(kefu, "low")
     latencies = [ms for r in kefu for ms in r.phases["offered"].latencies_ms]
     saturation = total(kefu, "saturation", "delivered_in_phase") / seconds
     bare_saturation = total(bare, "saturation", "delivered_in_phase") / seconds
+    kefu_us, bare_us = cpu_us(kefu), cpu_us(bare)
+    phases = ("low", "offered", "saturation")
     return {
+        "stored": stored,
+        "cpu_at_500_per_s": low.server_cpu_s / low.wall_s if low.wall_s else 0.0,
         "offered_per_s": total(kefu, "offered", "sent") / seconds,
         "delivered_per_s": total(kefu, "offered", "delivered_in_phase") / seconds,
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "saturation_per_s": saturation,
         "bare_saturation_per_s": bare_saturation,
-        "ratio_to_bare": saturation / bare_saturation if bare_saturation else 0.0,
-        "lost": total(kefu, "offered", "lost") + total(kefu, "saturation", "lost"),
+        "cpu_us_per_message": kefu_us,
+        "bare_cpu_us_per_message": bare_us,
+        "ratio_to_bare": bare_us / kefu_us if kefu_us else 0.0,
+        "lost": sum(total(kefu, phase, "lost") for phase in phases),
         "bare_lost": total(bare, "saturation", "lost"),
         "pairs": sum(r.pairs_open for r in kefu),
         "errors": sum(r.errors for r in kefu),
@@ -259,37 +309,10 @@ def _figures(
     }
 
 
-@contextlib.asynccontextmanager
-async def _serving(
-    command: list[str], port: int, env: dict[str, str], log: Path
-) -> AsyncIterator[None]:
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *command, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            await _wait_ready(process, port, log)
-            yield
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_ready(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline and process.returncode is None:
-            with contextlib.suppress(httpx.HTTPError):
-                await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                return
-            await asyncio.sleep(0.1)
-    tail = (await asyncio.to_thread(log.read_text))[-2000:]
-    raise RuntimeError(f"the server did not start:\n{tail}")
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +380,7 @@ class Peer:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self.ws.close()
+            await asyncio.wait_for(self.ws.close(), 15)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -379,6 +402,8 @@ class Tally:
         self.delivered_at: dict[str, float] = {}
         self.by_conversation: dict[int, Pair] = {}
         self.errors = 0
+        # Deliveries of messages whose client id starts so give their pair a credit back.
+        self.credit_prefix: str | None = None
 
     def on_consumer_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -397,7 +422,7 @@ class Tally:
         if client_id in self.sent_at and client_id not in self.delivered_at:
             self.delivered_at[client_id] = time.perf_counter()
             pair = self.by_conversation.get(message["conversation_id"])
-            if pair is not None:
+            if pair is not None and self.credit_prefix and client_id.startswith(self.credit_prefix):
                 pair.credit.release()
 
     def settled(self, ids: Sequence[str]) -> bool:
@@ -427,13 +452,22 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
         result.setup_s = time.perf_counter() - started
         await asyncio.to_thread(barrier.wait, 600)
         if not plan.bare:
-            result.phases["offered"] = await _offered(plan, pairs, tally)
+            low = _offered(plan, pairs, tally, plan.low_rate, "l")
+            result.phases["low"] = await _bounded(plan, low)
             await asyncio.to_thread(barrier.wait, 600)
-        result.phases["saturation"] = await _saturate(plan, pairs, tally)
+            offered = _offered(plan, pairs, tally, plan.rate, "o")
+            result.phases["offered"] = await _bounded(plan, offered)
+            await asyncio.to_thread(barrier.wait, 600)
+        result.phases["saturation"] = await _bounded(plan, _saturate(plan, pairs, tally))
         result.errors = tally.errors
     finally:
         await asyncio.gather(*(p.close() for p in peers))
     return result
+
+
+async def _bounded(plan: LoadPlan, phase: Coroutine[Any, Any, PhaseResult]) -> PhaseResult:
+    """A phase that hangs fails the run instead (its process exits with an error)."""
+    return await asyncio.wait_for(phase, plan.seconds + GRACE_S + 60)
 
 
 async def _agent(
@@ -498,35 +532,46 @@ def _send_frame(pair: Pair, client_id: str) -> str:
     ).decode()
 
 
-async def _offered(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseResult:
+async def _offered(
+    plan: LoadPlan, pairs: list[Pair], tally: Tally, rate: float, prefix: str
+) -> PhaseResult:
     """Open loop: send at the planned instants whatever the answers do."""
     ids: list[str] = []
+    clock = _ServerClock(plan)
     start = time.perf_counter()
     end = start + plan.seconds
     while (now := time.perf_counter()) < end:
-        due = int((now - start) * plan.rate)
+        due = int((now - start) * rate)
         while len(ids) < due and pairs:
             pair = pairs[len(ids) % len(pairs)]
-            client_id = f"o{plan.index}-{len(ids)}"
+            client_id = f"{prefix}{plan.index}-{len(ids)}"
             tally.sent_at[client_id] = time.perf_counter()
             ids.append(client_id)
             await pair.consumer.ws.send(_send_frame(pair, client_id))
         await asyncio.sleep(0.001)
-    return await _settle(tally, ids, end)
+    cpu_s, wall_s = clock.read()
+    return await _settle(tally, ids, end, cpu_s, wall_s)
 
 
 async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseResult:
     """Closed loop: each pair keeps `window` messages between its consumer and its agent."""
     ids: list[str] = []
-    end = time.perf_counter() + plan.seconds
     counter = itertools.count()
+    for pair in pairs:  # fresh credits: nothing earned in an earlier phase carries over
+        pair.credit = asyncio.Semaphore(0)
+    tally.credit_prefix = "s"
+    clock = _ServerClock(plan)
+    end = time.perf_counter() + plan.seconds
+    ended = asyncio.Event()
 
     async def run(pair: Pair) -> None:
         for _ in range(plan.window):
             pair.credit.release()
         while True:
             await pair.credit.acquire()
-            if time.perf_counter() >= end:
+            # Not the clock: the loop's timer may wake the sleep below a little before `end`,
+            # and a sender that took the closing credit for one more message waits forever.
+            if ended.is_set():
                 return
             client_id = f"s{plan.index}-{next(counter)}"
             tally.sent_at[client_id] = time.perf_counter()
@@ -535,13 +580,32 @@ async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseRes
 
     tasks = [asyncio.create_task(run(p)) for p in pairs]
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    cpu_s, wall_s = clock.read()
+    ended.set()
+    tally.credit_prefix = None
     for pair in pairs:
         pair.credit.release()  # wake senders waiting for credit so they see the end
     await asyncio.gather(*tasks)
-    return await _settle(tally, ids, end)
+    return await _settle(tally, ids, end, cpu_s, wall_s)
 
 
-async def _settle(tally: Tally, ids: list[str], end: float) -> PhaseResult:
+class _ServerClock:
+    """The server's CPU seconds and the wall seconds since it was made (first load process)."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        self._pid = plan.server_pid if plan.index == 0 else 0
+        self._cpu = cpu_seconds(self._pid) if self._pid else 0.0
+        self._wall = time.perf_counter()
+
+    def read(self) -> tuple[float, float]:
+        if not self._pid:
+            return 0.0, 0.0
+        return cpu_seconds(self._pid) - self._cpu, time.perf_counter() - self._wall
+
+
+async def _settle(
+    tally: Tally, ids: list[str], end: float, cpu_s: float, wall_s: float
+) -> PhaseResult:
     deadline = time.perf_counter() + GRACE_S
     # Polling: the readers fill the tallies; one Event per message would cost more than this.
     while not tally.settled(ids) and time.perf_counter() < deadline:  # noqa: ASYNC110
@@ -552,6 +616,8 @@ async def _settle(tally: Tally, ids: list[str], end: float) -> PhaseResult:
         delivered_in_phase=sum(1 for i in delivered if tally.delivered_at[i] <= end),
         lost=sum(1 for i in ids if i not in tally.acked or i not in tally.delivered_at),
         latencies_ms=[(tally.delivered_at[i] - tally.sent_at[i]) * 1000.0 for i in delivered],
+        server_cpu_s=cpu_s,
+        wall_s=wall_s,
     )
 
 
@@ -560,8 +626,13 @@ async def _settle(tally: Tally, ids: list[str], end: float) -> PhaseResult:
 
 
 def create_relay_app() -> Starlette:
-    """Forward each consumer frame to its paired agent socket, with an ack and nothing else."""
+    """Forward each consumer frame to its paired agent socket with the frames kefu sends for a
+    message — the ack, the echo to the sender's socket, the copy to the agent's — each as
+    large as kefu's, and nothing else: no persistence, no checks."""
     agents: dict[int, WebSocket] = {}
+
+    def dumps(frame: dict[str, Any]) -> str:
+        return orjson.dumps(frame, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC).decode()
 
     async def agent(websocket: WebSocket) -> None:
         agent_id = int(websocket.path_params["agent_id"])
@@ -576,27 +647,44 @@ def create_relay_app() -> Starlette:
     async def consumer(websocket: WebSocket) -> None:
         conversation_id = int(websocket.path_params["conversation_id"])
         agent_id = int(websocket.query_params["agent"])
+        seqs = itertools.count(1)
         await websocket.accept()
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 frame = orjson.loads(await websocket.receive_text())
                 client_id = frame["client_id"]
-                await websocket.send_text(
-                    orjson.dumps(
-                        {"type": "ack", "ref": frame.get("ref"), "client_id": client_id}
-                    ).decode()
-                )
+                seq = next(seqs)
+                now = datetime.now(UTC)
+                ack = {
+                    "type": "ack",
+                    "ref": frame.get("ref"),
+                    "conversation_id": conversation_id,
+                    "seq": seq,
+                    "client_id": client_id,
+                    "created_at": now,
+                }
+                message = {
+                    "type": "message",
+                    "message": {
+                        "id": 0,
+                        "conversation_id": conversation_id,
+                        "seq": seq,
+                        "sender": "consumer",
+                        "sender_id": conversation_id,
+                        "sender_name": "访客",
+                        "kind": frame.get("kind", "text"),
+                        "body": frame["body"],
+                        "client_id": client_id,
+                        "created_at": now,
+                        "meta": None,
+                        "notice": None,
+                    },
+                }
+                await websocket.send_text(dumps(message))
+                await websocket.send_text(dumps(ack))
                 target = agents.get(agent_id)
                 if target is not None:
-                    message = {
-                        "conversation_id": conversation_id,
-                        "sender": "consumer",
-                        "client_id": client_id,
-                        "body": frame["body"],
-                    }
-                    await target.send_text(
-                        orjson.dumps({"type": "message", "message": message}).decode()
-                    )
+                    await target.send_text(dumps(message))
 
     return Starlette(
         routes=[

@@ -3,9 +3,11 @@ built from (BOT-2, BOT-5). The database's version is the truth: a matcher whose 
 is rebuilt, so several processes stay correct. Matchers are built ahead of need: every shop's at
 start-up (`preload`), and again after each change made in this process, applied in place when
 the cached matcher is exactly one version behind and rebuilt otherwise (`apply`, `rebuild`); a
-consumer's question builds one only when another process changed the base meanwhile. Builds
-and every use of a matcher run in a worker thread, a use under the matcher's own lock, so
-neither blocks the event loop and no use sees a half-applied edit. It holds no connection and
+consumer's question builds one only when another process changed the base meanwhile and no
+build is under way. While a build is under way, questions are answered from the matcher it
+replaces, never held up by it. Builds and every use of a matcher run in a worker thread, a use
+under the matcher's own lock, so neither blocks the event loop and no use sees a half-applied
+edit. It holds no connection and
 reads nothing itself: callers pass loaders."""
 
 from __future__ import annotations
@@ -80,9 +82,16 @@ class KbCache:
         self, shop_id: int, version: int, load: Callable[[], Awaitable[KbSnapshot]]
     ) -> _Slot:
         slot = self._slots.get(shop_id)
-        if slot is not None and slot.version >= version:
+        if slot is not None and (slot.version >= version or self.building(shop_id)):
+            # While a newer matcher is being built, questions are answered from the previous
+            # one rather than waiting for the build (BOT-5).
             return slot
         return await self._build(shop_id, load, version, ahead=False)
+
+    def building(self, shop_id: int) -> bool:
+        """Whether a matcher for the shop is being built now (BOT-5)."""
+        lock = self._loading.get(shop_id)
+        return lock is not None and lock.locked()
 
     async def _build(
         self,

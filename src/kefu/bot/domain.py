@@ -35,13 +35,23 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 # as "did you mean" (BOT-5): paraphrases ranked first but unanswered land at 0.33–0.42 on the
 # shop paraphrase set, unrelated chatter at 0.05–0.18 (0.27 when the base has one question).
 SUGGEST_FLOOR = 0.3
+# A candidate that shares a topic word with the message (运费, 发票: `Candidate.shares_topic`)
+# is plausibly related from this lower floor: "运费" alone offers 运费多少 (0.22) and
+# 退货运费谁出 (0.14) on the demo base, while chatter that shares only 什么 or 怎么 is not.
+RELATED_FLOOR = 0.1
 MAX_SUGGESTIONS = 3
 HANDOVER_AFTER_MISSES = 2
 
 
 def suggested_ids(candidates: Sequence[Candidate]) -> list[int]:
-    """BOT-5: the near misses worth offering as "did you mean", best first."""
-    return [c.entry_id for c in candidates if c.confidence >= SUGGEST_FLOOR][:MAX_SUGGESTIONS]
+    """BOT-5: the near misses worth offering as "did you mean", best first: the best three of
+    those at least SUGGEST_FLOOR likely to be right, or RELATED_FLOOR when they share a topic
+    word with the message."""
+    return [
+        c.entry_id
+        for c in candidates
+        if c.confidence >= SUGGEST_FLOOR or (c.shares_topic and c.confidence >= RELATED_FLOOR)
+    ][:MAX_SUGGESTIONS]
 
 
 # What consumers type when they want a person (BOT-4); folded like the matcher folds text.

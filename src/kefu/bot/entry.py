@@ -6,6 +6,7 @@ against an item (BOT-6) stay with it across edits."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from kefu import errors
@@ -124,3 +125,19 @@ def _new_id(taken: set[str]) -> str:
         candidate = "i" + secrets.token_hex(4)
         if candidate not in taken:
             return candidate
+
+
+async def save_faq_menu(conn: Connection, shop_id: int, faq_menu: tuple[MenuItem, ...]) -> Entry:
+    """ENTRY-2, LIVE-3: replace only the FAQ menu, in the caller's transaction; the caller
+    checks who may and audits. Item ids are kept as put_entry keeps them."""
+    current = await entry_of(conn, shop_id)
+    entry = check_entry(replace(current, faq_menu=faq_menu))
+    found = await kb.existing_question_ids(conn, shop_id, entry.question_ids())
+    for question_id in sorted(entry.question_ids()):
+        if question_id not in found:
+            raise errors.NotFound(kind="question", id=question_id)
+    entry = _with_ids(entry, {i.id for i in current.items()})
+    data = entry_json(entry)
+    del data["welcome_message"]
+    await kb.save_entry_config(conn, shop_id, data)
+    return entry

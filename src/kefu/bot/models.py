@@ -130,6 +130,8 @@ class BotStatsOut(Out):
     transfer_rate: float | None
     answers: int
     misses: int
+    # BOT-5: clicks on questions the bot offered (each is answered, and counted in `answers`).
+    suggestion_clicks: int
     resolved: int
     unresolved: int
     resolution_rate: float | None

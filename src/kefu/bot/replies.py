@@ -290,3 +290,53 @@ async def faq_click(
             tx.on_commit(lambda: publish_messages(ctx, conversation_id, [answered]))
         await tx.commit()
     return FaqClick(conversation_id, item.id, new_seq)
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionClick:
+    conversation_id: int
+    seq: int
+    question_id: int
+    answer_seq: int
+
+
+async def suggestion_click(
+    ctx: Context, consumer: ConsumerActor, *, conversation_id: int, seq: int, question_id: int
+) -> SuggestionClick:
+    """BOT-5, BOT-6: the consumer picked a question the bot offered in its message at `seq` (a
+    miss's "did you mean", or an answer's related questions): the bot answers it, and the
+    answer counts as a hit like any other, the click as a `suggestion_click` event."""
+    now = ctx.clock.now()
+    async with ctx.db.uow() as tx:
+        conn = tx.conn
+        row = await _own_conversation(conn, consumer, conversation_id, for_update=True)
+        message = await kb.message_at(conn, conversation_id, seq)
+        meta = dict(message.meta or {}) if message is not None else {}
+        offered = {
+            int(r["question_id"])
+            for r in meta.get("related") or ()
+            if isinstance(r, dict) and isinstance(r.get("question_id"), int)
+        }
+        if message is None or message.sender != "bot" or question_id not in offered:
+            raise errors.NotFound(kind="suggestion", id=question_id)
+        if ConversationState(row.state) not in OPEN_STATES:
+            raise errors.ConversationClosed(state=row.state)
+        found = await kb.questions_by_id(conn, row.shop_id, [question_id])
+        question = found.get(question_id)
+        if question is None:
+            raise errors.NotFound(kind="question", id=question_id)
+        source = "miss" if meta.get("miss") else "related"
+        await _event(
+            conn,
+            row,
+            "suggestion_click",
+            now,
+            cause=source,
+            data={"seq": seq, "question_id": question_id},
+        )
+        if row.state == ConversationState.BOT:
+            await _mark_consulted(conn, row, now)
+        answer_seq = await _answer(conn, row, question, now, {"seq": None, "suggestion_seq": seq})
+        tx.on_commit(lambda: publish_messages(ctx, conversation_id, [answer_seq]))
+        await tx.commit()
+    return SuggestionClick(conversation_id, seq, question_id, answer_seq)

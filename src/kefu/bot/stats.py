@@ -34,7 +34,7 @@ async def bot_stats(ctx: Context, staff: Staff, *, start: date, end: date) -> di
     end_at = datetime.combine(end + timedelta(days=1), time(0), UTC)
     async with ctx.db.read() as tx:
         counts = await kb.count_events(
-            tx.conn, staff.shop_id, ("bot_answer", "bot_miss"), start_at, end_at
+            tx.conn, staff.shop_id, ("bot_answer", "bot_miss", "suggestion_click"), start_at, end_at
         )
         resolved, unresolved = await kb.feedback_counts(tx.conn, staff.shop_id, start_at, end_at)
         consulted = await kb.consultations_by_day(tx.conn, staff.shop_id, start_at, end_at)
@@ -59,6 +59,7 @@ async def bot_stats(ctx: Context, staff: Staff, *, start: date, end: date) -> di
         "transfer_rate": rate(transferred, consultations),
         "answers": answers,
         "misses": counts.get("bot_miss", 0),
+        "suggestion_clicks": counts.get("suggestion_click", 0),
         "resolved": resolved,
         "unresolved": unresolved,
         "resolution_rate": rate(resolved, answers),

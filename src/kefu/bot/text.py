@@ -118,6 +118,9 @@ CONTEXT_PHRASES: frozenset[str] = frozenset(
     ["下单后", "付款后", "拍下后", "购买后", "买了以后", "下单以后", "付款以后"]
 )
 STOP_TOKENS = STOP_TOKENS | CONTEXT_PHRASES
+# Who asks is no part of the question: cut whole (else jieba splits 我想退货 as 我|想|退货, and
+# 想 counts as a word the entry lacks), then dropped with the stop tokens.
+SPEAKER_PHRASES: frozenset[str] = frozenset(["我想", "我要"])
 # A yes-no question may end in 不 ("能退不"): there it asks, it does not deny.
 _QUESTION_ENDINGS = frozenset(["不", "没", "没有"])
 
@@ -159,7 +162,7 @@ class WordCutter:
     __slots__ = ("_lengths", "_protected")
 
     def __init__(self, protected: Iterable[str]) -> None:
-        words = {normalise(w) for w in protected} | CONTEXT_PHRASES
+        words = {normalise(w) for w in protected} | CONTEXT_PHRASES | SPEAKER_PHRASES
         # Single characters are left to jieba: protecting 能 would split 功能.
         self._protected = frozenset(w for w in words if len(w) > 1)
         self._lengths = sorted({len(w) for w in self._protected}, reverse=True)

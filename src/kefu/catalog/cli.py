@@ -5,6 +5,7 @@ lines."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
@@ -70,6 +71,44 @@ def import_orders(
     _run("orders", file, shop_id, database_url, file_format)
 
 
+# API-1: a rejected row's code in English; the web UI has its own (zh-CN, en-US) in its locales.
+REASONS: dict[str, str] = {
+    "row.not_an_object": "the row is not an object",
+    "row.nul": "NUL characters are not allowed",
+    "row.cells": "expected {expected} cells, found {found}",
+    "field.missing": "{field}: required",
+    "field.unknown": "{field}: unknown field",
+    "field.empty": "{field}: empty",
+    "field.too_long": "{field}: longer than {max} characters",
+    "field.not_text": "{field}: not text",
+    "field.not_integer": "{field}: not a whole number",
+    "field.not_number": "{field}: not a number",
+    "field.out_of_range": "{field}: out of range",
+    "field.decimals": "{field}: at most {max} decimal places",
+    "field.not_boolean": "{field}: not true or false",
+    "field.not_datetime": "{field}: not an ISO 8601 date and time",
+    "field.no_timezone": "{field}: the time zone is missing",
+    "field.not_a_choice": "{field}: one of {choices}",
+    "field.link": "{field}: an http(s) address or a path starting with /",
+    "field.not_json": "{field}: not valid JSON",
+    "field.not_a_list": "{field}: not a list",
+    "field.too_many": "{field}: more than {max} items",
+    "field.not_an_object": "{field}: not an object",
+    "field.invalid": "{field}: invalid",
+}
+
+
+def reason_text(code: str, params: Mapping[str, str | int]) -> str:
+    """A rejected row's reason for people; an unknown code shows as itself."""
+    template = REASONS.get(code)
+    if template is None:
+        return code
+    try:
+        return template.format_map(params)
+    except (KeyError, IndexError):
+        return code
+
+
 def _run(
     kind: importer.Kind, file: Path, shop_id: int, database_url: str | None, fmt: str | None
 ) -> None:
@@ -88,7 +127,7 @@ def _run(
         table.add_column("line", justify="right")
         table.add_column("reason")
         for rejected in result.rejected:
-            table.add_row(str(rejected.line), rejected.reason)
+            table.add_row(str(rejected.line), reason_text(rejected.reason, rejected.params))
         console.print(table)
 
 

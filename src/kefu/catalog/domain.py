@@ -73,12 +73,17 @@ class Order:
         return self.title or (self.items[0].title if self.items else "")
 
 
+RejectParams = dict[str, str | int]
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A row the import left out: its line in the file (the first line is 1) and why."""
+    """A row the import left out: its line in the file (the first line is 1), why as a stable
+    code (`field.missing`), and the code's params (`{"field": "title"}`)."""
 
     line: int
     reason: str
+    params: RejectParams = field(default_factory=dict)
 
 
 @dataclass
@@ -88,11 +93,11 @@ class ImportResult:
     rejected_count: int = 0
     rejected: list[Rejected] = field(default_factory=list)
 
-    def reject(self, line: int, reason: str) -> None:
+    def reject(self, line: int, reason: str, params: RejectParams | None = None) -> None:
         """API-1: every bad row is counted; the first MAX_REPORTED_REJECTIONS are listed."""
         self.rejected_count += 1
         if len(self.rejected) < MAX_REPORTED_REJECTIONS:
-            self.rejected.append(Rejected(line, reason))
+            self.rejected.append(Rejected(line, reason, dict(params or {})))
 
 
 def token_hash(token: str) -> str:

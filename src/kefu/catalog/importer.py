@@ -24,9 +24,10 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from kefu import errors
-from kefu.catalog.domain import Order, OrderItem, OrderStatus, Product
+from kefu.catalog.domain import Order, OrderItem, OrderStatus, Product, RejectParams
 
 FileFormat = Literal["csv", "json"]
 Kind = Literal["products", "orders"]
@@ -46,21 +47,26 @@ def _link(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if sep and scheme.lower() in ("http", "https") and rest and not rest.startswith("/"):
         return value
-    raise ValueError("must be an http(s) address or a path starting with /")
+    raise PydanticCustomError("link", "must be an http(s) address or a path starting with /")
 
 
 def _money(value: Decimal) -> str:
     if value < 0 or value >= MAX_PRICE:
-        raise ValueError(f"must be between 0 and {MAX_PRICE}")
+        raise PydanticCustomError(
+            "money_range", "must be between 0 and {max}", {"max": str(MAX_PRICE)}
+        )
     if -value.as_tuple().exponent > 2:  # type: ignore[operator]
-        raise ValueError("at most 2 decimal places")
+        raise PydanticCustomError("decimals", "at most {max} decimal places", {"max": 2})
     return f"{value:.2f}"
 
 
 def _json_cell(value: Any) -> Any:
     """A CSV cell holding JSON (an order's items); an empty one is no items."""
     if isinstance(value, str):
-        return json.loads(value) if value.strip() else []
+        try:
+            return json.loads(value) if value.strip() else []
+        except ValueError:
+            raise PydanticCustomError("json", "is not valid JSON") from None
     return value
 
 
@@ -129,20 +135,32 @@ ROW_MODELS: dict[Kind, type[ProductRow] | type[OrderRow]] = {
 }
 
 
+class RowRejected(Exception):
+    """A row that is not valid: a stable `code` and its `params` (API-1), translated by the
+    clients (web locales, the CLI's table in catalog/cli.py)."""
+
+    def __init__(self, code: str, **params: str | int) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params: RejectParams = params
+
+
 def parse_row(kind: Kind, data: object) -> Product | Order:
-    """One row as the domain's value; BadInput with the reason when it is not valid."""
+    """One row as the domain's value; RowRejected with the first problem's code otherwise
+    (also when `data` is the reader's RowRejected for a row it could not split)."""
+    if isinstance(data, RowRejected):
+        raise data
     if not isinstance(data, dict):
-        raise errors.BadInput("A row must be an object.")
+        raise RowRejected("row.not_an_object")
     if _has_nul(data):
-        raise errors.BadInput("NUL characters are not allowed.")
+        raise RowRejected("row.nul")
     # An empty CSV cell means "not given": the field's default applies, or it is missing.
     given = {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() == "")}
     try:
         row = ROW_MODELS[kind].model_validate(given)
     except ValidationError as exc:
-        raise errors.BadInput(_reason(exc)) from None
-    except ValueError as exc:  # a malformed JSON `items` cell
-        raise errors.BadInput(f"items: {exc}") from None
+        code, params = rejection(exc)
+        raise RowRejected(code, **params) from None
     return row.product() if isinstance(row, ProductRow) else row.order()
 
 
@@ -157,12 +175,58 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:3]:
-        where = ".".join(str(x) for x in error["loc"]) or "row"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+# pydantic's error types → the stable codes of a rejected row's field (docs/protocol.md).
+_FIELD_CODES: dict[str, str] = {
+    "missing": "field.missing",
+    "extra_forbidden": "field.unknown",
+    "string_too_short": "field.empty",
+    "string_too_long": "field.too_long",
+    "string_type": "field.not_text",
+    "int_parsing": "field.not_integer",
+    "int_type": "field.not_integer",
+    "int_from_float": "field.not_integer",
+    "greater_than_equal": "field.out_of_range",
+    "less_than_equal": "field.out_of_range",
+    "decimal_parsing": "field.not_number",
+    "decimal_type": "field.not_number",
+    "finite_number": "field.not_number",
+    "money_range": "field.out_of_range",
+    "decimals": "field.decimals",
+    "bool_parsing": "field.not_boolean",
+    "bool_type": "field.not_boolean",
+    "datetime_parsing": "field.not_datetime",
+    "datetime_type": "field.not_datetime",
+    "datetime_from_date_parsing": "field.not_datetime",
+    "timezone_aware": "field.no_timezone",
+    "enum": "field.not_a_choice",
+    "link": "field.link",
+    "json": "field.not_json",
+    "list_type": "field.not_a_list",
+    "too_long": "field.too_many",
+    "model_type": "field.not_an_object",
+    "model_attributes_type": "field.not_an_object",
+    "dict_type": "field.not_an_object",
+}
+# The limits pydantic names in an error's context, under the names the codes' params use.
+_LIMITS = {"min_length": "min", "max_length": "max", "ge": "min", "le": "max", "max": "max"}
+
+
+def rejection(exc: ValidationError) -> tuple[str, RejectParams]:
+    """The first problem of a row as (code, params): `params.field` is the field's path
+    (`items.0.price`), with `min`/`max`/`choices` where the rule has them."""
+    error = exc.errors(include_url=False)[0]
+    params: RejectParams = {"field": ".".join(str(x) for x in error["loc"]) or "row"}
+    context = error.get("ctx") or {}
+    for name, param in _LIMITS.items():
+        if name in context:
+            params[param] = _plain(context[name])
+    if error["type"] == "enum":
+        params["choices"] = ", ".join(s.value for s in OrderStatus)
+    return _FIELD_CODES.get(error["type"], "field.invalid"), params
+
+
+def _plain(value: object) -> str | int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def file_format(declared: str | None, filename: str | None) -> FileFormat:
@@ -187,7 +251,8 @@ def open_text(raw: IO[bytes]) -> io.TextIOWrapper:
 
 
 def rows(kind: Kind, fmt: FileFormat, text: IO[str]) -> Iterator[tuple[int, object]]:
-    """(line, raw row) for each row of the file, in order; a file that cannot be read as a
+    """(line, raw row) for each row of the file, in order (a RowRejected for a CSV row that
+    cannot be split into the header's cells); a file that cannot be read as a
     whole (no header, a JSON syntax error) raises BadInput with its line."""
     try:
         if fmt == "csv":
@@ -214,7 +279,7 @@ def _csv_rows(kind: Kind, text: IO[str]) -> Iterator[tuple[int, object]]:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(fields):
-            yield start, f"expected {len(fields)} cells, found {len(cells)}"
+            yield start, RowRejected("row.cells", expected=len(fields), found=len(cells))
             continue
         yield start, dict(zip(fields, cells, strict=True))
 

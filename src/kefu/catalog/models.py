@@ -7,16 +7,24 @@ from datetime import datetime
 
 from pydantic import Field
 
-from kefu.api.models import Out, RejectedRowOut
+from kefu.api.models import Out
 from kefu.catalog.domain import Order, OrderStatus, Product
 from kefu.storage.catalog import TokenRecord
+
+
+class CatalogRejectedRowOut(Out):
+    """A refused row: its line, a stable code and the code's params (API-1)."""
+
+    line: int
+    reason: str = Field(examples=["field.missing"])
+    params: dict[str, str | int] = Field(examples=[{"field": "title"}])
 
 
 class CatalogImportOut(Out):
     imported: int
     updated: int = Field(description="Rows whose external id or order number already existed.")
     rejected_count: int = Field(description="Every bad row; `rejected` lists the first 1,000.")
-    rejected: list[RejectedRowOut]
+    rejected: list[CatalogRejectedRowOut]
 
 
 class CatalogProductOut(Out):

@@ -104,13 +104,10 @@ def _batches(
     """The valid rows in batches; within a batch the last row of a key wins."""
     batch: dict[str, Product | Order] = {}
     for line, raw in rows:
-        if isinstance(raw, str):  # the reader's reason for a row it could not split
-            result.reject(line, raw)
-            continue
         try:
             value = importer.parse_row(kind, raw)
-        except errors.BadInput as exc:
-            result.reject(line, exc.message)
+        except importer.RowRejected as exc:
+            result.reject(line, exc.code, exc.params)
             continue
         batch[value.external_id if isinstance(value, Product) else value.order_no] = value
         if len(batch) >= IMPORT_BATCH_ROWS:

@@ -10,11 +10,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from kefu import errors
 
 MAX_NAME_CHARS = 100
+# An upload that no sent message carries this long after it was stored is swept (MSG-1): a
+# send refused, or lost to an outage and never resent (a resend replays within this time).
+ORPHAN_AFTER = timedelta(hours=24)
+ORPHAN_SWEEP_EVERY = timedelta(minutes=10)
+ORPHAN_SWEEP_BATCH = 100
 DEFAULT_NAME = "file"
 # Text files are detected by decoding them; other types by their first bytes.
 _TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -151,3 +157,8 @@ def display_name(given: str | None, file_type: FileType) -> str:
     if not name.lower().endswith(extension) or len(name) > MAX_NAME_CHARS:
         name = name[: MAX_NAME_CHARS - len(extension)] + extension
     return name
+
+
+def orphaned_before(now: datetime) -> datetime:
+    """MSG-1: uploads stored before this, and carried by no message, are orphans."""
+    return now - ORPHAN_AFTER

@@ -16,7 +16,14 @@ from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState
 from kefu.domain.messages import ATTACHMENT_KINDS, MessageKind, SenderKind
 from kefu.files import images
-from kefu.files.domain import AttachmentKind, check_size, display_name, sniff
+from kefu.files.domain import (
+    ORPHAN_SWEEP_BATCH,
+    AttachmentKind,
+    check_size,
+    display_name,
+    orphaned_before,
+    sniff,
+)
 from kefu.files.store import BlobStore, new_key, thumbnail_key
 from kefu.services.access import access_conversation, access_own_conversation
 from kefu.services.consumers import consumer_send
@@ -242,3 +249,32 @@ async def download(
         data = await store.get(thumbnail_key(record.storage_key))
         return Download(data, record.thumbnail_mime, record.name)
     return Download(await store.get(record.storage_key), record.mime, record.name)
+
+
+async def sweep_orphans(ctx: Context, store: BlobStore, *, limit: int = ORPHAN_SWEEP_BATCH) -> int:
+    """MSG-1: removes up to `limit` uploads that no sent message carried within ORPHAN_AFTER,
+    rows first (under the still-orphaned check), then their files; returns how many."""
+    before = orphaned_before(ctx.clock.now())
+    async with ctx.db.uow() as tx:
+        ids = await attachment_store.orphans(tx.conn, before=before, limit=limit)
+        keys = await attachment_store.remove_orphans(tx.conn, ids, before=before)
+        await tx.commit()
+    for key in keys:
+        await store.delete(key)
+        await store.delete(thumbnail_key(key))
+    return len(keys)
+
+
+async def sweep_unrecorded(ctx: Context, store: BlobStore, shard: str) -> int:
+    """MSG-1: files of one shard that no attachment row names, written more than ORPHAN_AFTER
+    ago (a process stopped between storing a file and recording it); returns how many."""
+    stale = await store.stale_keys(shard, orphaned_before(ctx.clock.now()))
+    if not stale:
+        return 0
+    async with ctx.db.read() as tx:
+        known = await attachment_store.known_keys(tx.conn, stale)
+    unrecorded = [key for key in stale if key not in known]
+    for key in unrecorded:
+        await store.delete(key)
+        await store.delete(thumbnail_key(key))
+    return len(unrecorded)

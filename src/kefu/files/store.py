@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,11 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Removes `key` if it is there."""
+        ...
+
+    async def stale_keys(self, shard: str, before: datetime) -> list[str]:
+        """The keys (thumbnails named by their picture's key) of the shard (the keys' first
+        two characters) written before `before`; a write left unfinished then is removed."""
         ...
 
 
@@ -69,6 +75,30 @@ class LocalDiskStore:
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await asyncio.to_thread(path.unlink, True)
+
+    async def stale_keys(self, shard: str, before: datetime) -> list[str]:
+        if not re.fullmatch(r"[0-9a-f]{2}", shard):
+            raise ValueError(f"not a shard: {shard!r}")
+        return await asyncio.to_thread(self._stale_keys, self.root / shard, before.timestamp())
+
+    @staticmethod
+    def _stale_keys(folder: Path, before: float) -> list[str]:
+        keys: set[str] = set()
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            try:
+                if not entry.is_file() or entry.stat().st_mtime >= before:
+                    continue
+            except FileNotFoundError:
+                continue
+            if entry.name.endswith(".part"):
+                Path(entry.path).unlink(missing_ok=True)  # a write cut short by a crash
+            elif _KEY.match(entry.name):
+                keys.add(entry.name.removesuffix(".thumb"))
+        return sorted(keys)
 
 
 def store_for(settings: Settings) -> BlobStore:

@@ -153,6 +153,16 @@ class Hub:
             if first:
                 await self._broker.subscribe(topic)
 
+    async def unlisten(self, connection: Connection, topics: list[str]) -> None:
+        for topic in topics:
+            listeners = self._listeners.get(topic)
+            if listeners is None or connection not in listeners:
+                continue
+            listeners.discard(connection)
+            if not listeners:
+                del self._listeners[topic]
+                await self._broker.unsubscribe(topic)
+
     async def forget(self, connection: Connection) -> None:
         for topic in [k for k, v in self._listeners.items() if connection in v]:
             self._listeners[topic].discard(connection)

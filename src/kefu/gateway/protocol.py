@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from kefu.api import models as api
 from kefu.domain.messages import MAX_CLIENT_ID_CHARS, MAX_TEXT_CHARS, MAX_TYPING_CHARS
 from kefu.supervision.alerts_models import AlertOut
+from kefu.supervision.models import LiveViewOut
 
 MAX_REF_CHARS = 64
 # Seqs are INTEGER columns: a larger since_seq is refused here, not by the database driver.
@@ -139,6 +140,16 @@ class FaqClickIn(FrameIn):
     item_id: Annotated[str, StringConstraints(min_length=1, max_length=30)]
 
 
+class SuggestionClickIn(FrameIn):
+    """BOT-5, BOT-6: the consumer picked question `question_id`, offered in the bot's message
+    at `seq` (a miss's "did you mean", or an answer's related questions)."""
+
+    type: Literal["suggestion_click"]
+    conversation_id: ConversationRef
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
+    question_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class RateIn(FrameIn):
     """RATE-1, RATE-2: the consumer rates 1–5 stars, on their own (no `card_seq`, once per
     conversation) or answering the rating card at `card_seq` (each card once)."""
@@ -175,17 +186,33 @@ CONSUMER_FRAMES: dict[str, type[FrameIn]] = {
     "faq_click": FaqClickIn,
     "rate": RateIn,
     "page_view": PageViewIn,
+    "suggestion_click": SuggestionClickIn,
 }
+
+
+class LiveWatchIn(FrameIn):
+    """LIVE-1: follow the shop's live view; answered with a `live` frame, pushed more after."""
+
+    type: Literal["live_watch"]
+
+
+class LiveUnwatchIn(FrameIn):
+    """LIVE-1: stop following the live view."""
+
+    type: Literal["live_unwatch"]
+
 
 STAFF_FRAMES: dict[str, type[FrameIn]] = {
     "ping": PingIn,
     "send": SendIn,
     "sync": SyncIn,
+    "live_watch": LiveWatchIn,
+    "live_unwatch": LiveUnwatchIn,
 }
 
 # Frames that name a conversation: the isolation test sends each with another shop's id.
 CONVERSATION_FRAMES = frozenset(
-    {"typing", "send", "sync", "feedback", "faq_click", "rate", "page_view"}
+    {"typing", "send", "sync", "feedback", "faq_click", "rate", "page_view", "suggestion_click"}
 )
 
 
@@ -242,6 +269,17 @@ class FaqClickRecordedFrameOut(AnswerOut):
     conversation_id: int
     item_id: str
     seq: int | None
+
+
+class SuggestionClickRecordedFrameOut(AnswerOut):
+    """BOT-5, BOT-6: the answer to `suggestion_click`; `answer_seq` is the bot's answer (also
+    pushed as a `message`)."""
+
+    type: Literal["suggestion_click_recorded"]
+    conversation_id: int
+    seq: int
+    question_id: int
+    answer_seq: int
 
 
 class RatedFrameOut(AnswerOut):
@@ -365,6 +403,21 @@ class AlertFrameOut(FrameOut):
     alert: AlertOut
 
 
+class LiveFrameOut(FrameOut):
+    """LIVE-1: the live view the socket's account may see; answers `live_watch` (with its
+    `ref`) and is pushed (`ref` null) within a second of a change, at most twice a second."""
+
+    type: Literal["live"]
+    ref: Ref = None
+    view: LiveViewOut
+
+
+class LiveStoppedFrameOut(AnswerOut):
+    """LIVE-1: the answer to `live_unwatch`."""
+
+    type: Literal["live_stopped"]
+
+
 _BOTH_SOCKETS: dict[str, type[FrameOut]] = {
     "pong": PongFrameOut,
     "ack": AckFrameOut,
@@ -384,6 +437,7 @@ CONSUMER_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "faq_click_recorded": FaqClickRecordedFrameOut,
     "rated": RatedFrameOut,
     "page_view_recorded": PageViewRecordedFrameOut,
+    "suggestion_click_recorded": SuggestionClickRecordedFrameOut,
 }
 
 STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {
@@ -395,4 +449,6 @@ STAFF_FRAMES_OUT: dict[str, type[FrameOut]] = {
     "transfer_result": TransferResultFrameOut,
     "session_closed": SessionClosedFrameOut,
     "alert": AlertFrameOut,
+    "live": LiveFrameOut,
+    "live_stopped": LiveStoppedFrameOut,
 }

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
@@ -35,9 +35,14 @@ from kefu.services.context import (
     Context,
     Staff,
     consumer_topic,
+    live_topic,
 )
 from kefu.services.messages import SendRequest
 from kefu.services.presence import me, socket_closed, socket_opened, staff_topics
+from kefu.supervision import live
+
+if TYPE_CHECKING:
+    from kefu.app import Runtime
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN = 4403
@@ -218,14 +223,17 @@ async def staff_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_UNAUTHENTICATED)
         return
 
+    monitor = rt.monitor
+
     def on_event(conn: Connection, event: Event) -> bool:
-        if event.get("type") == "session_closed" and staff.session_id in event.get(
-            "session_ids", ()
-        ):
+        kind = event.get("type")
+        if kind == "session_closed" and staff.session_id in event.get("session_ids", ()):
             conn.push({"type": "session_closed", "reason": event.get("reason")})
             conn.close(CLOSE_TAKEN_OVER)
             return False
-        return event.get("type") != "session_closed"
+        if monitor is not None and kind in live.TRIGGERS:
+            monitor.changed(staff.shop_id)  # LIVE-1: coalesced; nothing if no page watches
+        return kind not in ("session_closed", live.LIVE_CHANGED)
 
     connection = Connection(websocket, on_event=on_event)
     topics = staff_topics(staff)
@@ -242,10 +250,15 @@ async def staff_socket(websocket: WebSocket) -> None:
             return
         connection.push({"type": "ready", "account": account})
         await _serve(
-            websocket, connection, p.STAFF_FRAMES, lambda f: _staff_frame(websocket, staff, f)
+            websocket,
+            connection,
+            p.STAFF_FRAMES,
+            lambda f: _staff_frame(websocket, staff, f, connection),
         )
     finally:
         telemetry.CONNECTIONS.labels(kind="staff").dec()
+        if monitor is not None:
+            monitor.unwatch(connection, staff.shop_id)
         await rt.hub.forget(connection)
         await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
@@ -253,11 +266,13 @@ async def staff_socket(websocket: WebSocket) -> None:
 
 
 async def _staff_frame(
-    websocket: WebSocket, staff: Staff, frame: p.FrameIn
+    websocket: WebSocket, staff: Staff, frame: p.FrameIn, connection: Connection
 ) -> dict[str, Any] | None:
     rt = runtime(websocket)
     if isinstance(frame, p.PingIn):
         return {"type": "pong"}
+    if isinstance(frame, p.LiveWatchIn | p.LiveUnwatchIn):
+        return await _live_frame(rt, staff, frame, connection)
     if isinstance(frame, p.SendIn):
         body = await _card_body(rt.ctx, staff, frame)
         ack = await rt.writer.send(
@@ -275,6 +290,22 @@ async def _staff_frame(
     if isinstance(frame, p.SyncIn):
         return await _sync(websocket, staff, frame)
     raise errors.BadInput("Unknown frame type.", code="unknown_frame")
+
+
+async def _live_frame(
+    rt: Runtime, staff: Staff, frame: p.LiveWatchIn | p.LiveUnwatchIn, connection: Connection
+) -> dict[str, Any]:
+    """LIVE-1: a monitoring page follows its shop's live view on this socket, or stops."""
+    if rt.monitor is None:
+        raise errors.Unavailable("Live monitoring is off on this server.")
+    topics = [live_topic(staff.shop_id)]
+    if isinstance(frame, p.LiveUnwatchIn):
+        rt.monitor.unwatch(connection, staff.shop_id)
+        await rt.hub.unlisten(connection, topics)
+        return {"type": "live_stopped"}
+    view = await rt.monitor.watch(connection, staff, connection.push)
+    await rt.hub.listen(connection, topics)
+    return {"type": "live", "view": view}
 
 
 async def _sync(
@@ -412,7 +443,7 @@ async def _consumer_frame(
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):
         return await _sync(websocket, consumer, frame)
-    if isinstance(frame, p.FeedbackIn | p.FaqClickIn):
+    if isinstance(frame, p.FeedbackIn | p.FaqClickIn | p.SuggestionClickIn):
         return await _bot_frame(ctx, consumer, frame)
     if isinstance(frame, p.RateIn):
         rated = await ratings.rate(
@@ -436,9 +467,9 @@ async def _consumer_frame(
 
 
 async def _bot_frame(
-    ctx: Context, consumer: ConsumerActor, frame: p.FeedbackIn | p.FaqClickIn
+    ctx: Context, consumer: ConsumerActor, frame: p.FeedbackIn | p.FaqClickIn | p.SuggestionClickIn
 ) -> dict[str, Any]:
-    """BOT-3 feedback and ENTRY-2 FAQ clicks."""
+    """BOT-3 feedback, ENTRY-2 FAQ clicks and BOT-5 clicks on offered questions."""
     if isinstance(frame, p.FeedbackIn):
         done = await bot_replies.feedback(
             ctx,
@@ -448,6 +479,15 @@ async def _bot_frame(
             resolved=frame.resolved,
         )
         return {"type": "feedback_recorded", **asdict(done)}
+    if isinstance(frame, p.SuggestionClickIn):
+        picked = await bot_replies.suggestion_click(
+            ctx,
+            consumer,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
+            question_id=frame.question_id,
+        )
+        return {"type": "suggestion_click_recorded", **asdict(picked)}
     click = await bot_replies.faq_click(
         ctx, consumer, conversation_id=frame.conversation_id, item_id=frame.item_id
     )

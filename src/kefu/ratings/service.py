@@ -26,6 +26,7 @@ from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import ratings as rating_store
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.conversations import ConversationRecord
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, notice_message
@@ -138,6 +139,20 @@ async def _save(
         group_id=row.group_id,
         at=now,
         data={"stars": stars},
+    )
+    await webhook_store.record_event(
+        tx.conn,
+        shop_id=row.shop_id,
+        event="rating.created",
+        data={
+            "conversation_id": row.id,
+            "consumer_id": row.consumer_id,
+            "agent_id": agent_id,
+            "stars": stars,
+            "source": source.value,
+            "at": now,
+        },
+        now=now,
     )
 
 

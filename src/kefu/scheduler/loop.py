@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 import structlog
 
 from kefu import errors
+from kefu.analytics import folds as analytics_folds
+from kefu.files.domain import ORPHAN_SWEEP_EVERY
+from kefu.files.service import sweep_orphans, sweep_unrecorded
+from kefu.files.store import store_for
 from kefu.offline import auto_assign as offline
 from kefu.quality.jobs import advance_inspections
 from kefu.services import timers
@@ -25,6 +30,8 @@ class Scheduler:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._task: asyncio.Task[None] | None = None
+        self._files_swept_at: datetime | None = None
+        self._shard = 0  # the file store's shard whose unrecorded files the next sweep looks at
 
     async def start(self) -> None:
         await self.tick()
@@ -56,4 +63,18 @@ class Scheduler:
         await offline.sweep_auto_assign(ctx)  # OFFL-4: while nobody is queued
         await advance_inspections(ctx)  # QA-2: running inspections, a bounded share each
         await alerts.evaluate_due(ctx)  # LIVE-2: each shop's due evaluation, once
+        await self._sweep_files()
+        await analytics_folds.refresh(ctx)  # DATA-1: fold changed conversations into rollups
         return handled
+
+    async def _sweep_files(self) -> None:
+        """MSG-1: orphaned uploads, one bounded batch every ORPHAN_SWEEP_EVERY per process."""
+        now = self._ctx.clock.now()
+        if self._files_swept_at is not None and now - self._files_swept_at < ORPHAN_SWEEP_EVERY:
+            return
+        self._files_swept_at = now
+        store = store_for(self._ctx.settings)
+        await sweep_orphans(self._ctx, store)
+        # One of the 256 shards a sweep: every file is looked at within about 43 hours.
+        await sweep_unrecorded(self._ctx, store, f"{self._shard:02x}")
+        self._shard = (self._shard + 1) % 256

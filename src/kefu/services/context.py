@@ -80,3 +80,8 @@ def account_topic(account_id: int) -> str:
 
 def supervisors_topic(shop_id: int) -> str:
     return f"supervisors:{shop_id}"
+
+
+def live_topic(shop_id: int) -> str:
+    """LIVE-1: the shop's monitoring pages hear here that its figures changed."""
+    return f"live:{shop_id}"

@@ -16,6 +16,7 @@ from kefu.services.context import (
     Context,
     Staff,
     account_topic,
+    live_topic,
     presence_window,
     supervisors_topic,
 )
@@ -55,6 +56,7 @@ async def set_status(ctx: Context, staff: Staff, status: AgentStatus) -> Account
         )
         await tx.commit()
     queue_may_change(ctx, staff.shop_id)  # ROUTE-4: whether anyone is online may have changed
+    await live_changed(ctx, staff.shop_id)
     return await _drain_and_tell(ctx, staff, capacity_freed=status is AgentStatus.ONLINE)
 
 
@@ -95,6 +97,7 @@ async def socket_opened(ctx: Context, staff: Staff) -> None:
         account = await store.shop_account(tx.conn, staff.shop_id, staff.account_id)
         await store.touch_accounts(tx.conn, [staff.account_id], before.now)
         await tx.commit()
+    await live_changed(ctx, staff.shop_id)  # a disconnected agent may be back
     if (
         account is not None
         and account.status is AgentStatus.ONLINE
@@ -138,6 +141,12 @@ def queue_may_change(ctx: Context, shop_id: int) -> None:
     those whose place, wait or agents' presence changed are told."""
     if ctx.on_queue_changed is not None:
         ctx.on_queue_changed(shop_id)
+
+
+async def live_changed(ctx: Context, shop_id: int) -> None:
+    """LIVE-1: the shop's monitoring pages, on every process, recompute (coalesced): an
+    agent's status, suspension, group or socket changed."""
+    await ctx.broker.publish(live_topic(shop_id), {"type": "live_changed"})
 
 
 def account_changed(ctx: Context, view: AccountView) -> Callable[[], Awaitable[None]]:
@@ -189,6 +198,7 @@ async def batch_update(
             tx.on_commit(lambda: announce(ctx, staff.shop_id, assigned))
         for view in changed:  # PRES-1: each agent's workbench shows its new state at once
             tx.on_commit(account_changed(ctx, view))
+        tx.on_commit(lambda: live_changed(ctx, staff.shop_id))
         await tx.commit()
     return changed
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.domain.conversation import ConversationState
 from kefu.storage import tables as t
 from kefu.supervision.alerts_domain import AlertRule, Comparison, RuleScope
 
@@ -221,50 +220,3 @@ async def alerts_page(
         .offset((page - 1) * page_size)
     )
     return [AlertRecord(**r._asdict()) for r in rows], int(total or 0)
-
-
-# --- the provider's figures -----------------------------------------------------------------
-
-
-async def queued_by_group(conn: AsyncConnection, shop_id: int) -> dict[int | None, int]:
-    rows = await conn.execute(
-        select(_c.group_id, func.count())
-        .where(_c.shop_id == shop_id, _c.state == ConversationState.QUEUED)
-        .group_by(_c.group_id)
-    )
-    return {r[0]: int(r[1]) for r in rows}
-
-
-async def pending_by_agent(conn: AsyncConnection, shop_id: int) -> dict[int, int]:
-    """Consumer messages awaiting an agent's reply in each agent's open conversations; a
-    conversation awaiting a reply counts at least one (its question may predate the
-    assignment)."""
-    awaiting = (
-        select(_c.id, _c.agent_id, _c.awaiting_reply_since)
-        .where(
-            _c.shop_id == shop_id,
-            _c.state == ConversationState.ASSIGNED,
-            _c.awaiting_reply_since.is_not(None),
-        )
-        .subquery()
-    )
-    a = awaiting.c
-    rows = await conn.execute(
-        select(a.agent_id, func.count(_m.id))
-        .select_from(
-            awaiting.outerjoin(
-                t.messages,
-                and_(
-                    _m.conversation_id == a.id,
-                    _m.sender == "consumer",
-                    _m.created_at >= a.awaiting_reply_since,
-                ),
-            )
-        )
-        .group_by(a.agent_id, a.id)
-    )
-    pending: dict[int, int] = {}
-    for agent_id, count in rows:
-        if agent_id is not None:
-            pending[int(agent_id)] = pending.get(int(agent_id), 0) + max(1, int(count))
-    return pending

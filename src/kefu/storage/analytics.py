@@ -1,6 +1,9 @@
 """What the analytics read (DATA-1…DATA-3): the conversations started in a period, their
-assignment, transfer, invitation and offline events, and when consumers and agents wrote.
-Bot and system messages are not read: no figure counts them."""
+assignment, transfer, invitation and offline events, when consumers and agents wrote and the
+best rating of each rated agent.
+Bot and system messages are not read: no figure counts them. The rows of conversations are read
+by their ids, which the caller read with the shop's id (a shop filter beside them would lead
+SQLite's planner to scan the shop's messages instead of the conversations' own)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.storage import tables as t
@@ -55,15 +58,36 @@ async def conversations_started(
     return [ConversationRow(r.id, r.created_at, r.human_requested_at, r.ended_at) for r in rows]
 
 
-async def fact_events(
+async def conversations_by_id(
     conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int]
-) -> list[EventRow]:
+) -> list[ConversationRow]:
+    c = t.conversations.c
+    found: list[ConversationRow] = []
+    for chunk in _chunks(conversation_ids):
+        rows = await conn.execute(
+            select(c.id, c.created_at, c.human_requested_at, c.ended_at)
+            .where(c.shop_id == shop_id, c.id.in_(chunk))
+            .order_by(c.id)
+        )
+        found += [
+            ConversationRow(r.id, r.created_at, r.human_requested_at, r.ended_at) for r in rows
+        ]
+    return found
+
+
+async def shop_conversation_count(conn: AsyncConnection, shop_id: int) -> int:
+    c = t.conversations.c
+    query = select(func.count()).select_from(t.conversations).where(c.shop_id == shop_id)
+    return int(await conn.scalar(query) or 0)
+
+
+async def fact_events(conn: AsyncConnection, conversation_ids: Sequence[int]) -> list[EventRow]:
     e = t.conversation_events.c
     found: list[EventRow] = []
     for chunk in _chunks(conversation_ids):
         rows = await conn.execute(
             select(e.conversation_id, e.kind, e.cause, e.agent_id, e.at)
-            .where(e.shop_id == shop_id, e.conversation_id.in_(chunk), e.kind.in_(FACT_EVENTS))
+            .where(e.conversation_id.in_(chunk), e.kind.in_(FACT_EVENTS))
             .order_by(e.id)
         )
         found += [EventRow(r.conversation_id, r.kind, r.cause, r.agent_id, r.at) for r in rows]
@@ -71,21 +95,34 @@ async def fact_events(
 
 
 async def human_messages(
-    conn: AsyncConnection, shop_id: int, conversation_ids: Sequence[int]
+    conn: AsyncConnection, conversation_ids: Sequence[int]
 ) -> list[MessageRow]:
     m = t.messages.c
     found: list[MessageRow] = []
     for chunk in _chunks(conversation_ids):
         rows = await conn.execute(
             select(m.conversation_id, m.sender, m.sender_id, m.created_at)
-            .where(
-                m.shop_id == shop_id,
-                m.conversation_id.in_(chunk),
-                m.sender.in_(("consumer", "agent")),
-            )
+            .where(m.conversation_id.in_(chunk), m.sender.in_(("consumer", "agent")))
             .order_by(m.conversation_id, m.seq)
         )
         found += [MessageRow(r.conversation_id, r.sender, r.sender_id, r.created_at) for r in rows]
+    return found
+
+
+async def best_ratings(
+    conn: AsyncConnection, conversation_ids: Sequence[int]
+) -> dict[int, dict[int, int]]:
+    """RATE-2: the best stars each conversation gave each rated agent (DATA-1, DATA-2)."""
+    r = t.ratings.c
+    found: dict[int, dict[int, int]] = {}
+    for chunk in _chunks(conversation_ids):
+        rows = await conn.execute(
+            select(r.conversation_id, r.agent_id, func.max(r.stars))
+            .where(r.conversation_id.in_(chunk))
+            .group_by(r.conversation_id, r.agent_id)
+        )
+        for conversation_id, agent_id, stars in rows:
+            found.setdefault(conversation_id, {})[agent_id] = int(stars)
     return found
 
 

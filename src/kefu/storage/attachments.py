@@ -3,11 +3,13 @@ Who may read or add them is the files service's decision; this module only store
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import String, and_, cast, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from kefu import errors
 from kefu.storage import tables as t
@@ -83,3 +85,48 @@ async def get(conn: AsyncConnection, shop_id: int, attachment_id: int) -> Attach
 
 async def remove(conn: AsyncConnection, attachment_id: int) -> None:
     await conn.execute(delete(t.attachments).where(_a.id == attachment_id))
+
+
+def _unsent() -> ColumnElement[bool]:
+    """The attachment is not the body of an image or file message of its conversation."""
+    m = t.messages.c
+    return ~exists().where(
+        m.conversation_id == _a.conversation_id,
+        m.kind.in_(("image", "file")),
+        m.body == cast(_a.id, String),
+    )
+
+
+async def orphans(conn: AsyncConnection, *, before: datetime, limit: int) -> list[int]:
+    """MSG-1: ids of attachments stored before `before` that no sent message carries, oldest
+    first, at most `limit`."""
+    rows = await conn.execute(
+        select(_a.id)
+        .where(_a.created_at < before, _unsent())
+        .order_by(_a.created_at, _a.id)
+        .limit(limit)
+    )
+    return [int(r.id) for r in rows]
+
+
+async def remove_orphans(
+    conn: AsyncConnection, ids: Sequence[int], *, before: datetime
+) -> list[str]:
+    """Deletes those of `ids` that are still orphans (a message committed meanwhile keeps its
+    file) and returns their storage keys, whose files the caller removes after commit."""
+    if not ids:
+        return []
+    rows = await conn.execute(
+        delete(t.attachments)
+        .where(and_(_a.id.in_(ids), _a.created_at < before, _unsent()))
+        .returning(_a.storage_key)
+    )
+    return [str(r.storage_key) for r in rows]
+
+
+async def known_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    """Which of the storage keys an attachment row names."""
+    if not keys:
+        return set()
+    rows = await conn.execute(select(_a.storage_key).where(_a.storage_key.in_(list(keys))))
+    return {str(r.storage_key) for r in rows}

@@ -15,8 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.messages import MessageRecord
+
+# The conversation columns the analytics read (DATA-1): changing one marks it for the rollups.
+ANALYSED = frozenset({"created_at", "human_requested_at", "ended_at"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ async def record_event(
             data=data or {},
         )
     )
+    await rollup_store.mark_dirty(conn, shop_id, [conversation_id])  # DATA-1: refold it
 
 
 async def participant_ids(
@@ -148,7 +154,7 @@ async def create(
     entry: dict[str, Any],
     now: datetime,
 ) -> int:
-    """A new conversation with the bot (CONV-1)."""
+    """A new conversation with the bot (CONV-1), announced as a webhook event (API-2)."""
     conversation_id = await conn.scalar(
         insert(t.conversations)
         .values(
@@ -162,11 +168,31 @@ async def create(
         .returning(_c.id)
     )
     assert conversation_id is not None
+    await rollup_store.mark_dirty(conn, shop_id, [int(conversation_id)])  # DATA-1
+    await webhook_store.record_event(
+        conn,
+        shop_id=shop_id,
+        event="conversation.created",
+        data={
+            "conversation_id": int(conversation_id),
+            "consumer_id": consumer_id,
+            "group_id": group_id,
+            "state": ConversationState.BOT.value,
+            "created_at": now,
+        },
+        now=now,
+    )
     return int(conversation_id)
 
 
 async def update_conversation(conn: AsyncConnection, conversation_id: int, **values: Any) -> None:
-    await conn.execute(update(t.conversations).where(_c.id == conversation_id).values(**values))
+    query = update(t.conversations).where(_c.id == conversation_id).values(**values)
+    if not ANALYSED.intersection(values):
+        await conn.execute(query)
+        return
+    shop_id = await conn.scalar(query.returning(_c.shop_id))
+    if shop_id is not None:  # DATA-1: a fact the analytics read changed; refold it
+        await rollup_store.mark_dirty(conn, int(shop_id), [conversation_id])
 
 
 async def add_participant(

@@ -4,11 +4,16 @@ history. Decisions about who may send what are the services'; this module only s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -18,7 +23,11 @@ from sqlalchemy.sql import FromClause
 
 from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
+from kefu.errors import StorageUnavailable
+from kefu.storage import outage
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
+from kefu.storage.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +172,26 @@ async def append_stamped(
             await conn.execute(insert(t.messages), records)
         except IntegrityError as exc:
             raise DuplicateMessage(str(exc.orig)) from exc
+    for shop_id, ids in _to_refold(appends).items():
+        await rollup_store.mark_dirty(conn, shop_id, ids)  # DATA-1: the rollups refold them
     return out
+
+
+def _to_refold(appends: Sequence[Append]) -> dict[int, list[int]]:
+    """The conversations, by shop, whose analytics these appends change (DATA-1)."""
+    by_shop: dict[int, list[int]] = defaultdict(list)
+    for a in appends:
+        if _analysed(a):
+            by_shop[a.shop_id].append(a.conversation_id)
+    return by_shop
+
+
+def _analysed(a: Append) -> bool:
+    """Whether the append changes what the analytics read (DATA-1): a consumer's or an agent's
+    message, or the request or end time (bot and system messages count in no figure)."""
+    return any(m.sender in ("consumer", "agent") for m in a.messages) or bool(
+        {"human_requested_at", "ended_at", "created_at"}.intersection(a.also)
+    )
 
 
 def record_of(row: Any) -> MessageRecord:
@@ -287,3 +315,412 @@ def _keys_from_arrays(keys: Collection[MessageKey]) -> tuple[FromClause, dict[st
 
 
 _KEY = ("conversation_id", "sender", "client_id")
+
+
+async def sender_names(conn: AsyncConnection, account_ids: Collection[int]) -> dict[int, str]:
+    """The display names of these accounts (the agents who send in a batch), by id."""
+    if not account_ids:
+        return {}
+    a = t.accounts.c
+    rows = await conn.execute(select(a.id, a.display_name).where(a.id.in_(sorted(account_ids))))
+    return {r.id: r.display_name for r in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# SQLite: a whole batch in one hop (issue 16)
+#
+# Through aiosqlite every statement is two hand-offs between the event loop and the driver's
+# thread, and SQLAlchemy compiles and wraps each one: a batch cost 7 statements and ~27 hops
+# whatever its size. `SqliteBatches` keeps one sqlite3 connection in a thread of its own and
+# runs a whole batch there — BEGIN IMMEDIATE, reads, the caller's (pure) decisions, writes,
+# COMMIT — so that the event loop hands it over once. The SQL mirrors the functions above and
+# writes the values as SQLAlchemy's SQLite types do (times as 'YYYY-MM-DD HH:MM:SS.ffffff' in
+# UTC, JSON as json.dumps text), so either path reads what the other wrote.
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_time_of(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _in(sql: str, n: int) -> str:
+    """`sql` with its `(?*)` made n placeholders."""
+    return sql.replace("?*", ",".join("?" * n))
+
+
+class SqliteBatch:
+    """The statements of one batch, on the batch thread's connection, inside its transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def lock_send_targets(self, ids: Sequence[int]) -> dict[int, SendTarget]:
+        """`lock_send_targets`: BEGIN IMMEDIATE already holds the database."""
+        sql = _in(
+            "SELECT c.id, c.shop_id, c.consumer_id, s.nickname, c.state, c.ended_at, "
+            "c.last_consumer_message_at FROM conversations AS c "
+            "JOIN consumers AS s ON s.id = c.consumer_id WHERE c.id IN (?*) ORDER BY c.id",
+            len(ids),
+        )
+        found: dict[int, SendTarget] = {}
+        for r in self._conn.execute(sql, list(ids)):
+            ended_at, spoke_at = _sqlite_time_of(r[5]), _sqlite_time_of(r[6])
+            found[r[0]] = SendTarget(r[0], r[1], r[2], r[3], r[4], ended_at, spoke_at)
+        return found
+
+    def participant_roles(self, ids: Sequence[int]) -> dict[int, dict[int, str]]:
+        """Each conversation's participating accounts and their roles (one statement for
+        what `conversations.participant_ids` reads with and without roles)."""
+        found: dict[int, dict[int, str]] = {}
+        sql = _in(
+            "SELECT conversation_id, account_id, role FROM participants "
+            "WHERE conversation_id IN (?*)",
+            len(ids),
+        )
+        rows = self._conn.execute(sql, list(ids))
+        for conversation_id, account_id, role in rows:
+            found.setdefault(conversation_id, {})[account_id] = role
+        return found
+
+    def by_client_ids(self, keys: Collection[MessageKey]) -> dict[MessageKey, MessageRecord]:
+        """`by_client_ids`: each key looked up in the unique index (a join from json_each)."""
+        if not keys:
+            return {}
+        rows = self._conn.execute(_BY_CLIENT_IDS, [json.dumps([list(k) for k in keys])])
+        return {(r.conversation_id, r.sender, r.client_id or ""): r for r in map(_record, rows)}
+
+    def sender_names(self, account_ids: Collection[int]) -> dict[int, str]:
+        if not account_ids:
+            return {}
+        sql = _in("SELECT id, display_name FROM accounts WHERE id IN (?*)", len(account_ids))
+        rows = self._conn.execute(sql, sorted(account_ids))
+        return dict(rows.fetchall())
+
+    def append_stamped(self, appends: Sequence[Append], *, now: datetime) -> dict[int, Appended]:
+        """`append_stamped`, the same statements in SQLite's SQL."""
+        if not appends:
+            return {}
+        alike: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for a in appends:
+            if a.also:
+                raise ValueError("the batch path sets no other columns")
+            alike[(len(a.messages), a.consumer_spoke, a.reply_clock)].append(a.conversation_id)
+        stamp = "CASE WHEN last_message_at > :now THEN last_message_at ELSE :now END"
+        update = (
+            "UPDATE conversations SET last_seq = last_seq + :n, last_message_at = {stamp}{more} "
+            "WHERE id IN (?*) RETURNING id, last_seq, last_message_at"
+        )
+        last: dict[int, tuple[int, datetime]] = {}
+        for (n, consumer_spoke, clock), ids in alike.items():
+            more = ""
+            if consumer_spoke:
+                more += ", last_consumer_message_at = {stamp}"
+            if clock is ReplyClock.START:
+                more += ", awaiting_reply_since = coalesce(awaiting_reply_since, {stamp})"
+            elif clock is ReplyClock.STOP:
+                more += ", awaiting_reply_since = NULL"
+            params: dict[str, Any] = {"now": _sqlite_time(now), "n": n}
+            params |= {f"id{i}": cid for i, cid in enumerate(ids)}
+            marks = ",".join(f":id{i}" for i in range(len(ids)))
+            sql = update.replace("{more}", more).replace("{stamp}", stamp).replace("?*", marks)
+            rows = self._conn.execute(sql, params).fetchall()
+            for conversation_id, last_seq, stamped in rows:
+                at = _sqlite_time_of(stamped)
+                assert at is not None
+                last[conversation_id] = (last_seq, at)
+        out: dict[int, Appended] = {}
+        records: list[tuple[Any, ...]] = []
+        for a in appends:
+            last_seq, created_at = last[a.conversation_id]
+            first = last_seq - len(a.messages) + 1
+            out[a.conversation_id] = Appended(list(range(first, last_seq + 1)), created_at)
+            stamped_at = _sqlite_time(created_at)
+            records += [
+                _row(a.shop_id, a.conversation_id, first + i, m, stamped_at)
+                for i, m in enumerate(a.messages)
+            ]
+        try:
+            self._conn.executemany(
+                "INSERT INTO messages (shop_id, conversation_id, seq, sender, sender_id, kind, "
+                "body, client_id, created_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                records,
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateMessage(str(exc)) from exc
+        self._conn.executemany(  # DATA-1: `rollups.mark_dirty` in SQLite's SQL
+            "INSERT INTO analytics_dirty (conversation_id, shop_id, version) VALUES (?, ?, 0) "
+            "ON CONFLICT (conversation_id) DO UPDATE SET version = version + 1",
+            [(cid, shop_id) for shop_id, ids in _to_refold(appends).items() for cid in ids],
+        )
+        return out
+
+
+def _row(shop_id: int, conversation_id: int, seq: int, m: NewMessage, at: str) -> tuple[Any, ...]:
+    meta = json.dumps(m.meta)
+    return (
+        shop_id,
+        conversation_id,
+        seq,
+        m.sender,
+        m.sender_id,
+        m.kind,
+        m.body,
+        m.client_id,
+        at,
+        meta,
+    )
+
+
+# The keys travel as one JSON array joined to messages, so that each is a SEARCH in the
+# unique index on (conversation_id, sender, client_id), never a scan.
+_BY_CLIENT_IDS = (
+    "SELECT m.id, m.conversation_id, m.seq, m.sender, m.sender_id, m.kind, m.body, "
+    "m.client_id, m.created_at, m.meta FROM json_each(?) AS k CROSS JOIN messages AS m "
+    "ON m.conversation_id = json_extract(k.value, '$[0]') "
+    "AND m.sender = json_extract(k.value, '$[1]') "
+    "AND m.client_id = json_extract(k.value, '$[2]')"
+)
+
+
+def _record(row: tuple[Any, ...]) -> MessageRecord:
+    created_at = _sqlite_time_of(row[8])
+    assert created_at is not None
+    meta = json.loads(row[9]) if row[9] is not None else None
+    id_, conversation_id, seq, sender, sender_id, kind, body, client_id = row[:8]
+    return MessageRecord(
+        id_, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at, meta
+    )
+
+
+T = TypeVar("T")
+
+
+class SqliteBatches:
+    """A sqlite3 connection of its own, in a thread of its own, for the message writer."""
+
+    def __init__(self, path: str, *, busy_s: float) -> None:
+        self._path = path
+        self._busy_s = busy_s
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-batches")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    def of(cls, db: Database) -> SqliteBatches | None:
+        """The batches of `db`'s file; None for PostgreSQL (or an in-memory SQLite)."""
+        path = db.engine.url.database
+        if not db.is_sqlite or not path or path == ":memory:":
+            return None
+        return cls(path, busy_s=db.timeouts.busy_s)
+
+    async def run(self, work: Callable[[SqliteBatch], T]) -> T:
+        """`work` inside one write transaction (BEGIN IMMEDIATE … COMMIT) on the batch thread:
+        committed when it returns, rolled back when it raises. Outages leave as
+        StorageUnavailable, as from the unit of work."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._transaction, work)
+        except Exception as exc:
+            if (translated := outage.translate(exc)) is not None:
+                raise translated from exc
+            raise
+
+    def _transaction(self, work: Callable[[SqliteBatch], T]) -> T:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(SqliteBatch(conn))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self._path, timeout=self._busy_s, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={max(1, round(self._busy_s * 1000))}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close)
+        self._executor.shutdown(wait=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: a batch in four statements (issue 16)
+#
+# The same batch as above, as raw asyncpg statements on the unit of work's connection and in
+# its transaction (the first one goes through SQLAlchemy, which opens the transaction): the
+# conversations locked with their participants and those participants' names, the stored
+# client ids, then ONE statement that advances the conversations and inserts the messages
+# (a data-modifying WITH over arrays), where the SQLAlchemy path took 7 statements.
+
+_PG_TARGETS = """
+SELECT c.id, c.shop_id, c.consumer_id, s.nickname, c.state, c.ended_at,
+       c.last_consumer_message_at, p.accounts, p.roles, p.names
+FROM conversations AS c
+JOIN consumers AS s ON s.id = c.consumer_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(pa.account_id) AS accounts, array_agg(pa.role) AS roles,
+           array_agg(a.display_name) AS names
+    FROM participants AS pa JOIN accounts AS a ON a.id = pa.account_id
+    WHERE pa.conversation_id = c.id
+) AS p ON true
+WHERE c.id = ANY($1::bigint[])
+ORDER BY c.id
+FOR UPDATE OF c
+"""
+
+_PG_BY_CLIENT_IDS = """
+SELECT m.id, m.conversation_id, m.seq, m.sender, m.sender_id, m.kind, m.body, m.client_id,
+       m.created_at, m.meta
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(conversation_id, sender, client_id)
+JOIN messages AS m ON m.conversation_id = k.conversation_id AND m.sender = k.sender
+                   AND m.client_id = k.client_id
+"""
+
+# clock: 0 keep, 1 start, 2 stop (ReplyClock). All SET expressions read the row as it was.
+_PG_APPEND = """
+WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::bool[], $4::int[])
+        AS v(id, n, consumer_spoke, clock)
+), u AS (
+    UPDATE conversations AS c SET
+        last_seq = c.last_seq + v.n,
+        last_message_at = greatest(c.last_message_at, $5::timestamptz),
+        last_consumer_message_at = CASE WHEN v.consumer_spoke
+            THEN greatest(c.last_message_at, $5::timestamptz)
+            ELSE c.last_consumer_message_at END,
+        awaiting_reply_since = CASE v.clock
+            WHEN 1 THEN coalesce(c.awaiting_reply_since,
+                                 greatest(c.last_message_at, $5::timestamptz))
+            WHEN 2 THEN NULL
+            ELSE c.awaiting_reply_since END
+    FROM v WHERE c.id = v.id
+    RETURNING c.id, c.last_seq, c.last_message_at
+)
+INSERT INTO messages
+    (shop_id, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at, meta)
+SELECT m.shop_id, m.conversation_id, u.last_seq - m.n_after, m.sender, m.sender_id, m.kind,
+       m.body, m.client_id, u.last_message_at, m.meta::json
+FROM unnest($6::bigint[], $7::bigint[], $8::int[], $9::text[], $10::bigint[], $11::text[],
+            $12::text[], $13::text[], $14::text[])
+    AS m(shop_id, conversation_id, n_after, sender, sender_id, kind, body, client_id, meta)
+JOIN u ON u.id = m.conversation_id
+RETURNING conversation_id, seq, created_at
+"""
+
+_CLOCKS = {ReplyClock.KEEP: 0, ReplyClock.START: 1, ReplyClock.STOP: 2}
+# asyncpg's word for a connection left mid-operation (its server went away meanwhile).
+_PG_BROKEN = frozenset({"InternalClientError"})
+
+
+class PgBatch:
+    """The statements of one batch on PostgreSQL, inside the caller's unit of work."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._roles: dict[int, dict[int, str]] = {}
+        self._names: dict[int, str] = {}
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        """A raw statement. SQLAlchemy is not there to notice a failed connection, so any
+        failure discards it (it never goes back to the pool), and a lost one, or one left
+        mid-operation, is an outage as from the unit of work."""
+        raw = await self._conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            rows: list[Any] = await driver.fetch(sql, *args)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == "23505":  # unique_violation
+                raise DuplicateMessage(str(exc)) from exc
+            with contextlib.suppress(Exception):
+                await self._conn.invalidate()
+            cause = outage.outage_cause(exc)
+            if cause is None and (driver.is_closed() or type(exc).__name__ in _PG_BROKEN):
+                cause = "connection"
+            if cause is not None:
+                raise StorageUnavailable(cause=cause) from exc
+            raise
+        return rows
+
+    async def lock_send_targets(self, ids: Sequence[int]) -> dict[int, SendTarget]:
+        """`lock_send_targets`, reading the participants and their names in the same
+        statement (kept for `participant_roles` and `sender_names`)."""
+        found: dict[int, SendTarget] = {}
+        rows: Any = await self._conn.exec_driver_sql(_PG_TARGETS, (list(ids),))
+        for r in rows:
+            found[r[0]] = SendTarget(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            accounts, roles, names = r[7] or [], r[8] or [], r[9] or []
+            self._roles[r[0]] = dict(zip(accounts, roles, strict=True))
+            self._names |= dict(zip(accounts, names, strict=True))
+        return found
+
+    def participant_roles(self, ids: Sequence[int]) -> dict[int, dict[int, str]]:
+        return {cid: self._roles[cid] for cid in ids if self._roles.get(cid)}
+
+    def sender_names(self, account_ids: Collection[int]) -> dict[int, str]:
+        """Names of senders who are participants (an agent may only send as one)."""
+        return {a: self._names[a] for a in account_ids if a in self._names}
+
+    async def by_client_ids(self, keys: Collection[MessageKey]) -> dict[MessageKey, MessageRecord]:
+        if not keys:
+            return {}
+        conversation_ids, senders, client_ids = (list(c) for c in zip(*keys, strict=True))
+        rows = await self._fetch(_PG_BY_CLIENT_IDS, conversation_ids, senders, client_ids)
+        out: dict[MessageKey, MessageRecord] = {}
+        for r in rows:
+            meta = json.loads(r[9]) if r[9] is not None else None
+            record = MessageRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], meta)
+            out[(record.conversation_id, record.sender, record.client_id or "")] = record
+        return out
+
+    async def append_stamped(
+        self, appends: Sequence[Append], *, now: datetime
+    ) -> dict[int, Appended]:
+        """`append_stamped` in one statement."""
+        if not appends:
+            return {}
+        if any(a.also for a in appends):
+            raise ValueError("the batch path sets no other columns")
+        columns: list[list[Any]] = [[] for _ in range(9)]
+        for a in appends:
+            n = len(a.messages)
+            for i, m in enumerate(a.messages):
+                values: tuple[Any, ...] = (a.shop_id, a.conversation_id, n - 1 - i, m.sender)
+                values += (m.sender_id, m.kind, m.body, m.client_id, json.dumps(m.meta))
+                for column, value in zip(columns, values, strict=True):
+                    column.append(value)
+        rows = await self._fetch(
+            _PG_APPEND,
+            [a.conversation_id for a in appends],
+            [len(a.messages) for a in appends],
+            [a.consumer_spoke for a in appends],
+            [_CLOCKS[a.reply_clock] for a in appends],
+            now,
+            *columns,
+        )
+        seqs: dict[int, list[int]] = defaultdict(list)
+        stamped: dict[int, datetime] = {}
+        for conversation_id, seq, created_at in rows:
+            seqs[conversation_id].append(seq)
+            stamped[conversation_id] = created_at
+        for shop_id, ids in _to_refold(appends).items():
+            await rollup_store.mark_dirty(self._conn, shop_id, ids)  # DATA-1
+        return {cid: Appended(sorted(s), stamped[cid]) for cid, s in seqs.items()}

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.conversation import ConversationState
 from kefu.storage import tables as t
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.messages import MessageRecord, record_of
 
 _e = t.offline_entries.c
@@ -63,7 +64,7 @@ async def add_entry(
 ) -> None:
     """OFFL-2: the consumer's one entry, unprocessed again if it was processed; `cause`: why
     (None: a message left in an offline conversation keeps the entry's). The caller holds the
-    shop lock."""
+    shop lock. Announced as a webhook event (API-2)."""
     values: dict[str, Any] = {
         "last_at": now,
         "processed_at": None,
@@ -87,6 +88,13 @@ async def add_entry(
                 last_at=now,
             )
         )
+    await webhook_store.record_event(
+        conn,
+        shop_id=shop_id,
+        event="offline_message.created",
+        data={"consumer_id": consumer_id, "cause": cause, "at": now},
+        now=now,
+    )
 
 
 async def entry(conn: AsyncConnection, shop_id: int, entry_id: int) -> EntryRecord | None:

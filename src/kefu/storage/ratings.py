@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.ratings.domain import RatingRecord, RatingSource
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 
 _r = t.ratings.c
@@ -37,6 +38,7 @@ async def add(
             at=at,
         )
     )
+    await rollup_store.mark_dirty(conn, shop_id, [conversation_id])  # DATA-1, RATE-3
 
 
 async def of_conversation(conn: AsyncConnection, conversation_id: int) -> list[RatingRecord]:

@@ -30,6 +30,7 @@ from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.domain.presence import AgentStatus, PresenceWindow
 from kefu.storage import offline as offline_store
+from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 
 _c = t.conversations.c
@@ -253,6 +254,7 @@ async def assign(
             for a in plan
         ],
     )
+    await rollup_store.mark_dirty(conn, shop_id, [a.conversation_id for a in plan])  # DATA-1
 
 
 async def assign_queued(
@@ -264,9 +266,10 @@ async def assign_queued(
     holder_role: str,
     cause: str,
 ) -> None:
-    """Write a routing pass's assignments (`assign`) and mark their consumers' offline entries
-    served (OFFL-3). On PostgreSQL one statement (data-modifying CTEs over the plan's arrays),
-    so that the shop lock is held for one round trip of writes whatever the plan's size."""
+    """Write a routing pass's assignments (`assign`, their analytics marked dirty: DATA-1) and
+    mark their consumers' offline entries served (OFFL-3). On PostgreSQL one statement
+    (data-modifying CTEs over the plan's arrays), so that the shop lock is held for one round
+    trip of writes whatever the plan's size."""
     if not plan:
         return
     if conn.dialect.name != "postgresql":
@@ -333,10 +336,16 @@ def _assign_queued() -> Select[Any]:
         ).order_by(planned.c.n),
     )
     served = offline_store.served(shop, select(assigned.c.consumer_id), now)
+    dirty = rollup_store.dirty_from(select(planned.c.conversation_id, shop))  # DATA-1
     return (
         select(func.count())
         .select_from(assigned)
-        .add_cte(holders.cte("holders"), logged.cte("logged"), served.cte("served"))
+        .add_cte(
+            holders.cte("holders"),
+            logged.cte("logged"),
+            served.cte("served"),
+            dirty.cte("dirty"),
+        )
     )
 
 

@@ -68,6 +68,16 @@ def _like_pattern(word: str) -> str:
     return f"%{escaped}%"
 
 
+def _contains(word: str, *, postgresql: bool) -> ColumnElement[bool]:
+    """The body contains `word`, ignoring case on PostgreSQL. A word without letters that have
+    a case (Chinese, digits) is tested with LIKE: the same rows, and about twice as fast as
+    ILIKE, which folds the case of every body it tests; the trigram index serves both."""
+    pattern = _like_pattern(word)
+    if postgresql and word.lower() != word.upper():
+        return _m.body.ilike(pattern, escape="\\")
+    return _m.body.like(pattern, escape="\\")
+
+
 def _fts_phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
@@ -139,10 +149,8 @@ def _word_conditions(
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     for word in f.words:
-        if postgresql:
-            conditions.append(_m.body.ilike(_like_pattern(word), escape="\\"))
-        elif len(word) < TRIGRAM or path is not Path.WALK:
-            conditions.append(_m.body.like(_like_pattern(word), escape="\\"))
+        if postgresql or len(word) < TRIGRAM or path is not Path.WALK:
+            conditions.append(_contains(word, postgresql=postgresql))
     return conditions
 
 
@@ -265,12 +273,7 @@ async def matched_from(
         )
     )
     for word in f.words:
-        pattern = _like_pattern(word)
-        query = query.where(
-            _m.body.ilike(pattern, escape="\\")
-            if postgresql
-            else _m.body.like(pattern, escape="\\")
-        )
+        query = query.where(_contains(word, postgresql=postgresql))
     if f.since is not None:
         query = query.where(_m.created_at >= f.since)
     if f.until is not None:

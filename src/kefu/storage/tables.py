@@ -735,3 +735,135 @@ alert_schedules = Table(
     Column("next_at", UtcDateTime, nullable=False),
     Index("ix_alert_schedules_next_at", "next_at"),
 )
+
+
+# SET-3: each account's notification preferences; no row means the defaults (all on).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("is_sound_on", Boolean, nullable=False),
+    Column("is_desktop_on", Boolean, nullable=False),
+    Column("events", String(200), nullable=False),
+)
+
+# MSG-1: the orphaned-upload sweep reads the oldest attachments first.
+ix_attachments_created = Index("ix_attachments_created_at", attachments.c.created_at)
+
+
+# Analytics rollups (DATA-1, DATA-2, DATA-3): the additive counts of kefu.analytics.metrics.Tally
+# per shop, agent (0: the shop as a whole) and hour bucket — the UTC start of the local hour the
+# conversations started in, in the shop's time zone of `analytics_zones`.
+ROLLUP_COUNTS = (
+    "conversations", "human_requests", "assigned", "picked_up", "settled", "queued",
+    "queue_time_us", "first_responses", "first_response_us", "replies", "response_us",
+    "replies_within_30s", "replies_within_60s", "rated", "satisfied", "a_requests",
+    "a_non_service", "a_first_reply_within_2min", "a_rounds", "a_rounds_within_3min",
+)  # fmt: skip
+
+
+def _counts() -> list[Column[int]]:
+    return [Column(name, BigInteger, nullable=False, default=0) for name in ROLLUP_COUNTS]
+
+
+analytics_rollups = Table(
+    "analytics_rollups",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("agent_id", Id, primary_key=True),
+    Column("bucket", UtcDateTime, primary_key=True),
+    *_counts(),
+)
+
+# What each conversation adds to the rollups now (one row for the shop, one per credited
+# agent), so that a change subtracts it before adding the new; `stale_at`: when it changes
+# with time alone (a request settling at day end, a round failing after 3 minutes).
+# No foreign key to conversations here nor in the outbox: its check would take a share lock on
+# the conversation row, which a use case holds FOR UPDATE while it marks the outbox row a folder
+# holds (a deadlock); conversations are never deleted.
+analytics_parts = Table(
+    "analytics_parts",
+    metadata,
+    Column("conversation_id", Id, primary_key=True),
+    Column("agent_id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("bucket", UtcDateTime, nullable=False),
+    Column("stale_at", UtcDateTime, nullable=True),
+    *_counts(),
+    Index("ix_analytics_parts_stale_at", "stale_at"),
+)
+
+# The durable outbox of conversations whose facts changed since they were folded into the
+# rollups; written in the transaction of the change, emptied by the scheduler.
+analytics_dirty = Table(
+    "analytics_dirty",
+    metadata,
+    Column("conversation_id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+# The time zone a shop's rollups were computed in; when the shop's changes, all is refolded.
+analytics_zones = Table(
+    "analytics_zones",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id"), primary_key=True),
+    Column("time_zone", String(64), nullable=False),
+)
+
+
+# Signed webhooks (API-2): the owner's endpoints; `events` lists the subscribed event types.
+# The secrets sign deliveries, so they are kept as such; the API shows each once.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False, default=list),
+    Column("is_enabled", Boolean, nullable=False, default=True),
+    Column("secret", String(100), nullable=False),
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The outbox (API-2): one row per event and endpoint, written in the event's own transaction;
+# the delivery worker claims rows whose next_attempt_at is due. The body is fixed at the
+# event, so every attempt sends the same bytes under the same event id.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("endpoint_id", ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_created_at", "created_at"),
+)
+
+# Every attempt of a delivery (API-2's delivery log).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("delivery_id", ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("shop_id", ForeignKey("shops.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)

@@ -5,7 +5,6 @@ once wired, to the shop's webhook. Reading rules and alerts is for owners and su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -14,19 +13,18 @@ import structlog
 
 from kefu import errors
 from kefu.domain.permissions import Feature
-from kefu.domain.presence import AgentStatus, Role
-from kefu.domain.routing import AgentLoad
+from kefu.domain.presence import Role
 from kefu.services.access import access_account, access_group
-from kefu.services.context import Context, Staff, account_topic, presence_window
+from kefu.services.context import Context, Staff, account_topic
 from kefu.services.permissions import require_permission
 from kefu.storage import alerts as store
-from kefu.storage import routing as routing_store
 from kefu.storage import shops as shop_store
+from kefu.storage import webhooks as webhook_store
 from kefu.storage.alerts import AlertRecord
 from kefu.storage.db import Connection, UnitOfWork
 from kefu.supervision import alerts_domain as rules_domain
+from kefu.supervision import figures, live
 from kefu.supervision.alerts_domain import (
-    SHOP,
     AgentGroups,
     AlertRule,
     Comparison,
@@ -160,27 +158,6 @@ async def _checked(conn: Connection, staff: Staff, rule_id: int, change: RuleCha
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AlertMarks:
-    """LIVE-2 for the live view: the figures alerting now (shown in red) per scope, and each
-    watched group's busy flag (groups without an alert on show no status, seed 001)."""
-
-    alerting: dict[tuple[str, int | None], set[str]]
-    busy: dict[int, bool]
-
-
-async def alert_marks(
-    ctx: Context, shop_id: int, values: ScopedValues, agent_groups: AgentGroups
-) -> AlertMarks:
-    """LIVE-2: what the shop's rules in force say of these figures, now."""
-    async with ctx.db.read() as tx:
-        rules = await store.rules(tx.conn, shop_id)
-    found = rules_domain.alerting(rules, values, agent_groups)
-    watched = rules_domain.watched_groups(rules)
-    busy = rules_domain.busy_groups(found, values, agent_groups)
-    return AlertMarks(found, {g: b for g, b in busy.items() if g in watched})
-
-
 # --- evaluation -----------------------------------------------------------------------------
 
 
@@ -251,7 +228,9 @@ async def _record(
         alert = _alert_json(alert_id, firing, hits, period_at, now)
         sent.append(alert)
         _deliver(ctx, tx, firing.rule.recipients, alert)
-        emit_alert_webhook(tx, shop_id=shop_id, alert=alert)
+        await webhook_store.record_event(  # API-2: in the same transaction as the alert
+            tx.conn, shop_id=shop_id, event="alert.raised", data=alert, now=now
+        )
     return sent
 
 
@@ -266,12 +245,6 @@ def _deliver(
             await ctx.broker.publish(account_topic(account_id), frame)
 
     tx.on_commit(publish)
-
-
-def emit_alert_webhook(tx: UnitOfWork, *, shop_id: int, alert: dict[str, Any]) -> None:
-    """LIVE-2: the alert to the shop's webhook. The single call site of the webhook
-    delivery; it sends nothing until the webhooks are wired here."""
-    del tx, shop_id, alert
 
 
 def _hit_json(scope: tuple[str, int | None], value: float) -> dict[str, Any]:
@@ -303,52 +276,7 @@ def _alert_json(
 async def current_values(
     ctx: Context, shop_id: int, now: datetime
 ) -> tuple[ScopedValues, dict[int, frozenset[int]]]:
-    """LIVE-2's provider of the live figures (the scoped values of the live view's contract)
-    and each agent's groups: queued, online, suspended and pending counts. Response times,
-    served today and the hand-over rate come with the live view, which replaces this."""
-    async with ctx.db.read() as tx:
-        agents = await routing_store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
-        queued = await store.queued_by_group(tx.conn, shop_id)
-        pending = await store.pending_by_agent(tx.conn, shop_id)
-        group_ids = [g.id for g in await shop_store.groups(tx.conn, shop_id)]
-    return scoped_values(agents, queued, pending, group_ids), {
-        a.agent_id: frozenset({a.group_id}) for a in agents if a.group_id is not None
-    }
-
-
-def scoped_values(
-    agents: list[AgentLoad],
-    queued: dict[int | None, int],
-    pending: dict[int, int],
-    group_ids: Sequence[int],
-) -> ScopedValues:
-    """The figures of the shop, each group and each online agent."""
-    online = [a for a in agents if _is_online(a)]
-    values: ScopedValues = {SHOP: _figures(online, agents, pending, sum(queued.values()))}
-    for group_id in group_ids:
-        members = [a for a in agents if a.group_id == group_id]
-        in_group = [a for a in online if a.group_id == group_id]
-        figures = _figures(in_group, members, pending, queued.get(group_id, 0))
-        figures["pending"] = float(sum(pending.get(a.agent_id, 0) for a in in_group))
-        values[("group", group_id)] = figures
-    for agent in online:
-        values[("agent", agent.agent_id)] = {"pending": float(pending.get(agent.agent_id, 0))}
-    return values
-
-
-def _is_online(agent: AgentLoad) -> bool:
-    return agent.status is AgentStatus.ONLINE and agent.is_present and agent.has_im_permission
-
-
-def _figures(
-    online: list[AgentLoad], agents: list[AgentLoad], pending: dict[int, int], queued: int
-) -> dict[str, float]:
-    figures = {
-        "queued": float(queued),
-        "online": float(len(online)),
-        "suspended": float(sum(1 for a in agents if a.is_suspended)),
-    }
-    if online:
-        waiting = sum(pending.get(a.agent_id, 0) for a in online)
-        figures["pending_per_agent"] = waiting / len(online)
-    return figures
+    """LIVE-2's figures are the live view's (LIVE-1): the scoped values and each agent's
+    groups."""
+    view = await live.live_view(ctx, shop_id, now=now)
+    return figures.scoped_values(view), figures.agent_groups(view)

@@ -14,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 const TAB_SHOP_KEY = 'kefu.shop'
 
@@ -115,11 +115,33 @@ export function upload<T>(path: string, form: FormData, onProgress?: (fraction: 
   })
 }
 
+/** A file sent as the request body itself (not multipart), e.g. the catalog import (API-1). */
+export async function postFile<T>(path: string, file: Blob, contentType: string): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { ...shopHeader(), 'Content-Type': contentType, Accept: 'application/json' },
+      body: file,
+    })
+  } catch {
+    throw new ApiError(0, null)
+  }
+  const data = parseBody(await res.text())
+  if (!res.ok) {
+    const err = (data && typeof data === 'object' ? data : null) as Partial<ServerError> | null
+    throw new ApiError(res.status, err && 'code' in err ? err : { code: res.status === 413 ? 'too_large' : undefined })
+  }
+  return data as T
+}
+
 export const http = {
   get: <T>(path: string) => request<T>('GET', path),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {}),
   put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body ?? {}),
   del: <T>(path: string) => request<T>('DELETE', path),
+  patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body ?? {}),
 }
 
 /** A query string from the defined, non-empty values. */

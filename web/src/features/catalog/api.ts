@@ -1,4 +1,4 @@
-import { ApiError, http } from '@/common/http'
+import { ApiError, http, postFile } from '@/common/http'
 
 /** API-1: a product as the catalog holds it. */
 export interface CatalogProduct {
@@ -42,7 +42,27 @@ export interface ApiToken {
   revoked_at: string | null
 }
 
+/** API-1: a row an import left out: its line, a stable code and the code's params. */
+export interface RejectedRow {
+  line: number
+  reason: string
+  params: Record<string, string | number>
+}
+
+export interface ImportResult {
+  imported: number
+  updated: number
+  rejected_count: number
+  rejected: RejectedRow[]
+}
+
+export type ImportKind = 'products' | 'orders'
+
 export const catalogApi = {
+  importFile: (kind: ImportKind, file: File) => {
+    const json = file.name.toLowerCase().endsWith('.json')
+    return postFile<ImportResult>(`/api/catalog/${kind}/import?format=${json ? 'json' : 'csv'}`, file, json ? 'application/json' : 'text/csv')
+  },
   tokens: () => http.get<{ items: ApiToken[] }>('/api/catalog/tokens'),
   createToken: (name: string) => http.post<ApiToken & { token: string }>('/api/catalog/tokens', { name }),
   revokeToken: (id: number) => http.del<{ ok: true }>(`/api/catalog/tokens/${id}`),

@@ -88,6 +88,7 @@ export interface BotStats {
   transfer_rate: number | null
   answers: number
   misses: number
+  suggestion_clicks: number
   resolved: number
   unresolved: number
   resolution_rate: number | null

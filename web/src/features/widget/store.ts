@@ -7,6 +7,9 @@ import { ApiError } from '@/common/http'
 import { useMessagesStore } from '@/features/messages/store'
 import { widgetApi, type PublicEntry, type SignedIdentity } from './api'
 
+/** BOT-5: the consumer picked a question offered in the bot's message at `seq`. */
+type SuggestionClickFrame = { type: 'suggestion_click'; conversation_id: number; seq: number; question_id: number; ref?: string }
+
 const TYPING_EVERY_MS = 300
 
 /** The consumer's side of the chat: session token, socket, conversation, queue (ROUTE-4). */
@@ -220,6 +223,21 @@ export const useWidgetStore = defineStore('widget', () => {
     await socket.request(frame)
   }
 
+  /**
+   * BOT-5, BOT-6: a question the bot offered in its message `m` ("did you mean" after a miss,
+   * or an answer's related questions); the bot answers it and counts the answer as a hit. An
+   * offer from a conversation that has ended is asked again as text.
+   */
+  async function pickSuggestion(m: ChatItem, question: { question_id: number; question: string }): Promise<void> {
+    const c = conversation.value
+    if (!socket || !c || !live.value || c.id !== m.conversation_id || m.seq == null) {
+      await send('text', question.question)
+      return
+    }
+    const frame: SuggestionClickFrame = { type: 'suggestion_click', conversation_id: c.id, seq: m.seq, question_id: question.question_id }
+    await socket.request(frame)
+  }
+
   function leaveQueue(): void {
     socket?.send({ type: 'leave_queue' })
     queue.value = null
@@ -293,6 +311,7 @@ export const useWidgetStore = defineStore('widget', () => {
     feedbackOf,
     giveFeedback,
     faqClick,
+    pickSuggestion,
     ratings,
     rate,
   }

@@ -9,6 +9,8 @@ import { messageText } from '@/common/notices'
 import { useSessionStore } from '@/features/auth/store'
 import { useConversationsStore } from '@/features/conversations/store'
 import { useMessagesStore } from '@/features/messages/store'
+import { usePreferencesStore } from '@/features/presence/preferences'
+import type { NotifyEvent } from '@/features/presence/api'
 import { pendingTransfers } from './pendingTransfers'
 import { onAlertFrame } from '@/features/alerts/notify'
 
@@ -24,15 +26,21 @@ export function useStaffRealtime() {
   const session = useSessionStore()
   const convs = useConversationsStore()
   const msgs = useMessagesStore()
+  const prefs = usePreferencesStore()
   const socket = staffSocket()
   const incoming = ref<IncomingTransfer[]>([])
   const offs: (() => void)[] = []
   /** Set by the page: whether the agent is looking at this conversation right now. */
   let isOnScreen: (cid: number) => boolean = () => false
 
-  function notify(title: string, body: string, cid: number): void {
-    beep()
-    desktopNotify(title, body, `kefu-${cid}`, () => convs.select(cid))
+  /** Beeps and notifies as the account's own preferences say (SET-3). */
+  function alert(event: NotifyEvent, title: string, body: string, tag: string, onClick?: () => void): void {
+    if (prefs.wantsSound(event)) beep()
+    if (prefs.wantsDesktop(event)) desktopNotify(title, body, tag, onClick)
+  }
+
+  function notify(event: NotifyEvent, title: string, body: string, cid: number): void {
+    alert(event, title, body, `kefu-${cid}`, () => convs.select(cid))
   }
 
   function preview(m: Message): string {
@@ -51,7 +59,7 @@ export function useStaffRealtime() {
       const c = f.conversation as Conversation
       const fresh = convs.upsert(c, true)
       if (fresh && !isOnScreen(c.id)) {
-        notify(t('desk.notify.newConversation'), c.consumer?.nickname ?? '', c.id)
+        notify('new_conversation', t('desk.notify.newConversation'), c.consumer?.nickname ?? '', c.id)
       }
     }),
     socket.on('message', (f: Frame) => {
@@ -62,7 +70,7 @@ export function useStaffRealtime() {
       convs.onMessage(m, onScreen)
       if (m.sender === 'consumer' && !onScreen && !f.fromSync) {
         const c = convs.byId[m.conversation_id]
-        if (c && convs.isMine(c)) notify(t('desk.notify.newMessage', { name: c.consumer?.nickname ?? '' }), preview(m), m.conversation_id)
+        if (c && convs.isMine(c)) notify('new_message', t('desk.notify.newMessage', { name: c.consumer?.nickname ?? '' }), preview(m), m.conversation_id)
       }
     }),
     socket.on('typing', (f: Frame) => {
@@ -72,8 +80,7 @@ export function useStaffRealtime() {
       const conversation = f.conversation as Conversation
       convs.upsert(conversation)
       incoming.value.push({ transfer: f.transfer as Transfer, conversation })
-      beep()
-      desktopNotify(t('desk.notify.transferRequest'), conversation.consumer?.nickname ?? '', `kefu-transfer-${(f.transfer as Transfer).id}`)
+      alert('transfer_request', t('desk.notify.transferRequest'), conversation.consumer?.nickname ?? '', `kefu-transfer-${(f.transfer as Transfer).id}`)
     }),
     socket.on('transfer_result', (f: Frame) => {
       const tr = f.transfer as Transfer

@@ -1,0 +1,1 @@
+"""Signed webhooks (API-2): the owner's endpoints, the outbox, signing and delivery."""

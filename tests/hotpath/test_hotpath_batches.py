@@ -1,0 +1,246 @@
+"""Issue 16, the message hot path on SQLite: a batch is one transaction on the batch thread's
+own connection. What it writes reads back the same through SQLAlchemy and the other way round
+(MSG-2), its client-id lookup is a search in the unique index, a failed batch leaves nothing,
+and a writer with nothing to write does nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from kefu import errors
+from kefu.clock import FakeClock
+from kefu.domain.messages import MessageKind, ReplyClock, SenderKind
+from kefu.services.messages import MessageWriter, SendRequest
+from kefu.storage import messages as message_store
+from kefu.storage import tables as t
+from kefu.storage.db import Database
+from kefu.storage.messages import (
+    _BY_CLIENT_IDS,
+    Append,
+    DuplicateMessage,
+    NewMessage,
+    SqliteBatches,
+)
+from support import make_shop, service_context
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}")
+    await database.create_all()
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _conversation(db: Database, clock: FakeClock) -> tuple[int, int, int]:
+    """(shop id, consumer id, conversation id) of an assigned conversation."""
+    shop = await make_shop(db, clock=clock)
+    now = clock.now()
+    async with db.uow() as tx:
+        consumer_id = await tx.conn.scalar(
+            insert(t.consumers)
+            .values(shop_id=shop.shop_id, uid="u1", nickname="买家", created_at=now)
+            .returning(t.consumers.c.id)
+        )
+        conversation_id = await tx.conn.scalar(
+            insert(t.conversations)
+            .values(shop_id=shop.shop_id, consumer_id=consumer_id, state="assigned", created_at=now)
+            .returning(t.conversations.c.id)
+        )
+        await tx.commit()
+    assert consumer_id is not None and conversation_id is not None
+    return shop.shop_id, consumer_id, conversation_id
+
+
+def _batches(db: Database) -> SqliteBatches:
+    batches = SqliteBatches.of(db)
+    assert batches is not None
+    return batches
+
+
+async def test_msg_2_batch_path_writes_what_sqlalchemy_reads_and_back(db: Database) -> None:
+    clock = FakeClock()
+    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
+    meta = {"url": "/f/1.png", "name": '图 "1"'}
+    # One message through SQLAlchemy, two through the batch thread.
+    async with db.uow() as tx:
+        await message_store.append_stamped(
+            tx.conn,
+            [
+                Append(
+                    shop_id,
+                    conversation_id,
+                    [NewMessage("consumer", consumer_id, "text", "a", "c1")],
+                )
+            ],
+            now=clock.now(),
+        )
+        await tx.commit()
+    batches = _batches(db)
+    later = clock.now() + timedelta(seconds=3)
+    try:
+        appended = await batches.run(
+            lambda tx: tx.append_stamped(
+                [
+                    Append(
+                        shop_id,
+                        conversation_id,
+                        [
+                            NewMessage("consumer", consumer_id, "text", "b", "c2"),
+                            NewMessage("consumer", consumer_id, "picture", "p", "c3", meta),
+                        ],
+                        consumer_spoke=True,
+                        reply_clock=ReplyClock.START,
+                    )
+                ],
+                now=later,
+            )
+        )
+        found = await batches.run(
+            lambda tx: tx.by_client_ids(
+                {(conversation_id, "consumer", "c1"), (conversation_id, "consumer", "c3")}
+            )
+        )
+    finally:
+        await batches.close()
+    assert appended[conversation_id].seqs == [2, 3]
+    assert appended[conversation_id].created_at == later
+    assert found[(conversation_id, "consumer", "c1")].created_at == clock.now()
+    assert found[(conversation_id, "consumer", "c3")].meta == meta
+    async with db.read() as tx:
+        page = await message_store.page(tx.conn, conversation_id, limit=10)
+        c = t.conversations.c
+        row = (
+            await tx.conn.execute(
+                select(
+                    c.last_seq,
+                    c.last_message_at,
+                    c.last_consumer_message_at,
+                    c.awaiting_reply_since,
+                ).where(c.id == conversation_id)
+            )
+        ).one()
+    assert [(m.seq, m.body, m.created_at, m.meta) for m in page] == [
+        (1, "a", clock.now(), None),
+        (2, "b", later, None),
+        (3, "p", later, meta),
+    ]
+    assert tuple(row) == (3, later, later, later)
+
+
+async def test_msg_2_batch_that_fails_leaves_nothing(db: Database) -> None:
+    clock = FakeClock()
+    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
+    batches = _batches(db)
+    twice = [NewMessage("consumer", consumer_id, "text", "a", "same")] * 2
+    try:
+        with pytest.raises(DuplicateMessage):
+            await batches.run(
+                lambda tx: tx.append_stamped(
+                    [Append(shop_id, conversation_id, twice)], now=clock.now()
+                )
+            )
+    finally:
+        await batches.close()
+    async with db.read() as tx:
+        last_seq = await tx.conn.scalar(
+            select(t.conversations.c.last_seq).where(t.conversations.c.id == conversation_id)
+        )
+        stored = await message_store.page(tx.conn, conversation_id, limit=10)
+    assert (last_seq, stored) == (0, [])
+
+
+async def test_msg_2_batch_outage_is_unavailable(tmp_path: Path) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    db = Database(f"sqlite+aiosqlite:///{folder / 'kefu.db'}")
+    batches = _batches(db)
+    folder.rmdir()  # the file cannot be opened: an outage, not a bug
+    try:
+        with pytest.raises(errors.StorageUnavailable):
+            await batches.run(lambda tx: tx.sender_names({1}))
+    finally:
+        await batches.close()
+        await db.dispose()
+
+
+def test_msg_2_batch_client_id_lookup_searches_the_unique_index_at_a_million(
+    tmp_path: Path,
+) -> None:
+    """The batch path's duplicate check, against a messages table of 1,000,000 rows, with
+    and without the statistics ANALYZE gathers: a SEARCH in the unique index, never a SCAN."""
+    conn = sqlite3.connect(tmp_path / "big.db")
+    conn.execute(
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, shop_id INT NOT NULL, "
+        "conversation_id INT NOT NULL, seq INT NOT NULL, sender TEXT NOT NULL, sender_id INT, "
+        "kind TEXT NOT NULL, body TEXT NOT NULL, client_id TEXT, created_at TEXT NOT NULL, "
+        "meta TEXT, UNIQUE (conversation_id, seq), "
+        "CONSTRAINT uq_messages_conversation_id_sender_client_id "
+        "UNIQUE (conversation_id, sender, client_id))"
+    )
+    conn.executemany(
+        "INSERT INTO messages VALUES (NULL, 1, ?, ?, 'consumer', 1, 'text', 'b', ?, '', NULL)",
+        ((i // 100, i % 100, f"c{i}") for i in range(1_000_000)),
+    )
+    conn.commit()
+    keys = '[[1, "consumer", "c100"], [2, "consumer", "nope"]]'
+    for analyzed in (False, True):
+        if analyzed:
+            conn.execute("ANALYZE")
+        plan = [r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + _BY_CLIENT_IDS, [keys])]
+        text = "\n".join(plan)
+        assert "SCAN m" not in text, text
+        assert any(
+            p.startswith("SEARCH m USING INDEX")
+            and "(conversation_id=? AND sender=? AND client_id=?)" in p
+            for p in plan
+        ), text
+        rows = conn.execute(_BY_CLIENT_IDS, [keys]).fetchall()
+        assert [(r[1], r[7]) for r in rows] == [(1, "c100")]
+    conn.close()
+
+
+async def test_issue_16_writer_waits_for_work(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer with an empty queue runs no batch; one send is one batch."""
+    clock = FakeClock()
+    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
+    runs: list[int] = []
+    run = SqliteBatches.run
+
+    async def counted(self: SqliteBatches, work: Any) -> Any:
+        runs.append(1)
+        return await run(self, work)
+
+    monkeypatch.setattr(SqliteBatches, "run", counted)
+    writer = MessageWriter(service_context(db, clock))
+    await writer.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert runs == []
+        ack = await writer.send(
+            SendRequest(
+                shop_id,
+                conversation_id,
+                SenderKind.CONSUMER,
+                consumer_id,
+                MessageKind.TEXT,
+                "你好",
+                "w1",
+            )
+        )
+        await asyncio.sleep(0.2)
+    finally:
+        await writer.stop()
+    assert (ack.seq, runs) == (1, [1])
