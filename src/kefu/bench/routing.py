@@ -18,9 +18,14 @@ of one routing call's latency as the worker sees it — a `drain` or an `end_con
 call, waiting for the shop lock included. `over_limit` replays the assigned and ended events of
 each agent in the order the database recorded them (event id: every such row is written under
 the shop lock, so ids follow the lock order; `at` is read before the lock is taken and may
-invert) and reports the largest excess of load over limit. `double_assigned` counts
-conversations with more than one assignment and no transfer; `lost` counts requests neither
-assigned nor still queued. It must not be run against a database that holds real shops.
+invert) and reports the largest excess of load over limit. On PostgreSQL, `lock_held_p50_ms`
+is the median time a transaction of the workers held the shop's advisory lock (from the lock
+granted until its commit or rollback is sent, commit round trip not included), and
+`lock_busy_share` the sum of those holds over the wall time: near 1, the shop lock bounds the
+rate; well below, something else does (on SQLite, whose lock is the file's, both are 0).
+`double_assigned` counts conversations with more than one assignment and no transfer; `lost`
+counts requests neither assigned nor still queued. It must not be run against a database that
+holds real shops.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from kefu import errors
 from kefu.bench.common import (
@@ -84,6 +89,7 @@ class WorkerReport:
     end_calls: int = 0
     end_refused: int = 0
     call_ms: list[float] = field(default_factory=list)
+    lock_held_ms: list[float] = field(default_factory=list)
 
 
 def command(
@@ -170,6 +176,7 @@ async def benchmark(
             if not is_sqlite:
                 await drop_database(db, url)
     calls = [ms for r in reports for ms in r.call_ms]
+    held = [ms for r in reports for ms in r.lock_held_ms]
     return {
         "requests": checks["requests"],
         "assigned": checks["assigned"],
@@ -182,6 +189,8 @@ async def benchmark(
         "tail_assignments_per_s": tail,
         "p99_assign_ms": percentile(calls, 99),
         "p50_assign_ms": percentile(calls, 50),
+        "lock_held_p50_ms": percentile(held, 50) if held else 0.0,
+        "lock_busy_share": sum(held) / 1000.0 / elapsed if elapsed > 0 else 0.0,
         "ended": checks["ended"],
         "drain_calls": sum(r.drain_calls for r in reports),
         "end_calls": sum(r.end_calls for r in reports),
@@ -282,6 +291,7 @@ async def _work(config: WorkerConfig, barrier: Barrier) -> WorkerReport:
         rng=random.Random(config.index),
     )
     report = WorkerReport(config.index)
+    _time_the_lock(ctx.db, report.lock_held_ms)
     to_end: list[int] = []
     try:
         async with ctx.db.read() as tx:  # open the pool before the start line
@@ -297,6 +307,23 @@ async def _work(config: WorkerConfig, barrier: Barrier) -> WorkerReport:
     finally:
         await ctx.db.dispose()
     return report
+
+
+def _time_the_lock(db: Database, held_ms: list[float]) -> None:
+    """Record how long each transaction holds the shop's advisory lock (PostgreSQL)."""
+    engine = db.engine.sync_engine
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _locked(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            conn.info["kefu_locked_at"] = time.perf_counter()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _released(conn: Any) -> None:
+        locked_at = conn.info.pop("kefu_locked_at", None)
+        if locked_at is not None:
+            held_ms.append((time.perf_counter() - locked_at) * 1000.0)
 
 
 async def _loop(

@@ -19,7 +19,6 @@ from kefu.services import events, greetings
 from kefu.services.context import Context, presence_window
 from kefu.services.views import ConversationView, conversation_views
 from kefu.storage import greetings as greetings_store
-from kefu.storage import offline as offline_store
 from kefu.storage import routing as store
 from kefu.storage import shops as shop_store
 from kefu.storage.db import UnitOfWork
@@ -47,14 +46,11 @@ async def assign_waiting(
     for agent in agents:
         if routing.is_eligible(agent, agent.group_id):
             free[agent.group_id] = free.get(agent.group_id, 0) + agent.limit - agent.current
-    queue: list[routing.QueuedRequest] = []
-    for group_id, room in free.items():
-        queue += await store.queue_heads(
-            tx.conn, shop_id, group_id, settings.queue_order, limit=room
-        )
+    queue = await store.queue_heads(tx.conn, shop_id, free, settings.queue_order)
     plan = routing.plan_assignments(queue, agents, settings.queue_order, ctx.rng)
     groups: dict[int, int | None] = {a.agent_id: a.group_id for a in agents}
-    await store.assign(
+    # OFFL-3: the consumers served get their offline entries processed, in the same writes.
+    await store.assign_queued(
         tx.conn, shop_id, plan, now, holder_role=ParticipantRole.HOLDER, cause="routing"
     )
     served = [a.conversation_id for a in plan]
@@ -62,7 +58,6 @@ async def assign_waiting(
     waits = [now - requested[c] for c in served if c in requested]
     if waits:
         tx.on_commit(lambda: _observe_waits(waits))
-    await offline_store.mark_served(tx.conn, shop_id, served, now)  # OFFL-3
     await greetings.post_welcomes(
         tx.conn,
         shop_id,
@@ -101,18 +96,20 @@ async def drain(ctx: Context, shop_id: int, *, freed_capacity: bool = True) -> l
 async def _drain_pass(
     ctx: Context, shop_id: int, cover: Callable[[], None], *, look_first: bool
 ) -> list[int]:
-    """One pass; its assignments are published beside the next pass, after commit."""
-    views = await _assign_queued(ctx, shop_id, on_locked=cover, look_first=look_first)
-    if views:
-        ctx.drains.beside(publish_views(ctx, shop_id, views))
-    return [v.id for v in views]
+    """One pass; its assignments are announced beside the next pass, after commit: their
+    views are read then, outside the shop lock, as `announce` reads them for any caller."""
+    assigned = await _assign_queued(ctx, shop_id, on_locked=cover, look_first=look_first)
+    if assigned:
+        ctx.drains.beside(announce(ctx, shop_id, assigned))
+    return assigned
 
 
 async def _assign_queued(
     ctx: Context, shop_id: int, *, on_locked: Callable[[], None], look_first: bool
-) -> list[ConversationView]:
+) -> list[int]:
     """One routing pass: under the shop lock, loads read again, decide and commit (ROUTE-7);
-    returns the views of the conversations it assigned, built in its transaction.
+    returns the conversations it assigned. Under the lock: the lock, the loads, the queue's
+    heads, the writes (one statement on PostgreSQL, no welcome set) and the commit.
 
     `look_first`: first, without the lock, look for an eligible agent with room, and stop if
     none has any (whoever frees capacity after that look asks for a drain after commit).
@@ -131,9 +128,8 @@ async def _assign_queued(
         assigned = await assign_waiting(
             ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings
         )
-        views = await conversation_views(tx.conn, assigned, now=now)
         await tx.commit()
-    return views
+    return assigned
 
 
 async def queue_lengths(ctx: Context) -> dict[int, int]:

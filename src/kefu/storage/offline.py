@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.conversation import ConversationState
@@ -166,7 +166,17 @@ async def mark_served(
     if not conversation_ids:
         return
     consumers = select(_c.consumer_id).where(_c.id.in_(list(conversation_ids)))
-    await conn.execute(
+    await conn.execute(served(shop_id, consumers, now))
+
+
+def served(
+    shop_id: int | ColumnElement[int],
+    consumers: Select[Any],
+    now: datetime | ColumnElement[datetime],
+) -> Update:
+    """OFFL-3: the statement that marks served the entries of `consumers` (a select of
+    consumer ids), for a caller that writes it together with its own (storage/routing.py)."""
+    return (
         update(t.offline_entries)
         .where(
             _e.shop_id == shop_id,

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, text
+from sqlalchemy import Select, delete, func, insert, literal, select, text
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,6 +48,19 @@ async def mark_dirty(conn: AsyncConnection, shop_id: int, conversation_ids: Iter
             index_elements=[_d.conversation_id], set_={"version": _d.version + 1}
         ),
         rows,
+    )
+
+
+def dirty_from(conversations: Select[Any]) -> Insert:
+    """PostgreSQL: the statement that marks dirty the conversations `conversations` selects
+    (conversation id, shop id), as `mark_dirty` does, for a caller that writes it together
+    with its own (storage/routing.py)."""
+    d = pg_insert(t.analytics_dirty).from_select(
+        ["conversation_id", "shop_id", "version"],
+        conversations.add_columns(literal(0)),
+    )
+    return d.on_conflict_do_update(
+        index_elements=[_d.conversation_id], set_={"version": _d.version + 1}
     )
 
 
