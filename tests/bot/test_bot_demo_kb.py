@@ -4,9 +4,6 @@ right entry, and questions the shop never wrote about are not."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import pytest
 
 from kefu.bot.matcher import Matcher
@@ -40,17 +37,6 @@ UNRELATED = (
     "如何学好英语",
     "给我讲个笑话吧",
 )
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[Matcher, dict[int, str]]:
-    data = json.loads(resources.files("kefu").joinpath("demo/kb.json").read_bytes())
-    matcher = Matcher()
-    questions: dict[int, str] = {}
-    for entry_id, row in enumerate(data["questions"]):
-        matcher.upsert(entry_id, [row["question"], *row["phrasings"]])
-        questions[entry_id] = row["question"]
-    return matcher, questions
 
 
 @pytest.mark.parametrize(("text", "question"), ISSUE_11_PARAPHRASES + OWN_VARIANTS)

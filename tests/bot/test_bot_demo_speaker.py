@@ -4,24 +4,10 @@ unrelated questions that start the same way stay unanswered."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import pytest
 
 from kefu.bot.matcher import Matcher
 from kefu.bot.text import WordCutter
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[Matcher, dict[int, str]]:
-    data = json.loads(resources.files("kefu").joinpath("demo/kb.json").read_bytes())
-    matcher = Matcher()
-    questions: dict[int, str] = {}
-    for entry_id, row in enumerate(data["questions"]):
-        matcher.upsert(entry_id, [row["question"], *row["phrasings"]])
-        questions[entry_id] = row["question"]
-    return matcher, questions
 
 
 def test_bot_5_speaker_phrases_are_cut_whole() -> None:

@@ -4,8 +4,6 @@ the message at a lower floor; a click on one is answered and counts as a hit."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 import httpx
@@ -41,17 +39,6 @@ def test_bot_5_suggestion_rule_floor_and_topic_word() -> None:
         ]
     )
     assert offered == [1, 3, 5]  # at most three, best first
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[Matcher, dict[int, str]]:
-    data = json.loads(resources.files("kefu").joinpath("demo/kb.json").read_bytes())
-    matcher = Matcher()
-    questions: dict[int, str] = {}
-    for entry_id, row in enumerate(data["questions"]):
-        matcher.upsert(entry_id, [row["question"], *row["phrasings"]])
-        questions[entry_id] = row["question"]
-    return matcher, questions
 
 
 @pytest.mark.parametrize(
