@@ -63,7 +63,7 @@ def set_faq_entry(page: Page, section: str, title: str, question: str) -> None:
 
 def save_entry(page: Page) -> None:
     page.get_by_test_id("entry-save").click()
-    expect(page.locator(".el-message--success")).to_be_visible()
+    expect(page.locator(".el-message--success").last).to_be_visible()
 
 
 def bot_answers(widget: Page | Any) -> Locator:

@@ -53,7 +53,7 @@ def test_widget_never_says_the_bot_serves_when_it_is_off(
     switch = owner.get_by_test_id("bot-enabled")
     expect(switch).to_have_class(re.compile(r"\bis-checked\b"))
     switch.click()
-    expect(owner.locator(".el-message--success")).to_be_visible()
+    expect(owner.locator(".el-message--success").last).to_be_visible()
     expect(switch).not_to_have_class(re.compile(r"\bis-checked\b"))
     agent = new_page(base=server.base)
     login(agent, server, "agent1")

@@ -72,7 +72,7 @@ def test_conv_10_owner_edits_the_tree_and_forces_ratings_on_the_settings_page(
     names.nth(5).fill("物流")
     page.get_by_test_id("rating-forced").click()
     page.get_by_test_id("ratings-save").click()
-    expect(owner.locator(".el-message--success")).to_be_visible()
+    expect(owner.locator(".el-message--success").last).to_be_visible()
 
     api = server.staff("agent2", online=False)
     try:

@@ -294,7 +294,7 @@ def test_set_1_owner_sets_queue_order_auto_end_and_who_sets_limits(
     owner.get_by_test_id("limit-by-supervisor").click()
     field(owner, "max-limit").fill("8")
     owner.get_by_test_id("reception-save").click()
-    expect(owner.locator(".el-message--success")).to_be_visible()
+    expect(owner.locator(".el-message--success").last).to_be_visible()
     s = _settings(server)
     assert (s["queue_order"], s["auto_end"]) == ("lcfs", "5min_warn")
     assert (s["reception_limit_by"], s["max_reception_limit"]) == ("supervisor", 8)
@@ -306,7 +306,7 @@ def test_set_1_owner_sets_queue_order_auto_end_and_who_sets_limits(
     limit = field(_row(sup, "agent2"), "acct-limit-input")
     limit.fill("6")
     limit.press("Enter")
-    expect(sup.locator(".el-message--success")).to_be_visible()
+    expect(sup.locator(".el-message--success").last).to_be_visible()
     assert _accounts(server)["agent2"]["reception_limit"] == 6
 
 
