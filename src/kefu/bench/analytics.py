@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,12 +40,20 @@ from kefu.analytics.periods import PeriodKind
 from kefu.analytics.rollups import Key, deltas, parts_of
 from kefu.bench.common import (
     DEFAULT_PG_ADMIN_URL,
+    DataDirOption,
+    DbOption,
+    DropOption,
+    FreshOption,
+    JsonOption,
+    PgAdminUrlOption,
+    cached_database,
+    drop_database,
     emit_json,
     print_table,
-    progress,
+    progress_bar,
+    remove_sqlite,
     seed_shop,
 )
-from kefu.bench.search import _drop_pg, _pg_database, _remove_sqlite
 from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database, DbTimeouts
@@ -335,11 +342,11 @@ async def prepare(
         path = data_dir / "bench" / f"analytics-{conversations}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh:
-            await asyncio.to_thread(_remove_sqlite, path)
+            await asyncio.to_thread(remove_sqlite, path)
         db = Database(f"sqlite+aiosqlite:///{path.resolve()}", timeouts=timeouts)
     else:
         name = f"kefu_bench_analytics_{conversations}"
-        url, _ = await _pg_database(pg_url, name, fresh=fresh)
+        url, _ = await cached_database(pg_url, name, fresh=fresh)
         db = Database(url, timeouts=timeouts)
     counted, messages = await _count(db)
     if counted != conversations:
@@ -348,13 +355,7 @@ async def prepare(
             return await prepare(
                 db_kind, conversations, data_dir=data_dir, pg_url=pg_url, fresh=True
             )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=progress,
-        ) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("generating conversations", total=conversations)
             _, messages = await load(
                 db, conversations, advance=lambda done: bar.update(task, completed=done)
@@ -420,7 +421,7 @@ async def benchmark(
     finally:
         await db.dispose()
         if drop and db_kind == "postgresql":
-            await _drop_pg(pg_url, db.url.rsplit("/", 1)[1])
+            await drop_database(pg_url, db.url)
     return {
         "db": db_kind,
         "conversations": prepared.conversations,
@@ -435,25 +436,17 @@ async def benchmark(
 
 
 def command(
-    db: str = typer.Option("sqlite", "--db", help="`sqlite` or `postgresql`."),
+    db: DbOption = "sqlite",
     conversations: int = typer.Option(
         1_000_000, "--conversations", min=100, help="Conversations in the shop (messages: 10×)."
     ),
-    data_dir: Path = typer.Option(
-        Path(".kefu"), "--data-dir", help="Where the SQLite shop is kept between runs."
-    ),
-    pg_admin_url: str = typer.Option(
-        DEFAULT_PG_ADMIN_URL,
-        "--pg-admin-url",
-        help="PostgreSQL URL the bench database sits next to.",
-    ),
-    fresh: bool = typer.Option(False, "--fresh", help="Generate the shop again."),
-    drop: bool = typer.Option(False, "--drop", help="Drop the PostgreSQL bench database after."),
-    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+    data_dir: DataDirOption = Path(".kefu"),
+    pg_admin_url: PgAdminUrlOption = DEFAULT_PG_ADMIN_URL,
+    fresh: FreshOption = False,
+    drop: DropOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """A month's dashboard and a 30-day agent analysis from rollups and from raw events."""
-    if db not in ("sqlite", "postgresql"):
-        raise typer.BadParameter("sqlite or postgresql", param_hint="--db")
     figures = asyncio.run(
         benchmark(
             db_kind=db,

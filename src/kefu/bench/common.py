@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import httpx
 import typer
 from argon2 import PasswordHasher
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -38,7 +39,39 @@ _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 Figures = Mapping[str, float | int | str]
 
+
+# The options the database benchmarks share, as annotated types for their commands.
+def _db_kind(value: str) -> str:
+    if value not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql")
+    return value
+
+
+DbOption = Annotated[str, typer.Option("--db", help="`sqlite` or `postgresql`.", callback=_db_kind)]
+PgAdminUrlOption = Annotated[
+    str, typer.Option("--pg-admin-url", help="PostgreSQL URL the bench database sits next to.")
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Where the SQLite data is kept between runs.")
+]
+FreshOption = Annotated[bool, typer.Option("--fresh", help="Generate the data again.")]
+DropOption = Annotated[
+    bool, typer.Option("--drop", help="Drop the PostgreSQL bench database after.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="End with one JSON line.")]
+
 progress = Console(stderr=True)
+
+
+def progress_bar() -> Progress:
+    """A bar with its description, count and elapsed time, on the progress console."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=progress,
+    )
 
 
 R = TypeVar("R")
@@ -111,6 +144,31 @@ async def drop_database(admin_url: str, url: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await engine.dispose()
+
+
+async def cached_database(admin_url: str, name: str, *, fresh: bool) -> tuple[str, bool]:
+    """The URL of the bench database `name` next to `admin_url`'s, kept between runs (made
+    again when `fresh`), and whether it already existed."""
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            exists = bool(
+                await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            )
+            if exists and fresh:
+                await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                exists = False
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name, exists
+
+
+def remove_sqlite(path: Path) -> None:
+    """A SQLite database file and its write-ahead log."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,16 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import Progress
 from sqlalchemy import func, insert, select
 
 from kefu.bench.common import (
     DEFAULT_PG_ADMIN_URL,
+    DbOption,
+    JsonOption,
+    PgAdminUrlOption,
     create_database,
     drop_database,
     emit_json,
     print_table,
-    progress,
+    progress_bar,
     seed_shop,
 )
 from kefu.broker.memory import MemoryBroker
@@ -213,7 +216,7 @@ async def _run(
     ctx = Context(
         db=db, clock=FakeClock(now), broker=MemoryBroker(), settings=Settings(database_url=db.url)
     )
-    with _bar() as bar:
+    with progress_bar() as bar:
         await _load(db, generated, shop.shop_id, bar)
         async with db.uow() as tx:
             inspection_id = await store.create_inspection(
@@ -249,32 +252,16 @@ async def _run(
     }
 
 
-def _bar() -> Progress:
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=progress,
-    )
-
-
 def command(
     conversations: int = typer.Option(
         100_000, "--conversations", min=10, help="Conversations to generate and inspect."
     ),
-    db: str = typer.Option("sqlite", "--db", help="`sqlite` or `postgresql`."),
-    pg_admin_url: str = typer.Option(
-        DEFAULT_PG_ADMIN_URL,
-        "--pg-admin-url",
-        help="PostgreSQL URL the bench database sits next to.",
-    ),
+    db: DbOption = "sqlite",
+    pg_admin_url: PgAdminUrlOption = DEFAULT_PG_ADMIN_URL,
     chunk: int = typer.Option(jobs.CHUNK, "--chunk", min=1, max=5_000, help="Per claim."),
-    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+    as_json: JsonOption = False,
 ) -> None:
     """Inspect N generated conversations with the built-in rules (QA-1, QA-2)."""
-    if db not in ("sqlite", "postgresql"):
-        raise typer.BadParameter("sqlite or postgresql", param_hint="--db")
     figures = asyncio.run(
         benchmark(conversations=conversations, db_kind=db, pg_url=pg_admin_url, chunk=chunk)
     )

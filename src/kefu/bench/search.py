@@ -19,12 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from kefu.bench import search_corpus as corpus
-from kefu.bench.common import DEFAULT_PG_ADMIN_URL, emit_json, percentile, print_table, progress
+from kefu.bench.common import (
+    DEFAULT_PG_ADMIN_URL,
+    DataDirOption,
+    DbOption,
+    DropOption,
+    FreshOption,
+    JsonOption,
+    PgAdminUrlOption,
+    cached_database,
+    drop_database,
+    emit_json,
+    percentile,
+    print_table,
+    progress_bar,
+    remove_sqlite,
+)
 from kefu.domain.presence import Role
 from kefu.search.domain import SearchQuery
 from kefu.search.service import search_history
@@ -63,53 +76,11 @@ async def _count(db: Database) -> int:
         return -1
 
 
-def _bar() -> Progress:
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=progress,
-    )
-
-
 async def _load(db: Database, messages: int) -> None:
     await db.create_all()
-    with _bar() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("generating messages", total=messages)
         await corpus.load_shop(db, messages, progress=lambda done: bar.update(task, completed=done))
-
-
-async def _pg_database(admin_url: str, name: str, *, fresh: bool) -> tuple[str, bool]:
-    """The bench database's URL, and whether it already existed."""
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            exists = bool(
-                await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            )
-            if exists and fresh:
-                await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-                exists = False
-            if not exists:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name, exists
-
-
-async def _drop_pg(admin_url: str, name: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await engine.dispose()
-
-
-def _remove_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def prepare(
@@ -120,10 +91,10 @@ async def prepare(
         path = data_dir / "bench" / f"search-{messages}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh:
-            await asyncio.to_thread(_remove_sqlite, path)
+            await asyncio.to_thread(remove_sqlite, path)
         db = Database(f"sqlite+aiosqlite:///{path.resolve()}")
     else:
-        url, _ = await _pg_database(pg_url, f"kefu_bench_search_{messages}", fresh=fresh)
+        url, _ = await cached_database(pg_url, f"kefu_bench_search_{messages}", fresh=fresh)
         db = Database(url)
     if await _count(db) != messages:
         if await _count(db) > 0:  # an interrupted load: start again
@@ -194,7 +165,7 @@ async def benchmark(
     finally:
         await db.dispose()
         if drop and db_kind == "postgresql":
-            await _drop_pg(pg_url, db.url.rsplit("/", 1)[1])
+            await drop_database(pg_url, db.url)
     return {
         "db": db_kind,
         "messages": prepared.messages,
@@ -207,23 +178,15 @@ async def benchmark(
 
 
 def command(
-    db: str = typer.Option("sqlite", "--db", help="`sqlite` or `postgresql`."),
+    db: DbOption = "sqlite",
     messages: int = typer.Option(1_000_000, "--messages", min=100, help="Messages in the shop."),
-    data_dir: Path = typer.Option(
-        Path(".kefu"), "--data-dir", help="Where the SQLite history is kept between runs."
-    ),
-    pg_admin_url: str = typer.Option(
-        DEFAULT_PG_ADMIN_URL,
-        "--pg-admin-url",
-        help="PostgreSQL URL the bench database sits next to.",
-    ),
-    fresh: bool = typer.Option(False, "--fresh", help="Generate the history again."),
-    drop: bool = typer.Option(False, "--drop", help="Drop the PostgreSQL bench database after."),
-    as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+    data_dir: DataDirOption = Path(".kefu"),
+    pg_admin_url: PgAdminUrlOption = DEFAULT_PG_ADMIN_URL,
+    fresh: FreshOption = False,
+    drop: DropOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Median and p99 latency of 100 history searches (DATA-5) on SQLite or PostgreSQL."""
-    if db not in ("sqlite", "postgresql"):
-        raise typer.BadParameter("sqlite or postgresql", param_hint="--db")
     figures = asyncio.run(
         benchmark(
             db_kind=db,
