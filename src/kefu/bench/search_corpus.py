@@ -347,8 +347,11 @@ async def ensure_search_index(db: Database) -> None:
                 )
             await tx.commit()
         if not db.is_sqlite:
-            async with slow.engine.connect() as conn:
-                await conn.execute(text("ANALYZE"))
-                await conn.commit()
+            # What autovacuum does to a table that has settled: statistics, and the visibility
+            # map that lets index scans skip the heap. Searching a table still being loaded is
+            # not what a shop with a million messages does.
+            autocommit = slow.engine.execution_options(isolation_level="AUTOCOMMIT")
+            async with autocommit.connect() as conn:
+                await conn.execute(text("VACUUM ANALYZE"))
     finally:
         await slow.dispose()
