@@ -181,3 +181,41 @@ async def test_acct_6_a_sub_account_requests_a_feature_and_the_owner_approves_or
         "permission.request",
         "permission.request",
     ]
+
+
+async def test_acct_6_analytics_and_quality_follow_the_feature_not_only_the_role(
+    ctx: Context,
+) -> None:
+    """The figures, sales attribution and inspection ask for their feature area: a leader
+    reaches their group's by default, and the owner's revocation closes them for anyone."""
+    from kefu.analytics import list_service
+    from kefu.analytics import service as analytics
+    from kefu.analytics.periods import PeriodKind
+    from kefu.quality import service as quality
+
+    shop = await _shop(ctx)
+    owner = await _as(ctx, shop, "owner")
+    sup = await _as(ctx, shop, "sup")
+    lead = await _as(ctx, shop, "lead")
+    await analytics.dashboard(ctx, sup, kind=PeriodKind.DAY)
+    await list_service.sales_view(ctx, sup)
+    await analytics.agent_analysis(ctx, lead, kind=PeriodKind.DAY)
+    await quality.rules_view(ctx, lead)
+
+    await permissions.set_permissions(ctx, owner, sup.account_id, frozenset({Feature.QUALITY}))
+    await permissions.set_permissions(ctx, owner, lead.account_id, frozenset({Feature.WORKBENCH}))
+    sup, lead = await _again(ctx, sup), await _again(ctx, lead)
+    refusals = [
+        (analytics.dashboard(ctx, sup, kind=PeriodKind.DAY), "analytics"),
+        (analytics.agent_analysis(ctx, sup, kind=PeriodKind.DAY), "analytics"),
+        (analytics.targets_view(ctx, sup), "analytics"),
+        (list_service.sales_view(ctx, sup), "analytics"),
+        (analytics.agent_analysis(ctx, lead, kind=PeriodKind.DAY), "analytics"),
+        (quality.rules_view(ctx, lead), "quality"),
+    ]
+    for call, feature in refusals:
+        with pytest.raises(errors.Forbidden) as refused:
+            await call
+        assert refused.value.params["feature"] == feature
+    await quality.rules_view(ctx, sup)  # the one area the supervisor kept
+    await analytics.dashboard(ctx, owner, kind=PeriodKind.DAY)  # the owner has every area

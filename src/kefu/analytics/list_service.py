@@ -27,9 +27,11 @@ from kefu.analytics.sales import (
     parse_amount,
     sales_day,
 )
+from kefu.domain.permissions import Feature
 from kefu.domain.presence import Role
 from kefu.services.access import access_account, access_group
 from kefu.services.context import Context, Staff
+from kefu.services.permissions import require_permission
 from kefu.storage import accounts as account_store
 from kefu.storage import conversation_list as store
 from kefu.storage import sales as sales_store
@@ -138,6 +140,7 @@ async def sales_view(ctx: Context, staff: Staff, *, day: date | None = None) -> 
     before beside it, and per agent (credited to the agent who served first)."""
     if staff.role not in (Role.OWNER, Role.SUPERVISOR):
         raise errors.Forbidden()
+    require_permission(staff, Feature.ANALYTICS)
     async with ctx.db.read() as tx:
         settings = await shop_store.shop_settings(tx.conn, staff.shop_id)
         tz = ZoneInfo(settings.time_zone)

@@ -42,10 +42,12 @@ from kefu.analytics.periods import (
     period_of,
 )
 from kefu.analytics.targets import DEFAULT_PRESET, PRESETS, Target, evaluate, parse_targets
+from kefu.domain.permissions import Feature
 from kefu.domain.presence import Role
 from kefu.services import shops
 from kefu.services.access import require_supervising
 from kefu.services.context import Context, Staff
+from kefu.services.permissions import require_permission
 from kefu.storage import accounts as account_store
 from kefu.storage import analytics as store
 from kefu.storage import rollups as rollup_store
@@ -163,6 +165,7 @@ async def agent_analysis(
 ) -> dict[str, Any]:
     """DATA-2: each agent's figures over the period (a custom range of at most 30 days)."""
     require_supervising(staff)
+    require_permission(staff, Feature.ANALYTICS)
     return await shop_agents(ctx, staff, kind=kind, first=first, last=last)
 
 
@@ -268,9 +271,11 @@ async def _period(
 
 
 def _require_shop_view(staff: Staff) -> None:
-    """ACCT-5: the shop's figures are for its owner and supervisors; a leader sees their group."""
+    """ACCT-5: the shop's figures are for its owner and supervisors with the analytics
+    feature (ACCT-6); a leader sees their group in the agent analysis."""
     if staff.role not in (Role.OWNER, Role.SUPERVISOR):
         raise errors.Forbidden()
+    require_permission(staff, Feature.ANALYTICS)
 
 
 async def targets_view(ctx: Context, staff: Staff) -> dict[str, Any]:

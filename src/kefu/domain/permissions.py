@@ -36,7 +36,10 @@ ROLE_DEFAULTS: Mapping[Role, frozenset[Feature]] = {
     Role.SUPERVISOR: frozenset(
         {Feature.WORKBENCH, Feature.MONITORING, Feature.ANALYTICS, Feature.QUALITY}
     ),
-    Role.LEADER: frozenset({Feature.WORKBENCH, Feature.MONITORING}),
+    # What a leader's role reaches for their own group: the agent analysis and inspection.
+    Role.LEADER: frozenset(
+        {Feature.WORKBENCH, Feature.MONITORING, Feature.ANALYTICS, Feature.QUALITY}
+    ),
     Role.AGENT: frozenset({Feature.WORKBENCH}),
 }
 

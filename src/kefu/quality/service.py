@@ -48,11 +48,10 @@ CONTEXT_AFTER = 4
 
 
 def require_inspecting(staff: Staff) -> None:
-    """QA-2: owners and supervisors with the quality feature (ACCT-6), and group leaders for
-    their own group, run inspections and review their hits."""
+    """QA-2: owners, supervisors and group leaders (for their own group) with the quality
+    feature (ACCT-6) run inspections and review their hits."""
     require_supervising(staff)
-    if staff.role is not Role.LEADER:
-        require_permission(staff, Feature.QUALITY)
+    require_permission(staff, Feature.QUALITY)
 
 
 # --- rules (QA-1) -----------------------------------------------------------------------------
