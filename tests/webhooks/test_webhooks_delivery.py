@@ -25,6 +25,7 @@ from kefu.storage.db import Database
 from kefu.storage.webhooks import DeliveryRecord
 from kefu.webhooks.delivery import deliver_due, new_client
 from kefu.webhooks.domain import BACKOFF, MAX_ATTEMPTS, ROTATION_OVERLAP, DeliveryStatus
+from kefu.webhooks.sealing import PREFIX, seal, unseal
 from kefu.webhooks.worker import WebhookWorker
 from support import AgentSpec, Server, ShopIds, make_shop, running_server
 
@@ -525,3 +526,48 @@ async def _counted(db: Database) -> AsyncIterator[list[str]]:
         yield statements
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_api_2_secrets_are_sealed_at_rest_and_a_changed_key_is_reported(
+    db_url: str, receiver: Receiver
+) -> None:
+    """The database holds no usable signing secret: the stored value is sealed with a key
+    derived from the server's secret key; a secret stored before sealing still signs, and one
+    the server's key no longer opens fails its attempt with `secret_unreadable`."""
+    verify = documented_verifier()
+    async with running_server(db_url, webhook_allow_nets=ALLOW) as srv:
+        shop, owner = await _shop(srv)
+        endpoint = await _endpoint(owner, receiver.url, ["conversation.created"])
+        secret = endpoint["secret"]
+        async with srv.db.read() as tx:
+            stored = await tx.conn.scalar(
+                select(t.webhook_endpoints.c.secret).where(
+                    t.webhook_endpoints.c.id == endpoint["id"]
+                )
+            )
+        assert stored.startswith(PREFIX) and secret not in stored
+        assert unseal(stored, srv.runtime.ctx.settings.signing_key) == secret
+
+        async def store_secret(value: str) -> None:
+            async with srv.db.uow() as tx:
+                await tx.conn.execute(
+                    t.webhook_endpoints.update()
+                    .where(t.webhook_endpoints.c.id == endpoint["id"])
+                    .values(secret=value)
+                )
+                await tx.commit()
+            store.forget_subscriptions(srv.db, shop.shop_id)
+
+        await store_secret(secret)  # as stored before sealing: used as it is
+        await srv.consumer(shop.shop_id)
+        assert await srv.runtime.webhooks.tick() == 1
+        assert verify(
+            [secret], receiver.received[-1].headers, receiver.received[-1].body, now=_now_s(srv)
+        )
+
+        await store_secret(seal(secret, "another server's secret key, long enough to pass"))
+        await srv.consumer(shop.shop_id)
+        assert await srv.runtime.webhooks.tick() == 1
+        assert len(receiver.received) == 1  # nothing left unsigned or wrongly signed
+        latest = (await _log(owner, endpoint["id"]))["items"][0]
+        assert latest["attempt_log"][-1]["error"] == "secret_unreadable"

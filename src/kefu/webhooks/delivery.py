@@ -28,6 +28,7 @@ from kefu.webhooks.domain import (
     signing_secrets,
 )
 from kefu.webhooks.resolve import checked_addresses
+from kefu.webhooks.sealing import SecretUnreadable, unseal
 
 log = structlog.get_logger(__name__)
 CLAIM_BATCH = 50
@@ -114,6 +115,8 @@ async def attempt(
         status_code = await _post(ctx, client, delivery, target, addresses, started)
     except errors.KefuError as exc:
         error = exc.code  # webhook.address_refused, webhook.unresolvable, webhook.bad_url
+    except SecretUnreadable:
+        error = "secret_unreadable"  # the server's key changed: the secret needs rotating
     except httpx.TimeoutException:
         error = "timeout"
     except httpx.HTTPError as exc:
@@ -135,8 +138,13 @@ async def _post(
     connection), never by name: the name could resolve differently a second time."""
     body = delivery.body.encode()
     timestamp = int(now.timestamp())
+    server_key = ctx.settings.signing_key
+    previous = delivery.previous_secret
     keys = signing_secrets(
-        delivery.secret, delivery.previous_secret, delivery.previous_secret_until, now
+        unseal(delivery.secret, server_key),
+        unseal(previous, server_key) if previous is not None else None,
+        delivery.previous_secret_until,
+        now,
     )
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if ":" not in target.host else f"[{target.host}]"

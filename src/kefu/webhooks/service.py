@@ -22,6 +22,7 @@ from kefu.webhooks.domain import (
     make_secret,
 )
 from kefu.webhooks.resolve import checked_addresses
+from kefu.webhooks.sealing import seal
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ async def create_endpoint(
             url=url,
             events=chosen,
             is_enabled=is_enabled,
-            secret=secret,
+            secret=seal(secret, ctx.settings.signing_key),
             now=ctx.clock.now(),
         )
         await tx.commit()
@@ -119,7 +120,7 @@ async def rotate_secret(ctx: Context, staff: Staff, endpoint_id: int) -> tuple[E
             tx.conn,
             staff.shop_id,
             endpoint_id,
-            secret=secret,
+            secret=seal(secret, ctx.settings.signing_key),
             previous_secret=current.secret,
             previous_secret_until=now + ROTATION_OVERLAP,
             updated_at=now,
