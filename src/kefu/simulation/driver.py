@@ -186,8 +186,15 @@ def human_conversation(plan: DayPlan, rng: random.Random, since: float) -> list[
     return [*steps, Planned(max(ended, steps[-1].at if steps else since), Step.END)]
 
 
+def played_arrivals(hour: int, rng: random.Random) -> list[float]:
+    """The arrivals of the played hour `hour` (counted on from the first day's midnight), in
+    simulated seconds: the model's arrivals of that local hour on the demo's curve."""
+    day, local = divmod(hour, HOURS)
+    return [day * 86400.0 + at for at in hour_arrivals(DEMO_DAY[local], local, rng)]
+
+
 def next_busy_hour(hour: int) -> int:
-    """The first hour from `hour` (wrapping) in which consumers arrive."""
+    """The first played hour from `hour` on in which consumers arrive."""
     for ahead in range(HOURS):
         if DEMO_DAY[(hour + ahead) % HOURS] > 0:
             return hour + ahead
@@ -308,11 +315,11 @@ class LivelyDemo:
             now = clock.now(loop.time())
             if hour * 3600.0 <= now:
                 if not self._events and not self._waiting and DEMO_DAY[hour % HOURS] == 0:
-                    busy = next_busy_hour(hour % HOURS) - hour % HOURS + hour
+                    busy = next_busy_hour(hour)
                     clock.skip_to(busy * 3600.0, loop.time())
                     hour = busy
-                for at in hour_arrivals(DEMO_DAY[hour % HOURS], hour % HOURS, self.rng):
-                    self._push(at + (hour - hour % HOURS) * 3600.0, Step.ASK, None)
+                for at in played_arrivals(hour, self.rng):
+                    self._push(at, Step.ASK, None)
                 hour += 1
                 continue
             if self._waiting and loop.time() - polled >= POLL_S:
