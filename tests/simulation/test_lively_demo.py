@@ -10,6 +10,8 @@ from statistics import mean
 import pytest
 
 from kefu.analytics.metrics import Sender
+from kefu.demo import LIVELY_AGENTS
+from kefu.domain.presence import AgentStatus
 from kefu.seed import DEMO_PHRASES, DEMO_PRODUCTS
 from kefu.simulation import model
 from kefu.simulation.driver import (
@@ -17,6 +19,7 @@ from kefu.simulation.driver import (
     HUMAN_SHARE,
     PLAN,
     RATE_SHARE,
+    SHIFTS,
     SOURCES,
     UNKNOWN_QUESTIONS,
     SimClock,
@@ -27,6 +30,7 @@ from kefu.simulation.driver import (
     next_busy_hour,
     plan_visit,
     played_arrivals,
+    shift_status,
 )
 
 PRODUCTS = tuple(external_id for external_id, _, _ in DEMO_PRODUCTS)
@@ -112,3 +116,19 @@ def test_lively_demo_clock_runs_speed_times_faster_and_skips_the_empty_night() -
     clock.skip_to(31 * 3600.0, 103.5)
     assert clock.now(103.5) == 31 * 3600.0
     assert clock.now(104.5) == 31 * 3600.0 + 10.0
+
+
+def test_lively_demo_agents_work_shifts_with_a_break_and_the_plan_counts_them() -> None:
+    assert [shift_status("agent2", h) for h in (8, 9, 12, 20, 21)] == [
+        AgentStatus.OFFLINE,
+        AgentStatus.ONLINE,
+        AgentStatus.BREAK,
+        AgentStatus.ONLINE,
+        AgentStatus.OFFLINE,
+    ]
+    assert shift_status("agent4", 23) is AgentStatus.ONLINE
+    assert shift_status("agent4", 24 + 23) is AgentStatus.ONLINE  # every played day alike
+    assert shift_status("agent4", 24) is AgentStatus.OFFLINE
+    assert set(SHIFTS) == set(LIVELY_AGENTS)
+    assert PLAN.agents[9] == 2 and PLAN.agents[14] == 3 and PLAN.agents[12] == 2
+    assert PLAN.agents[3] == 0

@@ -13,6 +13,7 @@ from kefu.app import Runtime
 from kefu.clock import FakeClock
 from kefu.demo import DEMO_SHOP_ID, LIVELY_AGENTS
 from kefu.seed import seed_demo
+from kefu.simulation.driver import shift_status
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from support import AgentSpec, eventually, make_shop, running_server, server_log, service_context
@@ -96,7 +97,9 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
                 return counts if enough and counts["order_cards"] >= 1 else None
 
             counts = await eventually(busy, timeout=60)
+            played_hour = runtime.lively.played_hour
             online = await _statuses(runtime, DEMO_SHOP_ID)
+            assert runtime.lively.played_hour == played_hour  # no shift changed meanwhile
             tally = runtime.lively.tally
         after_stop = await _statuses_after(db_url)
 
@@ -109,7 +112,12 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
     assert log.problems() == []
     assert [e for e in events if e["log_level"] not in ("debug", "info")] == []
     assert {"lively.started", "lively.stopped"} <= {e["event"] for e in events}
-    assert {u: online[u] for u in LIVELY_AGENTS} == dict.fromkeys(LIVELY_AGENTS, "online")
+    # On their shifts: from 09:00, agent2 and agent3 are online, agent4 starts at noon.
+    assert {u: online[u] for u in LIVELY_AGENTS} == {
+        u: shift_status(u, played_hour).value for u in LIVELY_AGENTS
+    }
+    if played_hour < 12:
+        assert online["agent4"] == "offline" and online["agent3"] == "online"
     assert online["owner"] == "offline" and online["agent1"] == "offline"
     # Stopped with the server: the simulated agents went off shift.
     assert {u: after_stop[DEMO_SHOP_ID][u] for u in LIVELY_AGENTS} == dict.fromkeys(

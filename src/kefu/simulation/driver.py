@@ -10,9 +10,10 @@ skipped.
 
 Consumers act through the same services the widget's socket calls (a session, the open
 conversation, sending, asking for a human, leaving the queue, rating); the demo's other agents
-(SIMULATED_AGENTS, not the accounts the person signs in with) hold a socket's presence, go
-online, answer with the shop's quick phrases and end their conversations. Only the demo shop
-is touched. A step that fails is logged and the day goes on; stopping is cancelling.
+(SIMULATED_AGENTS, not the accounts the person signs in with) hold a socket's presence, work
+their shifts (SHIFTS: online, a break, off), answer with the shop's quick phrases and end their
+conversations. Only the demo shop is touched. A step that fails is logged and the day goes
+on; stopping is cancelling.
 
 The decisions (what a visit does, what an agent says, when things happen) are pure functions
 of a seeded random generator, above the line; the driver below plays them.
@@ -75,8 +76,30 @@ DEMO_DAY = (
 DEFAULT_SPEED = LIVELY_SPEED
 FIRST_HOUR = 9  # the played day starts as the shop gets busy
 SIMULATED_AGENTS = LIVELY_AGENTS
-# The model's defaults: reply 25 s, conversations of 8 minutes, patience of 3 minutes.
-PLAN = DayPlan(arrivals=tuple(float(a) for a in DEMO_DAY), agents=(len(SIMULATED_AGENTS),) * HOURS)
+# Their shifts: (first hour, hour after the last, the hour of their break). Two of them in the
+# morning, three from noon, fewer at lunch and in the evening: queues form now and then.
+SHIFTS = {"agent2": (9, 21, 12), "agent3": (8, 18, 13), "agent4": (12, 24, 17)}
+
+
+def shift_status(username: str, hour: int) -> AgentStatus:
+    """A simulated agent's status in local hour `hour` of any day (online, on their break, or
+    off shift)."""
+    first, after_last, pause = SHIFTS[username]
+    hour %= HOURS
+    if not first <= hour < after_last:
+        return AgentStatus.OFFLINE
+    return AgentStatus.BREAK if hour == pause else AgentStatus.ONLINE
+
+
+# The model's defaults (reply 25 s, conversations of 8 minutes, patience of 3 minutes), with
+# the demo's day and its agents' shifts.
+PLAN = DayPlan(
+    arrivals=tuple(float(a) for a in DEMO_DAY),
+    agents=tuple(
+        sum(shift_status(u, h) is AgentStatus.ONLINE for u in SIMULATED_AGENTS)
+        for h in range(HOURS)
+    ),
+)
 
 HUMAN_SHARE = 0.4  # visits that ask for a human after their questions
 UNKNOWN_SHARE = 0.25  # questions the knowledge base does not answer
@@ -271,8 +294,11 @@ class LivelyDemo:
         self.rng = rng or random.Random()
         self.shop_id = shop_id
         self.tally = Tally()
+        self.played_hour = FIRST_HOUR  # the hour being played, counted from day 0's midnight
         self._task: asyncio.Task[None] | None = None
         self._agents: dict[int, Staff] = {}
+        self._usernames: dict[str, Staff] = {}
+        self._statuses: dict[str, AgentStatus] = {}
         self._phrases: dict[str, str] = {}
         self._known = kb_phrasings()
         self._products = tuple(external_id for external_id, _, _ in DEMO_PRODUCTS)
@@ -302,7 +328,7 @@ class LivelyDemo:
 
     async def _run(self) -> None:
         try:
-            await self._on_shift()
+            await self._prepare()
         except Exception:
             log.warning("lively.not_started", shop_id=self.shop_id, exc_info=True)
             return
@@ -320,6 +346,8 @@ class LivelyDemo:
                     hour = busy
                 for at in played_arrivals(hour, self.rng):
                     self._push(at, Step.ASK, None)
+                await self._guarded(self._shift_change(hour))
+                self.played_hour = hour
                 hour += 1
                 continue
             if self._waiting and loop.time() - polled >= POLL_S:
@@ -387,9 +415,9 @@ class LivelyDemo:
 
     # --- the agents -------------------------------------------------------------------------
 
-    async def _on_shift(self) -> None:
-        """The simulated agents open a socket's presence and go online; the buyers get their
-        orders; the shop's quick phrases are read."""
+    async def _prepare(self) -> None:
+        """The simulated agents open a socket's presence (their shifts set their status); the
+        buyers get their orders; the shop's quick phrases are read."""
         async with self.ctx.db.read() as tx:
             found = [
                 await account_store.account_by_username(tx.conn, self.shop_id, username)
@@ -400,6 +428,7 @@ class LivelyDemo:
                 continue
             staff = Staff(account.id, self.shop_id, account.role, account.group_id)
             self._agents[account.id] = staff
+            self._usernames[account.username] = staff
         if not self._agents:
             raise errors.NotFound("The demo shop has none of its agents.", kind="account")
         someone = next(iter(self._agents.values()))
@@ -407,14 +436,21 @@ class LivelyDemo:
         await self._add_buyers()
         for staff in self._agents.values():
             await socket_opened(self.ctx, staff)
-            await set_status(self.ctx, staff, AgentStatus.ONLINE)
+
+    async def _shift_change(self, hour: int) -> None:
+        """The agents whose shift or break begins or ends with this hour change their status."""
+        for username, staff in self._usernames.items():
+            status = shift_status(username, hour)
+            if self._statuses.get(username) is not status:
+                await set_status(self.ctx, staff, status)
+                self._statuses[username] = status
 
     async def _off_shift(self) -> None:
-        for staff in self._agents.values():
+        for username, staff in self._usernames.items():
             try:
                 await set_status(self.ctx, staff, AgentStatus.OFFLINE)
             except Exception:
-                log.warning("lively.off_shift_failed", account_id=staff.account_id, exc_info=True)
+                log.warning("lively.off_shift_failed", username=username, exc_info=True)
             await socket_closed(self.ctx, staff)
 
     async def _add_buyers(self) -> None:
