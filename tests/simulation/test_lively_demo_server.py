@@ -1,6 +1,7 @@
 """`kefu demo --lively` (issue 16) against a real server: the demo shop's simulated traffic
-creates conversations, the bot answers, the simulated agents reply, end and are rated, nothing
-is logged as an error, no other shop is touched, and the agents go off shift on shutdown."""
+creates conversations, the bot answers, the simulated agents reply, end and are rated (and
+answer a real consumer too), nothing is logged as an error, no other shop is touched, and the
+agents go off shift on shutdown."""
 
 from __future__ import annotations
 
@@ -97,6 +98,18 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
                 return counts if enough and counts["order_cards"] >= 1 else None
 
             counts = await eventually(busy, timeout=60)
+            # A person trying the demo shop's chat meanwhile: a simulated agent answers and ends.
+            person = await server.consumer(DEMO_SHOP_ID, entry={"source": "order"})
+            cid = person.conversation_id  # type: ignore[attr-defined]
+            await person.request(
+                {"type": "send", "conversation_id": cid, "client_id": "p1", "body": "转人工"}
+            )
+            answer = await person.wait_for(
+                lambda f: f["type"] == "message" and f["message"]["sender"] == "agent", 30
+            )
+            await person.wait_for(
+                lambda f: f["type"] == "conversation" and f["conversation"]["state"] == "ended", 30
+            )
             played_hour = runtime.lively.played_hour
             online = await _statuses(runtime, DEMO_SHOP_ID)
             assert runtime.lively.played_hour == played_hour  # no shift changed meanwhile
@@ -108,6 +121,7 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
     assert counts["agent"] >= 3 and counts["consumer"] > counts["conversations"]
     assert tally.arrived >= counts["conversations"] - 1 and tally.ended >= 3
     assert tally.failed == 0
+    assert tally.adopted >= 1 and answer["message"]["sender_name"] in ("阿杰", "小雨", "大鹏")
     # Nothing worth a look: neither the libraries' log nor kefu's own (which says it ran).
     assert log.problems() == []
     assert [e for e in events if e["log_level"] not in ("debug", "info")] == []

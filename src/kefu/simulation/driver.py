@@ -12,7 +12,8 @@ Consumers act through the same services the widget's socket calls (a session, th
 conversation, sending, asking for a human, leaving the queue, rating); the demo's other agents
 (SIMULATED_AGENTS, not the accounts the person signs in with) hold a socket's presence, work
 their shifts (SHIFTS: online, a break, off), answer with the shop's quick phrases and end their
-conversations. Only the demo shop is touched. A step that fails is logged and the day goes
+conversations — also those the router gives them from a person trying the demo shop's chat.
+Only the demo shop is touched. A step that fails is logged and the day goes
 on; stopping is cancelling.
 
 The decisions (what a visit does, what an agent says, when things happen) are pure functions
@@ -130,8 +131,10 @@ FOLLOW_UPS = (
 )
 # Simulated buyers (signed-in consumers with an order each), for the order cards.
 BUYERS = tuple((f"lively-buyer-{n}", f"买家{name}") for n, name in enumerate("甲乙丙丁戊己庚辛", 1))
-# How often (real seconds) the driver looks whether its queued consumers were assigned.
+# How often (real seconds) the driver looks whether its queued consumers were assigned, and
+# for conversations its agents hold that it did not start (a person's, or an earlier run's).
 POLL_S = 0.5
+ADOPT_S = 3.0
 STOP_WITHIN_S = 3.0
 
 
@@ -257,6 +260,11 @@ class _Visitor:
     agent: Staff | None = None
     turn: int = 0
     done: bool = False
+    adopted: bool = False  # a conversation the driver did not start: its consumer is real
+
+
+# What the driver knows of a conversation it adopts: only that someone is there.
+ADOPTED = Visit("direct", None, (), order_card=False, wants_human=False, stars=None)
 
 
 @dataclass
@@ -270,6 +278,7 @@ class Tally:
     ended: int = 0
     left_queue: int = 0
     rated: int = 0
+    adopted: int = 0
     failed: int = 0
     refused: int = 0
 
@@ -305,6 +314,7 @@ class LivelyDemo:
         self._events: list[tuple[float, int, Step, _Visitor | None]] = []
         self._sequence = itertools.count()
         self._waiting: dict[int, _Visitor] = {}  # queued, by conversation
+        self._playing: set[int] = set()  # the conversations of unfinished visits
         self._busy_buyers: set[str] = set()
         self._client_ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
@@ -335,7 +345,7 @@ class LivelyDemo:
         loop = asyncio.get_running_loop()
         clock = SimClock(self.speed, loop.time())
         hour = FIRST_HOUR  # the next hour whose arrivals are drawn (counted from day 0)
-        polled = loop.time()
+        polled = adopted = loop.time() - ADOPT_S
         log.info("lively.started", shop_id=self.shop_id, speed=self.speed)
         while True:
             now = clock.now(loop.time())
@@ -354,15 +364,19 @@ class LivelyDemo:
                 polled = loop.time()
                 await self._guarded(self._poll_queue(now))
                 continue
+            if loop.time() - adopted >= ADOPT_S:
+                adopted = loop.time()
+                await self._guarded(self._adopt(now))
+                continue
             if self._events and self._events[0][0] <= now:
                 at, _, step, visitor = heapq.heappop(self._events)
                 await self._play(step, visitor, at)
                 continue
             due = min(self._events[0][0] if self._events else hour * 3600.0, hour * 3600.0)
-            wait = clock.real_wait(due, loop.time())
+            wait = min(clock.real_wait(due, loop.time()), adopted + ADOPT_S - loop.time())
             if self._waiting:
-                wait = min(wait, POLL_S)
-            await asyncio.sleep(wait)
+                wait = min(wait, polled + POLL_S - loop.time())
+            await asyncio.sleep(max(wait, 0.0))
 
     def _push(self, at: float, step: Step, visitor: _Visitor | None) -> None:
         # An arrival carries no visitor yet: it is made when it plays.
@@ -401,6 +415,7 @@ class LivelyDemo:
 
     def _finish(self, visitor: _Visitor) -> None:
         visitor.done = True
+        self._playing.discard(visitor.conversation_id)
         self._waiting.pop(visitor.conversation_id, None)
         if visitor.buyer is not None:
             self._busy_buyers.discard(visitor.buyer)
@@ -410,7 +425,7 @@ class LivelyDemo:
         return {
             "arrived": t.arrived, "asked_bot": t.asked_bot, "asked_human": t.asked_human,
             "agent_replies": t.agent_replies, "ended": t.ended, "left_queue": t.left_queue,
-            "rated": t.rated, "refused": t.refused, "failed": t.failed,
+            "rated": t.rated, "adopted": t.adopted, "refused": t.refused, "failed": t.failed,
         }  # fmt: skip
 
     # --- the agents -------------------------------------------------------------------------
@@ -510,6 +525,29 @@ class LivelyDemo:
         for planned in human_conversation(PLAN, self.rng, now):
             self._push(planned.at, planned.step, visitor)
 
+    async def _adopt(self, now: float) -> None:
+        """Conversations a simulated agent holds that no visit plays (a person chatting in the
+        demo shop, or left by an earlier run): the agent answers and ends them as the model's
+        agents do; the consumer's side is theirs."""
+        for staff in self._agents.values():
+            views, _ = await conversations.list_conversations(
+                self.ctx, staff, scope="mine", page=1, page_size=50
+            )
+            for view in views:
+                if (
+                    view.state != ConversationState.ASSIGNED
+                    or view.agent_id != staff.account_id
+                    or view.id in self._playing
+                ):
+                    continue
+                consumer = ConsumerActor(view.consumer.id, self.shop_id)
+                visitor = _Visitor(ADOPTED, consumer, view.id, agent=staff, adopted=True)
+                self._playing.add(view.id)
+                self.tally.adopted += 1
+                for planned in human_conversation(PLAN, self.rng, now):
+                    if planned.step is not Step.CONSUMER_SAYS:
+                        self._push(planned.at, planned.step, visitor)
+
     async def _agent_says(self, visitor: _Visitor, at: float) -> None:
         assert visitor.agent is not None
         body = agent_line(self.rng, self._phrases, visitor.turn, last=False)
@@ -566,6 +604,7 @@ class LivelyDemo:
         )  # fmt: skip
         if visitor.buyer is not None:
             self._busy_buyers.add(visitor.buyer)
+        self._playing.add(visitor.conversation_id)
         self._push(at + consumer_gap(PLAN, self.rng) / 6, Step.ASK, visitor)
 
     def _entry(self, visit: Visit) -> dict[str, Any]:
