@@ -5,10 +5,13 @@ played by the simulation model's own rules."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from statistics import mean
 
 import pytest
+from typer.testing import CliRunner
 
+from kefu import cli
 from kefu.analytics.metrics import Sender
 from kefu.demo import LIVELY_AGENTS
 from kefu.domain.presence import AgentStatus
@@ -132,3 +135,19 @@ def test_lively_demo_agents_work_shifts_with_a_break_and_the_plan_counts_them() 
     assert set(SHIFTS) == set(LIVELY_AGENTS)
     assert PLAN.agents[9] == 2 and PLAN.agents[14] == 3 and PLAN.agents[12] == 2
     assert PLAN.agents[3] == 0
+
+
+def test_lively_demo_command_serves_with_the_traffic_at_its_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[float | None] = []
+    monkeypatch.setattr(cli, "run_server", lambda _settings, lively=None: served.append(lively))
+    monkeypatch.setenv("KEFU_SECRET_KEY", "lively-test-secret-key-0123456789")
+    runner = CliRunner()
+    data = str(tmp_path / "demo")
+    busy = runner.invoke(cli.app, ["demo", "--lively", "--speed", "25", "--data-dir", data])
+    quiet = runner.invoke(cli.app, ["demo", "--data-dir", data])
+    assert quiet.exit_code == 0 and busy.exit_code == 0, (quiet.output, busy.output)
+    assert served == [25.0, None]
+    assert "(simulated)" not in quiet.output
+    assert "agent2, agent3, agent4 are played" in " ".join(busy.output.split())
