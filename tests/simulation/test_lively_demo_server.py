@@ -5,6 +5,8 @@ agents go off shift on shutdown."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +16,8 @@ from kefu.app import Runtime
 from kefu.clock import FakeClock
 from kefu.demo import DEMO_SHOP_ID, LIVELY_AGENTS
 from kefu.seed import seed_demo
-from kefu.simulation.driver import shift_status
+from kefu.services.messages import MessageWriter
+from kefu.simulation.driver import LivelyDemo, shift_status
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from support import AgentSpec, eventually, make_shop, running_server, server_log, service_context
@@ -88,7 +91,9 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
     assert other.shop_id != DEMO_SHOP_ID
 
     with server_log() as log, capture_logs() as events:
-        async with running_server(db_url, create_schema=False, lively=SPEED) as server:
+        async with running_server(
+            db_url, create_schema=False, lively=SPEED, demo_buyer=True
+        ) as server:
             runtime = server.runtime
             assert runtime.lively is not None
 
@@ -157,3 +162,33 @@ async def _statuses_after(db_url: str) -> dict[Any, Any]:
     for shop_id, username, status in rows:
         found.setdefault(shop_id, {})[username] = status
     return found
+
+
+async def test_lively_demo_without_the_demo_shop_says_so_and_touches_nothing(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}")
+    await db.create_all()
+    try:
+        ctx = service_context(db, FakeClock())
+        other = await make_shop(db, name="Other", agents=[AgentSpec("agent2")], clock=ctx.clock)
+        assert other.shop_id == DEMO_SHOP_ID  # the first shop, but not the demo's
+        demo_server = replace(ctx, settings=ctx.settings.model_copy(update={"demo_buyer": True}))
+        with capture_logs() as events:
+            # Neither on a server that is not `kefu demo`'s, nor in a shop not the demo's.
+            for context in (ctx, demo_server):
+                driver = LivelyDemo(context, MessageWriter(context), speed=100.0)
+                await driver.start()
+                await eventually(lambda: not driver.running)  # noqa: B023 - awaited here
+                await driver.stop()
+        async with db.read() as tx:
+            conversations = await tx.conn.scalar(select(func.count()).select_from(t.conversations))
+            consumers = await tx.conn.scalar(select(func.count()).select_from(t.consumers))
+            status = await tx.conn.scalar(
+                select(t.accounts.c.status).where(t.accounts.c.username == "agent2")
+            )
+    finally:
+        await db.dispose()
+    warned = [(e["event"], e["log_level"]) for e in events if e["log_level"] != "info"]
+    assert warned == [("lively.not_started", "warning")] * 2
+    assert (conversations, consumers, status) == (0, 0, "online")

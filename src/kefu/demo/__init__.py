@@ -2,6 +2,7 @@
 by the route that signs the buyer's identity."""
 
 DEMO_SHOP_ID = 1
+DEMO_SHOP_NAME = "小鹿优选旗舰店"
 DEMO_BUYER_UID = "demo-buyer"
 DEMO_BUYER_NICKNAME = "买家小王"
 

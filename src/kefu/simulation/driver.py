@@ -42,7 +42,7 @@ from kefu import errors
 from kefu.analytics.metrics import Sender
 from kefu.catalog import service as catalog
 from kefu.catalog.domain import CardKind, card_summary
-from kefu.demo import DEMO_SHOP_ID, LIVELY_AGENTS, LIVELY_SPEED
+from kefu.demo import DEMO_SHOP_ID, DEMO_SHOP_NAME, LIVELY_AGENTS, LIVELY_SPEED
 from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import MessageKind, SenderKind
 from kefu.domain.presence import AgentStatus
@@ -54,6 +54,7 @@ from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.messages import MessageWriter, SendRequest
 from kefu.services.phrases import list_phrases
 from kefu.services.presence import set_status, socket_closed, socket_opened
+from kefu.services.shops import public_shop
 from kefu.simulation.model import (
     HOURS,
     DayPlan,
@@ -135,6 +136,7 @@ BUYERS = tuple((f"lively-buyer-{n}", f"买家{name}") for n, name in enumerate("
 # for conversations its agents hold that it did not start (a person's, or an earlier run's).
 POLL_S = 0.5
 ADOPT_S = 3.0
+RETRY_S = 5.0  # before trying to start again when the start failed
 STOP_WITHIN_S = 3.0
 
 
@@ -308,6 +310,7 @@ class LivelyDemo:
         self._agents: dict[int, Staff] = {}
         self._usernames: dict[str, Staff] = {}
         self._statuses: dict[str, AgentStatus] = {}
+        self._present: set[int] = set()  # the agents whose socket's presence is counted
         self._phrases: dict[str, str] = {}
         self._known = kb_phrasings()
         self._products = tuple(external_id for external_id, _, _ in DEMO_PRODUCTS)
@@ -321,6 +324,10 @@ class LivelyDemo:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="lively-demo")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
         """Stop playing, and take the simulated agents off shift (within a few seconds)."""
@@ -337,11 +344,16 @@ class LivelyDemo:
     # --- the loop ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            await self._prepare()
-        except Exception:
-            log.warning("lively.not_started", shop_id=self.shop_id, exc_info=True)
-            return
+        while True:
+            try:
+                await self._prepare()
+                break
+            except errors.NotFound:
+                log.warning("lively.not_started", shop_id=self.shop_id, exc_info=True)
+                return
+            except Exception:  # the database, say: try again in a while
+                log.warning("lively.not_ready", shop_id=self.shop_id, exc_info=True)
+                await asyncio.sleep(RETRY_S)
         loop = asyncio.get_running_loop()
         clock = SimClock(self.speed, loop.time())
         hour = FIRST_HOUR  # the next hour whose arrivals are drawn (counted from day 0)
@@ -432,7 +444,12 @@ class LivelyDemo:
 
     async def _prepare(self) -> None:
         """The simulated agents open a socket's presence (their shifts set their status); the
-        buyers get their orders; the shop's quick phrases are read."""
+        buyers get their orders; the shop's quick phrases are read. Only on a demo server,
+        and only in its demo shop."""
+        if not self.ctx.settings.demo_buyer:
+            raise errors.NotFound("Not a demo server (`kefu demo`).", kind="shop")
+        if (await public_shop(self.ctx, self.shop_id))["name"] != DEMO_SHOP_NAME:
+            raise errors.NotFound("The database has no demo shop.", kind="shop")
         async with self.ctx.db.read() as tx:
             found = [
                 await account_store.account_by_username(tx.conn, self.shop_id, username)
@@ -450,7 +467,9 @@ class LivelyDemo:
         self._phrases = {p.title: p.body for p in await list_phrases(self.ctx, someone, text=None)}
         await self._add_buyers()
         for staff in self._agents.values():
-            await socket_opened(self.ctx, staff)
+            if staff.account_id not in self._present:
+                self._present.add(staff.account_id)  # counted first, whatever happens next
+                await socket_opened(self.ctx, staff)
 
     async def _shift_change(self, hour: int) -> None:
         """The agents whose shift or break begins or ends with this hour change their status."""
@@ -466,7 +485,9 @@ class LivelyDemo:
                 await set_status(self.ctx, staff, AgentStatus.OFFLINE)
             except Exception:
                 log.warning("lively.off_shift_failed", username=username, exc_info=True)
-            await socket_closed(self.ctx, staff)
+            if staff.account_id in self._present:
+                self._present.discard(staff.account_id)
+                await socket_closed(self.ctx, staff)
 
     async def _add_buyers(self) -> None:
         """The simulated buyers and an order each (imported as the seed imports the demo's)."""
