@@ -1,7 +1,7 @@
 """`kefu demo --lively` (issue 16) against a real server: the demo shop's simulated traffic
-creates conversations, the bot answers, the simulated agents reply, end and are rated (and
-answer a real consumer too), nothing is logged as an error, no other shop is touched, and the
-agents go off shift on shutdown."""
+creates conversations, the bot answers, the simulated agents reply, end and are rated, they
+answer a real consumer too, simulated consumers answer a person signed in as an agent, nothing
+is logged as an error, no other shop is touched, and the agents go off shift on shutdown."""
 
 from __future__ import annotations
 
@@ -9,18 +9,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from kefu.app import Runtime
 from kefu.clock import FakeClock
 from kefu.demo import DEMO_SHOP_ID, LIVELY_AGENTS
-from kefu.seed import seed_demo
+from kefu.seed import DEMO_PASSWORD, seed_demo
 from kefu.services.messages import MessageWriter
 from kefu.simulation.driver import LivelyDemo, shift_status
 from kefu.storage import tables as t
 from kefu.storage.db import Database
-from support import AgentSpec, eventually, make_shop, running_server, server_log, service_context
+from support import (
+    AgentSpec,
+    Server,
+    eventually,
+    make_shop,
+    running_server,
+    server_log,
+    service_context,
+)
 
 # 300 simulated seconds each real second: a conversation of the model's 8 minutes lasts
 # under 2 seconds, and about a consumer arrives every 0.2 seconds at 09:00.
@@ -68,6 +77,17 @@ async def _counts(runtime: Runtime, shop_id: int) -> dict[str, Any]:
     }
 
 
+async def _signed_in(server: Server, username: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=server.base_url)
+    server._clients.append(client)  # closed with the server
+    answer = await client.post(
+        "/api/auth/login",
+        json={"shop_id": DEMO_SHOP_ID, "username": username, "password": DEMO_PASSWORD},
+    )
+    assert answer.status_code == 200, answer.text
+    return client
+
+
 async def _statuses(runtime: Runtime, shop_id: int) -> dict[str, str]:
     a = t.accounts.c
     async with runtime.ctx.db.read() as tx:
@@ -96,6 +116,11 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
         ) as server:
             runtime = server.runtime
             assert runtime.lively is not None
+            # The person watching, signed in as agent1 (not played) and online.
+            desk = await _signed_in(server, "agent1")
+            desk_ws = await server.staff_socket(desk)
+            assert (await desk.put("/api/me/status", json={"status": "online"})).is_success
+            me = (await desk.get("/api/me")).json()["account"]["id"]
 
             async def busy() -> dict[str, Any] | None:
                 counts = await _counts(runtime, DEMO_SHOP_ID)
@@ -103,6 +128,29 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
                 return counts if enough and counts["order_cards"] >= 1 else None
 
             counts = await eventually(busy, timeout=60)
+            # A simulated consumer routed to the person answers what they write.
+            mine = await desk_ws.wait_for(
+                lambda f: (
+                    f["type"] == "conversation"
+                    and f["conversation"]["agent_id"] == me
+                    and f["conversation"]["state"] == "assigned"
+                ),
+                30,
+            )
+            theirs = mine["conversation"]["id"]
+            sent = await desk_ws.request(
+                {"type": "send", "conversation_id": theirs, "client_id": "d1", "body": "在的"}
+            )
+            await desk_ws.wait_for(
+                lambda f: (
+                    f["type"] == "message"
+                    and f["message"]["conversation_id"] == theirs
+                    and f["message"]["sender"] == "consumer"
+                    and f["message"]["seq"] > sent["seq"]
+                ),
+                30,
+            )
+            assert (await desk.post(f"/api/conversations/{theirs}/end")).is_success
             # A person trying the demo shop's chat meanwhile: a simulated agent answers and ends.
             person = await server.consumer(DEMO_SHOP_ID, entry={"source": "order"})
             cid = person.conversation_id  # type: ignore[attr-defined]
@@ -137,7 +185,7 @@ async def test_lively_demo_keeps_the_demo_shop_busy_and_touches_no_other_shop(
     }
     if played_hour < 12:
         assert online["agent4"] == "offline" and online["agent3"] == "online"
-    assert online["owner"] == "offline" and online["agent1"] == "offline"
+    assert online["owner"] == "offline" and online["agent1"] == "online"
     # Stopped with the server: the simulated agents went off shift.
     assert {u: after_stop[DEMO_SHOP_ID][u] for u in LIVELY_AGENTS} == dict.fromkeys(
         LIVELY_AGENTS, "offline"

@@ -55,6 +55,7 @@ from kefu.services.messages import MessageWriter, SendRequest
 from kefu.services.phrases import list_phrases
 from kefu.services.presence import set_status, socket_closed, socket_opened
 from kefu.services.shops import public_shop
+from kefu.services.views import ConversationView
 from kefu.simulation.model import (
     HOURS,
     DayPlan,
@@ -136,6 +137,7 @@ BUYERS = tuple((f"lively-buyer-{n}", f"买家{name}") for n, name in enumerate("
 # for conversations its agents hold that it did not start (a person's, or an earlier run's).
 POLL_S = 0.5
 ADOPT_S = 3.0
+FOLLOW_UPS_FOR_A_PERSON = 3  # messages back to a person's answers before going quiet
 RETRY_S = 5.0  # before trying to start again when the start failed
 STOP_WITHIN_S = 3.0
 
@@ -260,7 +262,8 @@ class _Visitor:
     buyer: str | None = None
     order_no: str | None = None
     agent: Staff | None = None
-    turn: int = 0
+    turn: int = 0  # the agent's answers so far (or the consumer's to a person)
+    seen_seq: int = 0  # a person's conversation: the last message answered
     done: bool = False
     adopted: bool = False  # a conversation the driver did not start: its consumer is real
 
@@ -318,6 +321,7 @@ class LivelyDemo:
         self._sequence = itertools.count()
         self._waiting: dict[int, _Visitor] = {}  # queued, by conversation
         self._playing: set[int] = set()  # the conversations of unfinished visits
+        self._with_person: dict[int, _Visitor] = {}  # held by an agent not played
         self._busy_buyers: set[str] = set()
         self._client_ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
@@ -379,6 +383,7 @@ class LivelyDemo:
             if loop.time() - adopted >= ADOPT_S:
                 adopted = loop.time()
                 await self._guarded(self._adopt(now))
+                await self._guarded(self._follow_person(now))
                 continue
             if self._events and self._events[0][0] <= now:
                 at, _, step, visitor = heapq.heappop(self._events)
@@ -427,6 +432,7 @@ class LivelyDemo:
 
     def _finish(self, visitor: _Visitor) -> None:
         visitor.done = True
+        self._with_person.pop(visitor.conversation_id, None)
         self._playing.discard(visitor.conversation_id)
         self._waiting.pop(visitor.conversation_id, None)
         if visitor.buyer is not None:
@@ -531,20 +537,45 @@ class LivelyDemo:
             if view.state == ConversationState.QUEUED:
                 continue
             del self._waiting[conversation_id]
-            self._taken(visitor, view.state, view.agent_id, now)
+            self._taken(visitor, view, now)
 
-    def _taken(self, visitor: _Visitor, state: str, agent_id: int | None, now: float) -> None:
-        if state == ConversationState.QUEUED:
+    def _taken(self, visitor: _Visitor, view: ConversationView, now: float) -> None:
+        if view.state == ConversationState.QUEUED:
             self._waiting[visitor.conversation_id] = visitor
             self._push(now + patience(PLAN, self.rng), Step.GIVE_UP, visitor)
             return
-        staff = self._agents.get(agent_id) if agent_id is not None else None
-        if state != ConversationState.ASSIGNED or staff is None:
-            self._finish(visitor)  # an offline message, or the person's conversation
+        if view.state != ConversationState.ASSIGNED or view.agent_id is None:
+            self._finish(visitor)  # an offline message
+            return
+        staff = self._agents.get(view.agent_id)
+        if staff is None:  # the person's: the consumer answers what they write
+            visitor.seen_seq = view.last_seq
+            self._with_person[visitor.conversation_id] = visitor
             return
         visitor.agent = staff
         for planned in human_conversation(PLAN, self.rng, now):
             self._push(planned.at, planned.step, visitor)
+
+    async def _follow_person(self, now: float) -> None:
+        """Consumers a person (an agent not played) holds: each of the person's answers gets a
+        message back after the model's gap, a few times; after the person's end, the consumer
+        rates as planned. A conversation the person hands to a played agent is adopted."""
+        for conversation_id, visitor in list(self._with_person.items()):
+            view = await conversations.get_view(self.ctx, conversation_id)
+            if view.state != ConversationState.ASSIGNED or view.agent_id in self._agents:
+                del self._with_person[conversation_id]
+                if view.state == ConversationState.ENDED and visitor.visit.stars is not None:
+                    self._push(now + consumer_gap(PLAN, self.rng) / 3, Step.RATE, visitor)
+                else:
+                    self._finish(visitor)
+                continue
+            last = view.last_message
+            if last is None or last.sender != SenderKind.AGENT or last.seq <= visitor.seen_seq:
+                continue
+            visitor.seen_seq = last.seq
+            if visitor.turn < FOLLOW_UPS_FOR_A_PERSON:
+                visitor.turn += 1
+                self._push(now + consumer_gap(PLAN, self.rng), Step.CONSUMER_SAYS, visitor)
 
     async def _adopt(self, now: float) -> None:
         """Conversations a simulated agent holds that no visit plays (a person chatting in the
@@ -651,7 +682,7 @@ class LivelyDemo:
         self.tally.asked_bot += 1
         view = await conversations.get_view(self.ctx, visitor.conversation_id)
         if view.state != ConversationState.BOT:
-            self._taken(visitor, view.state, view.agent_id, at)
+            self._taken(visitor, view, at)
             return
         planned = len(visit.questions) + (visitor.order_no is not None) + visit.wants_human
         if visitor.asked < planned:
