@@ -263,13 +263,22 @@ async def running_server(
     seed: int = 7,
     create_schema: bool = True,
     run_scheduler: bool = False,
+    lively: float | None = None,
     **settings: Any,
 ) -> AsyncIterator[Server]:
-    """Serve kefu for real on a free port; the scheduler is ticked by the test unless asked."""
+    """Serve kefu for real on a free port; the scheduler is ticked by the test unless asked.
+    `lively`: the demo's simulated traffic at that speed (seeded with `seed`)."""
     clock = clock or FakeClock()
     port = free_port()
     config = Settings(database_url=db_url, secret_key=SECRET_KEY, port=port, **settings)
-    app = create_app(config, clock=clock, rng=random.Random(seed), run_scheduler=run_scheduler)
+    app = create_app(
+        config,
+        clock=clock,
+        rng=random.Random(seed),
+        run_scheduler=run_scheduler,
+        lively=lively,
+        lively_rng=random.Random(seed),
+    )
     runtime: Runtime = app.state.runtime
     runtime.ctx.hasher = FAST_HASHER
     if create_schema:

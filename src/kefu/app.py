@@ -55,6 +55,7 @@ from kefu.services.messages import MessageWriter
 from kefu.services.queue_notifier import QueueNotifier
 from kefu.services.rate_limits import RateLimits
 from kefu.settings import Settings, with_secret_key
+from kefu.simulation.driver import LivelyDemo
 from kefu.storage.db import Database, DbTimeouts
 from kefu.summaries.api import router as summaries_router
 from kefu.supervision.alerts_api import router as alerts_router
@@ -103,12 +104,17 @@ class Runtime:
     clock_sync: ClockSync | None = None
     # LIVE-1: this process's monitoring pages, pushed coalesced views.
     monitor: LiveMonitor | None = None
+    # `kefu demo --lively`: the demo shop's simulated traffic.
+    lively: LivelyDemo | None = None
 
     async def drain(self) -> None:
         """A graceful shutdown, once the server stopped taking connections: release claimed
         timers at once (an interrupted claim rolls back, so another process takes the timer),
         answer each socket's current frame and close it with 1012, then commit and
-        acknowledge the sends still queued (HTTP ones)."""
+        acknowledge the sends still queued (HTTP ones). The demo's simulated traffic stops
+        first: it sends nothing more."""
+        if self.lively is not None:
+            await self.lively.stop()
         await self.scheduler.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.hub.shut_down(CLOSE_SHUTDOWN), DRAIN_WITHIN_S)
@@ -164,8 +170,13 @@ def create_app(
     clock: Clock | None = None,
     rng: random.Random | None = None,
     run_scheduler: bool = True,
+    lively: float | None = None,
+    lively_rng: random.Random | None = None,
 ) -> FastAPI:
+    """`lively`: play the demo shop's traffic at this speed while serving (`kefu demo`)."""
     runtime = build_runtime(settings, clock=clock, rng=rng)
+    if lively is not None:
+        runtime.lively = LivelyDemo(runtime.ctx, runtime.writer, speed=lively, rng=lively_rng)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -178,9 +189,13 @@ def create_app(
         if run_scheduler:
             await runtime.scheduler.start()
             runtime.webhooks.start()  # API-2
+        if runtime.lively is not None:
+            await runtime.lively.start()
         try:
             yield
         finally:
+            if runtime.lively is not None:
+                await runtime.lively.stop()
             await runtime.scheduler.stop()
             await runtime.webhooks.stop()
             await runtime.heartbeat.stop()

@@ -28,6 +28,7 @@ from kefu.bench import routing as bench_routing
 from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
 from kefu.catalog.cli import import_app
+from kefu.demo import LIVELY_AGENTS, LIVELY_SPEED
 from kefu.settings import Settings, with_secret_key
 from kefu.simulation.cli import command as simulate_command
 
@@ -82,8 +83,9 @@ def _stop(*problems: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def run_server(settings: Settings) -> None:
-    """Migrate, then serve with WebSocket limits far below uvicorn's defaults."""
+def run_server(settings: Settings, *, lively: float | None = None) -> None:
+    """Migrate, then serve with WebSocket limits far below uvicorn's defaults (`lively`: with
+    the demo shop's simulated traffic at that speed)."""
     from kefu.app import create_app
     from kefu.storage.migrate import upgrade
 
@@ -98,7 +100,7 @@ def run_server(settings: Settings) -> None:
             soft_wrap=True,
         )
     logs.configure(json=settings.log_json)
-    app = create_app(settings)
+    app = create_app(settings, lively=lively)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # generations, and collect less often, so that full collections don't stall sockets.
     gc.collect()
@@ -239,6 +241,19 @@ def demo(
     no_browser: bool = typer.Option(
         True, help="Kept for compatibility; the demo never opens a browser."
     ),
+    lively: bool = typer.Option(
+        False,
+        "--lively",
+        help="Keep the demo shop busy: simulated consumers, bot questions and agents "
+        f"({', '.join(LIVELY_AGENTS)}) play a day of traffic while it serves.",
+    ),
+    speed: float = typer.Option(
+        LIVELY_SPEED,
+        "--speed",
+        min=0.1,
+        max=1000.0,
+        help="With --lively: simulated seconds per real second (arrivals, replies, waits).",
+    ),
 ) -> None:
     """Seed a demo shop, serve it on 127.0.0.1 and print the URLs and logins."""
     from kefu.app import build_runtime
@@ -273,11 +288,19 @@ def demo(
     table.add_row("demo shop as its VIP buyer", f"{base}/demo/shop?shop={DEMO_SHOP_ID}&buyer=1")
     table.add_row("API docs", base + "/docs")
     for username, name, role, _ in DEMO_ACCOUNTS:
+        played = " (simulated)" if lively and username in LIVELY_AGENTS else ""
         table.add_row(
-            f"login: {role.value} {name}", f"shop {DEMO_SHOP_ID} / {username} / {DEMO_PASSWORD}"
+            f"login: {role.value} {name}{played}",
+            f"shop {DEMO_SHOP_ID} / {username} / {DEMO_PASSWORD}",
         )
     console.print(table)
-    run_server(settings)
+    if lively:
+        console.print(
+            f"lively: a day of traffic at {speed:g}x; {', '.join(LIVELY_AGENTS)} are played "
+            "by the simulator, sign in as owner or agent1 to watch",
+            markup=False,
+        )
+    run_server(settings, lively=speed if lively else None)
 
 
 def main() -> None:

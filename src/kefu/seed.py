@@ -15,7 +15,7 @@ from kefu.bot import service as bot_service
 from kefu.bot.cache import KbCache
 from kefu.catalog import service as catalog
 from kefu.catalog.importer import Kind
-from kefu.demo import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID
+from kefu.demo import DEMO_BUYER_NICKNAME, DEMO_BUYER_UID, DEMO_SHOP_ID, DEMO_SHOP_NAME
 from kefu.domain.ids import ShopId
 from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
@@ -57,7 +57,7 @@ async def seed_demo(ctx: Context) -> bool:
             return False
     shop = await create_shop(
         ctx,
-        name="小鹿优选旗舰店",
+        name=DEMO_SHOP_NAME,
         manager_name="林晓",
         settings=ShopSettings(bot_enabled=True, bot_mode="bot_first"),
     )

@@ -174,12 +174,7 @@ def _one_day(
 
     for hour in range(HOURS):
         push(hour * 3600.0, _SHIFT, hour)
-        rate = plan.arrivals[hour] / 3600.0
-        at = hour * 3600.0
-        while rate > 0:
-            at += rng.expovariate(rate)
-            if at >= (hour + 1) * 3600.0:
-                break
+        for at in hour_arrivals(plan.arrivals[hour], hour, rng):
             push(at, _ARRIVE, 0)
 
     online = 0
@@ -195,7 +190,7 @@ def _one_day(
             return False
         agent = min(candidates, key=lambda a: (loads[a], a))
         loads[agent] += 1
-        until = at + _handle_time(plan, rng)
+        until = at + handle_time(plan, rng)
         assigned[request] = (agent, at, until)
         push(until, _FREE, agent)
         return True
@@ -209,7 +204,7 @@ def _one_day(
             requested.append(at)
             if not assign(request, at):
                 queue.append(request)
-                push(at + rng.expovariate(1 / plan.patience_s), _GIVE_UP, request)
+                push(at + patience(plan, rng), _GIVE_UP, request)
         elif kind == _GIVE_UP:
             if subject in queue:
                 queue.remove(subject)
@@ -229,9 +224,61 @@ def _one_day(
     ]  # fmt: skip
 
 
-def _handle_time(plan: DayPlan, rng: random.Random) -> float:
+# --- the rules of one consumer and one agent (the demo's traffic, simulation/lively.py, plays
+# them too) -----------------------------------------------------------------------------------
+
+
+def hour_arrivals(per_hour: float, hour: int, rng: random.Random) -> list[float]:
+    """The arrivals of local hour `hour` (a Poisson process of `per_hour` an hour), in seconds
+    from midnight."""
+    times: list[float] = []
+    rate = per_hour / 3600.0
+    at = hour * 3600.0
+    while rate > 0:
+        at += rng.expovariate(rate)
+        if at >= (hour + 1) * 3600.0:
+            break
+        times.append(at)
+    return times
+
+
+def handle_time(plan: DayPlan, rng: random.Random) -> float:
+    """How long a conversation lasts from its assignment (log-normal, mean `handle_s`)."""
     sigma = plan.handle_spread
     return rng.lognormvariate(math.log(plan.handle_s) - sigma * sigma / 2, sigma)
+
+
+def patience(plan: DayPlan, rng: random.Random) -> float:
+    """How long a queued consumer waits before leaving (exponential, mean `patience_s`)."""
+    return rng.expovariate(1 / plan.patience_s)
+
+
+def reply_time(plan: DayPlan, rng: random.Random) -> float:
+    """How long an agent takes to answer a consumer's message (exponential, mean `reply_s`)."""
+    return rng.expovariate(1 / plan.reply_s)
+
+
+def consumer_gap(plan: DayPlan, rng: random.Random) -> float:
+    """How long a consumer takes to write again after an answer (exponential)."""
+    return rng.expovariate(1 / plan.consumer_gap_s)
+
+
+def exchange(
+    plan: DayPlan, rng: random.Random, since: float, until: float
+) -> tuple[list[tuple[float, Sender]], float]:
+    """A human conversation assigned at `since` that lasts until `until`: the agent answers the
+    opening message after a reply time, the consumer writes again after a gap, and so on while
+    the conversation lasts. The messages after the opening one, and when it ends (the last
+    answer may come after `until`)."""
+    messages: list[tuple[float, Sender]] = []
+    asked = since
+    while asked < until:
+        answered = asked + reply_time(plan, rng)
+        messages.append((answered, Sender.AGENT))
+        asked = answered + consumer_gap(plan, rng)
+        if asked < until:
+            messages.append((asked, Sender.CONSUMER))
+    return messages, max(until, asked)
 
 
 def _facts(
@@ -256,19 +303,18 @@ def _facts(
             messages=tuple(messages),
         )  # fmt: skip
     agent, since, end = assigned
-    asked = since
-    while talk and asked < end:
-        answered = asked + rng.expovariate(1 / plan.reply_s)
-        messages.append(Message(t(answered), Sender.AGENT, agent))
-        asked = answered + rng.expovariate(1 / plan.consumer_gap_s)
-        if asked < end:
-            messages.append(Message(t(asked), Sender.CONSUMER))
+    if talk:
+        talked, end = exchange(plan, rng, since, end)
+        messages += [
+            Message(t(at), sender, agent if sender is Sender.AGENT else None)
+            for at, sender in talked
+        ]
     return ConversationFacts(
         conversation_id,
         t(requested_s),
         t(requested_s),
         holdings=(Holding(agent, t(since)),),
-        ended_at=t(max(end, asked)),
+        ended_at=t(end),
         messages=tuple(sorted(messages, key=lambda m: m.at)),
     )
 
