@@ -33,9 +33,12 @@ from redis.exceptions import RedisError
 
 from kefu.broker.base import Event, Handler, Resync
 
-_PREFIX = "kefu:"
-# A placeholder channel, so that the connection is in subscriber mode from the start.
-_IDLE = _PREFIX + "_"
+# Every channel's name starts so (KEFU_REDIS_CHANNEL_PREFIX): deployments sharing one Redis
+# keep apart by their prefixes (pub/sub channels ignore the database number).
+DEFAULT_CHANNEL_PREFIX = "kefu:"
+# A placeholder channel (after the prefix), so that the connection is in subscriber mode from
+# the start.
+_IDLE = "_"
 _HEALTH_CHECK = b"kefu-health-check"
 _RETRY_FIRST_S = 0.25
 _RETRY_MAX_S = 2.0
@@ -73,6 +76,7 @@ class RedisBroker:
         health_check_interval_s: float = 5.0,
         health_check_timeout_s: float = 3.0,
         socket_timeout_s: float = 3.0,
+        channel_prefix: str = DEFAULT_CHANNEL_PREFIX,
     ) -> None:
         timeouts: dict[str, Any] = {
             "socket_timeout": socket_timeout_s,
@@ -86,6 +90,8 @@ class RedisBroker:
         )
         # Readiness asks once: retries would turn "refused" into a timeout.
         self._probe = aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
+        self._prefix = channel_prefix
+        self._idle = channel_prefix + _IDLE
         self._interval = health_check_interval_s
         self._timeout = health_check_timeout_s
         self._publish_timeout = socket_timeout_s
@@ -130,7 +136,7 @@ class RedisBroker:
 
     async def publish(self, topic: str, event: Event) -> None:
         try:
-            self._outbox.put_nowait((_PREFIX + topic, orjson.dumps(event)))
+            self._outbox.put_nowait((self._prefix + topic, orjson.dumps(event)))
         except asyncio.QueueFull:
             if not self._dropping:
                 log.warning("redis publish dropped: the queue is full", topic=topic)
@@ -195,9 +201,9 @@ class RedisBroker:
         loop = asyncio.get_running_loop()
         topics = set(self._topics)
         async with asyncio.timeout(self._timeout):  # connecting included
-            await session.pubsub.subscribe(_IDLE, *(_PREFIX + t for t in topics))
+            await session.pubsub.subscribe(self._idle, *(self._prefix + t for t in topics))
         session.subscribed = set(topics)
-        session.initial = {_IDLE, *(_PREFIX + t for t in topics)}
+        session.initial = {self._idle, *(self._prefix + t for t in topics)}
         session.unconfirmed = set(session.initial)
         session.next_ping_at = loop.time() + self._interval
         while True:
@@ -238,14 +244,14 @@ class RedisBroker:
         """Send what `subscribe` and `unsubscribe` asked for since the last round."""
         wanted = set(self._topics)
         if added := wanted - session.subscribed:
-            channels = [_PREFIX + t for t in added]
+            channels = [self._prefix + t for t in added]
             await session.pubsub.subscribe(*channels)
             session.unconfirmed |= set(channels)
         if removed := session.subscribed - wanted:
-            await session.pubsub.unsubscribe(*(_PREFIX + t for t in removed))
+            await session.pubsub.unsubscribe(*(self._prefix + t for t in removed))
         session.subscribed = wanted
         for topic in list(self._waiters):  # asked again while still subscribed
-            if topic in wanted and _PREFIX + topic not in session.unconfirmed:
+            if topic in wanted and self._prefix + topic not in session.unconfirmed:
                 self._resolve_waiters(topic)
 
     async def _next_message(self, pubsub: PubSub, *, within_s: float) -> dict[str, Any] | None:
@@ -274,10 +280,10 @@ class RedisBroker:
             channel = _text(message["channel"])
             session.unconfirmed.discard(channel)
             session.initial.discard(channel)
-            self._resolve_waiters(channel[len(_PREFIX) :])
+            self._resolve_waiters(channel[len(self._prefix) :])
             session.is_up = session.is_up or not session.initial
         elif kind == "message" and self._handler is not None:
-            topic = _text(message["channel"])[len(_PREFIX) :]
+            topic = _text(message["channel"])[len(self._prefix) :]
             try:
                 await self._handler(topic, orjson.loads(message["data"]))
             except Exception:
