@@ -66,3 +66,34 @@ async def test_msg_2_redis_fan_out_stays_within_its_channel_prefix() -> None:
     finally:
         for broker in (publisher, same, elsewhere):
             await broker.stop()
+
+
+async def test_msg_2_redis_fan_out_delivers_a_burst_whole_and_in_order() -> None:
+    """Events queued faster than Redis answers go out in pipelines and are read in runs: all
+    arrive, in the order they were published."""
+    await _require_redis()
+    prefix = f"kefu-test-{secrets.token_hex(4)}:"
+    heard: list[int] = []
+
+    async def handler(topic: str, event: Event) -> None:
+        heard.append(int(event["n"]))
+
+    async def ignore(topic: str, event: Event) -> None:
+        return None
+
+    publisher = RedisBroker(REDIS_URL, channel_prefix=prefix)
+    listener = RedisBroker(REDIS_URL, channel_prefix=prefix)
+    await publisher.start(ignore)
+    await listener.start(handler)
+    try:
+        await listener.subscribe("account:7")
+        for n in range(3000):  # no await point that reaches Redis: they queue up
+            await publisher.publish("account:7", {"type": "message", "n": n})
+        for _ in range(500):
+            if len(heard) >= 3000:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == list(range(3000))
+    finally:
+        await publisher.stop()
+        await listener.stop()
