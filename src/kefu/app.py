@@ -132,6 +132,7 @@ def build_runtime(
             health_check_interval_s=settings.redis_health_check_interval_s,
             health_check_timeout_s=settings.redis_health_check_timeout_s,
             socket_timeout_s=settings.redis_socket_timeout_s,
+            channel_prefix=settings.redis_channel_prefix,
         )
     db = Database(settings.database_url, timeouts=DbTimeouts.of(settings))
     clock_sync = None

@@ -25,6 +25,7 @@ from kefu.bench import gateway as bench_gateway
 from kefu.bench import idle as bench_idle
 from kefu.bench import qa as bench_qa
 from kefu.bench import routing as bench_routing
+from kefu.bench import scaleout as bench_scaleout
 from kefu.bench import search as bench_search
 from kefu.bot.cli import kb_app
 from kefu.catalog.cli import import_app
@@ -46,6 +47,7 @@ bench_app.command("bot")(bench_bot.command)
 bench_app.command("calibrate")(bench_calibrate.command)
 bench_app.command("routing")(bench_routing.command)
 bench_app.command("gateway")(bench_gateway.command)
+bench_app.command("scaleout")(bench_scaleout.command)
 bench_app.command("search")(bench_search.command)
 bench_app.command("idle")(bench_idle.command)
 app.command("simulate")(simulate_command)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     redis_health_check_timeout_s: float = Field(default=3.0, gt=0)
     # Bounds connecting to Redis and each command on it (a publish is then dropped).
     redis_socket_timeout_s: float = Field(default=3.0, gt=0)
+    # The fan-out's channels are named so: deployments (or benchmarks) sharing one Redis keep
+    # apart by their prefixes, since pub/sub ignores the database number in the URL.
+    redis_channel_prefix: str = Field(default="kefu:", min_length=1)
     # Signs staff sessions and consumer tokens. None: the data folder's (`with_secret_key`).
     secret_key: str | None = None
     host: str = "127.0.0.1"

@@ -1,6 +1,6 @@
-"""`kefu bench routing`, `kefu bench gateway` and `kefu bench idle` at tiny sizes, as a user
-runs them: their JSON line carries the documented figures, nothing is lost, and ROUTE-7 holds
-across processes."""
+"""`kefu bench routing`, `kefu bench gateway`, `kefu bench scaleout` and `kefu bench idle` at
+tiny sizes, as a user runs them: their JSON line carries the documented figures, nothing is
+lost, ROUTE-7 holds across processes and messages cross processes through Redis (MSG-2)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from databases import PG_ADMIN_URL, REDIS_URL, require_pg
 from kefu.bench.routing import _replay
 
 ROUTING_KEYS = {
@@ -113,6 +114,67 @@ def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str, tmp_path:
     )
     if db == "sqlite":
         assert list(tmp_path.glob("kefu/bench/history-*-300.db")), "the history is cached"
+
+
+SCALEOUT_KEYS = {
+    "one_process_per_s",
+    "two_processes_per_s",
+    "scale_ratio",
+    "one_process_p99_ms",
+    "two_processes_p99_ms",
+    "one_process_cores",
+    "two_processes_cores",
+    "one_process_machine_busy",
+    "two_processes_machine_busy",
+    "projected_ratio",
+    "lost",
+    "cross_pairs",
+    "cross_delivered",
+    "cores",
+    "load_average_before",
+    "load_average_after",
+}
+
+
+@pytest.mark.slow
+def test_msg_2_bench_scaleout_delivers_across_processes_through_redis() -> None:
+    """Issue 16: one process, then two sharing PostgreSQL and Redis, the same tiny load; with
+    two, every pair has its consumer on one server and its agent on the other."""
+    require_pg()
+    figures = _bench(
+        "scaleout", "--pairs", "6", "--seconds", "1", "--stored", "0", "--load-procs", "1",
+        "--pg-admin-url", PG_ADMIN_URL, "--redis-url", REDIS_URL,
+    )  # fmt: skip
+    assert figures.keys() >= SCALEOUT_KEYS
+    assert figures["lost"] == 0 and figures["errors"] == 0
+    assert figures["pairs"] == 6
+    # Every pair crossed processes, and their messages reached the agents (none lost).
+    assert figures["cross_pairs"] == 6
+    assert figures["cross_delivered"] >= figures["two_processes_per_s"] * 1 > 0  # 1 s run
+    assert figures["one_process_per_s"] > 0
+    assert figures["scale_ratio"] == pytest.approx(
+        figures["two_processes_per_s"] / figures["one_process_per_s"]
+    )
+    assert figures["projected_ratio"] == pytest.approx(
+        2 * figures["one_process_cpu_us_per_message"] / figures["two_processes_cpu_us_per_message"]
+    )
+    for side in ("one_process", "two_processes"):
+        assert 0 < figures[f"{side}_p50_ms"] <= figures[f"{side}_p99_ms"]
+        assert 0 < figures[f"{side}_cores"] < figures["cores"]
+        assert 0 < figures[f"{side}_machine_busy"] <= 1
+
+
+def test_msg_2_bench_gateway_refuses_several_processes_on_sqlite() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kefu", "bench", "gateway", "--db", "sqlite", "--processes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    said = " ".join(done.stderr.replace("│", " ").split())  # rich boxes and wraps the error
+    assert "--processes > 1 needs --db postgresql" in said
 
 
 IDLE_KEYS = {

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kefu.storage.db import Database
 
 DEFAULT_PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 BENCH_PASSWORD = "bench-pass-1"  # noqa: S105 (the bench shop lives in a private database)
 # Cheap to verify: a bench logs in hundreds of accounts and measures messages, not argon2.
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

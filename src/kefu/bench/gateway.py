@@ -22,6 +22,18 @@ agent — with no persistence) gets phase three only: `bare_cpu_us_per_message`,
 `ratio_to_bare` = bare CPU per message / kefu CPU per message. `lost` counts messages sent in
 any phase that were never both acknowledged and delivered within a 10 s grace period. Clients
 offer no compression.
+
+With `--processes N` (PostgreSQL only) N `kefu serve` processes on ports of their own share the
+database and a Redis (`--redis-url`) for the fan-out, under a channel prefix and a rate-limit key
+prefix of the run's own, so nothing else on that Redis hears its events (pub/sub stores
+nothing, so there is nothing to flush afterwards). Each load process spreads its agents over the
+servers in turn; a consumer connects to a server in turn too, asks for a human, and once routing
+named its agent, moves to another server if it landed on its agent's: every pair then has its
+consumer on one process and its agent on another, so each message is written by the one and
+reaches the agent through Redis and the other (`cross_pairs`, `cross_delivered`). Agents are at
+least two per group, so both servers hold agents. The server CPU figures are the sum over the N
+processes; `machine_busy` is the share of all the machine's cores in use during saturation (load
+generators, PostgreSQL and Redis included). `kefu bench scaleout` compares 1 and 2 processes.
 """
 
 from __future__ import annotations
@@ -56,6 +68,8 @@ from websockets.typing import Origin
 from kefu.bench.common import (
     BENCH_PASSWORD,
     DEFAULT_PG_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    BenchShop,
     drop_database,
     emit_json,
     free_port,
@@ -75,6 +89,7 @@ from kefu.storage.db import Database
 GRACE_S = 10.0
 SETUP_CONCURRENCY = 20
 LOW_RATE = 500.0  # messages/s offered while `cpu_at_500_per_s` is measured
+LOGIN_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +105,12 @@ class LoadPlan:
     rate: float
     seconds: float
     window: int
-    # The process whose CPU time the first load process reads around each phase.
-    server_pid: int = 0
+    # The processes whose CPU time the first load process reads around each phase.
+    server_pids: tuple[int, ...] = ()
     low_rate: float = 0.0  # this process's share of LOW_RATE
+    # The kefu servers' ports (http_url's first); agents and consumers are spread over them.
+    ports: tuple[int, ...] = ()
+    saturation_only: bool = False  # phase three only (`kefu bench scaleout`)
 
 
 @dataclass
@@ -104,6 +122,7 @@ class PhaseResult:
     # The server's CPU seconds and the wall seconds of the phase (first load process only).
     server_cpu_s: float = 0.0
     wall_s: float = 0.0
+    machine_busy: float = 0.0  # share of all cores in use (first load process only)
 
 
 @dataclass
@@ -113,6 +132,9 @@ class LoadResult:
     setup_s: float = 0.0
     errors: int = 0
     phases: dict[str, PhaseResult] = field(default_factory=dict)
+    # Pairs whose consumer and agent sit on different servers, and their delivered messages.
+    cross_pairs: int = 0
+    cross_delivered: int = 0
 
 
 def command(
@@ -128,12 +150,17 @@ def command(
     load_procs: int = typer.Option(
         2, "--load-procs", min=1, max=len(ENTRY_SOURCES), help="Load-generator processes."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="kefu serve processes (PostgreSQL + Redis when > 1)."
+    ),
+    redis_url: str = typer.Option(DEFAULT_REDIS_URL, "--redis-url", help="With --processes > 1."),
     pg_admin_url: str = typer.Option(DEFAULT_PG_ADMIN_URL, "--pg-admin-url"),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
 ) -> None:
     """Messages through the gateway at an offered rate and at saturation, against a bare relay."""
     if db not in ("sqlite", "postgresql"):
         raise typer.BadParameter("--db is sqlite or postgresql")
+    check_processes(db, processes)
     figures = asyncio.run(
         benchmark(
             pairs=pairs,
@@ -145,18 +172,31 @@ def command(
             load_procs=load_procs,
             pg_admin_url=pg_admin_url,
             stored=stored,
+            processes=processes,
+            redis_url=redis_url,
         )
     )
+    servers = "1 server" if processes == 1 else f"{processes} servers + Redis"
     print_table(
         f"kefu bench gateway ({db})",
         figures,
         caption=(
-            f"{pairs} pairs, window {window}, {load_procs} load process(es), "
+            f"{pairs} pairs, window {window}, {servers}, {load_procs} load process(es), "
             f"{stored:,} messages stored before"
         ),
     )
     if as_json:
         emit_json(figures)
+
+
+def check_processes(db: str, processes: int) -> None:
+    """Several processes share one database and its fan-out: SQLite is one process's."""
+    if processes > 1 and db != "postgresql":
+        raise typer.BadParameter(
+            "--processes > 1 needs --db postgresql: several kefu serve processes share a "
+            "PostgreSQL database and a Redis, never a SQLite file",
+            param_hint="--processes",
+        )
 
 
 async def benchmark(
@@ -170,49 +210,25 @@ async def benchmark(
     load_procs: int,
     pg_admin_url: str,
     stored: int = 0,
+    processes: int = 1,
+    redis_url: str = DEFAULT_REDIS_URL,
 ) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        url = (
-            await sqlite_with_history(stored, tmp / "kefu.db")
-            if db == "sqlite"
-            else await postgresql_with_history(stored, pg_admin_url)
-        )
+        url = await database_with_history(db, stored, tmp, pg_admin_url)
         try:
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
-                "KEFU_DATABASE_URL": url,
-                "KEFU_SECRET_KEY": secrets.token_urlsafe(24),
-                "KEFU_DATA_DIR": str(tmp),
-                # Every simulated client comes from this machine's address: the per-address
-                # rate limits would refuse all but the first few.
-                **{f"KEFU_RATE_{name.upper()}": "off" for name in RATE_LIMITS},
-            }
-            progress.print(f"gateway: migrating ({db})")
-            await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "kefu", "migrate"],
-                env=env,
-                check=True,
-                capture_output=True,
+            env = server_env(url, tmp, redis_url if processes > 1 else None)
+            shop = await prepare(env, db, pairs=pairs, limit=limit, load_procs=load_procs)
+            kefu = await run_kefu(
+                env,
+                shop,
+                processes=processes,
+                tmp=tmp,
+                pairs=pairs,
+                rate=rate,
+                seconds=seconds,
+                window=window,
             )
-            groups = min(load_procs, pairs)
-            agents = max(groups, -(-pairs // limit))
-            database = Database(url)
-            try:
-                shop = await seed_shop(
-                    database, agents=agents, limit=limit, now=SystemClock().now(), groups=groups
-                )
-            finally:
-                await database.dispose()
-            port = free_port()
-            command = [sys.executable, "-m", "kefu", "serve", "--port", str(port)]
-            async with serving(command, port, env, tmp / "server.log") as pid:
-                plans = _plans(
-                    shop.shop_id, shop.agents, port, pairs, rate, seconds, window, False, pid
-                )
-                progress.print(f"gateway: {pairs} pairs against kefu serve on :{port}")
-                kefu = await asyncio.to_thread(_run_load, plans)
             port = free_port()
             relay = [
                 sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_relay_app",
@@ -220,28 +236,122 @@ async def benchmark(
             ]  # fmt: skip
             async with serving(relay, port, env, tmp / "relay.log") as pid:
                 plans = _plans(
-                    shop.shop_id, shop.agents, port, pairs, rate, seconds, window, True, pid
+                    shop.shop_id, shop.agents, ((port, pid),), pairs, rate, seconds, window, True
                 )
                 progress.print(f"gateway: {pairs} pairs against the bare relay on :{port}")
                 bare = await asyncio.to_thread(_run_load, plans)
         finally:
             if db != "sqlite":
                 await drop_database(pg_admin_url, url)
-    return _figures(kefu, bare, seconds, db, load_procs, stored)
+    return {**_figures(kefu, bare, seconds, db, load_procs, stored), "processes": processes}
+
+
+async def database_with_history(db: str, stored: int, tmp: Path, pg_admin_url: str) -> str:
+    """A private database (a SQLite file in `tmp`, or a fresh PostgreSQL one) holding `stored`
+    messages of another shop; the caller drops a PostgreSQL one."""
+    if db == "sqlite":
+        return await sqlite_with_history(stored, tmp / "kefu.db")
+    return await postgresql_with_history(stored, pg_admin_url)
+
+
+def server_env(url: str, tmp: Path, redis_url: str | None) -> dict[str, str]:
+    """The servers' environment: the database, a secret key, the data folder in `tmp`, no rate
+    limits, and with `redis_url` the fan-out under channel and key prefixes of this run's own."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
+        "KEFU_DATABASE_URL": url,
+        "KEFU_SECRET_KEY": secrets.token_urlsafe(24),
+        "KEFU_DATA_DIR": str(tmp),
+        # Every simulated client comes from this machine's address: the per-address
+        # rate limits would refuse all but the first few.
+        **{f"KEFU_RATE_{name.upper()}": "off" for name in RATE_LIMITS},
+    }
+    if redis_url:
+        own = f"kefu-bench-{secrets.token_hex(5)}"
+        env |= {
+            "KEFU_REDIS_URL": redis_url,
+            "KEFU_REDIS_CHANNEL_PREFIX": own + ":",
+            "KEFU_RATE_KEY_PREFIX": own + ":rate",
+        }
+    return env
+
+
+async def prepare(
+    env: dict[str, str], db: str, *, pairs: int, limit: int, load_procs: int
+) -> BenchShop:
+    """Migrate the database and seed the bench shop: a group per load process, enough agents
+    for `pairs` at `limit`, and at least two per group so that two servers both hold agents."""
+    progress.print(f"gateway: migrating ({db})")
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "kefu", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    groups = min(load_procs, pairs)
+    agents = max(2 * groups, -(-pairs // limit))
+    database = Database(env["KEFU_DATABASE_URL"])
+    try:
+        return await seed_shop(
+            database, agents=agents, limit=limit, now=SystemClock().now(), groups=groups
+        )
+    finally:
+        await database.dispose()
+
+
+async def run_kefu(
+    env: dict[str, str],
+    shop: BenchShop,
+    *,
+    processes: int,
+    tmp: Path,
+    pairs: int,
+    rate: float,
+    seconds: float,
+    window: int,
+    saturation_only: bool = False,
+) -> list[LoadResult]:
+    """Start `processes` kefu servers on `env`'s database and run the load against them."""
+    async with contextlib.AsyncExitStack() as stack:
+        servers: list[tuple[int, int]] = []
+        for n in range(processes):  # one after the other: each start migrates (a no-op here)
+            port = free_port()
+            command = [sys.executable, "-m", "kefu", "serve", "--port", str(port)]
+            log = tmp / f"server-{n}.log"
+            pid = await stack.enter_async_context(serving(command, port, env, log))
+            servers.append((port, pid))
+        plans = _plans(
+            shop.shop_id,
+            shop.agents,
+            tuple(servers),
+            pairs,
+            rate,
+            seconds,
+            window,
+            False,
+            saturation_only=saturation_only,
+        )
+        ports = ", ".join(f":{port}" for port, _ in servers)
+        progress.print(f"gateway: {pairs} pairs against kefu serve on {ports}")
+        return await asyncio.to_thread(_run_load, plans)
 
 
 def _plans(
     shop_id: int,
     agents: list[list[tuple[int, str]]],
-    port: int,
+    servers: tuple[tuple[int, int], ...],
     pairs: int,
     rate: float,
     seconds: float,
     window: int,
     bare: bool,
-    server_pid: int,
+    *,
+    saturation_only: bool = False,
 ) -> list[LoadPlan]:
+    """One plan per group of agents; `servers` are (port, process id) pairs."""
     n = len(agents)
+    port = servers[0][0]
     return [
         LoadPlan(
             index=i,
@@ -255,8 +365,10 @@ def _plans(
             rate=rate / n,
             seconds=seconds,
             window=window,
-            server_pid=server_pid,
+            server_pids=tuple(pid for _, pid in servers),
             low_rate=LOW_RATE / n,
+            ports=tuple(p for p, _ in servers),
+            saturation_only=saturation_only,
         )
         for i in range(n)
     ]
@@ -302,6 +414,8 @@ def _figures(
         "lost": sum(total(kefu, phase, "lost") for phase in phases),
         "bare_lost": total(bare, "saturation", "lost"),
         "pairs": sum(r.pairs_open for r in kefu),
+        "cross_pairs": sum(r.cross_pairs for r in kefu),
+        "cross_delivered": sum(r.cross_delivered for r in kefu),
         "errors": sum(r.errors for r in kefu),
         "setup_s": max(r.setup_s for r in kefu),
         "load_procs": procs,
@@ -313,6 +427,13 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """All cores' (busy, total) clock ticks so far (Linux /proc/stat; idle and iowait idle)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks[:8])  # guest time is counted in user time already
+    return total - ticks[3] - ticks[4], total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,6 +512,8 @@ class Pair:
     consumer: Peer
     conversation_id: int
     credit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(0))
+    crosses: bool = False  # the consumer's server is not its agent's
+    delivered: int = 0  # messages of this load's that reached the agent
 
 
 class Tally:
@@ -422,7 +545,10 @@ class Tally:
         if client_id in self.sent_at and client_id not in self.delivered_at:
             self.delivered_at[client_id] = time.perf_counter()
             pair = self.by_conversation.get(message["conversation_id"])
-            if pair is not None and self.credit_prefix and client_id.startswith(self.credit_prefix):
+            if pair is None:
+                return
+            pair.delivered += 1
+            if self.credit_prefix and client_id.startswith(self.credit_prefix):
                 pair.credit.release()
 
     def settled(self, ids: Sequence[str]) -> bool:
@@ -436,8 +562,9 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
     peers: list[Peer] = []
     try:
         async with httpx.AsyncClient(base_url=plan.http_url, timeout=60.0) as http:
-            for agent_id, username in plan.agents:
-                peers.append(await _agent(plan, http, agent_id, username, tally))
+            for j, (agent_id, username) in enumerate(plan.agents):
+                ws_url = f"ws://127.0.0.1:{_agent_port(plan, j)}" if plan.ports else plan.ws_url
+                peers.append(await _agent(plan, http, agent_id, username, tally, ws_url))
             gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
             async def one(k: int) -> Pair | None:
@@ -451,7 +578,7 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
         result.pairs_open = len(pairs)
         result.setup_s = time.perf_counter() - started
         await asyncio.to_thread(barrier.wait, 600)
-        if not plan.bare:
+        if not plan.bare and not plan.saturation_only:
             low = _offered(plan, pairs, tally, plan.low_rate, "l")
             result.phases["low"] = await _bounded(plan, low)
             await asyncio.to_thread(barrier.wait, 600)
@@ -460,6 +587,8 @@ async def _load(plan: LoadPlan, barrier: Barrier) -> LoadResult:
             await asyncio.to_thread(barrier.wait, 600)
         result.phases["saturation"] = await _bounded(plan, _saturate(plan, pairs, tally))
         result.errors = tally.errors
+        result.cross_pairs = sum(1 for p in pairs if p.crosses)
+        result.cross_delivered = sum(p.delivered for p in pairs if p.crosses)
     finally:
         await asyncio.gather(*(p.close() for p in peers))
     return result
@@ -470,22 +599,38 @@ async def _bounded(plan: LoadPlan, phase: Coroutine[Any, Any, PhaseResult]) -> P
     return await asyncio.wait_for(phase, plan.seconds + GRACE_S + 60)
 
 
+def _agent_port(plan: LoadPlan, j: int) -> int:
+    """The server of the plan's agent number j: each load process deals its agents out over
+    the servers in turn, starting at its own index."""
+    return plan.ports[(plan.index + j) % len(plan.ports)]
+
+
 async def _agent(
-    plan: LoadPlan, http: httpx.AsyncClient, agent_id: int, username: str, tally: Tally
+    plan: LoadPlan,
+    http: httpx.AsyncClient,
+    agent_id: int,
+    username: str,
+    tally: Tally,
+    ws_url: str,
 ) -> Peer:
     if plan.bare:
         ws = await connect(f"{plan.ws_url}/agent/{agent_id}", compression=None, max_queue=None)
         return Peer(ws, tally.on_agent_frame)
-    response = await http.post(
-        "/api/auth/login",
-        json={"shop_id": plan.shop_id, "username": username, "password": BENCH_PASSWORD},
-    )
+    login = {"shop_id": plan.shop_id, "username": username, "password": BENCH_PASSWORD}
+    response = await http.post("/api/auth/login", json=login)
+    for _ in range(LOGIN_RETRIES):
+        # The login throttle (ACCT-4) has now and then slowed one of the load processes'
+        # agent logins, all from one address, by a second: wait as told, then go on.
+        if response.status_code != 429:
+            break
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        response = await http.post("/api/auth/login", json=login)
     response.raise_for_status()
     cookie = response.cookies["kefu_session"]
     ws = await connect(
-        f"{plan.ws_url}/ws/staff",
+        f"{ws_url}/ws/staff",
         additional_headers={"Cookie": f"kefu_session={cookie}"},
-        origin=Origin(plan.http_url),
+        origin=Origin(ws_url.replace("ws://", "http://", 1)),
         compression=None,
         max_queue=None,
     )
@@ -505,18 +650,37 @@ async def _consumer(plan: LoadPlan, http: httpx.AsyncClient, k: int, tally: Tall
         )
         return Pair(Peer(ws, tally.on_consumer_frame), conversation_id)
     session = (await http.post("/api/consumer/session", json={"shop_id": plan.shop_id})).json()
-    ws = await connect(f"{plan.ws_url}/ws/consumer", compression=None, max_queue=None)
-    peer = Peer(ws, tally.on_consumer_frame)
-    auth = {"type": "auth", "shop_id": plan.shop_id, "token": session["token"]}
-    await ws.send(orjson.dumps(auth).decode())
-    await peer.ready()
+    token = session["token"]
+    ports = plan.ports or (0,)
+    at = (plan.index + k) % len(ports)
+    peer = await _consumer_socket(plan, ports[at], token, tally)
     opened = await peer.request({"type": "open", "entry": {"source": plan.source}})
     answer = await peer.request({"type": "request_human"})
     if answer.get("type") != "conversation" or answer["conversation"]["state"] != "assigned":
         tally.errors += 1
         await peer.close()
         return None
-    return Pair(peer, int(opened["conversation"]["id"]))
+    homes = {agent_id: _agent_port(plan, j) for j, (agent_id, _) in enumerate(plan.agents)}
+    agent_port = homes.get(answer["conversation"]["agent_id"]) if plan.ports else None
+    if len(ports) > 1 and agent_port == ports[at]:
+        # On its agent's server: the consumer moves to the next one (its token is valid on
+        # every server), so that its messages cross Redis to reach the agent.
+        await peer.close()
+        at = (at + 1) % len(ports)
+        peer = await _consumer_socket(plan, ports[at], token, tally)
+    crosses = agent_port is not None and agent_port != ports[at]
+    return Pair(peer, int(opened["conversation"]["id"]), crosses=crosses)
+
+
+async def _consumer_socket(plan: LoadPlan, port: int, token: str, tally: Tally) -> Peer:
+    """An authenticated consumer socket on the server at `port` (0: the plan's ws_url)."""
+    ws_url = f"ws://127.0.0.1:{port}" if port else plan.ws_url
+    ws = await connect(f"{ws_url}/ws/consumer", compression=None, max_queue=None)
+    peer = Peer(ws, tally.on_consumer_frame)
+    auth = {"type": "auth", "shop_id": plan.shop_id, "token": token}
+    await ws.send(orjson.dumps(auth).decode())
+    await peer.ready()
+    return peer
 
 
 def _send_frame(pair: Pair, client_id: str) -> str:
@@ -581,26 +745,39 @@ async def _saturate(plan: LoadPlan, pairs: list[Pair], tally: Tally) -> PhaseRes
     tasks = [asyncio.create_task(run(p)) for p in pairs]
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
     cpu_s, wall_s = clock.read()
+    busy = clock.machine_busy()
     ended.set()
     tally.credit_prefix = None
     for pair in pairs:
         pair.credit.release()  # wake senders waiting for credit so they see the end
     await asyncio.gather(*tasks)
-    return await _settle(tally, ids, end, cpu_s, wall_s)
+    result = await _settle(tally, ids, end, cpu_s, wall_s)
+    result.machine_busy = busy
+    return result
 
 
 class _ServerClock:
-    """The server's CPU seconds and the wall seconds since it was made (first load process)."""
+    """The servers' CPU seconds (summed), the wall seconds and the machine's busy ticks since
+    it was made (first load process)."""
 
     def __init__(self, plan: LoadPlan) -> None:
-        self._pid = plan.server_pid if plan.index == 0 else 0
-        self._cpu = cpu_seconds(self._pid) if self._pid else 0.0
+        self._pids = plan.server_pids if plan.index == 0 else ()
+        self._cpu = self._server_cpu()
+        self._machine = machine_jiffies()
         self._wall = time.perf_counter()
 
+    def _server_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self._pids)
+
     def read(self) -> tuple[float, float]:
-        if not self._pid:
+        if not self._pids:
             return 0.0, 0.0
-        return cpu_seconds(self._pid) - self._cpu, time.perf_counter() - self._wall
+        return self._server_cpu() - self._cpu, time.perf_counter() - self._wall
+
+    def machine_busy(self) -> float:
+        """The share of all cores busy since the clock was made."""
+        busy, total = machine_jiffies()
+        return (busy - self._machine[0]) / max(1, total - self._machine[1])
 
 
 async def _settle(

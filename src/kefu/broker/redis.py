@@ -11,8 +11,8 @@ clients to resync (`on_resync`): events published meanwhile were lost to them, a
 up from their last seq (MSG-2). `ping` (for /readyz) fails while the listener is down.
 
 Publishing goes through a queue and a task of its own, so a Redis that hangs never holds up
-the caller (the message writer); each publish is bounded by `socket_timeout_s`, and one that
-fails is dropped with a warning.
+the caller (the message writer); what is queued goes out in one pipeline, bounded by
+`socket_timeout_s`, and a batch that fails is dropped with a warning.
 """
 
 from __future__ import annotations
@@ -33,14 +33,21 @@ from redis.exceptions import RedisError
 
 from kefu.broker.base import Event, Handler, Resync
 
-_PREFIX = "kefu:"
-# A placeholder channel, so that the connection is in subscriber mode from the start.
-_IDLE = _PREFIX + "_"
+# Every channel's name starts so (KEFU_REDIS_CHANNEL_PREFIX): deployments sharing one Redis
+# keep apart by their prefixes (pub/sub channels ignore the database number).
+DEFAULT_CHANNEL_PREFIX = "kefu:"
+# A placeholder channel (after the prefix), so that the connection is in subscriber mode from
+# the start.
+_IDLE = "_"
 _HEALTH_CHECK = b"kefu-health-check"
 _RETRY_FIRST_S = 0.25
 _RETRY_MAX_S = 2.0
 # Events waiting for the publisher while Redis is slow; more are dropped (clients resync).
 _MAX_QUEUED = 10_000
+# The most events one pipeline publishes.
+_PUBLISH_BATCH = 500
+# The most events the listener reads in a row before it looks at subscriptions and health.
+_READ_BATCH = 100
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +80,7 @@ class RedisBroker:
         health_check_interval_s: float = 5.0,
         health_check_timeout_s: float = 3.0,
         socket_timeout_s: float = 3.0,
+        channel_prefix: str = DEFAULT_CHANNEL_PREFIX,
     ) -> None:
         timeouts: dict[str, Any] = {
             "socket_timeout": socket_timeout_s,
@@ -86,6 +94,8 @@ class RedisBroker:
         )
         # Readiness asks once: retries would turn "refused" into a timeout.
         self._probe = aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
+        self._prefix = channel_prefix
+        self._idle = channel_prefix + _IDLE
         self._interval = health_check_interval_s
         self._timeout = health_check_timeout_s
         self._publish_timeout = socket_timeout_s
@@ -130,7 +140,7 @@ class RedisBroker:
 
     async def publish(self, topic: str, event: Event) -> None:
         try:
-            self._outbox.put_nowait((_PREFIX + topic, orjson.dumps(event)))
+            self._outbox.put_nowait((self._prefix + topic, orjson.dumps(event)))
         except asyncio.QueueFull:
             if not self._dropping:
                 log.warning("redis publish dropped: the queue is full", topic=topic)
@@ -155,16 +165,27 @@ class RedisBroker:
     # ---- publishing ----------------------------------------------------------------------
 
     async def _publish_queued(self) -> None:
+        """Everything queued goes out in one pipeline, in order: one round trip for a batch,
+        where a round trip per event would bound the fan-out by Redis's latency (on a busy
+        machine, by the time Redis and this process each wait to be scheduled)."""
         while True:
-            channel, data = await self._outbox.get()
+            batch = [await self._outbox.get()]
+            while len(batch) < _PUBLISH_BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
             try:
                 async with asyncio.timeout(self._publish_timeout):
-                    await self._redis.publish(channel, data)
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for channel, data in batch:
+                            pipe.publish(channel, data)
+                        await pipe.execute()
                 self._dropping = False
             except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("redis publish dropped", channel=channel, error=repr(exc))
+                log.warning(
+                    "redis publish dropped", channel=batch[0][0], events=len(batch), error=repr(exc)
+                )
             finally:
-                self._outbox.task_done()
+                for _ in batch:
+                    self._outbox.task_done()
 
     # ---- the listener ----------------------------------------------------------------------
 
@@ -195,9 +216,9 @@ class RedisBroker:
         loop = asyncio.get_running_loop()
         topics = set(self._topics)
         async with asyncio.timeout(self._timeout):  # connecting included
-            await session.pubsub.subscribe(_IDLE, *(_PREFIX + t for t in topics))
+            await session.pubsub.subscribe(self._idle, *(self._prefix + t for t in topics))
         session.subscribed = set(topics)
-        session.initial = {_IDLE, *(_PREFIX + t for t in topics)}
+        session.initial = {self._idle, *(self._prefix + t for t in topics)}
         session.unconfirmed = set(session.initial)
         session.next_ping_at = loop.time() + self._interval
         while True:
@@ -209,10 +230,17 @@ class RedisBroker:
                 session.ping_sent_at = loop.time()
                 continue
             message = await self._next_message(session.pubsub, within_s=wait)
-            if message is None:
-                continue
             was_up = session.is_up
-            await self._take(session, message, loop.time())
+            # What Redis sent meanwhile is read at once, a bounded number, without the wait
+            # above (two futures per read): under load events come in bursts.
+            for _ in range(_READ_BATCH):
+                if message is None:
+                    break
+                await self._take(session, message, loop.time())
+                message = await session.pubsub.get_message(timeout=0.0)
+            else:
+                if message is not None:
+                    await self._take(session, message, loop.time())
             if session.is_up and not was_up:
                 self._is_up = True
                 self._first_attempt.set()
@@ -238,14 +266,14 @@ class RedisBroker:
         """Send what `subscribe` and `unsubscribe` asked for since the last round."""
         wanted = set(self._topics)
         if added := wanted - session.subscribed:
-            channels = [_PREFIX + t for t in added]
+            channels = [self._prefix + t for t in added]
             await session.pubsub.subscribe(*channels)
             session.unconfirmed |= set(channels)
         if removed := session.subscribed - wanted:
-            await session.pubsub.unsubscribe(*(_PREFIX + t for t in removed))
+            await session.pubsub.unsubscribe(*(self._prefix + t for t in removed))
         session.subscribed = wanted
         for topic in list(self._waiters):  # asked again while still subscribed
-            if topic in wanted and _PREFIX + topic not in session.unconfirmed:
+            if topic in wanted and self._prefix + topic not in session.unconfirmed:
                 self._resolve_waiters(topic)
 
     async def _next_message(self, pubsub: PubSub, *, within_s: float) -> dict[str, Any] | None:
@@ -274,10 +302,10 @@ class RedisBroker:
             channel = _text(message["channel"])
             session.unconfirmed.discard(channel)
             session.initial.discard(channel)
-            self._resolve_waiters(channel[len(_PREFIX) :])
+            self._resolve_waiters(channel[len(self._prefix) :])
             session.is_up = session.is_up or not session.initial
         elif kind == "message" and self._handler is not None:
-            topic = _text(message["channel"])[len(_PREFIX) :]
+            topic = _text(message["channel"])[len(self._prefix) :]
             try:
                 await self._handler(topic, orjson.loads(message["data"]))
             except Exception:
