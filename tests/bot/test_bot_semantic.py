@@ -178,6 +178,7 @@ def test_bot_5_semantic_bench_reports_the_rerankers_latency(tmp_path: Path) -> N
     assert report["threshold"] == semantic_model.THRESHOLD
     assert 0.0 < report["rerank_p50_ms"] <= report["rerank_p99_ms"] <= report["p99_ms"]
     assert report["top1"] >= 0.9
+    assert not any(key.startswith("baseline_rerank") for key in report)
     assert benchmark(read, 1000)["rerank_p99_ms"] == 0.0
     rows = sweep(read, [20], ConceptEncoder())
     assert [row["kb_size"] for row in rows] == [20.0]
@@ -208,3 +209,26 @@ def test_bot_5_semantic_calibration_weighs_meaning_and_keeps_the_rule(tmp_path: 
         below = result.threshold - THRESHOLD_STEP
         assert semantic_worst(groups, result.bias, result.weights, below) > (CONFIDENT_WRONG_BUDGET)
     assert json.dumps(weights)
+
+
+def test_bot_5_semantic_calibrate_command_writes_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kefu.bench.calibrate.shipped_encoder", ConceptEncoder)
+    pairs = tmp_path / "pairs.tsv"
+    write_pairs(pairs)
+    out = tmp_path / "model.py"
+    args = ["bench", "calibrate", "--semantic", "--pairs", str(pairs), "--pairs", str(pairs)]
+    args += ["--split", "all", "--sizes", "20,100", "--out", str(out), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(report["weights"]) == sorted(FEATURES)
+    spec = importlib.util.spec_from_file_location("written_semantic_model", out)
+    assert spec is not None and spec.loader is not None
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    assert model.FEATURES == FEATURES
+    assert report["threshold"] == model.THRESHOLD
+    assert list(model.WEIGHTS) == [report["weights"][n] for n in FEATURES]
+    assert max(map(len, out.read_text(encoding="utf-8").splitlines())) <= 100

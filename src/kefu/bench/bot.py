@@ -416,7 +416,7 @@ def benchmark(
         theirs = run_baseline(baseline, queries, tick)
     report = score(workload.answerable, ours[:split], ours[split:], matcher.threshold)
     base = score(workload.answerable, theirs[:split], theirs[split:], BASELINE_CONFIDENCE_THRESHOLD)
-    report.update({f"baseline_{key}": value for key, value in base.items()})
+    report.update({f"baseline_{k}": v for k, v in base.items() if not k.startswith("rerank_")})
     report.update(
         kb_size=len(workload.entries),
         queries=len(queries),

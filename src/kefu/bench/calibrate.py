@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -423,10 +424,13 @@ def _command_semantic(
                 groups.append(collect_semantic(path.name, half, min(size, KB_LIMIT), encoder, most))
                 progress.advance(task)
     result = calibrate_semantic(groups, budget)
-    provenance = [
+    line = (
         f"kefu bench calibrate --semantic --split {split.value} --most {most} --budget {budget}"
         f" --sizes {','.join(map(str, sizes))} --pairs "
-        + " --pairs ".join(f"{p.parent.name}/{p.name}" for p in pairs),
+        + " --pairs ".join(f"{p.parent.name}/{p.name}" for p in pairs)
+    )
+    provenance = [
+        *textwrap.wrap(line, 96, subsequent_indent="  ", break_on_hyphens=False),
         f"depth {DEPTH}; worst group confident_wrong {result.confident_wrong:.1%}, "
         f"abstain_answerable {result.abstain_answerable:.1%}",
     ]

@@ -3,7 +3,9 @@
 WEIGHTS·signals), the signals named in FEATURES (the lexical ones of kefu.bot.matcher, then the
 semantic ones of kefu.bot.semantic); the re-ranker answers at THRESHOLD or above."""
 
-# kefu bench calibrate --semantic --split fit --most 1000 --budget 0.05 --sizes 50,300,5000 --pairs lcqmc/dev.txt --pairs afqmc/train.txt --pairs bq_corpus/dev.csv --pairs pawsx_zh/dev_2k.tsv --pairs oppo_xiaobu/dev.txt
+# kefu bench calibrate --semantic --split fit --most 1000 --budget 0.05 --sizes 50,300,5000
+#   --pairs lcqmc/dev.txt --pairs afqmc/train.txt --pairs bq_corpus/dev.csv --pairs
+#   pawsx_zh/dev_2k.tsv --pairs oppo_xiaobu/dev.txt
 # depth 5; worst group confident_wrong 5.0%, abstain_answerable 87.1%
 FEATURES = (
     "query_missing",
