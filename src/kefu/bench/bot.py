@@ -20,7 +20,9 @@ measured at every size of `--sweep` (50, 300, 5,000, capped by the file); `--jso
 CPU time, which tells a busy machine apart from a slow matcher. The baseline's confidence is its
 BM25 score over the query's ideal score, with the threshold set once by the rule of the
 matcher's first calibration: the lowest value whose confident_wrong on lcqmc/dev.txt is at most
-2.5 %. It must never write to the data it reads."""
+2.5 %. With `--semantic` (the `semantic` extra) the matcher is kefu.bot.semantic's re-ranker at
+its own threshold, and rerank_p50_ms / rerank_p99_ms are the re-ranker's own wall time per match
+(encoding the message, rescoring). It must never write to the data it reads."""
 
 from __future__ import annotations
 

@@ -17,7 +17,13 @@ which the shipped kefu.bot.confidence_model was made:
    than one wrong answer in twenty near misses.
 
 It prints the model, and with `--out src/kefu/bot/confidence_model.py` writes it where the
-matcher reads it. It never writes to the data it reads."""
+matcher reads it. It never writes to the data it reads.
+
+`--semantic` (the `semantic` extra) fits the semantic re-ranker's model instead
+(kefu.bot.semantic_model) by the same rule, with two differences. Every question keeps its
+lexical best `DEPTH` entries, each with its semantic signals, and every one of them is a row (right
+or not). The threshold is judged on each question's best-scoring entry, as the re-ranker answers.
+`--most` caps the questions per file and size (spread evenly) to bound the pure-Python fit."""
 
 from __future__ import annotations
 
