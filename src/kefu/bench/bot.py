@@ -20,7 +20,9 @@ measured at every size of `--sweep` (50, 300, 5,000, capped by the file); `--jso
 CPU time, which tells a busy machine apart from a slow matcher. The baseline's confidence is its
 BM25 score over the query's ideal score, with the threshold set once by the rule of the
 matcher's first calibration: the lowest value whose confident_wrong on lcqmc/dev.txt is at most
-2.5 %. It must never write to the data it reads."""
+2.5 %. With `--semantic` (the `semantic` extra) the matcher is kefu.bot.semantic's re-ranker at
+its own threshold, and rerank_p50_ms / rerank_p99_ms are the re-ranker's own wall time per match
+(encoding the message, rescoring). It must never write to the data it reads."""
 
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from kefu.bot.matcher import DEFAULT_CONFIDENCE_THRESHOLD, Matcher
+from kefu.bot.matcher import Matcher
+from kefu.bot.semantic import PACKAGE, CachingEncoder, Encoder, SemanticMatcher, shipped_encoder
 from kefu.bot.text import ensure_jieba
 
 KB_LIMIT = 5000
@@ -104,6 +107,8 @@ class Outcome:
     confidence: float
     seconds: float
     cpu_seconds: float
+    # Of `seconds`, what the semantic re-ranker spent itself (0 without it).
+    rerank_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +285,8 @@ def run_matcher(
         cpu_seconds = time.thread_time() - cpu_started
         top = tuple(c.entry_id for c in candidates)
         confidence = candidates[0].confidence if candidates else 0.0
-        outcomes.append(Outcome(top, confidence, seconds, cpu_seconds))
+        rerank = matcher.rerank_seconds if isinstance(matcher, SemanticMatcher) else 0.0
+        outcomes.append(Outcome(top, confidence, seconds, cpu_seconds, rerank))
         tick()
     return outcomes
 
@@ -329,6 +335,7 @@ def score(
     gap = sum(abs(sum(c for c, _ in b) - sum(r for _, r in b)) for b in bins.values())
     times = sorted(o.seconds * 1000.0 for o in (*answered, *unanswered))
     cpu_times = sorted(o.cpu_seconds * 1000.0 for o in (*answered, *unanswered))
+    rerank_times = sorted(o.rerank_seconds * 1000.0 for o in (*answered, *unanswered))
     return {
         "top1": _rate(hits1, len(answerable)),
         "top3": _rate(hits3, len(answerable)),
@@ -340,6 +347,9 @@ def score(
         "p99_ms": _p99(times),
         # CPU time of the matching thread: what p99_ms would be on an idle machine.
         "cpu_p99_ms": _p99(cpu_times),
+        # The semantic re-ranker's own share of each match (encoding the message, rescoring).
+        "rerank_p50_ms": statistics.median(rerank_times) if rerank_times else 0.0,
+        "rerank_p99_ms": _p99(rerank_times),
     }
 
 
@@ -361,12 +371,21 @@ def command(
     sizes: str = typer.Option(
         ",".join(map(str, SWEEP_SIZES)), "--sweep", help="Sizes to sweep; empty for none."
     ),
+    semantic: bool = typer.Option(
+        False, "--semantic", help="Re-rank with the semantic extra (kefu.bot.semantic)."
+    ),
 ) -> None:
     """Measure the bot's matcher on a question-pair file (BOT-5)."""
+    encoder: Encoder | None = None
+    if semantic:
+        shipped = shipped_encoder()
+        if shipped is None:
+            raise typer.BadParameter(f"--semantic needs the semantic extra ({PACKAGE})")
+        encoder = CachingEncoder(shipped)
     read = split_pairs(read_pairs(pairs, fmt, limit), split)
-    report = benchmark(read, kb_limit)
+    report = benchmark(read, kb_limit, encoder)
     _print_table(pairs.name, report)
-    rows = sweep(read, [int(s) for s in sizes.split(",") if s.strip()])
+    rows = sweep(read, [int(s) for s in sizes.split(",") if s.strip()], encoder)
     if rows:
         _print_sweep(pairs.name, rows)
     for row in rows:
@@ -376,14 +395,15 @@ def command(
         typer.echo(json.dumps(report, ensure_ascii=False, sort_keys=True))
 
 
-def benchmark(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> dict[str, float]:
-    """Run the matcher and the baseline on one workload and report both (BOT-5)."""
+def benchmark(
+    pairs: Sequence[Pair], kb_limit: int = KB_LIMIT, encoder: Encoder | None = None
+) -> dict[str, float]:
+    """Run the matcher (re-ranked when given an encoder) and the baseline on one workload and
+    report both (BOT-5)."""
     workload = build_workload(pairs, kb_limit)
     ensure_jieba()
     started = time.perf_counter()
-    matcher = Matcher()
-    for entry_id, text in enumerate(workload.entries):
-        matcher.upsert(entry_id, [text])
+    matcher = build_matcher(workload.entries, encoder)
     load_seconds = time.perf_counter() - started
     baseline = BaselineBm25(workload.entries)
     queries = (*workload.answerable, *workload.unanswerable)
@@ -396,30 +416,42 @@ def benchmark(pairs: Sequence[Pair], kb_limit: int = KB_LIMIT) -> dict[str, floa
 
         ours = run_matcher(matcher, queries, tick)
         theirs = run_baseline(baseline, queries, tick)
-    report = score(workload.answerable, ours[:split], ours[split:], DEFAULT_CONFIDENCE_THRESHOLD)
+    report = score(workload.answerable, ours[:split], ours[split:], matcher.threshold)
     base = score(workload.answerable, theirs[:split], theirs[split:], BASELINE_CONFIDENCE_THRESHOLD)
-    report.update({f"baseline_{key}": value for key, value in base.items()})
+    report.update({f"baseline_{k}": v for k, v in base.items() if not k.startswith("rerank_")})
     report.update(
         kb_size=len(workload.entries),
         queries=len(queries),
         answerable=split,
         unanswerable=len(queries) - split,
         load_ms=load_seconds * 1000.0,
-        threshold=DEFAULT_CONFIDENCE_THRESHOLD,
+        threshold=matcher.threshold,
     )
     return report
 
 
-def sweep(pairs: Sequence[Pair], sizes: Sequence[int]) -> list[dict[str, float]]:
+def build_matcher(entries: Sequence[str], encoder: Encoder | None = None) -> Matcher:
+    """A matcher over `entries` (ids in order), re-ranked when given an encoder (BOT-5)."""
+    if encoder is None:
+        matcher = Matcher()
+        for entry_id, text in enumerate(entries):
+            matcher.upsert(entry_id, [text])
+        return matcher
+    semantic = SemanticMatcher(encoder)
+    semantic.upsert_many([(entry_id, [text]) for entry_id, text in enumerate(entries)])
+    return semantic
+
+
+def sweep(
+    pairs: Sequence[Pair], sizes: Sequence[int], encoder: Encoder | None = None
+) -> list[dict[str, float]]:
     """The matcher's figures at each knowledge-base size, capped by the file (BOT-5)."""
     available = len(first_questions(pairs))
     capped = sorted({min(size, available, KB_LIMIT) for size in sizes if size > 0})
     rows: list[dict[str, float]] = []
     for size in capped:
         workload = build_workload(pairs, size)
-        matcher = Matcher()
-        for entry_id, text in enumerate(workload.entries):
-            matcher.upsert(entry_id, [text])
+        matcher = build_matcher(workload.entries, encoder)
         queries = (*workload.answerable, *workload.unanswerable)
         split = len(workload.answerable)
         ours = run_matcher(matcher, queries, lambda: None)
@@ -452,6 +484,9 @@ def _print_table(title: str, report: dict[str, float]) -> None:
     table.add_row("ece", f"{report['ece']:.3f}", f"{report['baseline_ece']:.3f}")
     for key in ("p50_ms", "p99_ms", "cpu_p99_ms"):
         table.add_row(key, f"{report[key]:.2f}", f"{report['baseline_' + key]:.2f}")
+    if report["rerank_p99_ms"]:
+        for key in ("rerank_p50_ms", "rerank_p99_ms"):
+            table.add_row(key, f"{report[key]:.2f}", "")
     table.caption = (
         f"{int(report['kb_size'])} entries, {int(report['answerable'])} answerable and "
         f"{int(report['unanswerable'])} unanswerable questions; load {report['load_ms']:.0f} ms"

@@ -17,12 +17,19 @@ which the shipped kefu.bot.confidence_model was made:
    than one wrong answer in twenty near misses.
 
 It prints the model, and with `--out src/kefu/bot/confidence_model.py` writes it where the
-matcher reads it. It never writes to the data it reads."""
+matcher reads it. It never writes to the data it reads.
+
+`--semantic` (the `semantic` extra) fits the semantic re-ranker's model instead
+(kefu.bot.semantic_model) by the same rule, with two differences. Every question keeps its
+lexical best `DEPTH` entries, each with its semantic signals, and every one of them is a row (right
+or not). The threshold is judged on each question's best-scoring entry, as the re-ranker answers.
+`--most` caps the questions per file and size (spread evenly) to bound the pure-Python fit."""
 
 from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +48,17 @@ from kefu.bench.bot import (
     read_pairs,
     split_pairs,
 )
-from kefu.bot import confidence_model
+from kefu.bot import confidence_model, semantic_model
 from kefu.bot.matcher import EVIDENCE_NAMES, Evidence, Matcher, confidence
+from kefu.bot.semantic import (
+    DEPTH,
+    PACKAGE,
+    CachingEncoder,
+    Encoder,
+    SemanticMatcher,
+    semantic_confidence,
+    shipped_encoder,
+)
 from kefu.bot.text import ensure_jieba
 
 CONFIDENT_WRONG_BUDGET = 0.05
@@ -211,15 +227,113 @@ def _share(confidences: Sequence[float], threshold: float) -> float:
     return sum(c >= threshold for c in confidences) / len(confidences)
 
 
-def model_source(result: Calibration, provenance: Sequence[str]) -> str:
-    """The text of kefu/bot/confidence_model.py for a fitted model (BOT-5)."""
-    names = "".join(f'    "{n}",\n' for n in EVIDENCE_NAMES)
-    weights = "".join(
-        f"    {w},  # {n}\n" for n, w in zip(EVIDENCE_NAMES, result.weights, strict=True)
+@dataclass(frozen=True, slots=True)
+class SemanticGroup:
+    """The rescored candidates of one file's questions at one knowledge-base size (BOT-5)."""
+
+    name: str
+    size: int
+    answerable: list[list[tuple[Evidence, bool]]]  # each candidate's signals, and if it is right
+    unanswerable: list[list[Evidence]]
+
+
+def collect_semantic(
+    name: str, pairs: Sequence[Pair], size: int, encoder: Encoder, most: int | None = None
+) -> SemanticGroup:
+    """Like `collect`, but every question keeps the signals of the lexical best `DEPTH`
+    entries with their semantic ones; at most about `most` questions, evenly spread (BOT-5)."""
+    group = SemanticGroup(name, size, [], [])
+    firsts = len(first_questions(pairs))
+    workloads = []
+    for start in range(0, max(firsts, 1), size):
+        if start and firsts - start < size / 2:
+            break
+        workloads.append(build_workload(pairs, size, start))
+    total = sum(len(w.answerable) + len(w.unanswerable) for w in workloads)
+    stride = max(1, math.ceil(total / most)) if most else 1
+    for workload in workloads:
+        matcher = SemanticMatcher(encoder)
+        matcher.upsert_many([(i, [text]) for i, text in enumerate(workload.entries)])
+        for query in workload.answerable[::stride]:
+            scored = matcher.semantic_scored(query.text)
+            group.answerable.append([(f, c.entry_id in query.correct) for c, f in scored])
+        for query in workload.unanswerable[::stride]:
+            group.unanswerable.append([f for _, f in matcher.semantic_scored(query.text)])
+    return group
+
+
+def calibrate_semantic(
+    groups: Sequence[SemanticGroup], budget: float = CONFIDENT_WRONG_BUDGET
+) -> Calibration:
+    """Fit the re-ranker's model on every rescored candidate, each group weighing the same,
+    then the threshold by the rule above, judged on each question's best candidate (BOT-5)."""
+    rows: list[Evidence] = []
+    labels: list[bool] = []
+    sample: list[float] = []
+    used = [g for g in groups if g.answerable or g.unanswerable]
+    for group in used:
+        found = [row for question in group.answerable for row in question]
+        found += [(f, False) for question in group.unanswerable for f in question]
+        for row, label in found:
+            rows.append(row)
+            labels.append(label)
+            sample.append(1.0 / len(found))
+    total = sum(sample)
+    sample = [s * len(rows) / total for s in sample]
+    bias, weights = fit_logistic(rows, labels, sample)
+    bias, weights = round(bias, 3), tuple(round(w, 3) for w in weights)
+    threshold = 0.0
+    while threshold < 1.0 and semantic_worst(used, bias, weights, threshold) > budget:
+        threshold = round(threshold + THRESHOLD_STEP, 3)
+    answerable = [q for g in used for q in g.answerable]
+    best = [_best([f for f, _ in q], bias, weights) for q in answerable]
+    return Calibration(
+        bias,
+        weights,
+        threshold,
+        semantic_worst(used, bias, weights, threshold),
+        1.0 - _share(best, threshold),
     )
+
+
+def semantic_worst(
+    groups: Sequence[SemanticGroup], bias: float, weights: Sequence[float], threshold: float
+) -> float:
+    """The highest confident-wrong rate of any group at `threshold`, re-ranked (BOT-5)."""
+    return max(
+        (_share([_best(q, bias, weights) for q in g.unanswerable], threshold) for g in groups),
+        default=0.0,
+    )
+
+
+def semantic_answered(
+    group: SemanticGroup, bias: float, weights: Sequence[float], threshold: float
+) -> float:
+    """The share of a group's answerable questions answered right at `threshold` (BOT-5)."""
+    right = 0
+    for question in group.answerable:
+        if question:
+            score, label = max((semantic_confidence(f, bias, weights), r) for f, r in question)
+            right += label and score >= threshold
+    return right / len(group.answerable) if group.answerable else 0.0
+
+
+def _best(candidates: Sequence[Evidence], bias: float, weights: Sequence[float]) -> float:
+    return max((semantic_confidence(f, bias, weights) for f in candidates), default=0.0)
+
+
+def model_source(
+    result: Calibration,
+    provenance: Sequence[str],
+    features: Sequence[str] = EVIDENCE_NAMES,
+    doc: str | None = confidence_model.__doc__,
+) -> str:
+    """The text of kefu/bot/confidence_model.py (or semantic_model.py) for a fitted model."""
+    names = "".join(f'    "{n}",\n' for n in features)
+    weights = "".join(f"    {w},  # {n}\n" for n, w in zip(features, result.weights, strict=True))
     notes = "".join(f"# {line}\n" for line in provenance)
     return (
-        f'"""{confidence_model.__doc__}"""\n\n'
+        f'"""{doc}"""\n\n'
         f"{notes}"
         f"FEATURES = (\n{names})\n"
         f"BIAS = {result.bias}\n"
@@ -237,10 +351,22 @@ def command(
         None, "--out", dir_okay=False, help="Write the model module here (confidence_model.py)."
     ),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line."),
+    semantic: bool = typer.Option(
+        False, "--semantic", help="Fit the semantic re-ranker's model (semantic_model.py)."
+    ),
+    most: int = typer.Option(
+        2000, "--most", min=1, help="With --semantic: questions per file and size, at most."
+    ),
+    budget: float = typer.Option(
+        CONFIDENT_WRONG_BUDGET, "--budget", min=0.0, max=1.0, help="Confident-wrong per group."
+    ),
 ) -> None:
     """Fit the bot's confidence model and threshold on question-pair files (BOT-5)."""
     ensure_jieba()
     size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    if semantic:
+        _command_semantic(pairs, fmt, split, size_list, most, budget, out, as_json)
+        return
     groups: list[Group] = []
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("signals", total=len(pairs) * len(size_list))
@@ -274,6 +400,62 @@ def command(
         report = {
             "bias": result.bias,
             "weights": dict(zip(EVIDENCE_NAMES, result.weights, strict=True)),
+            "threshold": result.threshold,
+            "confident_wrong": result.confident_wrong,
+            "abstain_answerable": result.abstain_answerable,
+        }
+        typer.echo(json.dumps(report, ensure_ascii=False, sort_keys=True))
+
+
+def _command_semantic(
+    pairs: Sequence[Path],
+    fmt: PairFormat | None,
+    split: Split,
+    sizes: Sequence[int],
+    most: int,
+    budget: float,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    shipped = shipped_encoder()
+    if shipped is None:
+        raise typer.BadParameter(f"--semantic needs the semantic extra ({PACKAGE})")
+    encoder = CachingEncoder(shipped)
+    groups: list[SemanticGroup] = []
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("signals", total=len(pairs) * len(sizes))
+        for path in pairs:
+            half = split_pairs(read_pairs(path, fmt), split)
+            for size in sizes:
+                groups.append(collect_semantic(path.name, half, min(size, KB_LIMIT), encoder, most))
+                progress.advance(task)
+    result = calibrate_semantic(groups, budget)
+    line = (
+        f"kefu bench calibrate --semantic --split {split.value} --most {most} --budget {budget}"
+        f" --sizes {','.join(map(str, sizes))} --pairs "
+        + " --pairs ".join(f"{p.parent.name}/{p.name}" for p in pairs)
+    )
+    provenance = [
+        *textwrap.wrap(line, 96, subsequent_indent="  ", break_on_hyphens=False),
+        f"depth {DEPTH}; worst group confident_wrong {result.confident_wrong:.1%}, "
+        f"abstain_answerable {result.abstain_answerable:.1%}",
+    ]
+    for group in groups:
+        best = [_best(q, result.bias, result.weights) for q in group.unanswerable]
+        typer.echo(
+            f"# {group.name} @{group.size}: {len(group.answerable)} answerable, "
+            f"{len(group.unanswerable)} unanswerable; answered_correct "
+            f"{semantic_answered(group, result.bias, result.weights, result.threshold):.1%}, "
+            f"confident_wrong {_share(best, result.threshold):.1%}"
+        )
+    source = model_source(result, provenance, semantic_model.FEATURES, semantic_model.__doc__)
+    typer.echo(source)
+    if out is not None:
+        out.write_text(source, encoding="utf-8")
+    if as_json:
+        report = {
+            "bias": result.bias,
+            "weights": dict(zip(semantic_model.FEATURES, result.weights, strict=True)),
             "threshold": result.threshold,
             "confident_wrong": result.confident_wrong,
             "abstain_answerable": result.abstain_answerable,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kefu.bot.matcher import Matcher
+from kefu.bot.semantic import Encoder, SemanticMatcher, configured_encoder
 
 T = TypeVar("T")
 
@@ -40,8 +41,16 @@ class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def build_matcher(snapshot: KbSnapshot) -> Matcher:
-    """BOT-5: a shop's matcher from its snapshot (blocking: call in a thread)."""
+def build_matcher(snapshot: KbSnapshot, encoder: Encoder | None = None) -> Matcher:
+    """BOT-5: a shop's matcher from its snapshot (blocking: call in a thread), re-ranked by
+    the semantic extra when it is switched on (kefu.bot.semantic) or an encoder is given."""
+    encoder = encoder or configured_encoder()
+    if encoder is not None:
+        semantic = SemanticMatcher(
+            encoder, synonyms=snapshot.synonyms, user_words=snapshot.user_words
+        )
+        semantic.upsert_many(snapshot.entries)
+        return semantic
     matcher = Matcher(synonyms=snapshot.synonyms, user_words=snapshot.user_words)
     for entry_id, questions in snapshot.entries:
         matcher.upsert(entry_id, questions)

@@ -184,14 +184,21 @@ class Matcher:
 
     def match(self, text: str, k: int = 3) -> list[Candidate]:
         """The `k` best entries for `text`, best first, each with its confidence (BOT-5)."""
+        return [candidate for candidate, _ in self.scored(text, k)]
+
+    def scored(self, text: str, k: int = 3) -> list[tuple[Candidate, Evidence]]:
+        """The `k` best entries with the signals of their confidence, best first (BOT-5)."""
         query = self._prepare(text)
         return [
-            Candidate(
-                entry_id=self._phrasings[doc_id].entry_id,
-                score=score,
-                confidence=confidence(evidence),
-                matched_question=self._phrasings[doc_id].question,
-                shares_topic=self._shares_topic(query, self._phrasings[doc_id]),
+            (
+                Candidate(
+                    entry_id=self._phrasings[doc_id].entry_id,
+                    score=score,
+                    confidence=confidence(evidence),
+                    matched_question=self._phrasings[doc_id].question,
+                    shares_topic=self._shares_topic(query, self._phrasings[doc_id]),
+                ),
+                evidence,
             )
             for score, doc_id, evidence in self._ranked(query, k)
         ]
