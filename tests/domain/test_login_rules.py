@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kefu.domain.login import ACCOUNT_DELAY, ADDRESS_DELAY, LoginDelay, login_wait
+from kefu.domain.login import (
+    ACCOUNT_DELAY,
+    ADDRESS_DELAY,
+    ADDRESS_IN_FLIGHT,
+    LoginDelay,
+    address_failures,
+    login_wait,
+)
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 delays = st.sampled_from([ACCOUNT_DELAY, ADDRESS_DELAY])
@@ -40,3 +47,13 @@ def test_acct_4_an_attempt_waits_from_the_last_failure_and_then_goes_ahead(
     later = NOW + wait
     assert login_wait(delay, failures=failures, last_failure_at=last, now=later) == timedelta(0)
     assert login_wait(delay, failures=failures, last_failure_at=None, now=NOW) == timedelta(0)
+
+
+def test_acct_4_attempts_being_checked_count_against_an_address_only_beyond_the_allowance() -> None:
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    t1 = t0 + timedelta(seconds=3)
+    assert address_failures(2, t0, ADDRESS_IN_FLIGHT, t1) == (2, t0)
+    assert address_failures(0, None, ADDRESS_IN_FLIGHT, t1) == (0, None)
+    assert address_failures(2, t0, ADDRESS_IN_FLIGHT + 3, t1) == (5, t1)
+    assert address_failures(0, None, ADDRESS_IN_FLIGHT + 1, t1) == (1, t1)
+    assert address_failures(4, t1, ADDRESS_IN_FLIGHT + 1, t0) == (5, t1)

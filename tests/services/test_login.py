@@ -17,6 +17,7 @@ from sqlalchemy import update
 from kefu import errors
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import FakeClock
+from kefu.domain.login import ADDRESS_DELAY, ADDRESS_IN_FLIGHT
 from kefu.services import accounts
 from kefu.services.context import Context
 from kefu.settings import Settings
@@ -144,3 +145,74 @@ async def test_acct_4_an_unknown_username_costs_the_same_password_check(ctx: Con
             ctx, shop_id=shop.shop_id + 99, username="a", password="wrong", take_over=False
         )
     assert hasher.checked == [own] * 4
+
+
+async def test_acct_4_an_office_signing_in_at_once_is_not_slowed_by_its_own_logins(
+    ctx: Context,
+) -> None:
+    """Logins from one address whose passwords are being checked do not count against the
+    address up to ADDRESS_IN_FLIGHT: 40 agents behind one office address all get in."""
+    names = [f"agent{i}" for i in range(40)]
+    shop = await make_shop(ctx.db, agents=[AgentSpec(n) for n in names], clock=ctx.clock)
+    hasher = ctx.hasher = GatedHasher()
+    logins = [
+        asyncio.create_task(
+            accounts.login(
+                ctx,
+                shop_id=shop.shop_id,
+                username=n,
+                password=PASSWORD,
+                take_over=False,
+                ip="203.0.113.7",
+            )
+        )
+        for n in names
+    ]
+    try:
+        await eventually(lambda: hasher.entered.is_set())
+        await asyncio.sleep(0.5)  # every attempt has started and waits for its check
+        assert not any(login.done() for login in logins)
+    finally:
+        hasher.release.set()
+    results = await asyncio.gather(*logins)
+    assert sorted(r.account.username for r in results) == sorted(names)
+
+
+async def test_acct_4_a_burst_of_guesses_from_one_address_meets_the_delay_beyond_the_allowance(
+    ctx: Context,
+) -> None:
+    """Guesses into many accounts at once: the first ADDRESS_IN_FLIGHT go unchecked by the
+    address's count, then each counts at once, so the 21st beyond (ADDRESS_DELAY.free) waits."""
+    shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
+    hasher = ctx.hasher = GatedHasher()
+    burst = ADDRESS_IN_FLIGHT + ADDRESS_DELAY.free + 10
+    attempts = [
+        asyncio.create_task(
+            accounts.login(
+                ctx,
+                shop_id=shop.shop_id,
+                username=f"guess{i}",
+                password="wrong",
+                take_over=False,
+                ip="198.51.100.9",
+            )
+        )
+        for i in range(burst)
+    ]
+    try:
+        await eventually(lambda: sum(a.done() for a in attempts) == 10)
+    finally:
+        hasher.release.set()
+    outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+    names = sorted(type(o).__name__ for o in outcomes)
+    assert names == ["InvalidCredentials"] * (burst - 10) + ["Throttled"] * 10
+    # Now settled, they all count: the next guess waits, whoever it is for.
+    with pytest.raises(errors.Throttled):
+        await accounts.login(
+            ctx,
+            shop_id=shop.shop_id,
+            username="a",
+            password="wrong",
+            take_over=False,
+            ip="198.51.100.9",
+        )

@@ -37,6 +37,23 @@ ACCOUNT_DELAY = LoginDelay(free=5, first=timedelta(seconds=1), cap=timedelta(min
 # One address: a shop's agents behind one office address make some mistakes; one address
 # trying many accounts is slowed much more.
 ADDRESS_DELAY = LoginDelay(free=20, first=timedelta(seconds=1), cap=timedelta(minutes=15))
+# Attempts from one address whose password is still being checked: up to this many do not
+# count against the address before their outcome is known, so a whole office signing in at
+# once is not slowed down; beyond it they count at once, so a burst of guesses from one
+# address gets at most this many checked ahead of the delays.
+ADDRESS_IN_FLIGHT = 50
+
+
+def address_failures(
+    settled: int, settled_last: datetime | None, checking: int, checking_last: datetime | None
+) -> tuple[int, datetime | None]:
+    """What counts against an address: its failures, and the attempts still being checked
+    beyond ADDRESS_IN_FLIGHT (with the latest of them as the last failure)."""
+    beyond = max(checking - ADDRESS_IN_FLIGHT, 0)
+    if not beyond:
+        return settled, settled_last
+    times = [at for at in (settled_last, checking_last) if at is not None]
+    return settled + beyond, max(times, default=None)
 
 
 def login_wait(

@@ -34,6 +34,7 @@ from kefu.domain.login import (
     ADDRESS_DELAY,
     FAILURE_WINDOW,
     MAX_ADDRESS_CHARS,
+    address_failures,
     login_wait,
 )
 from kefu.domain.permissions import effective
@@ -245,10 +246,13 @@ async def login(
     attempt = await _start_attempt(ctx, shop_id, username, ip, now)
     if attempt.account is None:
         await _verify(ctx, await _dummy_hash(ctx), password)
+        await _failed(ctx, attempt)
         raise errors.InvalidCredentials()
     if not await _verify(ctx, attempt.account.password_hash, password):
+        await _failed(ctx, attempt)
         raise errors.InvalidCredentials()
     if attempt.account.is_disabled:
+        await _failed(ctx, attempt)
         raise errors.AccountDisabled()
     return await _open_session(
         ctx, attempt, attempt.account.id, take_over=take_over, now=now, own=own_session_id
@@ -284,13 +288,22 @@ async def _start_attempt(
     return _Attempt(failure_id, shop_id, username, found)
 
 
+async def _failed(ctx: Context, attempt: _Attempt) -> None:
+    """The attempt's check is over and it failed: it now counts in full against its address."""
+    async with ctx.db.uow() as tx:
+        await store.settle_login_failure(tx.conn, attempt.failure_id)
+        await tx.commit()
+
+
 async def _wait(
     conn: Connection, shop_id: int, username: str, ip: str | None, *, since: datetime, now: datetime
 ) -> timedelta:
     """The longer of the account's and the address's waits."""
     tallies = [(ACCOUNT_DELAY, await store.account_failures(conn, shop_id, username, since))]
     if ip is not None:
-        tallies.append((ADDRESS_DELAY, await store.address_failures(conn, ip, since)))
+        failed, checking = await store.address_failures(conn, ip, since)
+        counted = address_failures(failed.count, failed.last_at, checking.count, checking.last_at)
+        tallies.append((ADDRESS_DELAY, store.FailureTally(*counted)))
     return max(
         login_wait(delay, failures=tally.count, last_failure_at=tally.last_at, now=now)
         for delay, tally in tallies

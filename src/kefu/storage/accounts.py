@@ -315,10 +315,20 @@ async def account_failures(
     )
 
 
-async def address_failures(conn: AsyncConnection, ip: str, since: datetime) -> FailureTally:
-    """The failed logins from `ip` after `since`, into any account."""
+async def address_failures(
+    conn: AsyncConnection, ip: str, since: datetime
+) -> tuple[FailureTally, FailureTally]:
+    """The attempts from `ip` after `since`, into any account: the failed ones, and those
+    whose password is still being checked."""
     f = t.login_failures.c
-    return await _tally(conn, f.ip == ip, f.at > since)
+    rows = await conn.execute(
+        select(f.checking, func.count(), func.max(f.at))
+        .where(f.ip == ip, f.at > since)
+        .group_by(f.checking)
+    )
+    found = {bool(checking): FailureTally(int(n), last) for checking, n, last in rows}
+    empty = FailureTally(0, None)
+    return found.get(False, empty), found.get(True, empty)
 
 
 async def _tally(conn: AsyncConnection, *where: ColumnElement[bool]) -> FailureTally:
@@ -330,14 +340,20 @@ async def _tally(conn: AsyncConnection, *where: ColumnElement[bool]) -> FailureT
 async def record_login_failure(
     conn: AsyncConnection, shop_id: int, username: str, ip: str | None, at: datetime
 ) -> int:
-    """A failed login (or one counted as failed until its password is checked); its id."""
+    """A login attempt, counted as failed while its password is being checked; its id."""
     failure_id = await conn.scalar(
         insert(t.login_failures)
-        .values(shop_id=shop_id, username=username, ip=ip, at=at)
+        .values(shop_id=shop_id, username=username, ip=ip, at=at, checking=True)
         .returning(t.login_failures.c.id)
     )
     assert failure_id is not None
     return int(failure_id)
+
+
+async def settle_login_failure(conn: AsyncConnection, failure_id: int) -> None:
+    """The attempt's password was checked and it failed."""
+    f = t.login_failures.c
+    await conn.execute(update(t.login_failures).where(f.id == failure_id).values(checking=False))
 
 
 async def forget_login_failure(conn: AsyncConnection, failure_id: int) -> None:

@@ -114,6 +114,8 @@ login_failures = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("ip", String(45), nullable=True),
     Column("cleared_at", UtcDateTime, nullable=True),
+    # The attempt's password is still being checked (ACCT-4: counted as it starts).
+    Column("checking", Boolean, nullable=False, server_default=text("false")),
     Index("ix_login_failures_who_at", "shop_id", "username", "at"),
     Index("ix_login_failures_ip_at", "ip", "at"),
 )
