@@ -15,7 +15,7 @@ from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import shops as shop_store
 from kefu.storage.accounts import AccountRecord
-from kefu.storage.conversations import ConversationRecord
+from kefu.storage.conversations import ConversationRecord, EndingRecord
 from kefu.storage.db import Connection
 from kefu.storage.shops import GroupRecord
 
@@ -55,6 +55,19 @@ async def access_conversation(
     row = await conversation_store.get(
         conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
     )
+    return _may_touch(staff, row, speak=speak)
+
+
+async def access_ending(conn: Connection, staff: Staff, conversation_id: int) -> EndingRecord:
+    """`access_conversation` to speak, row-locked, with what ending it decides from (CONV-3)."""
+    ending = await conversation_store.get_ending(
+        conn, staff.shop_id, conversation_id, participant=staff.account_id
+    )
+    _may_touch(staff, ending.conversation, speak=True)
+    return ending
+
+
+def _may_touch(staff: Staff, row: ConversationRecord, *, speak: bool) -> ConversationRecord:
     if row.is_participant and (not speak or row.participant_role in SPEAKING_ROLES):
         return row
     if row.is_participant:  # CONV-7, CONV-8: a previous holder, or one who left, only reads

@@ -17,7 +17,6 @@ from kefu.domain.conversation import (
     ParticipantRole,
     check_transition,
 )
-from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
 from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
@@ -26,6 +25,7 @@ from kefu.services import greetings
 from kefu.services.access import (
     access_account,
     access_conversation,
+    access_ending,
     require_supervising,
     supervises,
 )
@@ -37,13 +37,11 @@ from kefu.services.routing import (
     publish_views,
 )
 from kefu.services.views import ConversationView, conversation_views
-from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import shops as shop_store
-from kefu.storage import summaries as summary_store
 from kefu.storage import timers as timer_store
-from kefu.storage.conversations import ConversationRecord, ListScope
+from kefu.storage.conversations import ConversationRecord, EndingRecord, ListScope
 from kefu.storage.db import UnitOfWork
 from kefu.storage.messages import Append, NewMessage, notice_message
 from kefu.summaries.domain import check_may_end
@@ -189,46 +187,39 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
 
 
 async def _end(
-    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: Notice
+    tx: UnitOfWork,
+    row: ConversationRecord,
+    cause: EndCause,
+    now: datetime,
+    *,
+    notice: Notice,
+    ending: EndingRecord | None = None,
 ) -> None:
+    """CONV-1, CONV-3: end `row` with its closing messages (SET-2), the notice and, for a
+    shop that forces ratings, the rating card (RATE-1). `ending`: what the end decides from,
+    if the caller read it with the row (`conversation_store.get_ending`)."""
     check_transition(ConversationState(row.state), ConversationState.ENDED)
-    closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
-    ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
-    card = await _forced_rating_card(tx, row)
-    await message_store.append(
+    if ending is None:
+        ending = await conversation_store.get_ending(tx.conn, row.shop_id, row.id)
+    closing = greetings.closing_messages(ending.greetings, row.agent_id, ending.agent_group_id)
+    await message_store.append_end(
         tx.conn,
-        [
-            Append(
-                row.shop_id,
-                row.id,
-                [*closing, notice_message(notice), *card],
-                reply_clock=ReplyClock.STOP,
-                also=ended,
-            )
-        ],
-        now=now,
-    )
-    await conversation_store.record_event(
-        tx.conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
-        kind="ended",
+        row.shop_id,
+        row.id,
+        [*closing, notice_message(notice), *_forced_rating_card(row, ending)],
         cause=cause,
         agent_id=row.agent_id,
         group_id=row.group_id,
-        at=now,
+        now=now,
     )
 
 
-async def _forced_rating_card(tx: UnitOfWork, row: ConversationRecord) -> list[NewMessage]:
+def _forced_rating_card(row: ConversationRecord, ending: EndingRecord) -> list[NewMessage]:
     """RATE-1: a shop that forces ratings ends each human conversation with the rating card,
     naming the holder (CONV-7)."""
-    if row.agent_id is None:
+    if row.agent_id is None or not ending.settings.rating_forced:
         return []
-    if not (await shop_store.shop_settings(tx.conn, row.shop_id)).rating_forced:
-        return []
-    names = await account_store.display_names(tx.conn, row.shop_id)
-    card = notices.rating_forced(agent=names.get(row.agent_id, ""))
+    card = notices.rating_forced(agent=ending.agent_name)
     return [notice_message(card, meta={"rating_card": "forced"})]
 
 
@@ -241,30 +232,24 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     """
     now = ctx.clock.now()
     async with ctx.db.uow() as tx:
-        row = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
+        ending = await access_ending(tx.conn, staff, conversation_id)
+        row = ending.conversation
         if row.state != ConversationState.ASSIGNED:
             raise errors.ConversationClosed(state=row.state)
         if row.participant_role != ParticipantRole.HOLDER:
             raise errors.Forbidden(
                 "Only the agent holding the conversation ends it.", code="conversation.not_holder"
             )
-        await _check_summary_written(tx, row)
-        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
+        # CONV-10: a shop may require the consultation summary before the agent ends.
+        check_may_end(
+            summary_required=ending.settings.summary_required, summarised=ending.is_summarised
+        )
+        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended(), ending=ending)
         (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
         await tx.commit()
     await publish_views(ctx, staff.shop_id, [view])
     await drain(ctx, staff.shop_id)
     return view
-
-
-async def _check_summary_written(tx: UnitOfWork, row: ConversationRecord) -> None:
-    """CONV-10: a shop may require the consultation summary before the agent ends."""
-    settings = await shop_store.shop_settings(tx.conn, row.shop_id)
-    if settings.summary_required:
-        summarised = bool(await summary_store.summarised(tx.conn, [row.id]))
-        check_may_end(summary_required=True, summarised=summarised)
 
 
 async def end_by_timer(

@@ -10,14 +10,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
+from kefu.domain.shop import ShopSettings
 from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 from kefu.storage import webhooks as webhook_store
+from kefu.storage.greetings import Greeting
 from kefu.storage.messages import MessageRecord
 
 # The conversation columns the analytics read (DATA-1): changing one marks it for the rollups.
@@ -84,6 +86,100 @@ async def get(
     if row is None:
         raise errors.NotFound(kind="conversation", id=conversation_id)
     return ConversationRecord(**row._asdict())
+
+
+@dataclass(frozen=True, slots=True)
+class EndingRecord:
+    """A conversation about to end (CONV-3), and what its end is decided from, read with it:
+    the shop's settings, its agent's group and display name, the closing greetings aimed at
+    that group or that agent (SET-2), and whether its summary is written (CONV-10)."""
+
+    conversation: ConversationRecord
+    settings: ShopSettings
+    agent_group_id: int | None
+    agent_name: str
+    greetings: list[Greeting]
+    is_summarised: bool
+
+
+def _ending() -> Select[Any]:
+    g = t.greetings.c
+    agent = t.accounts.alias("agent")
+    participant = bindparam("b_participant", type_=_p.account_id.type)
+    takes_part = select(_p.account_id).where(
+        _p.conversation_id == _c.id, _p.account_id == participant
+    )
+    role = (
+        select(_p.role)
+        .where(_p.conversation_id == _c.id, _p.account_id == participant)
+        .scalar_subquery()
+    )
+    summarised = select(t.conversation_summaries.c.conversation_id).where(
+        t.conversation_summaries.c.conversation_id == _c.id
+    )
+    aimed = or_(
+        and_(g.target == "group", g.target_id == agent.c.group_id),
+        and_(g.target == "agent", g.target_id == _c.agent_id),
+    )
+    return (
+        select(
+            t.conversations,
+            takes_part.exists().label("is_participant"),
+            role.label("participant_role"),
+            t.shops.c.settings.label("shop_settings"),
+            agent.c.group_id.label("agent_group_id"),
+            agent.c.display_name.label("agent_name"),
+            summarised.exists().label("is_summarised"),
+            g.target.label("g_target"),
+            g.target_id.label("g_target_id"),
+            g.welcome.label("g_welcome"),
+            g.closing.label("g_closing"),
+        )
+        .join(t.shops, t.shops.c.id == _c.shop_id)
+        .outerjoin(agent, agent.c.id == _c.agent_id)
+        .outerjoin(t.greetings, and_(g.shop_id == _c.shop_id, aimed))
+        .where(
+            _c.id == bindparam("b_id", type_=_c.id.type),
+            _c.shop_id == bindparam("b_shop", type_=_c.shop_id.type),
+        )
+        .order_by(g.target, g.target_id)
+    )
+
+
+_ENDING = _ending()
+_ENDING_LOCKED = _ENDING.with_for_update(of=t.conversations)
+
+
+async def get_ending(
+    conn: AsyncConnection, shop_id: int, conversation_id: int, *, participant: int | None = None
+) -> EndingRecord:
+    """`get` row-locked (as `for_update`), with what its end decides from, in one statement."""
+    query = _ENDING if conn.dialect.name == "sqlite" else _ENDING_LOCKED
+    rows = (
+        await conn.execute(
+            query, {"b_id": conversation_id, "b_shop": shop_id, "b_participant": participant}
+        )
+    ).all()
+    if not rows:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    r = rows[0]
+    record = ConversationRecord(
+        **{name: getattr(r, name) for name in _CONVERSATION_FIELDS},
+        is_participant=participant is not None and bool(r.is_participant),
+        participant_role=r.participant_role,
+    )
+    return EndingRecord(
+        conversation=record,
+        settings=ShopSettings.from_json(r.shop_settings),
+        agent_group_id=r.agent_group_id,
+        agent_name=r.agent_name or "",
+        greetings=[
+            Greeting(x.g_target, x.g_target_id, x.g_welcome, x.g_closing)
+            for x in rows
+            if x.g_target is not None
+        ],
+        is_summarised=bool(r.is_summarised),
+    )
 
 
 async def record_event(
@@ -337,6 +433,12 @@ _SENDER = t.accounts.alias("sender")
 _AGENT = t.accounts.alias("agent")
 _LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
 _CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
+_PARTICIPANT_ARRAY = (
+    select(func.array_agg(_p.account_id))
+    .where(_p.conversation_id == _c.id)
+    .scalar_subquery()
+    .label("participant_ids")
+)
 _MESSAGE_FIELDS = [f.name for f in fields(MessageRecord)]
 # RATE-2 and DESK-2: the best rating and whether the summary is written, for each view.
 _RATING_AND_SUMMARY = [
@@ -354,15 +456,18 @@ _RATING_AND_SUMMARY = [
 async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[ConversationDetails]:
     """The given conversations, in the same order (missing ids are skipped).
 
-    Two statements whatever the number of ids: the conversations with their consumer, agent,
-    group and last message (and that message's sender's name), then the participants.
+    The conversations with their consumer, agent, group and last message (and that message's
+    sender's name), and their participants: on PostgreSQL in the same statement (an array
+    per conversation), elsewhere in a second one; whatever the number of ids.
     """
     if not ids:
         return []
     m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
+    folded = conn.dialect.name == "postgresql"
     rows = (
         await conn.execute(
             select(
+                *([_PARTICIPANT_ARRAY] if folded else []),
                 t.conversations,
                 t.consumers.c.uid,
                 t.consumers.c.nickname,
@@ -382,7 +487,10 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
         )
     ).all()
     by_id = {r.id: r for r in rows}
-    parts = await participant_ids(conn, ids)
+    if folded:
+        parts = {r.id: set(r.participant_ids or ()) for r in rows}
+    else:
+        parts = await participant_ids(conn, ids)
     return [_details(by_id[cid], sorted(parts.get(cid, ()))) for cid in ids if cid in by_id]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
+from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
 from kefu.errors import StorageUnavailable
@@ -175,6 +176,95 @@ async def append_stamped(
     for shop_id, ids in _to_refold(appends).items():
         await rollup_store.mark_dirty(conn, shop_id, ids)  # DATA-1: the rollups refold them
     return out
+
+
+async def append_end(
+    conn: AsyncConnection,
+    shop_id: int,
+    conversation_id: int,
+    messages: Sequence[NewMessage],
+    *,
+    cause: str,
+    agent_id: int | None,
+    group_id: int | None,
+    now: datetime,
+) -> None:
+    """CONV-1, CONV-3, MSG-2: end a conversation with its closing messages: the messages get
+    their seqs as `append` gives them (the reply timer stopped), the row its state, end time
+    and cause, and an `ended` event is recorded; the conversation is marked for the rollups
+    (DATA-1). On PostgreSQL one statement (data-modifying WITH), elsewhere `append` and the
+    event's insert. The caller holds the conversation's row (or the database)."""
+    if conn.dialect.name != "postgresql":
+        ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
+        also = Append(shop_id, conversation_id, messages, reply_clock=ReplyClock.STOP, also=ended)
+        await append(conn, [also], now=now)  # marks it dirty: `ended_at` is analysed
+        await conn.execute(
+            insert(t.conversation_events).values(
+                shop_id=shop_id,
+                conversation_id=conversation_id,
+                kind="ended",
+                cause=cause,
+                agent_id=agent_id,
+                group_id=group_id,
+                at=now,
+                data={},
+            )
+        )
+        return
+    n = len(messages)
+    await conn.exec_driver_sql(
+        _PG_END,
+        (
+            conversation_id,
+            n,
+            now,
+            cause,
+            agent_id,
+            group_id,
+            [n - 1 - i for i in range(n)],
+            [m.sender for m in messages],
+            [m.sender_id for m in messages],
+            [m.kind for m in messages],
+            [m.body for m in messages],
+            [m.client_id for m in messages],
+            [json.dumps(m.meta) for m in messages],
+        ),
+    )
+
+
+# `append_end` on PostgreSQL: the row's UPDATE takes the seqs and the time as `append_stamped`
+# does (the later of now and the last message's time), under the row lock the caller holds.
+_PG_END = """
+WITH u AS (
+    UPDATE conversations AS c SET
+        last_seq = c.last_seq + $2::int,
+        last_message_at = greatest(c.last_message_at, $3::timestamptz),
+        awaiting_reply_since = NULL,
+        state = 'ended',
+        ended_at = $3::timestamptz,
+        end_cause = $4::text
+    WHERE c.id = $1::bigint
+    RETURNING c.id, c.shop_id, c.last_seq, c.last_message_at
+), m AS (
+    INSERT INTO messages
+        (shop_id, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at,
+         meta)
+    SELECT u.shop_id, u.id, u.last_seq - m.n_after, m.sender, m.sender_id, m.kind, m.body,
+           m.client_id, u.last_message_at, m.meta::json
+    FROM u CROSS JOIN unnest($7::int[], $8::text[], $9::bigint[], $10::text[], $11::text[],
+                             $12::text[], $13::text[])
+        AS m(n_after, sender, sender_id, kind, body, client_id, meta)
+), e AS (
+    INSERT INTO conversation_events (shop_id, conversation_id, kind, cause, agent_id, group_id,
+                                     at, data)
+    SELECT u.shop_id, u.id, 'ended', $4::text, $5::bigint, $6::bigint, $3::timestamptz,
+           '{}'::json
+    FROM u
+)
+INSERT INTO analytics_dirty (conversation_id, shop_id, version)
+SELECT u.id, u.shop_id, 0 FROM u
+ON CONFLICT (conversation_id) DO UPDATE SET version = analytics_dirty.version + 1
+"""
 
 
 def _to_refold(appends: Sequence[Append]) -> dict[int, list[int]]:

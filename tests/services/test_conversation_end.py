@@ -1,0 +1,192 @@
+"""CONV-3, ROUTE-2: an agent's end reads what it decides from with the locked row in one
+statement and, on PostgreSQL, writes in one (the closing messages with their seqs, the row's
+end, the `ended` event, the rollups' mark); what it writes is what the separate statements
+wrote (SET-2's closing message, RATE-1's card, CONV-1's event, DATA-1's mark)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+
+from kefu import errors
+from kefu.domain.conversation import ConversationState
+from kefu.domain.presence import Role
+from kefu.domain.shop import ShopSettings
+from kefu.services.context import Context, Staff
+from kefu.services.conversations import end_conversation
+from kefu.services.routing import drain
+from kefu.storage import greetings as greetings_store
+from kefu.storage import tables as t
+from kefu.storage.greetings import Greeting
+from support import AgentSpec, ShopIds, make_shop
+
+_c = t.conversations.c
+_m = t.messages.c
+_e = t.conversation_events.c
+
+
+async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
+    """N queued requests (each with one consumer message), drained to the shop's agents."""
+    now = ctx.clock.now()
+    ids = []
+    async with ctx.db.uow() as tx:
+        for i in range(n):
+            at = now + timedelta(milliseconds=i)
+            consumer_id = await tx.conn.scalar(
+                insert(t.consumers)
+                .values(shop_id=shop.shop_id, uid=f"c{i}", nickname=f"c{i}", created_at=at)
+                .returning(t.consumers.c.id)
+            )
+            ids.append(
+                await tx.conn.scalar(
+                    insert(t.conversations)
+                    .values(
+                        shop_id=shop.shop_id,
+                        consumer_id=consumer_id,
+                        state=ConversationState.QUEUED,
+                        group_id=shop.group_ids[0],
+                        entry={"source": "direct"},
+                        created_at=at,
+                        human_requested_at=at,
+                    )
+                    .returning(_c.id)
+                )
+            )
+        await tx.commit()
+    assert sorted(await drain(ctx, shop.shop_id, freed_capacity=False)) == ids
+    return ids
+
+
+@contextmanager
+def _statements(ctx: Context) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    def commit(*_args: Any) -> None:
+        seen.append("COMMIT")
+
+    engine = ctx.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
+
+
+async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3), AgentSpec("bob", limit=3)],
+        settings=ShopSettings(rating_forced=True),
+        clock=ctx.clock,
+    )
+    ann, bob = shop.accounts["ann"], shop.accounts["bob"]
+    group_id = shop.group_ids[0]
+    async with ctx.db.uow() as tx:
+        await greetings_store.replace_all(
+            tx.conn,
+            shop.shop_id,
+            [
+                Greeting("agent", ann, None, "ann's own goodbye"),
+                Greeting("group", group_id, None, "the group's goodbye"),
+                Greeting("agent", bob, None, "bob's own goodbye"),
+            ],
+        )
+        await tx.commit()
+    ids = await _assigned(ctx, shop, 4)
+    async with ctx.db.read() as tx:
+        holders = dict((await tx.conn.execute(select(_c.id, _c.agent_id))).all())
+        before = dict((await tx.conn.execute(select(_c.id, _c.last_seq))).all())
+    cid = ids[0]
+    agent = holders[cid]
+    staff = Staff(agent, shop.shop_id, Role.AGENT, group_id)
+    with _statements(ctx) as seen:
+        view = await end_conversation(ctx, staff, cid)
+    end_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
+    # The row with what the end decides from; the writes; the view. SQLite writes one table
+    # at a time (the row and its seqs, the messages, the rollups' mark, the event) and reads
+    # the view's participants apart.
+    assert len(end_tx) == (7 if ctx.db.is_sqlite else 3), end_tx
+    async with ctx.db.read() as tx:
+        row = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+        messages = (
+            await tx.conn.execute(
+                select(_m.seq, _m.sender, _m.kind, _m.body, _m.meta, _m.created_at)
+                .where(_m.conversation_id == cid)
+                .order_by(_m.seq)
+            )
+        ).all()
+        events = (
+            await tx.conn.execute(
+                select(_e.kind, _e.cause, _e.agent_id, _e.group_id, _e.at)
+                .where(_e.conversation_id == cid, _e.kind == "ended")
+            )
+        ).all()
+        dirty = set((await tx.conn.scalars(select(t.analytics_dirty.c.conversation_id))).all())
+    now = ctx.clock.now()
+    # SET-2: the group's closing message wins over the agent's own; RATE-1: the card names
+    # the holder; MSG-2: the seqs follow the row's, gapless.
+    assert [(m.sender, m.kind) for m in messages[-3:]] == [("system", "system")] * 3
+    assert messages[-3].body == "the group's goodbye"
+    assert messages[-2].meta["notice"]["code"] == "conversation.ended"
+    assert messages[-1].meta["rating_card"] == "forced"
+    assert messages[-1].meta["notice"] == {
+        "code": "rating.forced",
+        "params": {"agent": "Ann" if agent == ann else "Bob"},
+    }
+    assert [m.seq for m in messages] == list(range(1, before[cid] + 4))
+    assert {m.created_at for m in messages[-3:]} == {now}
+    assert row.state == ConversationState.ENDED and row.end_cause == "agent"
+    assert row.ended_at == now and row.last_message_at == now
+    assert row.last_seq == before[cid] + 3 and row.awaiting_reply_since is None
+    assert [tuple(e) for e in events] == [("ended", "agent", agent, group_id, now)]
+    assert cid in dirty  # DATA-1: folded again
+    # The view returned is the row as committed, with its last message.
+    assert view.state == ConversationState.ENDED and view.last_seq == row.last_seq
+    assert view.last_message is not None and view.last_message.seq == row.last_seq
+    assert view.participants == [agent]
+    # The other conversations are untouched.
+    async with ctx.db.read() as tx:
+        after = dict((await tx.conn.execute(select(_c.id, _c.last_seq))).all())
+    assert {k: v for k, v in after.items() if k != cid} == {
+        k: v for k, v in before.items() if k != cid
+    }
+
+
+async def test_conv_3_end_refused_writes_nothing(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3)],
+        settings=ShopSettings(summary_required=True),
+        clock=ctx.clock,
+    )
+    (cid,) = await _assigned(ctx, shop, 1)
+    ann = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
+    async with ctx.db.read() as tx:
+        before = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+    # CONV-10: the summary is required and not written.
+    with pytest.raises(errors.RuleViolation) as refused:
+        await end_conversation(ctx, ann, cid)
+    assert refused.value.code == "summary.required"
+    # ACCT-5: an agent of the shop who takes no part.
+    owner = Staff(shop.accounts["owner"], shop.shop_id, Role.OWNER, None)
+    with pytest.raises(errors.NotParticipant):
+        await end_conversation(ctx, owner, cid)
+    # Another shop's conversation is not found.
+    with pytest.raises(errors.NotFound):
+        await end_conversation(ctx, Staff(ann.account_id, shop.shop_id + 1, Role.AGENT, None), cid)
+    async with ctx.db.read() as tx:
+        after = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+        ended = await tx.conn.scalar(
+            select(_e.id).where(_e.conversation_id == cid, _e.kind == "ended")
+        )
+    assert after == before and ended is None
