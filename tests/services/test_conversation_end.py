@@ -5,6 +5,7 @@ wrote (SET-2's closing message, RATE-1's card, CONV-1's event, DATA-1's mark).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -31,7 +32,7 @@ _e = t.conversation_events.c
 
 
 async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
-    """N queued requests (each with one consumer message), drained to the shop's agents."""
+    """N queued requests, drained to the shop's agents (as many as they have room for)."""
     now = ctx.clock.now()
     ids = []
     async with ctx.db.uow() as tx:
@@ -58,7 +59,8 @@ async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
                 )
             )
         await tx.commit()
-    assert sorted(await drain(ctx, shop.shop_id, freed_capacity=False)) == ids
+    assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
+    assert sorted(assigned) == ids[: len(assigned)]
     return ids
 
 
@@ -112,10 +114,10 @@ async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context
     with _statements(ctx) as seen:
         view = await end_conversation(ctx, staff, cid)
     end_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
-    # The row with what the end decides from; the writes; the view. SQLite writes one table
-    # at a time (the row and its seqs, the messages, the rollups' mark, the event) and reads
-    # the view's participants apart.
-    assert len(end_tx) == (7 if ctx.db.is_sqlite else 3), end_tx
+    # The row with what the end decides from; the writes; the view. SQLite reads the
+    # participants apart (twice), and writes one table at a time (the row and its seqs, the
+    # messages, the rollups' mark, the event).
+    assert len(end_tx) == (8 if ctx.db.is_sqlite else 3), end_tx
     async with ctx.db.read() as tx:
         row = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
         messages = (
@@ -127,8 +129,9 @@ async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context
         ).all()
         events = (
             await tx.conn.execute(
-                select(_e.kind, _e.cause, _e.agent_id, _e.group_id, _e.at)
-                .where(_e.conversation_id == cid, _e.kind == "ended")
+                select(_e.kind, _e.cause, _e.agent_id, _e.group_id, _e.at).where(
+                    _e.conversation_id == cid, _e.kind == "ended"
+                )
             )
         ).all()
         dirty = set((await tx.conn.scalars(select(t.analytics_dirty.c.conversation_id))).all())
@@ -190,3 +193,53 @@ async def test_conv_3_end_refused_writes_nothing(ctx: Context) -> None:
             select(_e.id).where(_e.conversation_id == cid, _e.kind == "ended")
         )
     assert after == before and ended is None
+
+
+async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3), AgentSpec("bob", limit=3)],
+        settings=ShopSettings(rating_forced=True),
+        clock=ctx.clock,
+    )
+    ids = await _assigned(ctx, shop, 8)  # 6 assigned, 2 queued
+    async with ctx.db.read() as tx:
+        holders = dict(
+            (
+                await tx.conn.execute(select(_c.id, _c.agent_id).where(_c.agent_id.is_not(None)))
+            ).all()
+        )
+    queued = [c for c in ids if c not in holders]
+    group_id = shop.group_ids[0]
+
+    def staff(account_id: int) -> Staff:
+        return Staff(account_id, shop.shop_id, Role.AGENT, group_id)
+
+    ann, bob = shop.accounts["ann"], shop.accounts["bob"]
+    mine = sorted(holders)[:4]
+    stranger = next(c for c in holders if c not in mine)
+    other = bob if holders[stranger] == ann else ann
+    calls = [
+        *(end_conversation(ctx, staff(holders[c]), c) for c in mine),
+        end_conversation(ctx, staff(holders[mine[0]]), mine[0]),  # the same, asked again
+        end_conversation(ctx, staff(other), stranger),  # not theirs
+    ]
+    with _statements(ctx) as seen:
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    commits = seen.count("COMMIT")
+    ended = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert sorted(v.id for v in ended) == mine
+    assert isinstance(outcomes[4], errors.ConversationClosed)
+    assert isinstance(outcomes[5], errors.NotParticipant)
+    # One transaction for the six (queued together before the batch began), one drain pass
+    # for the four slots they freed.
+    assert commits == 2, seen
+    async with ctx.db.read() as tx:
+        states = dict((await tx.conn.execute(select(_c.id, _c.state))).all())
+        events = (
+            await tx.conn.execute(select(_e.conversation_id, _e.agent_id).where(_e.kind == "ended"))
+        ).all()
+    assert sorted(events) == sorted((c, holders[c]) for c in mine)
+    assert states[stranger] == ConversationState.ASSIGNED
+    # ROUTE-2: the freed slots went to the queue at once.
+    assert all(states[c] == ConversationState.ASSIGNED for c in queued)

@@ -58,13 +58,12 @@ async def access_conversation(
     return _may_touch(staff, row, speak=speak)
 
 
-async def access_ending(conn: Connection, staff: Staff, conversation_id: int) -> EndingRecord:
-    """`access_conversation` to speak, row-locked, with what ending it decides from (CONV-3)."""
-    ending = await conversation_store.get_ending(
-        conn, staff.shop_id, conversation_id, participant=staff.account_id
-    )
-    _may_touch(staff, ending.conversation, speak=True)
-    return ending
+def may_end(staff: Staff, ending: EndingRecord | None, conversation_id: int) -> ConversationRecord:
+    """`access_conversation` to speak, for a conversation read with `get_endings` (None: not
+    found in the staff's shop); the row as the staff sees it."""
+    if ending is None:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return _may_touch(staff, ending.as_seen_by(staff.account_id), speak=True)
 
 
 def _may_touch(staff: Staff, row: ConversationRecord, *, speak: bool) -> ConversationRecord:

@@ -4,6 +4,7 @@ join (CONV-1 to CONV-9). Each use case: access, load, decide (domain), save, pub
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from kefu.services import greetings
 from kefu.services.access import (
     access_account,
     access_conversation,
-    access_ending,
+    may_end,
     require_supervising,
     supervises,
 )
@@ -43,7 +44,7 @@ from kefu.storage import shops as shop_store
 from kefu.storage import timers as timer_store
 from kefu.storage.conversations import ConversationRecord, EndingRecord, ListScope
 from kefu.storage.db import UnitOfWork
-from kefu.storage.messages import Append, NewMessage, notice_message
+from kefu.storage.messages import Append, Ending, NewMessage, notice_message
 from kefu.summaries.domain import check_may_end
 
 AUTO_END_TIMER = "auto_end"
@@ -193,23 +194,43 @@ async def _end(
     now: datetime,
     *,
     notice: Notice,
-    ending: EndingRecord | None = None,
 ) -> None:
-    """CONV-1, CONV-3: end `row` with its closing messages (SET-2), the notice and, for a
-    shop that forces ratings, the rating card (RATE-1). `ending`: what the end decides from,
-    if the caller read it with the row (`conversation_store.get_ending`)."""
-    check_transition(ConversationState(row.state), ConversationState.ENDED)
-    if ending is None:
-        ending = await conversation_store.get_ending(tx.conn, row.shop_id, row.id)
-    closing = greetings.closing_messages(ending.greetings, row.agent_id, ending.agent_group_id)
-    await message_store.append_end(
+    """CONV-1, CONV-3: end `row` (`_ends`), reading what its end decides from."""
+    ending = await conversation_store.get_ending(tx.conn, row.shop_id, row.id)
+    await _ends(tx, [(row, ending)], cause, now, notice=notice)
+
+
+async def _ends(
+    tx: UnitOfWork,
+    rows: Sequence[tuple[ConversationRecord, EndingRecord]],
+    cause: EndCause,
+    now: datetime,
+    *,
+    notice: Notice,
+) -> None:
+    """CONV-1, CONV-3: end each row with its closing message (SET-2), the notice and, for a
+    shop that forces ratings, the rating card (RATE-1), all in one write."""
+    for row, _ in rows:
+        check_transition(ConversationState(row.state), ConversationState.ENDED)
+    await message_store.append_ends(
         tx.conn,
-        row.shop_id,
-        row.id,
-        [*closing, notice_message(notice), *_forced_rating_card(row, ending)],
-        cause=cause,
-        agent_id=row.agent_id,
-        group_id=row.group_id,
+        [
+            Ending(
+                row.shop_id,
+                row.id,
+                [
+                    *greetings.closing_messages(
+                        ending.greetings, row.agent_id, ending.agent_group_id
+                    ),
+                    notice_message(notice),
+                    *_forced_rating_card(row, ending),
+                ],
+                cause=cause,
+                agent_id=row.agent_id,
+                group_id=row.group_id,
+            )
+            for row, ending in rows
+        ],
         now=now,
     )
 
@@ -227,29 +248,63 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     """CONV-3: the agent ends it; the freed slot goes to the queue at once (ROUTE-2).
 
     Ending only lowers a load, so it locks the conversation's row, not the shop: a router that
-    read the higher load meanwhile was merely cautious (ROUTE-7). After commit the slot goes to
-    the shop's coalesced drain; if this process dies first, the scheduler's sweep drains it.
+    read the higher load meanwhile was merely cautious (ROUTE-7). The ends of a shop that come
+    while another is being written are written together, in one transaction (group commit),
+    each decided on its own: a refused one changes nothing and is told why. After commit the
+    slots go to the shop's coalesced drain, which fills them in one pass; if this process
+    dies first, the scheduler's sweep drains them.
     """
+    return await ctx.ends.run(
+        staff.shop_id, (staff, conversation_id), lambda batch: _end_batch(ctx, staff.shop_id, batch)
+    )
+
+
+async def _end_batch(
+    ctx: Context, shop_id: int, batch: list[tuple[Staff, int]]
+) -> list[ConversationView | errors.KefuError]:
     now = ctx.clock.now()
+    outcomes: list[ConversationView | errors.KefuError | None] = [None] * len(batch)
+    ending: dict[int, tuple[int, ConversationRecord, EndingRecord]] = {}  # id: item, row, facts
     async with ctx.db.uow() as tx:
-        ending = await access_ending(tx.conn, staff, conversation_id)
-        row = ending.conversation
-        if row.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=row.state)
-        if row.participant_role != ParticipantRole.HOLDER:
-            raise errors.Forbidden(
-                "Only the agent holding the conversation ends it.", code="conversation.not_holder"
+        found = await conversation_store.get_endings(tx.conn, shop_id, [c for _, c in batch])
+        for i, (staff, conversation_id) in enumerate(batch):
+            try:
+                row = may_end(staff, found.get(conversation_id), conversation_id)
+                if conversation_id in ending:  # asked twice at once: the first ends it
+                    raise errors.ConversationClosed(state=ConversationState.ENDED)
+                if row.state != ConversationState.ASSIGNED:
+                    raise errors.ConversationClosed(state=row.state)
+                if row.participant_role != ParticipantRole.HOLDER:
+                    raise errors.Forbidden(
+                        "Only the agent holding the conversation ends it.",
+                        code="conversation.not_holder",
+                    )
+                facts = found[conversation_id]
+                # CONV-10: a shop may require the consultation summary before the agent ends.
+                check_may_end(
+                    summary_required=facts.settings.summary_required,
+                    summarised=facts.is_summarised,
+                )
+            except errors.KefuError as exc:
+                outcomes[i] = exc
+                continue
+            ending[conversation_id] = (i, row, facts)
+        if ending:
+            await _ends(
+                tx,
+                [(r, f) for _, r, f in ending.values()],
+                EndCause.AGENT,
+                now,
+                notice=notices.ended(),
             )
-        # CONV-10: a shop may require the consultation summary before the agent ends.
-        check_may_end(
-            summary_required=ending.settings.summary_required, summarised=ending.is_summarised
-        )
-        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended(), ending=ending)
-        (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
-        await tx.commit()
-    await publish_views(ctx, staff.shop_id, [view])
-    await drain(ctx, staff.shop_id)
-    return view
+            views = await conversation_views(tx.conn, list(ending), now=now)
+            await tx.commit()
+            for view in views:
+                outcomes[ending[view.id][0]] = view
+    if ending:
+        await publish_views(ctx, shop_id, views)
+        await drain(ctx, shop_id)
+    return [o if o is not None else errors.NotFound(kind="conversation") for o in outcomes]
 
 
 async def end_by_timer(

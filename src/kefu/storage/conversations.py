@@ -5,12 +5,24 @@ writes. A conversation of another shop is NotFound, exactly like a missing one (
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
@@ -91,29 +103,32 @@ async def get(
 @dataclass(frozen=True, slots=True)
 class EndingRecord:
     """A conversation about to end (CONV-3), and what its end is decided from, read with it:
-    the shop's settings, its agent's group and display name, the closing greetings aimed at
-    that group or that agent (SET-2), and whether its summary is written (CONV-10)."""
+    its participants' roles (CONV-7, CONV-8), the shop's settings, its agent's group and
+    display name, the closing greetings aimed at that group or that agent (SET-2), and
+    whether its summary is written (CONV-10)."""
 
     conversation: ConversationRecord
+    roles: dict[int, str]
     settings: ShopSettings
     agent_group_id: int | None
     agent_name: str
     greetings: list[Greeting]
     is_summarised: bool
 
+    def as_seen_by(self, account_id: int) -> ConversationRecord:
+        """The row as `get(…, participant=account_id)` reads it."""
+        return replace(
+            self.conversation,
+            is_participant=account_id in self.roles,
+            participant_role=self.roles.get(account_id),
+        )
 
-def _ending() -> Select[Any]:
+
+def _endings(*, pg: bool) -> Select[Any]:
+    """PostgreSQL: the ids as one array (one statement text whatever their number), the
+    participants' roles in the same statement, the rows locked in id order."""
     g = t.greetings.c
     agent = t.accounts.alias("agent")
-    participant = bindparam("b_participant", type_=_p.account_id.type)
-    takes_part = select(_p.account_id).where(
-        _p.conversation_id == _c.id, _p.account_id == participant
-    )
-    role = (
-        select(_p.role)
-        .where(_p.conversation_id == _c.id, _p.account_id == participant)
-        .scalar_subquery()
-    )
     summarised = select(t.conversation_summaries.c.conversation_id).where(
         t.conversation_summaries.c.conversation_id == _c.id
     )
@@ -121,11 +136,13 @@ def _ending() -> Select[Any]:
         and_(g.target == "group", g.target_id == agent.c.group_id),
         and_(g.target == "agent", g.target_id == _c.agent_id),
     )
-    return (
+    if pg:
+        in_ids = _c.id == func.any(bindparam("b_ids", type_=ARRAY(BigInteger)))
+    else:
+        in_ids = _c.id.in_(bindparam("b_ids", expanding=True))
+    query = (
         select(
             t.conversations,
-            takes_part.exists().label("is_participant"),
-            role.label("participant_role"),
             t.shops.c.settings.label("shop_settings"),
             agent.c.group_id.label("agent_group_id"),
             agent.c.display_name.label("agent_name"),
@@ -138,48 +155,75 @@ def _ending() -> Select[Any]:
         .join(t.shops, t.shops.c.id == _c.shop_id)
         .outerjoin(agent, agent.c.id == _c.agent_id)
         .outerjoin(t.greetings, and_(g.shop_id == _c.shop_id, aimed))
-        .where(
-            _c.id == bindparam("b_id", type_=_c.id.type),
-            _c.shop_id == bindparam("b_shop", type_=_c.shop_id.type),
-        )
-        .order_by(g.target, g.target_id)
+        .where(in_ids, _c.shop_id == bindparam("b_shop", type_=_c.shop_id.type))
+        .order_by(_c.id, g.target, g.target_id)
     )
+    if not pg:
+        return query
+    by_account = [
+        select(func.array_agg(aggregate_order_by(column, _p.account_id)))
+        .where(_p.conversation_id == _c.id)
+        .scalar_subquery()
+        .label(label)
+        for column, label in ((_p.account_id, "p_accounts"), (_p.role, "p_roles"))
+    ]
+    return query.add_columns(*by_account).with_for_update(of=t.conversations)
 
 
-_ENDING = _ending()
-_ENDING_LOCKED = _ENDING.with_for_update(of=t.conversations)
+_ENDINGS = _endings(pg=False)
 
 
-async def get_ending(
-    conn: AsyncConnection, shop_id: int, conversation_id: int, *, participant: int | None = None
-) -> EndingRecord:
-    """`get` row-locked (as `for_update`), with what its end decides from, in one statement."""
-    query = _ENDING if conn.dialect.name == "sqlite" else _ENDING_LOCKED
-    rows = (
-        await conn.execute(
-            query, {"b_id": conversation_id, "b_shop": shop_id, "b_participant": participant}
+async def get_endings(
+    conn: AsyncConnection, shop_id: int, conversation_ids: Collection[int]
+) -> dict[int, EndingRecord]:
+    """The shop's conversations among these ids, row-locked until commit (in id order, as
+    `messages.lock_send_targets` does; SQLite's writer already holds the database), each with
+    what its end decides from. One statement on PostgreSQL, two elsewhere; ids of other shops
+    or none are left out."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        rows = (await conn.execute(_ENDINGS_PG, {"b_shop": shop_id, "b_ids": ids})).all()
+        roles = {r.id: dict(zip(r.p_accounts or (), r.p_roles or (), strict=True)) for r in rows}
+    else:
+        rows = (await conn.execute(_ENDINGS, {"b_shop": shop_id, "b_ids": ids})).all()
+        roles = {}
+        found = await conn.execute(
+            select(_p.conversation_id, _p.account_id, _p.role).where(_p.conversation_id.in_(ids))
         )
-    ).all()
-    if not rows:
+        for conversation_id, account_id, role in found:
+            roles.setdefault(conversation_id, {})[account_id] = role
+    by_id: dict[int, list[Any]] = {}
+    for r in rows:
+        by_id.setdefault(r.id, []).append(r)
+    return {
+        cid: EndingRecord(
+            conversation=ConversationRecord(
+                **{name: getattr(rs[0], name) for name in _CONVERSATION_FIELDS}
+            ),
+            roles=roles.get(cid, {}),
+            settings=ShopSettings.from_json(rs[0].shop_settings),
+            agent_group_id=rs[0].agent_group_id,
+            agent_name=rs[0].agent_name or "",
+            greetings=[
+                Greeting(x.g_target, x.g_target_id, x.g_welcome, x.g_closing)
+                for x in rs
+                if x.g_target is not None
+            ],
+            is_summarised=bool(rs[0].is_summarised),
+        )
+        for cid, rs in by_id.items()
+    }
+
+
+async def get_ending(conn: AsyncConnection, shop_id: int, conversation_id: int) -> EndingRecord:
+    """`get_endings` of one conversation; NotFound if the shop has no such conversation."""
+    found = (await get_endings(conn, shop_id, [conversation_id])).get(conversation_id)
+    if found is None:
         raise errors.NotFound(kind="conversation", id=conversation_id)
-    r = rows[0]
-    record = ConversationRecord(
-        **{name: getattr(r, name) for name in _CONVERSATION_FIELDS},
-        is_participant=participant is not None and bool(r.is_participant),
-        participant_role=r.participant_role,
-    )
-    return EndingRecord(
-        conversation=record,
-        settings=ShopSettings.from_json(r.shop_settings),
-        agent_group_id=r.agent_group_id,
-        agent_name=r.agent_name or "",
-        greetings=[
-            Greeting(x.g_target, x.g_target_id, x.g_welcome, x.g_closing)
-            for x in rows
-            if x.g_target is not None
-        ],
-        is_summarised=bool(r.is_summarised),
-    )
+    return found
 
 
 async def record_event(
@@ -433,6 +477,7 @@ _SENDER = t.accounts.alias("sender")
 _AGENT = t.accounts.alias("agent")
 _LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
 _CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
+_ENDINGS_PG = _endings(pg=True)
 _PARTICIPANT_ARRAY = (
     select(func.array_agg(_p.account_id))
     .where(_p.conversation_id == _c.id)
