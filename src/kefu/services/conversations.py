@@ -254,9 +254,11 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     slots go to the shop's coalesced drain, which fills them in one pass; if this process
     dies first, the scheduler's sweep drains them.
     """
-    return await ctx.ends.run(
+    view = await ctx.ends.run(
         staff.shop_id, (staff, conversation_id), lambda batch: _end_batch(ctx, staff.shop_id, batch)
     )
+    await drain(ctx, staff.shop_id)  # the batch's callers share a pass; the next batch runs
+    return view
 
 
 async def _end_batch(
@@ -303,7 +305,6 @@ async def _end_batch(
                 outcomes[ending[view.id][0]] = view
     if ending:
         await publish_views(ctx, shop_id, views)
-        await drain(ctx, shop_id)
     return [o if o is not None else errors.NotFound(kind="conversation") for o in outcomes]
 
 
