@@ -1,6 +1,7 @@
 """`kefu bench routing` says how long the shop lock is held (ROUTE-7, issue 16): on PostgreSQL
 the median hold per transaction and the share of the wall time some worker held it, so that a
-tail rate can be told bound by the lock or by something else; on SQLite both are 0."""
+tail rate can be told bound by the lock or by something else; on SQLite both are 0. Ending
+several conversations at once keeps the ROUTE-7 checks at 0."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def test_route_7_bench_routing_reports_the_shop_lock_held(db_url: str) -> None:
             "120",
             "--agents",
             "6",
+            "--ends",
+            "3",
             "--db",
             db,
             "--json",
@@ -38,6 +41,8 @@ def test_route_7_bench_routing_reports_the_shop_lock_held(db_url: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["double_assigned"] == figures["over_limit"] == figures["lost"] == 0
+    # The loops end 3 conversations at once, as agents freeing capacity together would.
+    assert figures["ends_at_once"] == 3 and figures["end_calls"] > 0
     if is_sqlite:
         assert figures["lock_held_p50_ms"] == figures["lock_busy_share"] == 0
     else:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from kefu.services.coalesce import Coalescer, Cover
+import pytest
+
+from kefu import errors
+from kefu.services.coalesce import Batcher, Coalescer, Cover
 
 
 async def test_requests_during_a_pass_share_one_more_pass() -> None:
@@ -102,3 +105,40 @@ async def test_a_shared_pass_reports_its_result_to_one_claiming_caller() -> None
     await asyncio.sleep(0)
     gate.set()
     assert await asyncio.gather(*calls) == [None, [7, 8], None]
+
+
+async def test_route_2_batcher_takes_what_came_meanwhile_and_answers_each() -> None:
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def work(items: list[int]) -> list[int | errors.KefuError]:
+        batches.append(items)
+        if len(batches) == 1:
+            await release.wait()
+        return [errors.Conflict() if i == 3 else i * 10 for i in items]
+
+    batcher: Batcher[int, int] = Batcher()
+    first = asyncio.create_task(batcher.run(1, 1, work))
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(batcher.run(1, i, work)) for i in (2, 3, 4)]
+    other_key = asyncio.create_task(batcher.run(2, 5, work))
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == 10
+    assert await later[0] == 20 and await later[2] == 40
+    with pytest.raises(errors.Conflict):
+        await later[1]
+    assert await other_key == 50
+    assert batches == [[1], [5], [2, 3, 4]]
+
+
+async def test_route_2_batcher_failing_batch_fails_its_callers_only() -> None:
+    async def work(items: list[int]) -> list[int | errors.KefuError]:
+        if 1 in items:
+            raise RuntimeError("boom")
+        return items
+
+    batcher: Batcher[int, int] = Batcher()
+    with pytest.raises(RuntimeError):
+        await batcher.run(1, 1, work)
+    assert await batcher.run(1, 2, work) == 2

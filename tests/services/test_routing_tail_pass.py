@@ -9,14 +9,16 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select
 
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState, ParticipantRole
 from kefu.domain.ids import AccountId, ConversationId, GroupId
 from kefu.services.context import Context, presence_window
 from kefu.services.routing import drain
+from kefu.storage import greetings as greetings_store
 from kefu.storage import routing as store
+from kefu.storage import shops as shop_store
 from kefu.storage import tables as t
 from support import AgentSpec, make_shop
 
@@ -193,3 +195,25 @@ async def test_route_7_assign_queued_writes_and_serves_offline_entries(ctx: Cont
     assert served == {consumers[0]: "served", consumers[1]: None, consumers[2]: "served"}
     assert loads[a] == 1 and loads[b] == 1
     assert dirty >= {ids[0], ids[2]} and ids[1] not in dirty  # DATA-1: folded again
+
+
+async def test_route_7_the_pass_takes_the_shop_lock_with_the_settings_read(ctx: Context) -> None:
+    shop = await make_shop(ctx.db, agents=[AgentSpec("a")], clock=ctx.clock)
+    async with ctx.db.uow() as tx:
+        rows = await tx.lock_shop_reading(
+            shop.shop_id, greetings_store.with_settings_query(shop.shop_id)
+        )
+        settings, items = greetings_store.settings_of(rows)
+        assert len(rows) == 1 and items == []
+        assert settings == await shop_store.shop_settings(tx.conn, shop.shop_id)
+        if not ctx.db.is_sqlite:  # SQLite's lock is its writer's, held since BEGIN IMMEDIATE
+            async with ctx.db.read() as other:
+                taken = await other.conn.scalar(
+                    select(func.pg_try_advisory_xact_lock(shop.shop_id))
+                )
+            assert taken is False  # held by `tx` until it ends
+        # A shop that is not there: no row, and the lock is taken all the same.
+        assert await tx.lock_shop_reading(0, greetings_store.with_settings_query(0)) == []
+        if not ctx.db.is_sqlite:
+            async with ctx.db.read() as other:
+                assert await other.conn.scalar(select(func.pg_try_advisory_xact_lock(0))) is False

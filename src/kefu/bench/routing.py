@@ -5,10 +5,16 @@ A private database gets a shop whose agents' limits sum to fewer than the reques
 requests are inserted directly, already queued (the draining is what is measured). Each worker
 process runs `--tasks` loops that call `drain` and end conversations with
 `end_conversation` (which hands the freed slot to the shop's coalesced drain and returns once a
-drain pass has taken it): a share of what each drain assigned, one at a time, and, when a drain
-finds every agent full, one of the conversations of the loop's own partition. Every assignment
-is decided under the shop lock against loads read from the database, so the processes race
-exactly as serving processes would.
+drain pass has taken it): a share of what each drain assigned, and, when a drain finds every
+agent full, conversations of the loop's own partition, each of another agent. A loop ends
+`--ends` conversations at once, each with its own call, as the agents of a busy shop free
+capacity together; by default the agents over the loops, so that about as many ends are in
+flight as there are agents, each ending one conversation at a time. (One end at a time per
+loop made the tail the loops' own round trips — 8 loops, each waiting for its end and the
+drain pass after it — not the service's: capacity freed by many agents at once was never
+asked of it.) Every assignment is decided under the shop
+lock against loads read from the database, so the processes race exactly as serving processes
+would.
 
 Figures: `assignments_per_s` is assignment events over the wall time from the moment every
 worker is ready until the last one sees an empty queue; `bulk_assignments_per_s` the rate while
@@ -77,6 +83,7 @@ class WorkerConfig:
     tasks: int
     partitions: int
     end_share: float
+    ends: int
     staff: dict[int, tuple[int, int]]  # account id -> (shop id, group id)
 
 
@@ -100,6 +107,13 @@ def command(
     ),
     processes: int = typer.Option(2, "--processes", min=1, help="Worker processes."),
     tasks: int = typer.Option(4, "--tasks", min=1, help="Concurrent routing loops per process."),
+    ends: int = typer.Option(
+        0,
+        "--ends",
+        min=0,
+        help="Conversations a loop ends at once; 0: the agents over the loops (every agent "
+        "ending one at a time).",
+    ),
     end_share: float = typer.Option(
         0.25, "--end-share", min=0.0, max=1.0, help="Share of drained requests the agents end."
     ),
@@ -113,6 +127,7 @@ def command(
 ) -> None:
     """Drain queued human requests over several processes and check ROUTE-7."""
     limit = limit or max(1, (requests * 4 // 5) // agents)
+    ends = ends or max(1, agents // (processes * tasks))
     figures = asyncio.run(
         benchmark(
             requests=requests,
@@ -120,6 +135,7 @@ def command(
             limit=limit,
             processes=processes,
             tasks=tasks,
+            ends=ends,
             end_share=end_share,
             db=db,
         )
@@ -127,7 +143,8 @@ def command(
     print_table(
         "kefu bench routing",
         figures,
-        caption=f"{agents} agents × limit {limit}, {processes} processes × {tasks} loops",
+        caption=f"{agents} agents × limit {limit}, {processes} processes × {tasks} loops"
+        f" × {ends} ends at once",
     )
     if as_json:
         emit_json(figures)
@@ -140,6 +157,7 @@ async def benchmark(
     limit: int,
     processes: int,
     tasks: int,
+    ends: int,
     end_share: float,
     db: str,
 ) -> dict[str, float | int | str]:
@@ -161,7 +179,7 @@ async def benchmark(
             await _enqueue(database, shop.shop_id, shop.group_ids[0], requests, now)
             staff = {a: (shop.shop_id, shop.group_ids[0]) for a, _ in shop.agents[0]}
             configs = [
-                WorkerConfig(url, shop.shop_id, i, tasks, processes * tasks, end_share, staff)
+                WorkerConfig(url, shop.shop_id, i, tasks, processes * tasks, end_share, ends, staff)
                 for i in range(processes)
             ]
             progress.print(f"routing: draining {requests} requests over {processes} processes")
@@ -197,6 +215,7 @@ async def benchmark(
         "end_refused": sum(r.end_refused for r in reports),
         "seconds": elapsed,
         "processes": len(reports),
+        "ends_at_once": ends,
         "agents": agents,
         "limit": limit,
         "db": "sqlite" if is_sqlite else "postgresql",
@@ -284,7 +303,7 @@ def _worker_main(
 async def _work(config: WorkerConfig, barrier: Barrier) -> WorkerReport:
     settings = Settings(database_url=config.url)
     ctx = Context(
-        db=Database(config.url, pool_size=config.tasks + 2),
+        db=Database(config.url, pool_size=config.tasks * config.ends + 2),
         clock=SystemClock(),
         broker=MemoryBroker(),
         settings=settings,
@@ -292,7 +311,7 @@ async def _work(config: WorkerConfig, barrier: Barrier) -> WorkerReport:
     )
     report = WorkerReport(config.index)
     _time_the_lock(ctx.db, report.lock_held_ms)
-    to_end: list[int] = []
+    to_end: list[tuple[int, int]] = []  # (conversation, its agent)
     try:
         async with ctx.db.read() as tx:  # open the pool before the start line
             await tx.conn.execute(select(1))
@@ -327,15 +346,22 @@ def _time_the_lock(db: Database, held_ms: list[float]) -> None:
 
 
 async def _loop(
-    ctx: Context, config: WorkerConfig, partition: int, report: WorkerReport, to_end: list[int]
+    ctx: Context,
+    config: WorkerConfig,
+    partition: int,
+    report: WorkerReport,
+    to_end: list[tuple[int, int]],
 ) -> None:
-    """End one conversation of the shared pool (its freed slot is routed in the same call);
-    with the pool empty, drain, and when every agent is full end one of this loop's partition;
-    stop once the queue is empty."""
+    """End `ends` conversations of the shared pool at once (their freed slots are routed in
+    the same calls); with the pool empty, drain, and when every agent is full end `ends` of
+    this loop's partition at once, each of another agent; stop once the queue is empty."""
     rng = random.Random(partition)
     while True:
         if to_end:
-            await _end(ctx, config, report, to_end.pop(rng.randrange(len(to_end))))
+            n = min(config.ends, len(to_end))
+            await _end_all(
+                ctx, config, report, [to_end.pop(rng.randrange(len(to_end))) for _ in range(n)]
+            )
             if await _queued(ctx, config.shop_id) == 0:
                 return
             continue
@@ -344,24 +370,41 @@ async def _loop(
         report.call_ms.append((time.perf_counter() - started) * 1000.0)
         report.drain_calls += 1
         report.drained += len(assigned)
-        to_end += [cid for cid in assigned if rng.random() < config.end_share]
+        to_end += await _agents_of(
+            ctx, [cid for cid in assigned if rng.random() < config.end_share]
+        )
         if assigned:
             continue
         if await _queued(ctx, config.shop_id) == 0:
             return
-        victim = await _own_assigned(ctx, config, partition, rng)
-        if victim is None:
+        victims = await _own_assigned(ctx, config, partition, rng)
+        if not victims:
             await asyncio.sleep(0.001)
         else:
-            await _end(ctx, config, report, victim)
+            await _end_all(ctx, config, report, victims)
 
 
-async def _end(ctx: Context, config: WorkerConfig, report: WorkerReport, cid: int) -> None:
+async def _agents_of(ctx: Context, cids: list[int]) -> list[tuple[int, int]]:
+    """These conversations with the agents holding them (one read)."""
+    if not cids:
+        return []
     c = t.conversations.c
     async with ctx.db.read() as tx:
-        agent_id = await tx.conn.scalar(select(c.agent_id).where(c.id == cid))
-    if agent_id is None:
-        return
+        rows = await tx.conn.execute(select(c.id, c.agent_id).where(c.id.in_(cids)))
+        return [(cid, agent_id) for cid, agent_id in rows if agent_id is not None]
+
+
+async def _end_all(
+    ctx: Context, config: WorkerConfig, report: WorkerReport, victims: list[tuple[int, int]]
+) -> None:
+    """The agents holding the conversations end them at once, each with their own call."""
+    await asyncio.gather(*(_end(ctx, config, report, cid, agent) for cid, agent in victims))
+
+
+async def _end(
+    ctx: Context, config: WorkerConfig, report: WorkerReport, cid: int, agent_id: int
+) -> None:
+    """The agent holding `cid` ends it, as through the API."""
     shop_id, group_id = config.staff[agent_id]
     started = time.perf_counter()
     try:
@@ -383,19 +426,24 @@ async def _queued(ctx: Context, shop_id: int) -> int:
 
 async def _own_assigned(
     ctx: Context, config: WorkerConfig, partition: int, rng: random.Random
-) -> int | None:
+) -> list[tuple[int, int]]:
+    """Up to `ends` assigned conversations of the loop's partition, at random, each of another
+    agent, with their agents."""
     c = t.conversations.c
     async with ctx.db.read() as tx:
-        ids = (
-            await tx.conn.scalars(
-                select(c.id).where(
+        rows = (
+            await tx.conn.execute(
+                select(c.id, c.agent_id).where(
                     c.shop_id == config.shop_id,
                     c.state == ConversationState.ASSIGNED,
                     c.id % config.partitions == partition,
                 )
             )
         ).all()
-    return rng.choice(ids) if ids else None
+    by_agent: dict[int, int] = {}
+    for cid, agent_id in rng.sample(rows, len(rows)):
+        by_agent.setdefault(agent_id, cid)
+    return [(cid, agent_id) for agent_id, cid in by_agent.items()][: config.ends]
 
 
 async def _phases(

@@ -15,7 +15,7 @@ from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import shops as shop_store
 from kefu.storage.accounts import AccountRecord
-from kefu.storage.conversations import ConversationRecord
+from kefu.storage.conversations import ConversationRecord, EndingRecord
 from kefu.storage.db import Connection
 from kefu.storage.shops import GroupRecord
 
@@ -55,6 +55,18 @@ async def access_conversation(
     row = await conversation_store.get(
         conn, staff.shop_id, conversation_id, for_update=for_update, participant=staff.account_id
     )
+    return _may_touch(staff, row, speak=speak)
+
+
+def may_end(staff: Staff, ending: EndingRecord | None, conversation_id: int) -> ConversationRecord:
+    """`access_conversation` to speak, for a conversation read with `get_endings` (None: not
+    found in the staff's shop); the row as the staff sees it."""
+    if ending is None:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return _may_touch(staff, ending.as_seen_by(staff.account_id), speak=True)
+
+
+def _may_touch(staff: Staff, row: ConversationRecord, *, speak: bool) -> ConversationRecord:
     if row.is_participant and (not speak or row.participant_role in SPEAKING_ROLES):
         return row
     if row.is_participant:  # CONV-7, CONV-8: a previous holder, or one who left, only reads

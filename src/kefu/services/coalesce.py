@@ -8,12 +8,15 @@ before the reads that decide): so the requests made while it waited for the lock
 failed pass is logged and its callers are released; the scheduler's sweep catches what it left
 behind. A pass may leave a follow-up (`beside`) that runs while the next pass starts; its
 result goes to one caller that claims it.
+
+`Batcher` is the same idea for work that has one outcome per request (group commit: the
+agents' ends, ROUTE-2).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -108,3 +111,58 @@ def _release(waiters: list[_Waiter[T]], result: T | None) -> None:
                 result = None
             else:
                 waiter.done.set_result(None)
+
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+BatchWork = Callable[[list[Item]], Awaitable[Sequence[Outcome | errors.KefuError]]]
+_Queued = tuple[Item, "asyncio.Future[Outcome]", BatchWork[Item, Outcome]]
+
+
+class Batcher(Generic[Item, Outcome]):
+    """Group commit per key: the first item starts a batch at once; items that come while a
+    batch of their key runs wait, and the next batch takes them all. A batch's work returns
+    one outcome per item, in order (an error goes to its own caller only); a batch that fails
+    as a whole fails each of its callers."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, list[_Queued[Item, Outcome]]] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    async def run(self, key: int, item: Item, work: BatchWork[Item, Outcome]) -> Outcome:
+        """`item`'s outcome, from the batch that takes it (run with the oldest item's work)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Outcome] = loop.create_future()
+        self._waiting.setdefault(key, []).append((item, done, work))
+        if key not in self._running:
+            self._running[key] = loop.create_task(self._batches(key))
+        return await done
+
+    async def _batches(self, key: int) -> None:
+        try:
+            while batch := self._waiting.pop(key, []):
+                await self._batch(batch)
+        finally:
+            del self._running[key]
+            for _, done, _work in self._waiting.pop(key, []):  # cancelled (shutdown)
+                done.cancel()
+
+    async def _batch(self, batch: list[_Queued[Item, Outcome]]) -> None:
+        try:
+            outcomes = await batch[0][2]([item for item, _, _ in batch])
+        except Exception as exc:
+            for _, done, _work in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutdown): nobody waits forever
+            for _, done, _work in batch:
+                done.cancel()
+            raise
+        for (_, done, _work), outcome in zip(batch, outcomes, strict=True):
+            if done.done():
+                continue
+            if isinstance(outcome, errors.KefuError):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)

@@ -13,9 +13,10 @@ from kefu.broker.base import Broker
 from kefu.clock import Clock
 from kefu.domain.permissions import Feature
 from kefu.domain.presence import PresenceWindow, Role
-from kefu.services.coalesce import Coalescer
+from kefu.services.coalesce import Batcher, Coalescer
 from kefu.services.live import LiveSockets
 from kefu.services.ports import Responder
+from kefu.services.views import ConversationView
 from kefu.settings import Settings
 from kefu.storage.db import Database
 
@@ -57,6 +58,8 @@ class Context:
     on_queue_changed: Callable[[int], None] | None = None
     # This process's queue drains, one running per shop at a time (ROUTE-2).
     drains: Coalescer[list[int]] = field(default_factory=Coalescer)
+    # This process's agents' ends, written together per shop (CONV-3, group commit).
+    ends: Batcher[tuple[Staff, int], ConversationView] = field(default_factory=Batcher)
     # This process's open staff sockets, by account (PRES-1).
     live: LiveSockets = field(default_factory=LiveSockets)
 

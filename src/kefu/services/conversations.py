@@ -4,6 +4,7 @@ join (CONV-1 to CONV-9). Each use case: access, load, decide (domain), save, pub
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,6 @@ from kefu.domain.conversation import (
     ParticipantRole,
     check_transition,
 )
-from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
 from kefu.domain.presence import Role
 from kefu.domain.shop import group_for_entry
@@ -26,6 +26,7 @@ from kefu.services import greetings
 from kefu.services.access import (
     access_account,
     access_conversation,
+    may_end,
     require_supervising,
     supervises,
 )
@@ -37,15 +38,13 @@ from kefu.services.routing import (
     publish_views,
 )
 from kefu.services.views import ConversationView, conversation_views
-from kefu.storage import accounts as account_store
 from kefu.storage import conversations as conversation_store
 from kefu.storage import messages as message_store
 from kefu.storage import shops as shop_store
-from kefu.storage import summaries as summary_store
 from kefu.storage import timers as timer_store
-from kefu.storage.conversations import ConversationRecord, ListScope
+from kefu.storage.conversations import ConversationRecord, EndingRecord, ListScope
 from kefu.storage.db import UnitOfWork
-from kefu.storage.messages import Append, NewMessage, notice_message
+from kefu.storage.messages import Append, Ending, NewMessage, notice_message
 from kefu.summaries.domain import check_may_end
 
 AUTO_END_TIMER = "auto_end"
@@ -189,46 +188,59 @@ async def leave_queue(ctx: Context, consumer: ConsumerActor) -> ConversationView
 
 
 async def _end(
-    tx: UnitOfWork, row: ConversationRecord, cause: EndCause, now: datetime, *, notice: Notice
+    tx: UnitOfWork,
+    row: ConversationRecord,
+    cause: EndCause,
+    now: datetime,
+    *,
+    notice: Notice,
 ) -> None:
-    check_transition(ConversationState(row.state), ConversationState.ENDED)
-    closing = await greetings.closing_messages(tx.conn, row.shop_id, row.agent_id)  # SET-2
-    ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": cause}
-    card = await _forced_rating_card(tx, row)
-    await message_store.append(
+    """CONV-1, CONV-3: end `row` (`_ends`), reading what its end decides from."""
+    ending = await conversation_store.get_ending(tx.conn, row.shop_id, row.id)
+    await _ends(tx, [(row, ending)], cause, now, notice=notice)
+
+
+async def _ends(
+    tx: UnitOfWork,
+    rows: Sequence[tuple[ConversationRecord, EndingRecord]],
+    cause: EndCause,
+    now: datetime,
+    *,
+    notice: Notice,
+) -> None:
+    """CONV-1, CONV-3: end each row with its closing message (SET-2), the notice and, for a
+    shop that forces ratings, the rating card (RATE-1), all in one write."""
+    for row, _ in rows:
+        check_transition(ConversationState(row.state), ConversationState.ENDED)
+    await message_store.append_ends(
         tx.conn,
         [
-            Append(
+            Ending(
                 row.shop_id,
                 row.id,
-                [*closing, notice_message(notice), *card],
-                reply_clock=ReplyClock.STOP,
-                also=ended,
+                [
+                    *greetings.closing_messages(
+                        ending.greetings, row.agent_id, ending.agent_group_id
+                    ),
+                    notice_message(notice),
+                    *_forced_rating_card(row, ending),
+                ],
+                cause=cause,
+                agent_id=row.agent_id,
+                group_id=row.group_id,
             )
+            for row, ending in rows
         ],
         now=now,
     )
-    await conversation_store.record_event(
-        tx.conn,
-        shop_id=row.shop_id,
-        conversation_id=row.id,
-        kind="ended",
-        cause=cause,
-        agent_id=row.agent_id,
-        group_id=row.group_id,
-        at=now,
-    )
 
 
-async def _forced_rating_card(tx: UnitOfWork, row: ConversationRecord) -> list[NewMessage]:
+def _forced_rating_card(row: ConversationRecord, ending: EndingRecord) -> list[NewMessage]:
     """RATE-1: a shop that forces ratings ends each human conversation with the rating card,
     naming the holder (CONV-7)."""
-    if row.agent_id is None:
+    if row.agent_id is None or not ending.settings.rating_forced:
         return []
-    if not (await shop_store.shop_settings(tx.conn, row.shop_id)).rating_forced:
-        return []
-    names = await account_store.display_names(tx.conn, row.shop_id)
-    card = notices.rating_forced(agent=names.get(row.agent_id, ""))
+    card = notices.rating_forced(agent=ending.agent_name)
     return [notice_message(card, meta={"rating_card": "forced"})]
 
 
@@ -236,35 +248,64 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     """CONV-3: the agent ends it; the freed slot goes to the queue at once (ROUTE-2).
 
     Ending only lowers a load, so it locks the conversation's row, not the shop: a router that
-    read the higher load meanwhile was merely cautious (ROUTE-7). After commit the slot goes to
-    the shop's coalesced drain; if this process dies first, the scheduler's sweep drains it.
+    read the higher load meanwhile was merely cautious (ROUTE-7). The ends of a shop that come
+    while another is being written are written together, in one transaction (group commit),
+    each decided on its own: a refused one changes nothing and is told why. After commit the
+    slots go to the shop's coalesced drain, which fills them in one pass; if this process
+    dies first, the scheduler's sweep drains them.
     """
-    now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        row = await access_conversation(
-            tx.conn, staff, conversation_id, speak=True, for_update=True
-        )
-        if row.state != ConversationState.ASSIGNED:
-            raise errors.ConversationClosed(state=row.state)
-        if row.participant_role != ParticipantRole.HOLDER:
-            raise errors.Forbidden(
-                "Only the agent holding the conversation ends it.", code="conversation.not_holder"
-            )
-        await _check_summary_written(tx, row)
-        await _end(tx, row, EndCause.AGENT, now, notice=notices.ended())
-        (view,) = await conversation_views(tx.conn, [conversation_id], now=now)
-        await tx.commit()
-    await publish_views(ctx, staff.shop_id, [view])
-    await drain(ctx, staff.shop_id)
+    view = await ctx.ends.run(
+        staff.shop_id, (staff, conversation_id), lambda batch: _end_batch(ctx, staff.shop_id, batch)
+    )
+    await drain(ctx, staff.shop_id)  # the batch's callers share a pass; the next batch runs
     return view
 
 
-async def _check_summary_written(tx: UnitOfWork, row: ConversationRecord) -> None:
-    """CONV-10: a shop may require the consultation summary before the agent ends."""
-    settings = await shop_store.shop_settings(tx.conn, row.shop_id)
-    if settings.summary_required:
-        summarised = bool(await summary_store.summarised(tx.conn, [row.id]))
-        check_may_end(summary_required=True, summarised=summarised)
+async def _end_batch(
+    ctx: Context, shop_id: int, batch: list[tuple[Staff, int]]
+) -> list[ConversationView | errors.KefuError]:
+    now = ctx.clock.now()
+    outcomes: list[ConversationView | errors.KefuError | None] = [None] * len(batch)
+    ending: dict[int, tuple[int, ConversationRecord, EndingRecord]] = {}  # id: item, row, facts
+    async with ctx.db.uow() as tx:
+        found = await conversation_store.get_endings(tx.conn, shop_id, [c for _, c in batch])
+        for i, (staff, conversation_id) in enumerate(batch):
+            try:
+                row = may_end(staff, found.get(conversation_id), conversation_id)
+                if conversation_id in ending:  # asked twice at once: the first ends it
+                    raise errors.ConversationClosed(state=ConversationState.ENDED)
+                if row.state != ConversationState.ASSIGNED:
+                    raise errors.ConversationClosed(state=row.state)
+                if row.participant_role != ParticipantRole.HOLDER:
+                    raise errors.Forbidden(
+                        "Only the agent holding the conversation ends it.",
+                        code="conversation.not_holder",
+                    )
+                facts = found[conversation_id]
+                # CONV-10: a shop may require the consultation summary before the agent ends.
+                check_may_end(
+                    summary_required=facts.settings.summary_required,
+                    summarised=facts.is_summarised,
+                )
+            except errors.KefuError as exc:
+                outcomes[i] = exc
+                continue
+            ending[conversation_id] = (i, row, facts)
+        if ending:
+            await _ends(
+                tx,
+                [(r, f) for _, r, f in ending.values()],
+                EndCause.AGENT,
+                now,
+                notice=notices.ended(),
+            )
+            views = await conversation_views(tx.conn, list(ending), now=now)
+            await tx.commit()
+            for view in views:
+                outcomes[ending[view.id][0]] = view
+    if ending:
+        await publish_views(ctx, shop_id, views)
+    return [o if o is not None else errors.NotFound(kind="conversation") for o in outcomes]
 
 
 async def end_by_timer(

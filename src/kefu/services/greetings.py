@@ -80,25 +80,6 @@ def _checked(g: store.Greeting) -> store.Greeting:
     )
 
 
-async def greeting_for(
-    conn: Connection, shop_id: int, agent_id: int | None, kind: GreetingKind
-) -> str | None:
-    """SET-2: the agent's group's text, else the agent's own, else none."""
-    if agent_id is None:
-        return None
-    found = await greetings_for(conn, shop_id, [agent_id], kind)
-    return found.get(agent_id)
-
-
-async def greetings_for(
-    conn: Connection, shop_id: int, agent_ids: Sequence[int], kind: GreetingKind
-) -> dict[int, str]:
-    items = await store.for_shop(conn, shop_id)
-    if not items:
-        return {}
-    return _texts(items, await store.agent_groups(conn, list(agent_ids)), agent_ids, kind)
-
-
 def _texts(
     items: Sequence[store.Greeting],
     groups: Mapping[int, int | None],
@@ -151,11 +132,14 @@ async def post_welcomes(
     )
 
 
-async def closing_messages(
-    conn: Connection, shop_id: int, agent_id: int | None
+def closing_messages(
+    items: Sequence[store.Greeting], agent_id: int | None, group_id: int | None
 ) -> list[NewMessage]:
-    """SET-2: the closing message for a conversation its agent ends, if one is set."""
-    text = await greeting_for(conn, shop_id, agent_id, GreetingKind.CLOSING)
+    """SET-2: the closing message for a conversation its agent (of group `group_id`) ends, if
+    one is set; `items` hold at least the greetings aimed at that group and that agent."""
+    if agent_id is None:
+        return []
+    text = _texts(items, {agent_id: group_id}, [agent_id], GreetingKind.CLOSING).get(agent_id)
     return [_greeting(text, GreetingKind.CLOSING)] if text else []
 
 

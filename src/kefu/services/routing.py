@@ -108,8 +108,9 @@ async def _assign_queued(
     ctx: Context, shop_id: int, *, on_locked: Callable[[], None], look_first: bool
 ) -> list[int]:
     """One routing pass: under the shop lock, loads read again, decide and commit (ROUTE-7);
-    returns the conversations it assigned. Under the lock: the lock, the loads, the queue's
-    heads, the writes (one statement on PostgreSQL, no welcome set) and the commit.
+    returns the conversations it assigned. Under the lock: the lock (read with the shop's
+    settings and greetings), the loads, the queue's heads, the writes (one statement on
+    PostgreSQL, no welcome set) and the commit.
 
     `look_first`: first, without the lock, look for an eligible agent with room, and stop if
     none has any (whoever frees capacity after that look asks for a drain after commit).
@@ -122,8 +123,10 @@ async def _assign_queued(
             for a in await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
         ):
             return []
-        settings, shop_greetings = await greetings_store.with_settings(tx.conn, shop_id)
-        await tx.lock_shop(shop_id)
+        # The settings and greetings are not load: read with the lock, in its round trip.
+        settings, shop_greetings = greetings_store.settings_of(
+            await tx.lock_shop_reading(shop_id, greetings_store.with_settings_query(shop_id))
+        )
         on_locked()
         assigned = await assign_waiting(
             ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings

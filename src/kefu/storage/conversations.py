@@ -5,19 +5,33 @@ writes. A conversation of another shop is NotFound, exactly like a missing one (
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.domain.conversation import OPEN_STATES, ConversationState, ParticipantRole
+from kefu.domain.shop import ShopSettings
 from kefu.storage import rollups as rollup_store
 from kefu.storage import tables as t
 from kefu.storage import webhooks as webhook_store
+from kefu.storage.greetings import Greeting
 from kefu.storage.messages import MessageRecord
 
 # The conversation columns the analytics read (DATA-1): changing one marks it for the rollups.
@@ -84,6 +98,132 @@ async def get(
     if row is None:
         raise errors.NotFound(kind="conversation", id=conversation_id)
     return ConversationRecord(**row._asdict())
+
+
+@dataclass(frozen=True, slots=True)
+class EndingRecord:
+    """A conversation about to end (CONV-3), and what its end is decided from, read with it:
+    its participants' roles (CONV-7, CONV-8), the shop's settings, its agent's group and
+    display name, the closing greetings aimed at that group or that agent (SET-2), and
+    whether its summary is written (CONV-10)."""
+
+    conversation: ConversationRecord
+    roles: dict[int, str]
+    settings: ShopSettings
+    agent_group_id: int | None
+    agent_name: str
+    greetings: list[Greeting]
+    is_summarised: bool
+
+    def as_seen_by(self, account_id: int) -> ConversationRecord:
+        """The row as `get(…, participant=account_id)` reads it."""
+        return replace(
+            self.conversation,
+            is_participant=account_id in self.roles,
+            participant_role=self.roles.get(account_id),
+        )
+
+
+def _endings(*, pg: bool) -> Select[Any]:
+    """PostgreSQL: the ids as one array (one statement text whatever their number), the
+    participants' roles in the same statement, the rows locked in id order."""
+    g = t.greetings.c
+    agent = t.accounts.alias("agent")
+    summarised = select(t.conversation_summaries.c.conversation_id).where(
+        t.conversation_summaries.c.conversation_id == _c.id
+    )
+    aimed = or_(
+        and_(g.target == "group", g.target_id == agent.c.group_id),
+        and_(g.target == "agent", g.target_id == _c.agent_id),
+    )
+    if pg:
+        in_ids = _c.id == func.any(bindparam("b_ids", type_=ARRAY(BigInteger)))
+    else:
+        in_ids = _c.id.in_(bindparam("b_ids", expanding=True))
+    query = (
+        select(
+            t.conversations,
+            t.shops.c.settings.label("shop_settings"),
+            agent.c.group_id.label("agent_group_id"),
+            agent.c.display_name.label("agent_name"),
+            summarised.exists().label("is_summarised"),
+            g.target.label("g_target"),
+            g.target_id.label("g_target_id"),
+            g.welcome.label("g_welcome"),
+            g.closing.label("g_closing"),
+        )
+        .join(t.shops, t.shops.c.id == _c.shop_id)
+        .outerjoin(agent, agent.c.id == _c.agent_id)
+        .outerjoin(t.greetings, and_(g.shop_id == _c.shop_id, aimed))
+        .where(in_ids, _c.shop_id == bindparam("b_shop", type_=_c.shop_id.type))
+        .order_by(_c.id, g.target, g.target_id)
+    )
+    if not pg:
+        return query
+    by_account = [
+        select(func.array_agg(aggregate_order_by(column, _p.account_id)))
+        .where(_p.conversation_id == _c.id)
+        .scalar_subquery()
+        .label(label)
+        for column, label in ((_p.account_id, "p_accounts"), (_p.role, "p_roles"))
+    ]
+    return query.add_columns(*by_account).with_for_update(of=t.conversations)
+
+
+_ENDINGS = _endings(pg=False)
+
+
+async def get_endings(
+    conn: AsyncConnection, shop_id: int, conversation_ids: Collection[int]
+) -> dict[int, EndingRecord]:
+    """The shop's conversations among these ids, row-locked until commit (in id order, as
+    `messages.lock_send_targets` does; SQLite's writer already holds the database), each with
+    what its end decides from. One statement on PostgreSQL, two elsewhere; ids of other shops
+    or none are left out."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return {}
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        rows = (await conn.execute(_ENDINGS_PG, {"b_shop": shop_id, "b_ids": ids})).all()
+        roles = {r.id: dict(zip(r.p_accounts or (), r.p_roles or (), strict=True)) for r in rows}
+    else:
+        rows = (await conn.execute(_ENDINGS, {"b_shop": shop_id, "b_ids": ids})).all()
+        roles = {}
+        found = await conn.execute(
+            select(_p.conversation_id, _p.account_id, _p.role).where(_p.conversation_id.in_(ids))
+        )
+        for conversation_id, account_id, role in found:
+            roles.setdefault(conversation_id, {})[account_id] = role
+    by_id: dict[int, list[Any]] = {}
+    for r in rows:
+        by_id.setdefault(r.id, []).append(r)
+    return {
+        cid: EndingRecord(
+            conversation=ConversationRecord(
+                **{name: getattr(rs[0], name) for name in _CONVERSATION_FIELDS}
+            ),
+            roles=roles.get(cid, {}),
+            settings=ShopSettings.from_json(rs[0].shop_settings),
+            agent_group_id=rs[0].agent_group_id,
+            agent_name=rs[0].agent_name or "",
+            greetings=[
+                Greeting(x.g_target, x.g_target_id, x.g_welcome, x.g_closing)
+                for x in rs
+                if x.g_target is not None
+            ],
+            is_summarised=bool(rs[0].is_summarised),
+        )
+        for cid, rs in by_id.items()
+    }
+
+
+async def get_ending(conn: AsyncConnection, shop_id: int, conversation_id: int) -> EndingRecord:
+    """`get_endings` of one conversation; NotFound if the shop has no such conversation."""
+    found = (await get_endings(conn, shop_id, [conversation_id])).get(conversation_id)
+    if found is None:
+        raise errors.NotFound(kind="conversation", id=conversation_id)
+    return found
 
 
 async def record_event(
@@ -337,6 +477,13 @@ _SENDER = t.accounts.alias("sender")
 _AGENT = t.accounts.alias("agent")
 _LAST_MESSAGE_COLUMNS = [col.label(f"m_{col.name}") for col in _LAST_MESSAGE.c]
 _CONVERSATION_FIELDS = [col.name for col in t.conversations.c]
+_ENDINGS_PG = _endings(pg=True)
+_PARTICIPANT_ARRAY = (
+    select(func.array_agg(_p.account_id))
+    .where(_p.conversation_id == _c.id)
+    .scalar_subquery()
+    .label("participant_ids")
+)
 _MESSAGE_FIELDS = [f.name for f in fields(MessageRecord)]
 # RATE-2 and DESK-2: the best rating and whether the summary is written, for each view.
 _RATING_AND_SUMMARY = [
@@ -354,15 +501,18 @@ _RATING_AND_SUMMARY = [
 async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[ConversationDetails]:
     """The given conversations, in the same order (missing ids are skipped).
 
-    Two statements whatever the number of ids: the conversations with their consumer, agent,
-    group and last message (and that message's sender's name), then the participants.
+    The conversations with their consumer, agent, group and last message (and that message's
+    sender's name), and their participants: on PostgreSQL in the same statement (an array
+    per conversation), elsewhere in a second one; whatever the number of ids.
     """
     if not ids:
         return []
     m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
+    folded = conn.dialect.name == "postgresql"
     rows = (
         await conn.execute(
             select(
+                *([_PARTICIPANT_ARRAY] if folded else []),
                 t.conversations,
                 t.consumers.c.uid,
                 t.consumers.c.nickname,
@@ -382,7 +532,10 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
         )
     ).all()
     by_id = {r.id: r for r in rows}
-    parts = await participant_ids(conn, ids)
+    if folded:
+        parts = {r.id: set(r.participant_ids or ()) for r in rows}
+    else:
+        parts = await participant_ids(conn, ids)
     return [_details(by_id[cid], sorted(parts.get(cid, ()))) for cid in ids if cid in by_id]
 
 

@@ -9,12 +9,12 @@ Every wait on the database is bounded (`DbTimeouts`), and every outage leaves he
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Row, Select, event, func, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -207,6 +207,21 @@ class UnitOfWork:
         the lock timeout: behind a stalled holder, the unit of work ends StorageUnavailable."""
         if not self._db.is_sqlite:
             await self.conn.execute(select(func.pg_advisory_xact_lock(shop_id)))
+
+    async def lock_shop_reading(self, shop_id: int, query: Select[Any]) -> Sequence[Row[Any]]:
+        """`lock_shop`, and `query`'s rows in the same round trip. On PostgreSQL the lock is
+        taken by the statement, whose snapshot is older than the lock: only for what is not
+        load (settings), which could as well be read before the lock."""
+        if self._db.is_sqlite:
+            found: Sequence[Row[Any]] = (await self.conn.execute(query)).all()
+            return found
+        locked = select(func.pg_advisory_xact_lock(shop_id).label("locked")).cte("shop_locked")
+        rows: Sequence[Row[Any]] = (
+            await self.conn.execute(query.where(select(1).select_from(locked).exists()))
+        ).all()
+        if not rows:  # a row came only once the lock was held; with none it may not be
+            await self.lock_shop(shop_id)
+        return rows
 
     def on_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)

@@ -3,9 +3,11 @@ is decided in services/greetings.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.shop import ShopSettings
@@ -28,17 +30,18 @@ async def for_shop(conn: AsyncConnection, shop_id: int) -> list[Greeting]:
     return [Greeting(r.target, r.target_id, r.welcome, r.closing) for r in rows]
 
 
-async def with_settings(conn: AsyncConnection, shop_id: int) -> tuple[ShopSettings, list[Greeting]]:
-    """The shop's settings and its greetings, in one statement (a drain reads both)."""
+def with_settings_query(shop_id: int) -> Select[Any]:
+    """The shop's settings and its greetings, one row per greeting (`settings_of` reads them)."""
     g = t.greetings.c
-    rows = (
-        await conn.execute(
-            select(t.shops.c.settings, g.target, g.target_id, g.welcome, g.closing)
-            .outerjoin(t.greetings, g.shop_id == t.shops.c.id)
-            .where(t.shops.c.id == shop_id)
-            .order_by(g.target, g.target_id)
-        )
-    ).all()
+    return (
+        select(t.shops.c.settings, g.target, g.target_id, g.welcome, g.closing)
+        .outerjoin(t.greetings, g.shop_id == t.shops.c.id)
+        .where(t.shops.c.id == shop_id)
+        .order_by(g.target, g.target_id)
+    )
+
+
+def settings_of(rows: Sequence[Any]) -> tuple[ShopSettings, list[Greeting]]:
     settings = ShopSettings.from_json(rows[0].settings if rows else None)
     items = [Greeting(r.target, r.target_id, r.welcome, r.closing) for r in rows if r.target]
     return settings, items

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
+from kefu.domain.conversation import ConversationState
 from kefu.domain.messages import ReplyClock
 from kefu.domain.notices import Notice
 from kefu.errors import StorageUnavailable
@@ -175,6 +176,120 @@ async def append_stamped(
     for shop_id, ids in _to_refold(appends).items():
         await rollup_store.mark_dirty(conn, shop_id, ids)  # DATA-1: the rollups refold them
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """A conversation to end (`append_ends`): its closing messages, and its `ended` event's
+    cause, agent and group."""
+
+    shop_id: int
+    conversation_id: int
+    messages: Sequence[NewMessage]
+    cause: str
+    agent_id: int | None
+    group_id: int | None
+
+
+async def append_ends(conn: AsyncConnection, ends: Sequence[Ending], *, now: datetime) -> None:
+    """CONV-1, CONV-3, MSG-2: end conversations with their closing messages: the messages get
+    their seqs as `append` gives them (the reply timer stopped), each row its state, end time
+    and cause, and an `ended` event is recorded each; they are marked for the rollups
+    (DATA-1). On PostgreSQL one statement (data-modifying WITH over arrays) whatever their
+    number, elsewhere `append` and the events' insert. The caller holds the conversations'
+    rows (or the database); a conversation appears at most once."""
+    if not ends:
+        return
+    if conn.dialect.name != "postgresql":
+        for end in ends:
+            ended = {"state": ConversationState.ENDED, "ended_at": now, "end_cause": end.cause}
+            closing = Append(
+                end.shop_id,
+                end.conversation_id,
+                end.messages,
+                reply_clock=ReplyClock.STOP,
+                also=ended,
+            )
+            await append(conn, [closing], now=now)  # marks it dirty: `ended_at` is analysed
+        await conn.execute(
+            insert(t.conversation_events),
+            [
+                {
+                    "shop_id": end.shop_id,
+                    "conversation_id": end.conversation_id,
+                    "kind": "ended",
+                    "cause": end.cause,
+                    "agent_id": end.agent_id,
+                    "group_id": end.group_id,
+                    "at": now,
+                    "data": {},
+                }
+                for end in ends
+            ],
+        )
+        return
+    columns: list[list[Any]] = [[] for _ in range(8)]
+    for end in ends:
+        n = len(end.messages)
+        for i, m in enumerate(end.messages):
+            values = (end.conversation_id, n - 1 - i, m.sender, m.sender_id, m.kind, m.body)
+            for column, value in zip(
+                columns, (*values, m.client_id, json.dumps(m.meta)), strict=True
+            ):
+                column.append(value)
+    await conn.exec_driver_sql(
+        _PG_ENDS,
+        (
+            [e.conversation_id for e in ends],
+            [len(e.messages) for e in ends],
+            [e.cause for e in ends],
+            [e.agent_id for e in ends],
+            [e.group_id for e in ends],
+            now,
+            *columns,
+        ),
+    )
+
+
+# `append_ends` on PostgreSQL: each row's UPDATE takes the seqs and the time as
+# `append_stamped` does (the later of now and the last message's time), under the row lock
+# the caller holds; the events go in the order of the ends given.
+_PG_ENDS = """
+WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
+        WITH ORDINALITY AS v(id, n, cause, agent_id, group_id, k)
+), u AS (
+    UPDATE conversations AS c SET
+        last_seq = c.last_seq + v.n,
+        last_message_at = greatest(c.last_message_at, $6::timestamptz),
+        awaiting_reply_since = NULL,
+        state = 'ended',
+        ended_at = $6::timestamptz,
+        end_cause = v.cause
+    FROM v WHERE c.id = v.id
+    RETURNING c.id, c.shop_id, c.last_seq, c.last_message_at
+), m AS (
+    INSERT INTO messages
+        (shop_id, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at,
+         meta)
+    SELECT u.shop_id, u.id, u.last_seq - m.n_after, m.sender, m.sender_id, m.kind, m.body,
+           m.client_id, u.last_message_at, m.meta::json
+    FROM unnest($7::bigint[], $8::int[], $9::text[], $10::bigint[], $11::text[], $12::text[],
+                $13::text[], $14::text[])
+        AS m(conversation_id, n_after, sender, sender_id, kind, body, client_id, meta)
+    JOIN u ON u.id = m.conversation_id
+), e AS (
+    INSERT INTO conversation_events (shop_id, conversation_id, kind, cause, agent_id, group_id,
+                                     at, data)
+    SELECT u.shop_id, u.id, 'ended', v.cause, v.agent_id, v.group_id, $6::timestamptz,
+           '{}'::json
+    FROM u JOIN v ON v.id = u.id
+    ORDER BY v.k
+)
+INSERT INTO analytics_dirty (conversation_id, shop_id, version)
+SELECT u.id, u.shop_id, 0 FROM u
+ON CONFLICT (conversation_id) DO UPDATE SET version = analytics_dirty.version + 1
+"""
 
 
 def _to_refold(appends: Sequence[Append]) -> dict[int, list[int]]:

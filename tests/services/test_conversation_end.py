@@ -1,0 +1,245 @@
+"""CONV-3, ROUTE-2: an agent's end reads what it decides from with the locked row in one
+statement and, on PostgreSQL, writes in one (the closing messages with their seqs, the row's
+end, the `ended` event, the rollups' mark); what it writes is what the separate statements
+wrote (SET-2's closing message, RATE-1's card, CONV-1's event, DATA-1's mark)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+
+from kefu import errors
+from kefu.domain.conversation import ConversationState
+from kefu.domain.presence import Role
+from kefu.domain.shop import ShopSettings
+from kefu.services.context import Context, Staff
+from kefu.services.conversations import end_conversation
+from kefu.services.routing import drain
+from kefu.storage import greetings as greetings_store
+from kefu.storage import tables as t
+from kefu.storage.greetings import Greeting
+from support import AgentSpec, ShopIds, make_shop
+
+_c = t.conversations.c
+_m = t.messages.c
+_e = t.conversation_events.c
+
+
+async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
+    """N queued requests, drained to the shop's agents (as many as they have room for)."""
+    now = ctx.clock.now()
+    ids = []
+    async with ctx.db.uow() as tx:
+        for i in range(n):
+            at = now + timedelta(milliseconds=i)
+            consumer_id = await tx.conn.scalar(
+                insert(t.consumers)
+                .values(shop_id=shop.shop_id, uid=f"c{i}", nickname=f"c{i}", created_at=at)
+                .returning(t.consumers.c.id)
+            )
+            ids.append(
+                await tx.conn.scalar(
+                    insert(t.conversations)
+                    .values(
+                        shop_id=shop.shop_id,
+                        consumer_id=consumer_id,
+                        state=ConversationState.QUEUED,
+                        group_id=shop.group_ids[0],
+                        entry={"source": "direct"},
+                        created_at=at,
+                        human_requested_at=at,
+                    )
+                    .returning(_c.id)
+                )
+            )
+        await tx.commit()
+    assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
+    assert sorted(assigned) == ids[: len(assigned)]
+    return ids
+
+
+@contextmanager
+def _statements(ctx: Context) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    def commit(*_args: Any) -> None:
+        seen.append("COMMIT")
+
+    engine = ctx.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
+
+
+async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3), AgentSpec("bob", limit=3)],
+        settings=ShopSettings(rating_forced=True),
+        clock=ctx.clock,
+    )
+    ann, bob = shop.accounts["ann"], shop.accounts["bob"]
+    group_id = shop.group_ids[0]
+    async with ctx.db.uow() as tx:
+        await greetings_store.replace_all(
+            tx.conn,
+            shop.shop_id,
+            [
+                Greeting("agent", ann, None, "ann's own goodbye"),
+                Greeting("group", group_id, None, "the group's goodbye"),
+                Greeting("agent", bob, None, "bob's own goodbye"),
+            ],
+        )
+        await tx.commit()
+    ids = await _assigned(ctx, shop, 4)
+    async with ctx.db.read() as tx:
+        holders = dict((await tx.conn.execute(select(_c.id, _c.agent_id))).all())
+        before = dict((await tx.conn.execute(select(_c.id, _c.last_seq))).all())
+    cid = ids[0]
+    agent = holders[cid]
+    staff = Staff(agent, shop.shop_id, Role.AGENT, group_id)
+    with _statements(ctx) as seen:
+        view = await end_conversation(ctx, staff, cid)
+    end_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
+    # The row with what the end decides from; the writes; the view. SQLite reads the
+    # participants apart (twice), and writes one table at a time (the row and its seqs, the
+    # messages, the rollups' mark, the event).
+    assert len(end_tx) == (8 if ctx.db.is_sqlite else 3), end_tx
+    async with ctx.db.read() as tx:
+        row = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+        messages = (
+            await tx.conn.execute(
+                select(_m.seq, _m.sender, _m.kind, _m.body, _m.meta, _m.created_at)
+                .where(_m.conversation_id == cid)
+                .order_by(_m.seq)
+            )
+        ).all()
+        events = (
+            await tx.conn.execute(
+                select(_e.kind, _e.cause, _e.agent_id, _e.group_id, _e.at).where(
+                    _e.conversation_id == cid, _e.kind == "ended"
+                )
+            )
+        ).all()
+        dirty = set((await tx.conn.scalars(select(t.analytics_dirty.c.conversation_id))).all())
+    now = ctx.clock.now()
+    # SET-2: the group's closing message wins over the agent's own; RATE-1: the card names
+    # the holder; MSG-2: the seqs follow the row's, gapless.
+    assert [(m.sender, m.kind) for m in messages[-3:]] == [("system", "system")] * 3
+    assert messages[-3].body == "the group's goodbye"
+    assert messages[-2].meta["notice"]["code"] == "conversation.ended"
+    assert messages[-1].meta["rating_card"] == "forced"
+    assert messages[-1].meta["notice"] == {
+        "code": "rating.forced",
+        "params": {"agent": "Ann" if agent == ann else "Bob"},
+    }
+    assert [m.seq for m in messages] == list(range(1, before[cid] + 4))
+    assert {m.created_at for m in messages[-3:]} == {now}
+    assert row.state == ConversationState.ENDED and row.end_cause == "agent"
+    assert row.ended_at == now and row.last_message_at == now
+    assert row.last_seq == before[cid] + 3 and row.awaiting_reply_since is None
+    assert [tuple(e) for e in events] == [("ended", "agent", agent, group_id, now)]
+    assert cid in dirty  # DATA-1: folded again
+    # The view returned is the row as committed, with its last message.
+    assert view.state == ConversationState.ENDED and view.last_seq == row.last_seq
+    assert view.last_message is not None and view.last_message.seq == row.last_seq
+    assert view.participants == [agent]
+    # The other conversations are untouched.
+    async with ctx.db.read() as tx:
+        after = dict((await tx.conn.execute(select(_c.id, _c.last_seq))).all())
+    assert {k: v for k, v in after.items() if k != cid} == {
+        k: v for k, v in before.items() if k != cid
+    }
+
+
+async def test_conv_3_end_refused_writes_nothing(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3)],
+        settings=ShopSettings(summary_required=True),
+        clock=ctx.clock,
+    )
+    (cid,) = await _assigned(ctx, shop, 1)
+    ann = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
+    async with ctx.db.read() as tx:
+        before = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+    # CONV-10: the summary is required and not written.
+    with pytest.raises(errors.RuleViolation) as refused:
+        await end_conversation(ctx, ann, cid)
+    assert refused.value.code == "summary.required"
+    # ACCT-5: an agent of the shop who takes no part.
+    owner = Staff(shop.accounts["owner"], shop.shop_id, Role.OWNER, None)
+    with pytest.raises(errors.NotParticipant):
+        await end_conversation(ctx, owner, cid)
+    # Another shop's conversation is not found.
+    with pytest.raises(errors.NotFound):
+        await end_conversation(ctx, Staff(ann.account_id, shop.shop_id + 1, Role.AGENT, None), cid)
+    async with ctx.db.read() as tx:
+        after = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
+        ended = await tx.conn.scalar(
+            select(_e.id).where(_e.conversation_id == cid, _e.kind == "ended")
+        )
+    assert after == before and ended is None
+
+
+async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Context) -> None:
+    shop = await make_shop(
+        ctx.db,
+        agents=[AgentSpec("ann", limit=3), AgentSpec("bob", limit=3)],
+        settings=ShopSettings(rating_forced=True),
+        clock=ctx.clock,
+    )
+    ids = await _assigned(ctx, shop, 8)  # 6 assigned, 2 queued
+    async with ctx.db.read() as tx:
+        holders = dict(
+            (
+                await tx.conn.execute(select(_c.id, _c.agent_id).where(_c.agent_id.is_not(None)))
+            ).all()
+        )
+    queued = [c for c in ids if c not in holders]
+    group_id = shop.group_ids[0]
+
+    def staff(account_id: int) -> Staff:
+        return Staff(account_id, shop.shop_id, Role.AGENT, group_id)
+
+    ann, bob = shop.accounts["ann"], shop.accounts["bob"]
+    mine = sorted(holders)[:4]
+    stranger = next(c for c in holders if c not in mine)
+    other = bob if holders[stranger] == ann else ann
+    calls = [
+        *(end_conversation(ctx, staff(holders[c]), c) for c in mine),
+        end_conversation(ctx, staff(holders[mine[0]]), mine[0]),  # the same, asked again
+        end_conversation(ctx, staff(other), stranger),  # not theirs
+    ]
+    with _statements(ctx) as seen:
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    commits = seen.count("COMMIT")
+    ended = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert sorted(v.id for v in ended) == mine
+    assert isinstance(outcomes[4], errors.ConversationClosed)
+    assert isinstance(outcomes[5], errors.NotParticipant)
+    # One transaction for the six (queued together before the batch began), one drain pass
+    # for the four slots they freed.
+    assert commits == 2, seen
+    async with ctx.db.read() as tx:
+        states = dict((await tx.conn.execute(select(_c.id, _c.state))).all())
+        events = (
+            await tx.conn.execute(select(_e.conversation_id, _e.agent_id).where(_e.kind == "ended"))
+        ).all()
+    assert sorted(events) == sorted((c, holders[c]) for c in mine)
+    assert states[stranger] == ConversationState.ASSIGNED
+    # ROUTE-2: the freed slots went to the queue at once.
+    assert all(states[c] == ConversationState.ASSIGNED for c in queued)
