@@ -219,3 +219,36 @@ async def test_acct_6_analytics_and_quality_follow_the_feature_not_only_the_role
         assert refused.value.params["feature"] == feature
     await quality.rules_view(ctx, sup)  # the one area the supervisor kept
     await analytics.dashboard(ctx, owner, kind=PeriodKind.DAY)  # the owner has every area
+
+
+async def test_acct_6_an_agent_without_the_workbench_is_not_routed_to(ctx: Context) -> None:
+    """Revoking the workbench takes an agent out of routing (like the IM permission, ACCT-3);
+    granting it back puts them in again."""
+    from sqlalchemy import update
+
+    from kefu.services import conversations
+    from kefu.services.accounts import start_consumer_session
+    from kefu.services.context import ConsumerActor
+    from kefu.storage import tables as t
+
+    shop = await _shop(ctx)
+    owner = await _as(ctx, shop, "owner")
+    a0 = await _as(ctx, shop, "a0")
+    async with ctx.db.uow() as tx:  # a0 is the group's only agent online
+        await tx.conn.execute(
+            update(t.accounts).where(t.accounts.c.shop_id == shop.shop_id).values(status="offline")
+        )
+        await tx.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == a0.account_id).values(status="online")
+        )
+        await tx.commit()
+
+    async def ask() -> int | None:
+        session = await start_consumer_session(ctx, shop_id=shop.shop_id, identity=None)
+        consumer = ConsumerActor(session.consumer_id, shop.shop_id)
+        return (await conversations.request_human(ctx, consumer)).agent_id
+
+    await permissions.set_permissions(ctx, owner, a0.account_id, frozenset())
+    assert await ask() is None
+    await permissions.set_permissions(ctx, owner, a0.account_id, frozenset({Feature.WORKBENCH}))
+    assert await ask() == a0.account_id

@@ -14,10 +14,13 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     Select,
+    and_,
     bindparam,
+    exists,
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState
 from kefu.domain.ids import AccountId, ConversationId, GroupId
+from kefu.domain.permissions import Feature
 from kefu.domain.presence import AgentStatus, PresenceWindow
 from kefu.storage import offline as offline_store
 from kefu.storage import rollups as rollup_store
@@ -35,6 +39,7 @@ from kefu.storage import tables as t
 
 _c = t.conversations.c
 _a = t.accounts.c
+_g = t.permission_grants.c
 
 
 def _loads() -> Select[Any]:
@@ -50,13 +55,18 @@ def _loads() -> Select[Any]:
         .cte("counts")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    # ACCT-6: every role has the workbench by default, so only the owner's revocation takes it
+    # away; an account without it is not routed to, like one without the IM permission.
+    without_workbench = exists().where(
+        _g.account_id == _a.id, _g.feature == str(Feature.WORKBENCH), _g.is_granted.is_(False)
+    )
     return (
         select(
             _a.id,
             _a.group_id,
             _a.status,
             _a.is_suspended,
-            _a.has_im_permission,
+            and_(_a.has_im_permission, not_(without_workbench)).label("has_im_permission"),
             _a.reception_limit,
             _a.last_seen_at,
             func.coalesce(counts.c.n, 0).label("current"),
