@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,11 +15,15 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
 from kefu.broker.base import Broker, Event
+from kefu.services.events import ORIGIN
 
 MAX_PENDING_FRAMES = 1000
 # How long a socket closing on our side gets to send what it was told before the close.
 CLOSE_FLUSH_S = 5.0
 RESYNC_FRAME = {"type": "resync"}
+# Names a socket as the origin of a message across processes (this process's part, a count).
+_PROCESS = secrets.token_hex(6)
+_COUNT = itertools.count(1)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -37,6 +43,14 @@ class Connection:
         self.close_code: int | None = None
         self._is_answering = False
         self._shutdown_code: int | None = None
+        self._origin: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """This socket as the origin of a send: its message is not pushed back to it (MSG-2)."""
+        if self._origin is None:
+            self._origin = f"{_PROCESS}:{next(_COUNT)}"
+        return self._origin
 
     @property
     def is_open(self) -> bool:
@@ -120,8 +134,13 @@ class Hub:
         self._shutdown_code: int | None = None
 
     async def handle(self, topic: str, event: Event) -> None:
+        """A message is not pushed back to the socket that sent it (its ack carried it)."""
+        origin = event.get(ORIGIN)
+        if origin is not None:
+            event = {k: v for k, v in event.items() if k != ORIGIN}
         for connection in list(self._listeners.get(topic, ())):
-            connection.deliver(event)
+            if origin is None or connection._origin != origin:
+                connection.deliver(event)
 
     async def resync(self) -> None:
         """The fan-out may have lost events (it reconnected to Redis): every socket of this

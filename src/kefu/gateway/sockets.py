@@ -58,6 +58,7 @@ Handler = Callable[[p.FrameIn], Awaitable[dict[str, Any] | None]]
 
 
 def _ack(ack: messages.Ack, ref: str | None) -> dict[str, Any]:
+    """MSG-2: the ack carries the stored message, which the sending socket gets only here."""
     return {
         "type": "ack",
         "ref": ref,
@@ -65,6 +66,7 @@ def _ack(ack: messages.Ack, ref: str | None) -> dict[str, Any]:
         "seq": ack.seq,
         "client_id": ack.client_id,
         "created_at": ack.created_at,
+        "message": ack.message,
     }
 
 
@@ -284,6 +286,7 @@ async def _staff_frame(
                 MessageKind(frame.kind),
                 body,
                 frame.client_id,
+                origin=connection.origin,
             )
         )
         return _ack(ack, frame.ref)
@@ -358,7 +361,7 @@ async def consumer_socket(websocket: WebSocket) -> None:
             websocket,
             connection,
             p.CONSUMER_FRAMES,
-            lambda f: _consumer_frame(websocket, consumer, f),
+            lambda f: _consumer_frame(websocket, consumer, f, connection),
         )
     finally:
         telemetry.CONNECTIONS.labels(kind="consumer").dec()
@@ -399,7 +402,7 @@ async def _consumer_auth(websocket: WebSocket) -> ConsumerActor | None:
 
 
 async def _consumer_frame(
-    websocket: WebSocket, consumer: ConsumerActor, frame: p.FrameIn
+    websocket: WebSocket, consumer: ConsumerActor, frame: p.FrameIn, connection: Connection
 ) -> dict[str, Any] | None:
     rt = runtime(websocket)
     ctx = rt.ctx
@@ -439,6 +442,7 @@ async def _consumer_frame(
             kind=kind,
             body=body,
             bot_text=card_summary(CardKind(kind), body) if kind in CARD_KINDS else None,
+            origin=connection.origin,
         )
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):
