@@ -241,7 +241,6 @@ async def staff_socket(websocket: WebSocket) -> None:
     topics = staff_topics(staff)
     # Subscribe before answering `ready`, so nothing falls between catch-up and live (MSG-2).
     await rt.hub.listen(connection, topics)
-    connection.start()
     telemetry.CONNECTIONS.labels(kind="staff").inc()
     try:
         try:
@@ -339,7 +338,6 @@ async def consumer_socket(websocket: WebSocket) -> None:
         return
     connection = Connection(websocket)
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
-    connection.start()
     telemetry.CONNECTIONS.labels(kind="consumer").inc()
     try:
         try:
