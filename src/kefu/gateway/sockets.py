@@ -243,13 +243,8 @@ async def staff_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, topics)
     telemetry.CONNECTIONS.labels(kind="staff").inc()
     try:
-        try:
-            await socket_opened(rt.ctx, staff)  # PRES-1; balanced by socket_closed below
-            account = await me(rt.ctx, staff)
-        except errors.Unavailable as exc:
-            _close_for_now(connection, exc)
+        if not await _staff_ready(rt, staff, connection):  # PRES-1: socket_closed below
             return
-        connection.push({"type": "ready", "account": account})
         await _serve(
             websocket,
             connection,
@@ -264,6 +259,19 @@ async def staff_socket(websocket: WebSocket) -> None:
         await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
         await connection.stop()
+
+
+async def _staff_ready(rt: Runtime, staff: Staff, connection: Connection) -> bool:
+    """Count the socket in (PRES-1) and answer `ready`; in a frame of its own, so that what it
+    loaded is not held while the socket lives."""
+    try:
+        await socket_opened(rt.ctx, staff)
+        account = await me(rt.ctx, staff)
+    except errors.Unavailable as exc:
+        _close_for_now(connection, exc)
+        return False
+    connection.push({"type": "ready", "account": account})
+    return True
 
 
 async def _staff_frame(
@@ -340,21 +348,8 @@ async def consumer_socket(websocket: WebSocket) -> None:
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
     telemetry.CONNECTIONS.labels(kind="consumer").inc()
     try:
-        try:
-            view = await conversations.current_conversation(rt.ctx, consumer)
-            profile = await accounts.consumer_profile(rt.ctx, consumer)
-        except errors.Unavailable as exc:
-            _close_for_now(connection, exc)
+        if not await _consumer_ready(rt, consumer, connection):
             return
-        connection.push(
-            {
-                "type": "ready",
-                "consumer": {"id": consumer.consumer_id, **profile},
-                "conversation": view,
-            }
-        )
-        if view is not None and view.state == ConversationState.QUEUED:
-            rt.notifier.retell(consumer.shop_id, view.id)
         await _serve(
             websocket,
             connection,
@@ -365,6 +360,27 @@ async def consumer_socket(websocket: WebSocket) -> None:
         telemetry.CONNECTIONS.labels(kind="consumer").dec()
         await rt.hub.forget(connection)
         await connection.stop()
+
+
+async def _consumer_ready(rt: Runtime, consumer: ConsumerActor, connection: Connection) -> bool:
+    """Answer `ready`; in a frame of its own, so that the views it sent are not held while the
+    socket lives."""
+    try:
+        view = await conversations.current_conversation(rt.ctx, consumer)
+        profile = await accounts.consumer_profile(rt.ctx, consumer)
+    except errors.Unavailable as exc:
+        _close_for_now(connection, exc)
+        return False
+    connection.push(
+        {
+            "type": "ready",
+            "consumer": {"id": consumer.consumer_id, **profile},
+            "conversation": view,
+        }
+    )
+    if view is not None and view.state == ConversationState.QUEUED:
+        rt.notifier.retell(consumer.shop_id, view.id)
+    return True
 
 
 async def _admitted(websocket: WebSocket) -> bool:
