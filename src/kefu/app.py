@@ -41,6 +41,7 @@ from kefu.clock import Clock, FollowingClock, SystemClock
 from kefu.customers.api import router as customers_router
 from kefu.files.api import UPLOAD_PATHS
 from kefu.files.api import router as files_router
+from kefu.gateway.direct import DirectSockets
 from kefu.gateway.hub import Hub
 from kefu.gateway.sockets import consumer_socket, quiet_client_errors, staff_socket
 from kefu.offline.api import router as offline_router
@@ -225,6 +226,9 @@ def create_app(
         max_bytes=settings.http_max_body_bytes,
         self_bounded=SELF_BOUNDED_PATHS,
     )
+    app.add_middleware(
+        DirectSockets, endpoints={"/ws/staff": staff_socket, "/ws/consumer": consumer_socket}
+    )
     app.add_middleware(RequestIds)  # outermost: refusals of the body limit carry the id too
     app.include_router(health_router)
     app.include_router(router)
@@ -245,6 +249,7 @@ def create_app(
     app.include_router(preference_router)
     app.include_router(webhooks_router)
     app.include_router(supervision_router)
+    # Served by DirectSockets before any routing; listed here as the app's routes.
     app.router.routes.append(WebSocketRoute("/ws/staff", staff_socket))
     app.router.routes.append(WebSocketRoute("/ws/consumer", consumer_socket))
 

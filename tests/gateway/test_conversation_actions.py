@@ -203,6 +203,53 @@ async def test_msg_2_resent_client_id_returns_the_original_ack(db_url: str) -> N
         assert [m["body"] for m in page["items"] if m["client_id"] == "same"] == ["一次"]
 
 
+async def test_msg_2_ack_carries_message_and_other_tabs_get_it(db_url: str) -> None:
+    """Two frames per message: the sending socket has its message from the ack only; the
+    sender's other sockets (a consumer's other tab, the agent's other device) and the other
+    side get it as a `message` frame; a resend's ack carries the message stored first."""
+    async with running_server(db_url) as srv:
+        shop = await make_shop(srv.db, agents=[AgentSpec("a")], clock=srv.clock)
+        a = await srv.staff(shop.shop_id, "a")
+        desk, phone = await srv.staff_socket(a), await srv.staff_socket(a)
+        tab, cid = await _assigned(srv, shop.shop_id)
+        other_tab = await consumer_socket(srv.ws_url, shop.shop_id, tab.token)  # type: ignore[attr-defined]
+        srv._sockets.append(other_tab)
+
+        frame = {"type": "send", "conversation_id": cid, "client_id": "c-1", "body": "在吗"}
+        ack = await tab.request(dict(frame))
+        assert set(ack) == {"type", "ref", "conversation_id", "seq", "client_id", "created_at",
+                            "message"}  # fmt: skip
+        mine = ack["message"]
+        assert (mine["seq"], mine["client_id"], mine["body"]) == (ack["seq"], "c-1", "在吗")
+        assert (mine["sender"], mine["created_at"]) == ("consumer", ack["created_at"])
+        for socket in (other_tab, desk, phone):
+            pushed = await socket.wait_for(
+                lambda f: f["type"] == "message" and f["message"]["client_id"] == "c-1"
+            )
+            assert pushed["message"] == mine
+
+        reply = {"type": "send", "conversation_id": cid, "client_id": "a-1", "body": "在的"}
+        agent_ack = await desk.request(dict(reply))
+        assert agent_ack["message"]["sender_name"] == "A"
+        for socket in (phone, tab, other_tab):
+            pushed = await socket.wait_for(
+                lambda f: f["type"] == "message" and f["message"]["client_id"] == "a-1"
+            )
+            assert pushed["message"] == agent_ack["message"]
+
+        again = await tab.request(dict(frame))
+        assert (again["seq"], again["message"]["body"]) == (ack["seq"], "在吗")
+        agent_again = await desk.request(dict(reply))
+        assert agent_again["message"]["sender_name"] == "A"
+        await phone.request({"type": "ping"})  # every push to the sockets came before this
+        await tab.request({"type": "ping"})
+        await desk.request({"type": "ping"})
+        assert not [f for f in tab.of_type("message") if f["message"]["client_id"] == "c-1"]
+        assert not [f for f in desk.of_type("message") if f["message"]["client_id"] == "a-1"]
+        sent = [f["message"]["client_id"] for f in phone.of_type("message")]
+        assert [c for c in sent if c is not None] == ["c-1", "a-1"]  # a resend pushes nothing
+
+
 async def test_msg_2_identical_sends_at_once_all_get_the_original_ack(db_url: str) -> None:
     """Several tabs of one consumer send the same message at once: one row, and every one of
     them is answered with its ack (they met in one batch or in several)."""

@@ -23,7 +23,7 @@ from support import AgentSpec, Frames, make_shop, open_consumer, staff_login, st
 pytestmark = pytest.mark.slow
 
 CONSUMERS = 6
-SENDS = 60  # per socket
+SENDS = 200  # per socket: enough that load is still in flight at the signal
 
 
 async def _stream(frames: Frames, cid: int, prefix: str) -> None:

@@ -17,11 +17,11 @@ keeps `--window` messages in flight per pair (a pair sends its next message when
 received one of this phase: each phase starts with fresh credits) for `--seconds`:
 `saturation_per_s`, and `cpu_us_per_message`, the server's CPU time over the messages
 delivered. The bare relay (a Starlette app in this module, served by uvicorn in its own
-process: parse, then the same three frames as kefu — ack, echo to the sender, copy to the
-agent — with no persistence) gets phase three only: `bare_cpu_us_per_message`, and
-`ratio_to_bare` = bare CPU per message / kefu CPU per message. `lost` counts messages sent in
-any phase that were never both acknowledged and delivered within a 10 s grace period. Clients
-offer no compression.
+process: parse, then the same two frames as kefu — the ack carrying the message to the
+sender, the message to the agent — with no persistence) gets phase three only:
+`bare_cpu_us_per_message`, and `ratio_to_bare` = bare CPU per message / kefu CPU per
+message. `lost` counts messages sent in any phase that were never both acknowledged and
+delivered within a 10 s grace period. Clients offer no compression.
 
 With `--processes N` (PostgreSQL only) N `kefu serve` processes on ports of their own share the
 database and a Redis (`--redis-url`) for the fan-out, under a channel prefix and a rate-limit key
@@ -804,8 +804,8 @@ async def _settle(
 
 def create_relay_app() -> Starlette:
     """Forward each consumer frame to its paired agent socket with the frames kefu sends for a
-    message — the ack, the echo to the sender's socket, the copy to the agent's — each as
-    large as kefu's, and nothing else: no persistence, no checks."""
+    message — the ack carrying the message to the sender's socket, the message to the
+    agent's — each as large as kefu's, and nothing else: no persistence, no checks."""
     agents: dict[int, WebSocket] = {}
 
     def dumps(frame: dict[str, Any]) -> str:
@@ -832,6 +832,20 @@ def create_relay_app() -> Starlette:
                 client_id = frame["client_id"]
                 seq = next(seqs)
                 now = datetime.now(UTC)
+                stored = {
+                    "id": 0,
+                    "conversation_id": conversation_id,
+                    "seq": seq,
+                    "sender": "consumer",
+                    "sender_id": conversation_id,
+                    "sender_name": "访客",
+                    "kind": frame.get("kind", "text"),
+                    "body": frame["body"],
+                    "client_id": client_id,
+                    "created_at": now,
+                    "meta": None,
+                    "notice": None,
+                }
                 ack = {
                     "type": "ack",
                     "ref": frame.get("ref"),
@@ -839,29 +853,12 @@ def create_relay_app() -> Starlette:
                     "seq": seq,
                     "client_id": client_id,
                     "created_at": now,
+                    "message": stored,
                 }
-                message = {
-                    "type": "message",
-                    "message": {
-                        "id": 0,
-                        "conversation_id": conversation_id,
-                        "seq": seq,
-                        "sender": "consumer",
-                        "sender_id": conversation_id,
-                        "sender_name": "访客",
-                        "kind": frame.get("kind", "text"),
-                        "body": frame["body"],
-                        "client_id": client_id,
-                        "created_at": now,
-                        "meta": None,
-                        "notice": None,
-                    },
-                }
-                await websocket.send_text(dumps(message))
                 await websocket.send_text(dumps(ack))
                 target = agents.get(agent_id)
                 if target is not None:
-                    await target.send_text(dumps(message))
+                    await target.send_text(dumps({"type": "message", "message": stored}))
 
     return Starlette(
         routes=[

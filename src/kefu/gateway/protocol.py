@@ -233,9 +233,11 @@ class PongFrameOut(AnswerOut):
 
 
 class AckFrameOut(AnswerOut, api.AckOut):
-    """MSG-2: the answer to `send`, once the message is committed."""
+    """MSG-2: the answer to `send`, once the message is committed, with the stored message
+    (the sending socket gets no `message` frame for it; the sender's other sockets do)."""
 
     type: Literal["ack"]
+    message: api.MessageOut
 
 
 class MessagesFrameOut(AnswerOut, api.MessagePageOut):

@@ -58,6 +58,7 @@ Handler = Callable[[p.FrameIn], Awaitable[dict[str, Any] | None]]
 
 
 def _ack(ack: messages.Ack, ref: str | None) -> dict[str, Any]:
+    """MSG-2: the ack carries the stored message, which the sending socket gets only here."""
     return {
         "type": "ack",
         "ref": ref,
@@ -65,6 +66,7 @@ def _ack(ack: messages.Ack, ref: str | None) -> dict[str, Any]:
         "seq": ack.seq,
         "client_id": ack.client_id,
         "created_at": ack.created_at,
+        "message": ack.message,
     }
 
 
@@ -239,16 +241,10 @@ async def staff_socket(websocket: WebSocket) -> None:
     topics = staff_topics(staff)
     # Subscribe before answering `ready`, so nothing falls between catch-up and live (MSG-2).
     await rt.hub.listen(connection, topics)
-    connection.start()
     telemetry.CONNECTIONS.labels(kind="staff").inc()
     try:
-        try:
-            await socket_opened(rt.ctx, staff)  # PRES-1; balanced by socket_closed below
-            account = await me(rt.ctx, staff)
-        except errors.Unavailable as exc:
-            _close_for_now(connection, exc)
+        if not await _staff_ready(rt, staff, connection):  # PRES-1: socket_closed below
             return
-        connection.push({"type": "ready", "account": account})
         await _serve(
             websocket,
             connection,
@@ -263,6 +259,19 @@ async def staff_socket(websocket: WebSocket) -> None:
         await socket_closed(rt.ctx, staff)
         await asyncio.sleep(0)
         await connection.stop()
+
+
+async def _staff_ready(rt: Runtime, staff: Staff, connection: Connection) -> bool:
+    """Count the socket in (PRES-1) and answer `ready`; in a frame of its own, so that what it
+    loaded is not held while the socket lives."""
+    try:
+        await socket_opened(rt.ctx, staff)
+        account = await me(rt.ctx, staff)
+    except errors.Unavailable as exc:
+        _close_for_now(connection, exc)
+        return False
+    connection.push({"type": "ready", "account": account})
+    return True
 
 
 async def _staff_frame(
@@ -284,6 +293,7 @@ async def _staff_frame(
                 MessageKind(frame.kind),
                 body,
                 frame.client_id,
+                origin=connection.origin,
             )
         )
         return _ack(ack, frame.ref)
@@ -336,34 +346,41 @@ async def consumer_socket(websocket: WebSocket) -> None:
         return
     connection = Connection(websocket)
     await rt.hub.listen(connection, [consumer_topic(consumer.consumer_id)])
-    connection.start()
     telemetry.CONNECTIONS.labels(kind="consumer").inc()
     try:
-        try:
-            view = await conversations.current_conversation(rt.ctx, consumer)
-            profile = await accounts.consumer_profile(rt.ctx, consumer)
-        except errors.Unavailable as exc:
-            _close_for_now(connection, exc)
+        if not await _consumer_ready(rt, consumer, connection):
             return
-        connection.push(
-            {
-                "type": "ready",
-                "consumer": {"id": consumer.consumer_id, **profile},
-                "conversation": view,
-            }
-        )
-        if view is not None and view.state == ConversationState.QUEUED:
-            rt.notifier.retell(consumer.shop_id, view.id)
         await _serve(
             websocket,
             connection,
             p.CONSUMER_FRAMES,
-            lambda f: _consumer_frame(websocket, consumer, f),
+            lambda f: _consumer_frame(websocket, consumer, f, connection),
         )
     finally:
         telemetry.CONNECTIONS.labels(kind="consumer").dec()
         await rt.hub.forget(connection)
         await connection.stop()
+
+
+async def _consumer_ready(rt: Runtime, consumer: ConsumerActor, connection: Connection) -> bool:
+    """Answer `ready`; in a frame of its own, so that the views it sent are not held while the
+    socket lives."""
+    try:
+        view = await conversations.current_conversation(rt.ctx, consumer)
+        profile = await accounts.consumer_profile(rt.ctx, consumer)
+    except errors.Unavailable as exc:
+        _close_for_now(connection, exc)
+        return False
+    connection.push(
+        {
+            "type": "ready",
+            "consumer": {"id": consumer.consumer_id, **profile},
+            "conversation": view,
+        }
+    )
+    if view is not None and view.state == ConversationState.QUEUED:
+        rt.notifier.retell(consumer.shop_id, view.id)
+    return True
 
 
 async def _admitted(websocket: WebSocket) -> bool:
@@ -399,7 +416,7 @@ async def _consumer_auth(websocket: WebSocket) -> ConsumerActor | None:
 
 
 async def _consumer_frame(
-    websocket: WebSocket, consumer: ConsumerActor, frame: p.FrameIn
+    websocket: WebSocket, consumer: ConsumerActor, frame: p.FrameIn, connection: Connection
 ) -> dict[str, Any] | None:
     rt = runtime(websocket)
     ctx = rt.ctx
@@ -439,6 +456,7 @@ async def _consumer_frame(
             kind=kind,
             body=body,
             bot_text=card_summary(CardKind(kind), body) if kind in CARD_KINDS else None,
+            origin=connection.origin,
         )
         return _ack(ack, frame.ref)
     if isinstance(frame, p.SyncIn):

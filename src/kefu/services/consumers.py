@@ -28,10 +28,12 @@ async def consumer_send(
     body: str,
     bot_text: str | None = None,
     meta: dict[str, Any] | None = None,
+    origin: str | None = None,
 ) -> Ack:
     """MSG-2 for consumers, plus CONV-5, the bot (BOT-3) and direct entry when it is off.
 
-    A card (ENTRY-3) is a consultation like text: the bot reads `bot_text`, its summary."""
+    A card (ENTRY-3) is a consultation like text: the bot reads `bot_text`, its summary.
+    `origin` is the sending socket, which has the message from the ack only."""
 
     def request(cid: int) -> SendRequest:
         return SendRequest(
@@ -43,6 +45,7 @@ async def consumer_send(
             body,
             client_id,
             meta,
+            origin,
         )
 
     try:

@@ -10,6 +10,9 @@ from typing import Any
 from kefu.services.context import Context, account_topic, consumer_topic, supervisors_topic
 from kefu.services.views import ConversationView, MessageView
 
+# The key of an event naming the socket it came from, which does not receive it (MSG-2).
+ORIGIN = "origin"
+
 
 def audience(shop_id: int, consumer_id: int, accounts: Iterable[int]) -> list[str]:
     """The topics of a conversation's consumer, the shop's supervisors and these accounts."""
@@ -37,9 +40,16 @@ async def publish_conversation(
         await publish_message(ctx, topics, view.last_message)
 
 
-async def publish_message(ctx: Context, topics: Iterable[str], message: MessageView) -> None:
-    """MSG-2: "something new" in a conversation; a client that sees a seq gap resyncs."""
-    await publish_to(ctx, topics, {"type": "message", "message": message})
+async def publish_message(
+    ctx: Context, topics: Iterable[str], message: MessageView, *, origin: str | None = None
+) -> None:
+    """MSG-2: "something new" in a conversation; a client that sees a seq gap resyncs. The
+    socket named `origin` sent it and has it from its ack: the gateway does not push it there
+    (the key is the gateway's, never sent)."""
+    frame: dict[str, Any] = {"type": "message", "message": message}
+    if origin is not None:
+        frame[ORIGIN] = origin
+    await publish_to(ctx, topics, frame)
 
 
 async def publish_to(ctx: Context, topics: Iterable[str], frame: dict[str, Any]) -> None:

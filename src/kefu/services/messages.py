@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class SendRequest:
     body: str
     client_id: str
     meta: dict[str, Any] | None = None  # a picture or file message's attachment (MSG-1)
+    # The socket that sent it (`origin` of kefu.services.events), which takes the message from
+    # its ack and not again as a `message` frame (MSG-2); None for a send over HTTP.
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +92,12 @@ class Ack:
     client_id: str
     created_at: datetime
     conversation_state: str
+    message: MessageView | None = None  # the stored message, which the socket's ack carries
 
 
 _Pending = tuple[SendRequest, "asyncio.Future[Ack]"]
+# A stored message, who hears of it, and the socket that sent it (not told again).
+_Published = tuple[MessageView, list[str], str | None]
 # How long a shutdown waits for the queued messages to be committed.
 STOP_WITHIN_S = 10.0
 MESSAGE_EVENT = "message.created"  # API-2
@@ -189,7 +196,7 @@ class MessageWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         ctx = self._ctx
         now = ctx.clock.now()
-        published: list[tuple[MessageView, list[str]]] = []
+        published: list[_Published] = []
         started = time.perf_counter()
         shops = {r.shop_id for r, _ in batch}
         if self._batches is not None and await webhook_store.nobody_subscribed(
@@ -208,7 +215,8 @@ class MessageWriter:
                 await _announce(tx.conn, plan, published)
                 await tx.commit()
         telemetry.writer_batch(len(batch), time.perf_counter() - started)
-        for view, _ in published:
+        _settle_replays(plan)
+        for view, _, _ in published:
             telemetry.MESSAGES.labels(sender=view.sender).inc()
         for repeat, original in plan.repeats:
             plan.outcomes[repeat] = plan.outcomes[original]
@@ -220,8 +228,8 @@ class MessageWriter:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
-        for view, topics in published:
-            await publish_message(ctx, topics, view)
+        for view, topics, origin in published:
+            await publish_message(ctx, topics, view, origin=origin)
 
 
 def _fail(batch: list[_Pending], exc: Exception) -> None:
@@ -261,11 +269,13 @@ class _Plan:
     repeats: list[tuple[int, int]] = field(default_factory=list)
     # Who may write in each conversation: not a previous holder, nor one who left (CONV-7/8).
     speakers: dict[int, set[int]] = field(default_factory=dict)
+    # Sends answered with a message stored before (by id of future), whose acks carry it.
+    replayed: dict[int, MessageRecord] = field(default_factory=dict)
 
 
 def _write_sqlite(
     tx: SqliteBatch, batch: list[_Pending], now: datetime
-) -> tuple[_Plan, list[tuple[MessageView, list[str]]]]:
+) -> tuple[_Plan, list[_Published]]:
     """The whole batch in the batch thread's transaction: the same reads, decisions and
     writes as `_plan` and `_append`, in five statements (the futures are only looked at)."""
     ids = sorted({r.conversation_id for r, _ in batch})
@@ -280,7 +290,7 @@ def _write_sqlite(
 
 async def _write_pg(
     tx: PgBatch, batch: list[_Pending], now: datetime
-) -> tuple[_Plan, list[tuple[MessageView, list[str]]]]:
+) -> tuple[_Plan, list[_Published]]:
     """`_write_sqlite` on PostgreSQL: three statements before the commit."""
     ids = sorted({r.conversation_id for r, _ in batch})
     targets = await tx.lock_send_targets(ids)
@@ -307,9 +317,13 @@ def _key(request: SendRequest) -> tuple[int, str, str]:
 
 
 def _agent_senders(plan: _Plan) -> set[int]:
+    """The agents whose names the batch's messages show, replayed ones included."""
     return {
         r.sender_id for items in plan.accepted.values() for r, _ in items
         if r.sender is SenderKind.AGENT
+    } | {
+        r.sender_id for r in plan.replayed.values()
+        if r.sender_id is not None and r.sender == SenderKind.AGENT.value
     }  # fmt: skip
 
 
@@ -341,6 +355,7 @@ def _decide(
         try:
             if key in existing:
                 plan.outcomes[id(future)] = _replay(request, existing[key], targets)
+                plan.replayed[id(future)] = existing[key]
                 continue
             if key in seen:
                 first, first_future = seen[key]
@@ -404,9 +419,7 @@ def _check_allowed(
     check_agent_may_reply(window)
 
 
-async def _append(
-    conn: Connection, plan: _Plan, now: datetime
-) -> list[tuple[MessageView, list[str]]]:
+async def _append(conn: Connection, plan: _Plan, now: datetime) -> list[_Published]:
     """Store the accepted messages at their conversations' next seqs (MSG-2), and settle each
     one's ack and live view."""
     if not plan.accepted:
@@ -431,9 +444,9 @@ def _appends(plan: _Plan) -> list[Append]:
     ]
 
 
-def _settle(plan: _Plan, appended: dict[int, Appended]) -> list[tuple[MessageView, list[str]]]:
+def _settle(plan: _Plan, appended: dict[int, Appended]) -> list[_Published]:
     """Each accepted send's ack and live view, from its stored seq and time."""
-    out: list[tuple[MessageView, list[str]]] = []
+    out: list[_Published] = []
     for conversation_id, items in plan.accepted.items():
         target = plan.targets[conversation_id]
         topics = audience(
@@ -442,9 +455,6 @@ def _settle(plan: _Plan, appended: dict[int, Appended]) -> list[tuple[MessageVie
         # Issue 17: the stored time, which is never before the previous message's.
         created_at = appended[conversation_id].created_at
         for (request, future), seq in zip(items, appended[conversation_id].seqs, strict=True):
-            plan.outcomes[id(future)] = Ack(
-                conversation_id, seq, request.client_id, created_at, target.state
-            )
             record = MessageRecord(
                 0,
                 conversation_id,
@@ -457,17 +467,30 @@ def _settle(plan: _Plan, appended: dict[int, Appended]) -> list[tuple[MessageVie
                 created_at,
                 request.meta,
             )
-            out.append((message_view(record, plan.names, target.consumer_name), topics))
+            view = message_view(record, plan.names, target.consumer_name)
+            plan.outcomes[id(future)] = Ack(
+                conversation_id, seq, request.client_id, created_at, target.state, view
+            )
+            out.append((view, topics, request.origin))
     return out
 
 
-async def _announce(
-    conn: Connection, plan: _Plan, published: list[tuple[MessageView, list[str]]]
-) -> None:
+def _settle_replays(plan: _Plan) -> None:
+    """MSG-2: a resent send's ack carries the message stored the first time."""
+    for key, record in plan.replayed.items():
+        outcome = plan.outcomes[key]
+        if isinstance(outcome, Ack):
+            target = plan.targets.get(record.conversation_id)
+            nickname = target.consumer_name if target is not None else ""
+            view = message_view(record, plan.names, nickname)
+            plan.outcomes[key] = dataclasses.replace(outcome, message=view)
+
+
+async def _announce(conn: Connection, plan: _Plan, published: list[_Published]) -> None:
     """API-2: each stored consumer or agent message as a webhook event, in the batch's
     transaction (no query for a shop nobody subscribed). The SQLite batch thread takes only
     batches whose shops have no subscriber (`nobody_subscribed`)."""
-    for view, _ in published:
+    for view, _, _ in published:
         target = plan.targets[view.conversation_id]
         await webhook_store.record_event(
             conn,

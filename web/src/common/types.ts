@@ -148,6 +148,8 @@ export interface Ack {
   seq: number
   client_id: string
   created_at: string
+  /** On the socket: the stored message, which that socket gets no `message` frame for (MSG-2). */
+  message?: Message
 }
 
 export interface Transfer {

@@ -4,6 +4,7 @@
  *  - after a drop reconnects with backoff and resyncs with `sync` frames, paging until has_more is false,
  *  - fills seq gaps with `sync`,
  *  - drops duplicates by (conversation_id, seq) so stores see each message once,
+ *  - takes its own sent messages from their acks (the server pushes them to the other sockets),
  *  - keeps unacknowledged sends and resends them with the same client_id after reconnecting,
  *  - on a `resync` frame (the server's fan-out reconnected, so pushes may be missing) catches up
  *    as after a reconnect: `sync` from each last seq, or a reconnect (see `onResync`).
@@ -273,8 +274,25 @@ export class RealtimeSocket {
     }
     if (!this.accept(msg)) return
     const last = this.lastSeq.get(cid) ?? 0
-    if (msg.seq > last) this.sync(cid) // a gap: something before this one is missing
+    if (msg.seq > last) {
+      // A gap: something before this one is missing. While a send of ours to this conversation
+      // is unanswered, it may be that message (what the send set off, e.g. the bot's answer,
+      // comes before its ack): look again once the ack had time to arrive.
+      if (this.sending(cid)) this.syncIfBehind(cid, msg.seq)
+      else this.sync(cid)
+    }
     this.emit({ type: 'message', message: msg })
+  }
+
+  private sending(cid: number): boolean {
+    for (const p of this.pendingSends.values()) if (p.frame.conversation_id === cid) return true
+    return false
+  }
+
+  private syncIfBehind(cid: number, seq: number): void {
+    setTimeout(() => {
+      if ((this.lastSeq.get(cid) ?? 0) < seq) this.sync(cid)
+    }, 400)
   }
 
   private onMessages(frame: Frame): void {
@@ -312,13 +330,14 @@ export class RealtimeSocket {
   private onAck(frame: Frame): void {
     const clientId = frame.client_id as string
     const p = this.pendingSends.get(clientId)
-    if (p) {
-      this.pendingSends.delete(clientId)
-      p.resolve(frame as unknown as Ack)
-    }
+    if (p) this.pendingSends.delete(clientId)
+    // MSG-2: the sending socket gets its own message in the ack only (no `message` frame):
+    // it goes through the same path as a pushed one (duplicates dropped, a gap synced).
+    this.onMessage(frame.message as Message | undefined)
+    if (p) p.resolve(frame as unknown as Ack)
     this.resolveRef(frame)
     this.emit(frame)
-    // If the server does not echo our own message, the ack reveals a gap to fill.
+    // An ack without its message still reveals a gap to fill.
     const cid = frame.conversation_id as number
     const seq = frame.seq as number
     const last = this.lastSeq.get(cid)
