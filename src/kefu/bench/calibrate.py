@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,12 +171,32 @@ def collect(name: str, pairs: Sequence[Pair], size: int) -> Group:
     return group
 
 
+def _fit_groups(
+    labelled: Sequence[Sequence[tuple[Evidence, bool]]],
+) -> tuple[float, tuple[float, ...]]:
+    """The logistic fit over every group's labelled rows, each group weighing the same
+    whatever its size; weights rounded as the model file writes them."""
+    rows = [row for found in labelled for row, _ in found]
+    labels = [label for found in labelled for _, label in found]
+    sample = [1.0 / len(found) for found in labelled for _ in found]
+    total = sum(sample)
+    sample = [s * len(rows) / total for s in sample]
+    bias, weights = fit_logistic(rows, labels, sample)
+    return round(bias, 3), tuple(round(w, 3) for w in weights)
+
+
+def _lowest_threshold(worst: Callable[[float], float], budget: float) -> float:
+    """The lowest threshold, in THRESHOLD_STEP steps, at which `worst` is within `budget`."""
+    threshold = 0.0
+    while threshold < 1.0 and worst(threshold) > budget:
+        threshold = round(threshold + THRESHOLD_STEP, 3)
+    return threshold
+
+
 def calibrate(groups: Sequence[Group]) -> Calibration:
     """Fit the weights on all groups, then the threshold by the rule above (BOT-5)."""
-    rows: list[Evidence] = []
-    labels: list[bool] = []
-    sample: list[float] = []
     used = [g for g in groups if g.right or g.wrong_answerable or g.unanswerable]
+    labelled = []
     for group in used:
         found = [
             (row, label)
@@ -185,19 +205,11 @@ def calibrate(groups: Sequence[Group]) -> Calibration:
             if row is not None
         ]
         found += [(row, False) for row in group.unanswerable if row is not None]
-        for row, label in found:
-            rows.append(row)
-            labels.append(label)
-            sample.append(1.0 / len(found))
-    total = sum(sample)
-    sample = [s * len(rows) / total for s in sample]
-    bias, weights = fit_logistic(rows, labels, sample)
-    bias, weights = round(bias, 3), tuple(round(w, 3) for w in weights)
-    threshold = 0.0
-    while threshold < 1.0 and worst_confident_wrong(used, bias, weights, threshold) > (
-        CONFIDENT_WRONG_BUDGET
-    ):
-        threshold = round(threshold + THRESHOLD_STEP, 3)
+        labelled.append(found)
+    bias, weights = _fit_groups(labelled)
+    threshold = _lowest_threshold(
+        lambda at: worst_confident_wrong(used, bias, weights, at), CONFIDENT_WRONG_BUDGET
+    )
     answerable = [r for g in used for r in (*g.right, *g.wrong_answerable)]
     return Calibration(
         bias,
@@ -267,24 +279,14 @@ def calibrate_semantic(
 ) -> Calibration:
     """Fit the re-ranker's model on every rescored candidate, each group weighing the same,
     then the threshold by the rule above, judged on each question's best candidate (BOT-5)."""
-    rows: list[Evidence] = []
-    labels: list[bool] = []
-    sample: list[float] = []
     used = [g for g in groups if g.answerable or g.unanswerable]
+    labelled = []
     for group in used:
         found = [row for question in group.answerable for row in question]
         found += [(f, False) for question in group.unanswerable for f in question]
-        for row, label in found:
-            rows.append(row)
-            labels.append(label)
-            sample.append(1.0 / len(found))
-    total = sum(sample)
-    sample = [s * len(rows) / total for s in sample]
-    bias, weights = fit_logistic(rows, labels, sample)
-    bias, weights = round(bias, 3), tuple(round(w, 3) for w in weights)
-    threshold = 0.0
-    while threshold < 1.0 and semantic_worst(used, bias, weights, threshold) > budget:
-        threshold = round(threshold + THRESHOLD_STEP, 3)
+        labelled.append(found)
+    bias, weights = _fit_groups(labelled)
+    threshold = _lowest_threshold(lambda at: semantic_worst(used, bias, weights, at), budget)
     answerable = [q for g in used for q in g.answerable]
     best = [_best([f for f, _ in q], bias, weights) for q in answerable]
     return Calibration(
