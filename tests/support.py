@@ -17,6 +17,7 @@ import httpx
 import orjson
 import uvicorn
 from argon2 import PasswordHasher
+from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
@@ -305,6 +306,46 @@ async def running_server(
         await handle.close()
         server.should_exit = True
         await task
+
+
+async def bot_answer(
+    consumer: Frames, text: str, client_id: str, *, timeout: float = 5.0
+) -> dict[str, Any]:
+    """Send `text` in the consumer's conversation; the bot's `message` frame that follows."""
+    cid = consumer.conversation_id  # type: ignore[attr-defined]
+    ack = await consumer.request(
+        {"type": "send", "conversation_id": cid, "client_id": client_id, "body": text}
+    )
+    assert ack["type"] == "ack", ack
+    return await consumer.wait_for(
+        lambda f: (
+            f["type"] == "message"
+            and f["message"]["sender"] == "bot"
+            and f["message"]["seq"] > ack["seq"]
+        ),
+        timeout,
+    )
+
+
+@contextlib.contextmanager
+def recorded_statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements (and COMMITs) the database runs meanwhile, in order."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    def commit(*_args: Any) -> None:
+        seen.append("COMMIT")
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:

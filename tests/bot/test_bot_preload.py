@@ -3,13 +3,11 @@ knowledge-base change, never on a consumer's question; the loop keeps ticking me
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from kefu.domain.shop import ShopSettings
 from kefu.storage import kb
-from support import AgentSpec, Frames, LagProbe, eventually, make_shop, running_server
+from support import AgentSpec, LagProbe, bot_answer, eventually, make_shop, running_server
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 TOPICS = ("发货", "退货", "退款", "发票", "尺码", "优惠券", "快递", "运费", "地址", "颜色")
@@ -17,22 +15,6 @@ GOODS = ("衣服", "鞋子", "帽子")
 ASKS = ("多久", "怎么弄", "可以吗", "在哪里看", "有问题", "规则", "费用", "流程", "时间", "条件")
 # Loop ticks every 10 ms; a stall this long would be felt by every other client.
 MAX_LAG_S = 0.25
-
-
-async def _say(consumer: Frames, text: str, client_id: str) -> dict[str, Any]:
-    cid = consumer.conversation_id  # type: ignore[attr-defined]
-    ack = await consumer.request(
-        {"type": "send", "conversation_id": cid, "client_id": client_id, "body": text}
-    )
-    assert ack["type"] == "ack", ack
-    frame: dict[str, Any] = await consumer.wait_for(
-        lambda f: (
-            f["type"] == "message"
-            and f["message"]["sender"] == "bot"
-            and f["message"]["seq"] > ack["seq"]
-        )
-    )
-    return frame
 
 
 async def test_bot_5_matchers_are_built_at_start_up_not_on_the_first_question(
@@ -65,7 +47,7 @@ async def test_bot_5_matchers_are_built_at_start_up_not_on_the_first_question(
             assert matchers.builds_ahead == 1
             consumer = await fresh.consumer(shop.shop_id)
             with LagProbe() as lag:
-                answer = (await _say(consumer, "鞋子发票多久呀", "q1"))["message"]
+                answer = (await bot_answer(consumer, "鞋子发票多久呀", "q1"))["message"]
             assert answer["body"] == "鞋子发票多久的回答"
             assert matchers.builds_on_use == 0
             assert lag.worst < MAX_LAG_S, lag.worst
@@ -94,7 +76,7 @@ async def test_bot_5_knowledge_base_changes_rebuild_ahead_of_questions(db_url: s
         assert synonyms.status_code == 200, synonyms.text
         consumer = await srv.consumer(shop.shop_id)
         with LagProbe() as lag:
-            answer = (await _say(consumer, "怎么退件呢", "q1"))["message"]
+            answer = (await bot_answer(consumer, "怎么退件呢", "q1"))["message"]
         assert answer["body"] == "订单页申请。"
         assert matchers.builds_on_use == 0
         assert matchers.builds_ahead >= 3  # the first question, the import, the synonyms

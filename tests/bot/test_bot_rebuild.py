@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from kefu.bot.cache import KbCache, KbSnapshot
 from kefu.bot.matcher import Matcher
 from kefu.domain.shop import ShopSettings
 from kefu.storage import kb
-from support import AgentSpec, Frames, LagProbe, make_shop, running_server
+from support import AgentSpec, LagProbe, bot_answer, make_shop, running_server
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 TOPICS: tuple[str, ...] = (
@@ -103,23 +102,6 @@ async def test_bot_5_question_during_rebuild_is_answered_from_previous_index(
     assert matchers.builds_ahead == 2
 
 
-async def _say(consumer: Frames, text: str, client_id: str) -> dict[str, Any]:
-    cid = consumer.conversation_id  # type: ignore[attr-defined]
-    ack = await consumer.request(
-        {"type": "send", "conversation_id": cid, "client_id": client_id, "body": text}
-    )
-    assert ack["type"] == "ack", ack
-    frame: dict[str, Any] = await consumer.wait_for(
-        lambda f: (
-            f["type"] == "message"
-            and f["message"]["sender"] == "bot"
-            and f["message"]["seq"] > ack["seq"]
-        ),
-        30.0,
-    )
-    return frame
-
-
 async def test_bot_5_loop_serves_requests_while_3000_entries_are_rebuilt(db_url: str) -> None:
     async with running_server(db_url) as srv:
         shop = await make_shop(
@@ -162,7 +144,9 @@ async def test_bot_5_loop_serves_requests_while_3000_entries_are_rebuilt(db_url:
                 while not matchers.building(shop.shop_id):
                     assert not rebuild.done(), "the rebuild ended before it was seen"
                     await asyncio.sleep(0.001)
-                question = asyncio.create_task(_say(consumer, "支持货到付款吗", "q1"))
+                question = asyncio.create_task(
+                    bot_answer(consumer, "支持货到付款吗", "q1", timeout=30.0)
+                )
                 served_meanwhile = 0
                 while matchers.building(shop.shop_id):
                     health = await client.get("/healthz")

@@ -12,7 +12,7 @@ import pytest
 from kefu.bot.domain import RELATED_FLOOR, SUGGEST_FLOOR, suggested_ids
 from kefu.bot.matcher import Candidate, Matcher
 from kefu.domain.shop import ShopSettings
-from support import AgentSpec, Frames, Server, make_shop, running_server
+from support import AgentSpec, Frames, Server, bot_answer, make_shop, running_server
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 KB = [
@@ -73,22 +73,6 @@ def test_bot_5_demo_unrelated_chatter_offers_nothing(
     assert suggested_ids(decision.alternatives) == []
 
 
-async def _say(consumer: Frames, text: str, client_id: str) -> dict[str, Any]:
-    cid = consumer.conversation_id  # type: ignore[attr-defined]
-    ack = await consumer.request(
-        {"type": "send", "conversation_id": cid, "client_id": client_id, "body": text}
-    )
-    assert ack["type"] == "ack", ack
-    frame: dict[str, Any] = await consumer.wait_for(
-        lambda f: (
-            f["type"] == "message"
-            and f["message"]["sender"] == "bot"
-            and f["message"]["seq"] > ack["seq"]
-        )
-    )
-    return dict(frame["message"])
-
-
 async def _click(consumer: Frames, seq: int, question_id: int) -> dict[str, Any]:
     cid = consumer.conversation_id  # type: ignore[attr-defined]
     answer: dict[str, Any] = await consumer.request(
@@ -116,7 +100,7 @@ async def test_bot_5_clicking_a_near_miss_answers_it_and_counts_as_a_hit(db_url:
         shop_id, owner, ids = await _kb(srv)
         consumer = await srv.consumer(shop_id)
         cid = consumer.conversation_id  # type: ignore[attr-defined]
-        miss = await _say(consumer, "运费", "c1")
+        miss = (await bot_answer(consumer, "运费", "c1"))["message"]
         assert miss["notice"]["code"] == "bot.suggestions", miss
         assert miss["meta"]["miss"] is True
         offered = [r["question_id"] for r in miss["meta"]["related"]]
@@ -139,7 +123,7 @@ async def test_bot_5_clicking_a_near_miss_answers_it_and_counts_as_a_hit(db_url:
         assert answer["meta"]["feedback"] == "pending"
 
         # The answer broke the run of misses: one more miss does not hand over.
-        second = await _say(consumer, "你们老板叫什么名字", "c2")
+        second = (await bot_answer(consumer, "你们老板叫什么名字", "c2"))["message"]
         assert second["notice"]["code"] == "bot.no_answer", second
         assert "related" not in second["meta"]
         conversation = await owner.get(f"/api/conversations/{cid}")
@@ -172,7 +156,7 @@ async def test_bot_5_related_questions_of_an_answer_are_answered_when_clicked(
         )
         assert linked.status_code == 200, linked.text
         consumer = await srv.consumer(shop_id)
-        first = await _say(consumer, "怎么退货", "c1")
+        first = (await bot_answer(consumer, "怎么退货", "c1"))["message"]
         assert first["meta"]["related"] == [
             {"question_id": ids["退货运费谁出"], "question": "退货运费谁出"}
         ]

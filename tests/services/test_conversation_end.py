@@ -6,13 +6,10 @@ wrote (SET-2's closing message, RATE-1's card, CONV-1's event, DATA-1's mark).""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from kefu import errors
 from kefu.domain.conversation import ConversationState
@@ -24,7 +21,7 @@ from kefu.services.routing import drain
 from kefu.storage import greetings as greetings_store
 from kefu.storage import tables as t
 from kefu.storage.greetings import Greeting
-from support import AgentSpec, ShopIds, make_shop
+from support import AgentSpec, ShopIds, make_shop, recorded_statements
 
 _c = t.conversations.c
 _m = t.messages.c
@@ -64,26 +61,6 @@ async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
     return ids
 
 
-@contextmanager
-def _statements(ctx: Context) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    def commit(*_args: Any) -> None:
-        seen.append("COMMIT")
-
-    engine = ctx.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "commit", commit)
-
-
 async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context) -> None:
     shop = await make_shop(
         ctx.db,
@@ -111,7 +88,7 @@ async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context
     cid = ids[0]
     agent = holders[cid]
     staff = Staff(agent, shop.shop_id, Role.AGENT, group_id)
-    with _statements(ctx) as seen:
+    with recorded_statements(ctx.db) as seen:
         view = await end_conversation(ctx, staff, cid)
     end_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
     # The row with what the end decides from; the writes; the view. SQLite reads the
@@ -224,7 +201,7 @@ async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Conte
         end_conversation(ctx, staff(holders[mine[0]]), mine[0]),  # the same, asked again
         end_conversation(ctx, staff(other), stranger),  # not theirs
     ]
-    with _statements(ctx) as seen:
+    with recorded_statements(ctx.db) as seen:
         outcomes = await asyncio.gather(*calls, return_exceptions=True)
     commits = seen.count("COMMIT")
     ended = [o for o in outcomes if not isinstance(o, BaseException)]

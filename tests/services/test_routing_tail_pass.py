@@ -4,12 +4,9 @@ what the separate statements wrote (holders, `assigned` events in plan order, OF
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from kefu.domain import routing
 from kefu.domain.conversation import ConversationState, ParticipantRole
@@ -20,7 +17,7 @@ from kefu.storage import greetings as greetings_store
 from kefu.storage import routing as store
 from kefu.storage import shops as shop_store
 from kefu.storage import tables as t
-from support import AgentSpec, make_shop
+from support import AgentSpec, make_shop, recorded_statements
 
 _c = t.conversations.c
 
@@ -57,26 +54,6 @@ async def _enqueue(
     return ids
 
 
-@contextmanager
-def _statements(ctx: Context) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    def commit(*_args: Any) -> None:
-        seen.append("COMMIT")
-
-    engine = ctx.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "commit", commit)
-
-
 async def test_route_7_a_drain_pass_holds_the_lock_for_few_statements(ctx: Context) -> None:
     shop = await make_shop(
         ctx.db,
@@ -86,7 +63,7 @@ async def test_route_7_a_drain_pass_holds_the_lock_for_few_statements(ctx: Conte
     )
     g0, g1 = shop.group_ids
     ids = await _enqueue(ctx, shop.shop_id, [g0, g1, g0, g1, g0], ctx.clock.now())
-    with _statements(ctx) as seen:
+    with recorded_statements(ctx.db) as seen:
         assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
     assert sorted(assigned) == sorted([ids[0], ids[1], ids[2]])
     # SQLite's lock is its write lock, taken at BEGIN IMMEDIATE: the whole pass holds it.
