@@ -352,3 +352,72 @@ async def test_data_1_a_new_time_zone_refolds_the_shop(ctx: Context) -> None:
         assert {b.minute for b in buckets} == {0}
     assert await _dirty(ctx) == 0
     await _assert_rollups_equal_raw(ctx, shop)
+
+
+async def test_data_1_a_change_made_while_a_fold_reads_is_folded_after_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder reads the facts outside the write lock: a message committed after it read
+    them, before it claims the mark, changes the mark, which the folder leaves for the next
+    fold; the rollups never hold the part computed without that message."""
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    await folds.refresh(ctx)
+    await _say(ctx, shop, cid, "consumer")
+    facts_by_id = folds.facts_by_id
+    spoke = False
+
+    async def read_then_say(conn: Any, shop_id: int, ids: Any) -> Any:
+        nonlocal spoke
+        facts = await facts_by_id(conn, shop_id, ids)
+        if not spoke:  # committed from another connection while the fold's read is open
+            spoke = True
+            await _say(ctx, shop, cid, "alice")
+        return facts
+
+    monkeypatch.setattr(folds, "facts_by_id", read_then_say)
+    assert await folds.fold_dirty(ctx) == 0  # the mark it read had changed
+    assert await _dirty(ctx) == 1
+    await _assert_rollups_equal_raw(ctx, shop)
+    assert await folds.fold_dirty(ctx) == 1
+    assert await _dirty(ctx) == 0
+    await _assert_rollups_equal_raw(ctx, shop)
+
+
+async def test_data_1_a_mark_folded_elsewhere_and_made_again_is_not_taken_for_the_old_one(
+    ctx: Context,
+) -> None:
+    """Two marks of one conversation, one folded in between, never carry the same version by
+    construction (a new mark starts at a random version), so a folder holding the first one's
+    version does not claim the second."""
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    versions = set()
+    for _ in range(20):
+        async with ctx.db.read() as tx:
+            (mark,) = await rollup_store.marks(tx.conn, limit=10)
+        versions.add(mark.version)
+        await folds.fold_dirty(ctx)
+        await _say(ctx, shop, cid, "consumer")
+    assert mark.conversation_id == cid and len(versions) == 20
+
+
+async def test_data_1_the_scheduler_folds_at_most_every_few_seconds(ctx: Context) -> None:
+    """A conversation in full flow is folded once for the messages of a few seconds; the
+    dashboard computes it raw meanwhile, so its figures are current all along."""
+    from kefu.scheduler.loop import Scheduler
+
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    scheduler = Scheduler(ctx)
+    await scheduler.tick()
+    assert await _dirty(ctx) == 0
+    await _say(ctx, shop, cid, "consumer")
+    _clock(ctx).advance(folds.FOLD_EVERY - timedelta(seconds=1))
+    await scheduler.tick()
+    assert await _dirty(ctx) == 1
+    await _assert_rollups_equal_raw(ctx, shop)
+    _clock(ctx).advance(timedelta(seconds=1))
+    await scheduler.tick()
+    assert await _dirty(ctx) == 0
+    await _assert_rollups_equal_raw(ctx, shop)

@@ -2,31 +2,32 @@
 
 The use cases that change a conversation mark it dirty in their own transaction (storage
 rollups.mark_dirty). The scheduler's tick marks the conversations whose part changed with time
-alone, then folds a batch of dirty ones: in one transaction it claims them, reads their raw
-facts, computes their parts with the pure rules (analytics/rollups.py over metrics.py),
-subtracts their stored parts from the rollups and adds the new ones. `kefu analytics rebuild`
+alone, then folds a batch of dirty ones: it reads their marks and raw facts, computes their
+parts with the pure rules (analytics/rollups.py over metrics.py), then in one short transaction
+claims the marks still unchanged, subtracts their stored parts from the rollups and adds the
+new ones. `kefu analytics rebuild`
 empties a shop's rollups, marks all its conversations and folds them batch by batch; readers
 meanwhile compute every dirty conversation raw, so the figures stay right throughout."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu import errors
 from kefu.analytics.facts import facts_by_id
-from kefu.analytics.rollups import deltas, parts_of
+from kefu.analytics.rollups import Part, deltas, parts_of
 from kefu.services.context import Context
 from kefu.storage import rollups as rollup_store
 from kefu.storage import shops as shop_store
 
 FOLD_BATCH = 500
+FOLD_EVERY = timedelta(seconds=5)  # the scheduler's folds, at most
 REBUILD_BATCH = 2000
-MAX_BATCHES = 4  # per scheduler tick
+MAX_BATCHES = 10  # per fold of the scheduler
 
 
 async def refresh(ctx: Context, *, limit: int = FOLD_BATCH) -> int:
@@ -64,24 +65,54 @@ async def settle_zones(ctx: Context) -> None:
 
 
 async def fold_dirty(ctx: Context, *, limit: int = FOLD_BATCH, shop_id: int | None = None) -> int:
-    """Folds up to `limit` dirty conversations (of one shop if given); returns how many."""
+    """Folds up to `limit` dirty conversations (of one shop if given); returns how many.
+
+    The marks and the facts are read, and the new parts computed, in a read transaction; the
+    write transaction that claims the marks and applies the parts is short (on SQLite the
+    messages' writer waits for it: reading a long conversation's facts under the write lock
+    held every send for as long). A mark that changed meanwhile is left for the next fold."""
     now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        claimed = await rollup_store.claim_dirty(tx.conn, limit=limit, shop_id=shop_id)
-        folded = 0
-        by_shop: dict[int, list[int]] = defaultdict(list)
-        for shop, conversation_id in claimed:
-            by_shop[shop].append(conversation_id)
-        for shop, ids in by_shop.items():
+    folds: list[_ShopFold] = []
+    async with ctx.db.read() as tx:
+        read = await rollup_store.marks(tx.conn, limit=limit, shop_id=shop_id)
+        by_shop: dict[int, list[rollup_store.Mark]] = defaultdict(list)
+        for mark in read:
+            by_shop[mark.shop_id].append(mark)
+        for shop, shop_marks in by_shop.items():
             settings = await shop_store.shop_settings(tx.conn, shop)
             if await rollup_store.zone(tx.conn, shop) != settings.time_zone:
-                # Not in the shop's zone yet: left for after settle_zones resets the shop.
-                await rollup_store.mark_dirty(tx.conn, shop, ids)
-                continue
-            await _fold(tx.conn, shop, ZoneInfo(settings.time_zone), ids, now)
+                continue  # not in the shop's zone yet: left for after settle_zones resets it
+            ids = [m.conversation_id for m in shop_marks]
+            tz = ZoneInfo(settings.time_zone)
+            facts = await facts_by_id(tx.conn, shop, ids)
+            new = [part for f in facts for part in parts_of(f, tz=tz, now=now)]
+            folds.append(_ShopFold(shop, settings.time_zone, shop_marks, new))
+    if not folds:
+        return 0
+    folded = 0
+    async with ctx.db.uow() as tx:
+        for fold in folds:
+            if await rollup_store.zone(tx.conn, fold.shop_id) != fold.zone:
+                continue  # the shop was reset meanwhile (a zone change, a rebuild)
+            claimed = await rollup_store.claim_marks(tx.conn, fold.marks)
+            ids = [m.conversation_id for m in fold.marks if m.conversation_id in claimed]
+            new = [p for p in fold.parts if p.conversation_id in claimed]
+            old = await rollup_store.stored_parts(tx.conn, ids)
+            await rollup_store.add_to_rollups(tx.conn, fold.shop_id, deltas(old, new))
+            await rollup_store.replace_parts(tx.conn, fold.shop_id, ids, new)
             folded += len(ids)
         await tx.commit()
     return folded
+
+
+@dataclass(frozen=True, slots=True)
+class _ShopFold:
+    """A shop's marks as read, and the parts computed for them in the shop's zone."""
+
+    shop_id: int
+    zone: str
+    marks: list[rollup_store.Mark]
+    parts: list[Part]
 
 
 async def rebuild(
@@ -103,13 +134,3 @@ async def rebuild(
         if progress is not None:
             progress(done, total)
     return done
-
-
-async def _fold(
-    conn: AsyncConnection, shop_id: int, tz: ZoneInfo, ids: Sequence[int], now: datetime
-) -> None:
-    facts = await facts_by_id(conn, shop_id, ids)
-    new = [part for f in facts for part in parts_of(f, tz=tz, now=now)]
-    old = await rollup_store.stored_parts(conn, ids)
-    await rollup_store.add_to_rollups(conn, shop_id, deltas(old, new))
-    await rollup_store.replace_parts(conn, shop_id, ids, new)

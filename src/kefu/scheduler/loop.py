@@ -31,6 +31,7 @@ class Scheduler:
         self._ctx = ctx
         self._task: asyncio.Task[None] | None = None
         self._files_swept_at: datetime | None = None
+        self._folded_at: datetime | None = None
         self._shard = 0  # the file store's shard whose unrecorded files the next sweep looks at
 
     async def start(self) -> None:
@@ -64,8 +65,18 @@ class Scheduler:
         await advance_inspections(ctx)  # QA-2: running inspections, a bounded share each
         await alerts.evaluate_due(ctx)  # LIVE-2: each shop's due evaluation, once
         await self._sweep_files()
-        await analytics_folds.refresh(ctx)  # DATA-1: fold changed conversations into rollups
+        await self._fold()
         return handled
+
+    async def _fold(self) -> None:
+        """DATA-1: fold changed conversations into the rollups, every FOLD_EVERY per process
+        (a conversation in full flow is folded once for its many messages meanwhile; readers
+        compute the unfolded ones raw, so the figures are current all the same)."""
+        now = self._ctx.clock.now()
+        if self._folded_at is not None and now - self._folded_at < analytics_folds.FOLD_EVERY:
+            return
+        self._folded_at = now
+        await analytics_folds.refresh(self._ctx)
 
     async def _sweep_files(self) -> None:
         """MSG-1: orphaned uploads, one bounded batch every ORPHAN_SWEEP_EVERY per process."""

@@ -254,7 +254,8 @@ async def append_ends(conn: AsyncConnection, ends: Sequence[Ending], *, now: dat
 # `append_ends` on PostgreSQL: each row's UPDATE takes the seqs and the time as
 # `append_stamped` does (the later of now and the last message's time), under the row lock
 # the caller holds; the events go in the order of the ends given.
-_PG_ENDS = """
+_PG_ENDS = (
+    """
 WITH v AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
         WITH ORDINALITY AS v(id, n, cause, agent_id, group_id, k)
@@ -287,9 +288,12 @@ WITH v AS (
     ORDER BY v.k
 )
 INSERT INTO analytics_dirty (conversation_id, shop_id, version)
-SELECT u.id, u.shop_id, 0 FROM u
+SELECT u.id, u.shop_id, """
+    + rollup_store.FRESH_VERSION_PG
+    + """ FROM u
 ON CONFLICT (conversation_id) DO UPDATE SET version = analytics_dirty.version + 1
-"""
+"""  # noqa: S608 (a constant of rollups, no input)
+)
 
 
 def _to_refold(appends: Sequence[Append]) -> dict[int, list[int]]:
@@ -566,7 +570,8 @@ class SqliteBatch:
         except sqlite3.IntegrityError as exc:
             raise DuplicateMessage(str(exc)) from exc
         self._conn.executemany(  # DATA-1: `rollups.mark_dirty` in SQLite's SQL
-            "INSERT INTO analytics_dirty (conversation_id, shop_id, version) VALUES (?, ?, 0) "
+            "INSERT INTO analytics_dirty (conversation_id, shop_id, version) "  # noqa: S608
+            f"VALUES (?, ?, {rollup_store.FRESH_VERSION_SQLITE}) "
             "ON CONFLICT (conversation_id) DO UPDATE SET version = version + 1",
             [(cid, shop_id) for shop_id, ids in _to_refold(appends).items() for cid in ids],
         )

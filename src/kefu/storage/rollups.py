@@ -2,16 +2,21 @@
 conversation's part of them, and the outbox of conversations to fold (`analytics_dirty`).
 
 Marking is an upsert that bumps the row's version: it holds the row lock until the change
-commits, so a folder (which claims rows FOR UPDATE SKIP LOCKED on PostgreSQL, and holds the
-write lock on SQLite) never claims a mark whose change it cannot see yet."""
+commits. A folder reads the marks and the facts outside any write lock, then claims, in a short
+transaction, only the marks whose version is still the one it read (`claim_marks`): a change
+committed meanwhile leaves its mark for the next fold. A new mark's version starts anywhere
+(`fresh_version`), so that a mark folded by another folder and made again never looks
+unchanged."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, literal, select, text
+from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,6 +33,18 @@ _p = t.analytics_parts.c
 _r = t.analytics_rollups.c
 _z = t.analytics_zones.c
 _CHUNK = 500
+_VERSIONS = 1 << 30
+# `fresh_version` in each engine's SQL, for the statements that mark in SQL of their own.
+FRESH_VERSION_PG = f"floor(random() * {_VERSIONS})::int"
+FRESH_VERSION_SQLITE = f"abs(random()) % {_VERSIONS}"
+
+
+def fresh_version() -> int:
+    return random.randrange(_VERSIONS)
+
+
+def _fresh_version_sql(conn: AsyncConnection) -> str:
+    return FRESH_VERSION_PG if conn.dialect.name == "postgresql" else FRESH_VERSION_SQLITE
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -37,7 +54,7 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
 async def mark_dirty(conn: AsyncConnection, shop_id: int, conversation_ids: Iterable[int]) -> None:
     """The conversations' facts changed: fold them again (in the transaction of the change)."""
     rows = [
-        {"conversation_id": cid, "shop_id": shop_id, "version": 0}
+        {"conversation_id": cid, "shop_id": shop_id, "version": fresh_version()}
         for cid in sorted(set(conversation_ids))
     ]
     if not rows:
@@ -57,7 +74,7 @@ def dirty_from(conversations: Select[Any]) -> Insert:
     with its own (storage/routing.py)."""
     d = pg_insert(t.analytics_dirty).from_select(
         ["conversation_id", "shop_id", "version"],
-        conversations.add_columns(literal(0)),
+        conversations.add_columns(text(FRESH_VERSION_PG)),
     )
     return d.on_conflict_do_update(
         index_elements=[_d.conversation_id], set_={"version": _d.version + 1}
@@ -72,7 +89,7 @@ async def mark_shop_dirty(conn: AsyncConnection, shop_id: int) -> int:
         _insert(conn, t.analytics_dirty)
         .from_select(
             ["conversation_id", "shop_id", "version"],
-            select(c.id, c.shop_id, literal(0)).where(c.shop_id == shop_id),
+            select(c.id, c.shop_id, text(_fresh_version_sql(conn))).where(c.shop_id == shop_id),
         )
         .on_conflict_do_nothing()
     )
@@ -84,20 +101,36 @@ async def dirty_shops(conn: AsyncConnection) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-async def claim_dirty(
-    conn: AsyncConnection, *, limit: int, shop_id: int | None = None
-) -> list[tuple[int, int]]:
-    """Up to `limit` marked conversations as (shop id, conversation id), removed from the outbox
-    in this transaction; rows another folder holds are skipped."""
-    query = select(_d.shop_id, _d.conversation_id).order_by(_d.conversation_id).limit(limit)
+@dataclass(frozen=True, slots=True)
+class Mark:
+    shop_id: int
+    conversation_id: int
+    version: int
+
+
+async def marks(conn: AsyncConnection, *, limit: int, shop_id: int | None = None) -> list[Mark]:
+    """Up to `limit` marked conversations (of one shop if given), read without a lock."""
+    query = select(_d.shop_id, _d.conversation_id, _d.version)
     if shop_id is not None:
         query = query.where(_d.shop_id == shop_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    claimed = [(int(s), int(c)) for s, c in await conn.execute(query)]
-    for chunk in _chunks([c for _, c in claimed]):
+    rows = await conn.execute(query.order_by(_d.conversation_id).limit(limit))
+    return [Mark(int(s), int(c), int(v)) for s, c, v in rows]
+
+
+async def claim_marks(conn: AsyncConnection, read: Sequence[Mark]) -> set[int]:
+    """Removes from the outbox, in this transaction, the marks that are still as `read` found
+    them; returns their conversations. A mark changed since (its conversation changed again),
+    or held by another folder (PostgreSQL: skipped, not waited for), stays."""
+    versions = {m.conversation_id: m.version for m in read}
+    held: set[int] = set()
+    for chunk in _chunks(sorted(versions)):
+        query = select(_d.conversation_id, _d.version).where(_d.conversation_id.in_(chunk))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        held |= {int(c) for c, v in await conn.execute(query) if versions[int(c)] == v}
+    for chunk in _chunks(sorted(held)):
         await conn.execute(delete(t.analytics_dirty).where(_d.conversation_id.in_(chunk)))
-    return claimed
+    return held
 
 
 async def dirty_count(conn: AsyncConnection, shop_id: int) -> int:
