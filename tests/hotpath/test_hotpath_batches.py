@@ -244,3 +244,32 @@ async def test_issue_16_writer_waits_for_work(
     finally:
         await writer.stop()
     assert (ack.seq, runs) == (1, [1])
+
+
+async def test_msg_2_the_writer_never_checkpoints_in_its_commits(
+    db: Database, tmp_path: Path
+) -> None:
+    """SQLite's automatic checkpoint would copy the WAL into the database inside a commit of
+    the writer's, holding every send behind it; the writer's connection has it off, and the
+    batches' checkpointer thread moves the WAL into the database file meanwhile."""
+    batches = SqliteBatches.of(db)
+    assert batches is not None
+    file = tmp_path / "kefu.db"
+    try:
+        assert await batches.run(
+            lambda tx: tx._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        ) == (0,)
+        before = file.stat().st_size
+
+        def fill(tx: Any) -> None:
+            tx._conn.execute("CREATE TABLE IF NOT EXISTS filler (body TEXT)")
+            tx._conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 4000,)] * 600)
+
+        await batches.run(fill)
+        for _ in range(50):  # the checkpointer runs every CHECKPOINT_EVERY_S
+            if file.stat().st_size > before + 2_000_000:
+                break
+            await asyncio.sleep(0.1)
+        assert file.stat().st_size > before + 2_000_000
+    finally:
+        await batches.close()
