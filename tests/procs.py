@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import httpx
 from support import free_port
 
 SECRET = "multi-process-secret-0123456789abcdef"
+# A loaded machine (the browser suite alongside) can take a while to import and warm up.
+START_WITHIN_S = 60.0
 
 
 @dataclass
@@ -61,8 +64,9 @@ class ServeProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kefu", "serve"], env=env, stdout=log, stderr=log
             )
+        deadline = time.monotonic() + START_WITHIN_S
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"kefu serve exited with {self.proc.returncode}")
                 try:

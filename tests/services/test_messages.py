@@ -192,11 +192,11 @@ async def test_msg_2_a_client_id_stored_by_another_writer_meanwhile_is_replayed(
     monkeypatch.setattr(message_store.SqliteBatch, "by_client_ids", late_batch_lookup)
     pg_lookup = message_store.PgBatch.by_client_ids
 
-    async def late_pg_lookup(self: Any, keys: Any) -> Any:
+    def late_pg_lookup(self: Any, keys: Any) -> Any:
         if not missed:
             missed.append(True)
             return {}
-        return await pg_lookup(self, keys)
+        return pg_lookup(self, keys)
 
     monkeypatch.setattr(message_store.PgBatch, "by_client_ids", late_pg_lookup)
     writer = MessageWriter(ctx)

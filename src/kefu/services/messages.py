@@ -291,11 +291,12 @@ def _write_sqlite(
 async def _write_pg(
     tx: PgBatch, batch: list[_Pending], now: datetime
 ) -> tuple[_Plan, list[_Published]]:
-    """`_write_sqlite` on PostgreSQL: three statements before the commit."""
+    """`_write_sqlite` on PostgreSQL: two statements before the commit."""
     ids = sorted({r.conversation_id for r, _ in batch})
-    targets = await tx.lock_send_targets(ids)
+    keys = {_key(r) for r, _ in batch}
+    targets = await tx.lock_send_targets(ids, keys)
     participants, speakers = _by_role(tx.participant_roles(ids))
-    existing = await tx.by_client_ids({_key(r) for r, _ in batch})
+    existing = tx.by_client_ids(keys)
     plan = _decide(batch, targets, participants, speakers, existing, now)
     plan.names = tx.sender_names(_agent_senders(plan))
     appended = await tx.append_stamped(_appends(plan), now=now)

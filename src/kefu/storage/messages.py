@@ -714,17 +714,18 @@ class SqliteBatches:
 
 
 # ---------------------------------------------------------------------------------------------
-# PostgreSQL: a batch in four statements (issue 16)
+# PostgreSQL: a batch in two statements (issue 16)
 #
 # The same batch as above, as raw asyncpg statements on the unit of work's connection and in
 # its transaction (the first one goes through SQLAlchemy, which opens the transaction): the
-# conversations locked with their participants and those participants' names, the stored
-# client ids, then ONE statement that advances the conversations and inserts the messages
-# (a data-modifying WITH over arrays), where the SQLAlchemy path took 7 statements.
+# conversations locked with their participants, those participants' names and the messages
+# already stored under the batch's client ids, then ONE statement that advances the
+# conversations, inserts the messages and marks the conversations for the analytics (a
+# data-modifying WITH over arrays), where the SQLAlchemy path took 7 statements.
 
 _PG_TARGETS = """
 SELECT c.id, c.shop_id, c.consumer_id, s.nickname, c.state, c.ended_at,
-       c.last_consumer_message_at, p.accounts, p.roles, p.names
+       c.last_consumer_message_at, p.accounts, p.roles, p.names, e.found
 FROM conversations AS c
 JOIN consumers AS s ON s.id = c.consumer_id
 LEFT JOIN LATERAL (
@@ -733,21 +734,23 @@ LEFT JOIN LATERAL (
     FROM participants AS pa JOIN accounts AS a ON a.id = pa.account_id
     WHERE pa.conversation_id = c.id
 ) AS p ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_array(m.id, m.seq, m.sender, m.sender_id, m.kind, m.body,
+                                     m.client_id, m.created_at, m.meta)) AS found
+    FROM unnest($2::bigint[], $3::text[], $4::text[]) AS k(conversation_id, sender, client_id)
+    JOIN messages AS m ON m.conversation_id = k.conversation_id AND m.sender = k.sender
+                       AND m.client_id = k.client_id
+    WHERE k.conversation_id = c.id
+) AS e ON true
 WHERE c.id = ANY($1::bigint[])
 ORDER BY c.id
 FOR UPDATE OF c
 """
 
-_PG_BY_CLIENT_IDS = """
-SELECT m.id, m.conversation_id, m.seq, m.sender, m.sender_id, m.kind, m.body, m.client_id,
-       m.created_at, m.meta
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(conversation_id, sender, client_id)
-JOIN messages AS m ON m.conversation_id = k.conversation_id AND m.sender = k.sender
-                   AND m.client_id = k.client_id
-"""
-
 # clock: 0 keep, 1 start, 2 stop (ReplyClock). All SET expressions read the row as it was.
-_PG_APPEND = """
+# The conversations whose analytics change are marked in the same statement (DATA-1).
+_PG_APPEND = (
+    """
 WITH v AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bool[], $4::int[])
         AS v(id, n, consumer_spoke, clock)
@@ -765,6 +768,13 @@ WITH v AS (
             ELSE c.awaiting_reply_since END
     FROM v WHERE c.id = v.id
     RETURNING c.id, c.last_seq, c.last_message_at
+), d AS (
+    INSERT INTO analytics_dirty (conversation_id, shop_id, version)
+    SELECT d.conversation_id, d.shop_id, """  # noqa: S608 (a constant of rollups, no input)
+    + rollup_store.FRESH_VERSION_PG
+    + """
+    FROM unnest($15::bigint[], $16::bigint[]) AS d(conversation_id, shop_id)
+    ON CONFLICT (conversation_id) DO UPDATE SET version = analytics_dirty.version + 1
 )
 INSERT INTO messages
     (shop_id, conversation_id, seq, sender, sender_id, kind, body, client_id, created_at, meta)
@@ -776,8 +786,17 @@ FROM unnest($6::bigint[], $7::bigint[], $8::int[], $9::text[], $10::bigint[], $1
 JOIN u ON u.id = m.conversation_id
 RETURNING conversation_id, seq, created_at
 """
+)
 
 _CLOCKS = {ReplyClock.KEEP: 0, ReplyClock.START: 1, ReplyClock.STOP: 2}
+
+
+def _refold_columns(appends: Sequence[Append]) -> tuple[list[int], list[int]]:
+    """`_to_refold` as the two arrays of `_PG_APPEND`: conversation ids and their shops."""
+    pairs = [(cid, shop_id) for shop_id, ids in _to_refold(appends).items() for cid in ids]
+    return [cid for cid, _ in pairs], [shop_id for _, shop_id in pairs]
+
+
 # asyncpg's word for a connection left mid-operation (its server went away meanwhile).
 _PG_BROKEN = frozenset({"InternalClientError"})
 
@@ -789,6 +808,7 @@ class PgBatch:
         self._conn = conn
         self._roles: dict[int, dict[int, str]] = {}
         self._names: dict[int, str] = {}
+        self._stored: dict[MessageKey, MessageRecord] = {}
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         """A raw statement. SQLAlchemy is not there to notice a failed connection, so any
@@ -811,16 +831,33 @@ class PgBatch:
             raise
         return rows
 
-    async def lock_send_targets(self, ids: Sequence[int]) -> dict[int, SendTarget]:
-        """`lock_send_targets`, reading the participants and their names in the same
-        statement (kept for `participant_roles` and `sender_names`)."""
+    async def lock_send_targets(
+        self, ids: Sequence[int], keys: Collection[MessageKey] = ()
+    ) -> dict[int, SendTarget]:
+        """`lock_send_targets`, reading in the same statement the participants and their
+        names (kept for `participant_roles` and `sender_names`) and the stored messages having
+        `keys` (kept for `by_client_ids`). A message stored under the same key by a writer that
+        held the lock meanwhile may be missed: the insert then fails as a duplicate, which the
+        writer redoes one send at a time."""
+        conversation_ids, senders, client_ids = (
+            (list(c) for c in zip(*keys, strict=True)) if keys else ([], [], [])
+        )
         found: dict[int, SendTarget] = {}
-        rows: Any = await self._conn.exec_driver_sql(_PG_TARGETS, (list(ids),))
+        rows: Any = await self._conn.exec_driver_sql(
+            _PG_TARGETS, (list(ids), conversation_ids, senders, client_ids)
+        )
         for r in rows:
             found[r[0]] = SendTarget(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
             accounts, roles, names = r[7] or [], r[8] or [], r[9] or []
             self._roles[r[0]] = dict(zip(accounts, roles, strict=True))
             self._names |= dict(zip(accounts, names, strict=True))
+            stored = json.loads(r[10]) if isinstance(r[10], str) else r[10]  # json decoded?
+            for m in stored or ():
+                record = MessageRecord(
+                    m[0], r[0], m[1], m[2], m[3], m[4], m[5], m[6],
+                    datetime.fromisoformat(m[7]), m[8],
+                )  # fmt: skip
+                self._stored[(r[0], record.sender, record.client_id or "")] = record
         return found
 
     def participant_roles(self, ids: Sequence[int]) -> dict[int, dict[int, str]]:
@@ -830,17 +867,9 @@ class PgBatch:
         """Names of senders who are participants (an agent may only send as one)."""
         return {a: self._names[a] for a in account_ids if a in self._names}
 
-    async def by_client_ids(self, keys: Collection[MessageKey]) -> dict[MessageKey, MessageRecord]:
-        if not keys:
-            return {}
-        conversation_ids, senders, client_ids = (list(c) for c in zip(*keys, strict=True))
-        rows = await self._fetch(_PG_BY_CLIENT_IDS, conversation_ids, senders, client_ids)
-        out: dict[MessageKey, MessageRecord] = {}
-        for r in rows:
-            meta = json.loads(r[9]) if r[9] is not None else None
-            record = MessageRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], meta)
-            out[(record.conversation_id, record.sender, record.client_id or "")] = record
-        return out
+    def by_client_ids(self, keys: Collection[MessageKey]) -> dict[MessageKey, MessageRecord]:
+        """The stored messages having these keys, as `lock_send_targets` read them."""
+        return {k: self._stored[k] for k in keys if k in self._stored}
 
     async def append_stamped(
         self, appends: Sequence[Append], *, now: datetime
@@ -866,12 +895,11 @@ class PgBatch:
             [_CLOCKS[a.reply_clock] for a in appends],
             now,
             *columns,
+            *_refold_columns(appends),
         )
         seqs: dict[int, list[int]] = defaultdict(list)
         stamped: dict[int, datetime] = {}
         for conversation_id, seq, created_at in rows:
             seqs[conversation_id].append(seq)
             stamped[conversation_id] = created_at
-        for shop_id, ids in _to_refold(appends).items():
-            await rollup_store.mark_dirty(self._conn, shop_id, ids)  # DATA-1
         return {cid: Appended(sorted(s), stamped[cid]) for cid, s in seqs.items()}
