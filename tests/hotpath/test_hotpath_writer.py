@@ -1,7 +1,8 @@
 """Issue 16: the writer's batch paths (a thread of its own on SQLite, four statements on
 PostgreSQL) keep MSG-2 on both engines: seqs in order, acks after commit carrying the stored
-time, an idempotent resend, a reused client id refused, the conversation row advanced, and an
-agent's message shown with the agent's name."""
+time, an idempotent resend answered with the stored message, a reused client id refused, the
+conversation row advanced and marked for the analytics (DATA-1), and an agent's message shown
+with the agent's name."""
 
 from __future__ import annotations
 
@@ -102,6 +103,12 @@ async def test_msg_2_writer_batches_on_both_engines(db: Database) -> None:
     assert [a.seq for a in acks] == [1, 2, 3, 1]
     assert {a.created_at for a in acks} == {now}
     assert (replay.seq, replay.created_at) == (2, now)
+    assert replay.message is not None
+    assert (replay.message.seq, replay.message.body, replay.message.created_at) == (
+        2,
+        "发货了吗",
+        now,
+    )
     async with db.read() as tx:
         stored = await message_store.page(tx.conn, conversation_id, limit=10)
         c = t.conversations.c
@@ -118,6 +125,9 @@ async def test_msg_2_writer_batches_on_both_engines(db: Database) -> None:
         (3, "agent", "您好", "a1"),
     ]
     assert tuple(row) == (3, now, now)
+    async with db.read() as tx:
+        marked = (await tx.conn.scalars(select(t.analytics_dirty.c.conversation_id))).all()
+    assert conversation_id in marked
     views = [e["message"] for e in published if e.get("type") == "message"]
     names = {v.client_id: v.sender_name for v in views if isinstance(v, MessageView)}
     assert names == {"c1": "买家", "c2": "买家", "a1": "A"}
