@@ -216,8 +216,7 @@ class MessageWriter:
                 await tx.commit()
         telemetry.writer_batch(len(batch), time.perf_counter() - started)
         _settle_replays(plan)
-        for view, _, _ in published:
-            telemetry.MESSAGES.labels(sender=view.sender).inc()
+        telemetry.messages_stored(view.sender for view, _, _ in published)
         for repeat, original in plan.repeats:
             plan.outcomes[repeat] = plan.outcomes[original]
         for _, future in batch:
