@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from kefu import errors
 from kefu.clock import FakeClock
 from kefu.domain.messages import MessageKind, ReplyClock, SenderKind
+from kefu.services import messages as message_services
 from kefu.services.messages import MessageWriter, SendRequest
 from kefu.storage import messages as message_store
 from kefu.storage import tables as t
@@ -273,3 +274,45 @@ async def test_msg_2_the_writer_never_checkpoints_in_its_commits(
         assert file.stat().st_size > before + 2_000_000
     finally:
         await batches.close()
+
+
+def test_msg_2_the_writer_lingers_only_right_after_a_batch() -> None:
+    """Group commit (issue 16): a batch starts at most every `every_s`; a send after a quiet
+    spell, or a full batch already queued, waits for nothing."""
+    linger = message_services.linger_s
+    assert linger(10.0, 0.005, queued=1, batch_max=200) == 0.0  # after a quiet spell
+    assert linger(0.002, 0.005, queued=1, batch_max=200) == pytest.approx(0.003)
+    assert linger(0.002, 0.005, queued=200, batch_max=200) == 0.0  # a full batch is waiting
+    assert linger(0.0, 0.0, queued=1, batch_max=200) == 0.0  # lingering turned off
+
+
+async def test_msg_2_sends_right_after_a_batch_share_the_next_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
+    ctx = service_context(db, clock)
+    ctx.settings = ctx.settings.model_copy(update={"message_batch_every_ms": 1000.0})
+    sizes: list[int] = []
+    monkeypatch.setattr(
+        message_services.telemetry, "writer_batch", lambda size, seconds: sizes.append(size)
+    )
+
+    def send(client_id: str) -> SendRequest:
+        return SendRequest(
+            shop_id, conversation_id, SenderKind.CONSUMER, consumer_id, MessageKind.TEXT,
+            "在吗", client_id,
+        )  # fmt: skip
+
+    writer = MessageWriter(ctx)
+    await writer.start()
+    try:
+        first = await asyncio.wait_for(writer.send(send("c1")), 0.9)  # not held back
+        second = asyncio.create_task(writer.send(send("c2")))
+        await asyncio.sleep(0.01)
+        third = asyncio.create_task(writer.send(send("c3")))
+        acks = [first, await second, await third]
+    finally:
+        await writer.stop()
+    assert [a.seq for a in acks] == [1, 2, 3]
+    assert sizes == [1, 2]
