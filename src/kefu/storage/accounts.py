@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -151,6 +151,27 @@ async def account_by_username(
     return _account(row) if row is not None else None
 
 
+# Built once: a subquery made per call copies its columns (with their foreign keys) into
+# reference cycles, garbage that waits for the collector; every login and staff socket made one.
+_LOAD = (
+    select(t.conversations.c.agent_id, func.count().label("n"))
+    .where(t.conversations.c.state == ConversationState.ASSIGNED)
+    .group_by(t.conversations.c.agent_id)
+    .subquery("load")
+)
+# The same for `IN` over a list of values: each `in_([...])` makes a parameter that refers to
+# itself. Statements run often take their ids as a parameter of one clause built here.
+_ACCOUNT_IN = t.accounts.c.id.in_(bindparam("account_ids", expanding=True))
+_TOUCH = (
+    update(t.accounts)
+    .where(
+        _ACCOUNT_IN,
+        or_(t.accounts.c.last_seen_at.is_(None), t.accounts.c.last_seen_at < bindparam("at")),
+    )
+    .values(last_seen_at=bindparam("at"))
+)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedAccount:
     """An account with the conversations assigned to it now (PRES-3's load)."""
@@ -166,23 +187,20 @@ async def loaded_accounts(
     shop_id: int | None = None,
 ) -> list[LoadedAccount]:
     """These accounts (or all of a shop's) with their loads, by id."""
-    load = (
-        select(t.conversations.c.agent_id, func.count().label("n"))
-        .where(t.conversations.c.state == ConversationState.ASSIGNED)
-        .group_by(t.conversations.c.agent_id)
-        .subquery()
-    )
     a = t.accounts.c
     query = (
-        select(t.accounts, func.coalesce(load.c.n, 0).label("current_load"))
-        .outerjoin(load, load.c.agent_id == a.id)
+        select(t.accounts, func.coalesce(_LOAD.c.n, 0).label("current_load"))
+        .outerjoin(_LOAD, _LOAD.c.agent_id == a.id)
         .order_by(a.id)
     )
+    params: dict[str, Any] = {}
     if account_ids is not None:
-        query = query.where(a.id.in_(list(account_ids)))
+        query = query.where(_ACCOUNT_IN)
+        params["account_ids"] = list(account_ids)
     if shop_id is not None:
         query = query.where(a.shop_id == shop_id)
-    return [LoadedAccount(_account(r), r.current_load) for r in await conn.execute(query)]
+    rows = await conn.execute(query, params)
+    return [LoadedAccount(_account(r), r.current_load) for r in rows]
 
 
 async def display_names(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
@@ -219,15 +237,7 @@ async def touch_accounts(conn: AsyncConnection, account_ids: Sequence[int], at: 
     heartbeat for its open staff sockets). Never moves a later sign back."""
     if not account_ids:
         return
-    a = t.accounts.c
-    await conn.execute(
-        update(t.accounts)
-        .where(
-            a.id.in_(sorted(set(account_ids))),
-            or_(a.last_seen_at.is_(None), a.last_seen_at < at),
-        )
-        .values(last_seen_at=at)
-    )
+    await conn.execute(_TOUCH, {"account_ids": sorted(set(account_ids)), "at": at})
 
 
 async def set_reception_limit(conn: AsyncConnection, account_id: int, limit: int) -> None:

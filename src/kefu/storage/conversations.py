@@ -66,6 +66,9 @@ class ConversationRecord:
 
 _c = t.conversations.c
 _p = t.participants.c
+# Built once: each `in_([...])` makes a parameter that refers to itself, garbage that waits for
+# the collector, and this one is asked on every consumer socket's `ready`.
+_IS_OPEN = _c.state.in_(sorted(s.value for s in OPEN_STATES))
 
 
 async def get(
@@ -280,7 +283,7 @@ async def open_id(conn: AsyncConnection, shop_id: int, consumer_id: int) -> int 
         select(_c.id).where(
             _c.shop_id == shop_id,
             _c.consumer_id == consumer_id,
-            _c.state.in_([s.value for s in OPEN_STATES]),
+            _IS_OPEN,
         )
     )
 
