@@ -135,12 +135,12 @@ async def _assign_queued(
     `on_locked` runs once the lock is held, before the reads that decide (coalesce.py).
     """
     now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        if look_first and not any(
-            routing.is_eligible(a, None)
-            for a in await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
-        ):
+    if look_first:
+        async with ctx.db.glance() as look:  # one statement, outside any transaction
+            loads = await store.agent_loads(look.conn, shop_id, presence_window(ctx))
+        if not any(routing.is_eligible(a, None) for a in loads):
             return []
+    async with ctx.db.uow() as tx:
         # The settings and greetings are not load: read with the lock, in its round trip.
         settings, shop_greetings = greetings_store.settings_of(
             await tx.lock_shop_reading(shop_id, greetings_store.with_settings_query(shop_id))
