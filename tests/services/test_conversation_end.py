@@ -90,11 +90,18 @@ async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context
     staff = Staff(agent, shop.shop_id, Role.AGENT, group_id)
     with recorded_statements(ctx.db) as seen:
         view = await end_conversation(ctx, staff, cid)
-    end_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
+    in_tx = [s for s in seen[: seen.index("COMMIT")] if not s.startswith("BEGIN")]
+    # ROUTE-2: the same transaction then runs the routing pass, from the shop's settings read
+    # with the shop lock.
+    routing_from = next(
+        i for i, s in enumerate(in_tx) if "FROM shops LEFT OUTER JOIN greetings" in s
+    )
+    end_tx = in_tx[:routing_from]
     # The row with what the end decides from; the writes; the view. SQLite reads the
     # participants apart (twice), and writes one table at a time (the row and its seqs, the
     # messages, the rollups' mark, the event).
     assert len(end_tx) == (8 if ctx.db.is_sqlite else 3), end_tx
+    assert ctx.db.is_sqlite or "pg_try_advisory_xact_lock" in in_tx[routing_from]
     async with ctx.db.read() as tx:
         row = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
         messages = (
@@ -208,9 +215,10 @@ async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Conte
     assert sorted(v.id for v in ended) == mine
     assert isinstance(outcomes[4], errors.ConversationClosed)
     assert isinstance(outcomes[5], errors.NotParticipant)
-    # One transaction for the six (queued together before the batch began), one drain pass
-    # for the four slots they freed.
-    assert commits == 2, seen
+    # One transaction for the six (queued together before the batch began), which also ran
+    # the routing pass for the four slots they freed, the shop lock being free.
+    assert commits == 1, seen
+    assert sum("advisory" in s for s in seen) == (0 if ctx.db.is_sqlite else 1), seen
     async with ctx.db.read() as tx:
         states = dict((await tx.conn.execute(select(_c.id, _c.state))).all())
         events = (
@@ -220,3 +228,38 @@ async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Conte
     assert states[stranger] == ConversationState.ASSIGNED
     # ROUTE-2: the freed slots went to the queue at once.
     assert all(states[c] == ConversationState.ASSIGNED for c in queued)
+
+
+async def test_route_2_an_end_while_the_shop_lock_is_held_commits_and_drains_after(
+    ctx: Context,
+) -> None:
+    """The end's transaction takes the shop lock only if it is free at once: behind another
+    holder it commits the end alone, and the freed slot is routed once the lock is free."""
+    if ctx.db.is_sqlite:
+        pytest.skip("SQLite's lock is its writer's: an end waits for the holder's commit")
+    shop = await make_shop(ctx.db, agents=[AgentSpec("ann", limit=1)], clock=ctx.clock)
+    first, waiting = await _assigned(ctx, shop, 2)
+    staff = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
+
+    async def states() -> dict[int, str]:
+        async with ctx.db.read() as tx:
+            return dict((await tx.conn.execute(select(_c.id, _c.state))).all())
+
+    async with ctx.db.uow() as holder:
+        await holder.lock_shop(shop.shop_id)
+        with recorded_statements(ctx.db) as seen:
+            ending = asyncio.create_task(end_conversation(ctx, staff, first))
+            for _ in range(200):
+                if (await states())[first] == ConversationState.ENDED:
+                    break
+                await asyncio.sleep(0.01)
+            assert (await states()) == {
+                first: ConversationState.ENDED,  # committed without the lock
+                waiting: ConversationState.QUEUED,
+            }
+            assert not ending.done()  # its drain waits for the lock
+            await holder.conn.rollback()
+            view = await ending
+    assert view.id == first and view.state == ConversationState.ENDED
+    assert (await states())[waiting] == ConversationState.ASSIGNED
+    assert seen.count("COMMIT") == 2  # the end, then the drain pass

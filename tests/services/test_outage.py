@@ -133,6 +133,44 @@ async def test_issue_17_3_a_terminated_backend_is_unavailable_and_the_pool_recov
         await db.dispose()
 
 
+async def test_issue_17_3_an_idle_pooled_connection_terminated_is_replaced_at_checkout(
+    pg_url: str,
+) -> None:
+    """No ping per checkout: a pooled connection whose backend went away while idle is closed
+    by the driver once the loop reads the server's goodbye, and checkout replaces it, so the
+    next unit of work does not fail."""
+    db = Database(pg_url, timeouts=FAST)
+    admin = create_async_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with db.read() as tx:
+            pid = await tx.conn.scalar(text("SELECT pg_backend_pid()"))
+        async with admin.connect() as conn:
+            await conn.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        await asyncio.sleep(0.2)  # the loop reads the end of the stream
+        async with db.read() as tx:
+            now_pid = await tx.conn.scalar(text("SELECT pg_backend_pid()"))
+        assert now_pid != pid
+    finally:
+        await admin.dispose()
+        await db.dispose()
+
+
+async def test_a_glance_is_outside_any_transaction(pg_url: str) -> None:
+    db = Database(pg_url, timeouts=FAST)
+    current = text("SELECT txid_current()")
+    try:
+        async with db.glance() as tx:  # each statement is its own transaction
+            first = await tx.conn.scalar(current)
+            assert await tx.conn.scalar(current) != first
+        async with db.read() as tx:  # one transaction
+            first = await tx.conn.scalar(current)
+            assert await tx.conn.scalar(current) == first
+        async with db.read() as tx:  # the glance's connection went back to the pool as it was
+            assert await tx.conn.scalar(text("SHOW transaction_isolation")) == "read committed"
+    finally:
+        await db.dispose()
+
+
 async def test_issue_9_1_the_writer_fails_a_batch_retryably_and_goes_on(tmp_path: Path) -> None:
     """The batch's senders are told `unavailable` (retryable), nothing is acknowledged, and the
     writer takes the next batch once the database is back."""

@@ -334,7 +334,7 @@ def _time_the_lock(db: Database, held_ms: list[float]) -> None:
 
     @event.listens_for(engine, "after_cursor_execute")
     def _locked(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "pg_advisory_xact_lock" in statement:
+        if "advisory_xact_lock" in statement:  # pg_advisory_xact_lock, pg_try_advisory_xact_lock
             conn.info["kefu_locked_at"] = time.perf_counter()
 
     @event.listens_for(engine, "commit")

@@ -58,8 +58,9 @@ class Context:
     on_queue_changed: Callable[[int], None] | None = None
     # This process's queue drains, one running per shop at a time (ROUTE-2).
     drains: Coalescer[list[int]] = field(default_factory=Coalescer)
-    # This process's agents' ends, written together per shop (CONV-3, group commit).
-    ends: Batcher[tuple[Staff, int], ConversationView] = field(default_factory=Batcher)
+    # This process's agents' ends, written together per shop (CONV-3, group commit): each
+    # end's view, and whether its transaction routed the slots it freed (ROUTE-2).
+    ends: Batcher[tuple[Staff, int], tuple[ConversationView, bool]] = field(default_factory=Batcher)
     # This process's open staff sockets, by account (PRES-1).
     live: LiveSockets = field(default_factory=LiveSockets)
 

@@ -33,6 +33,7 @@ from kefu.services.access import (
 from kefu.services.context import ConsumerActor, Context, Staff
 from kefu.services.routing import (
     announce,
+    assign_if_unlocked,
     assign_waiting,
     drain,
     publish_views,
@@ -250,23 +251,27 @@ async def end_conversation(ctx: Context, staff: Staff, conversation_id: int) -> 
     Ending only lowers a load, so it locks the conversation's row, not the shop: a router that
     read the higher load meanwhile was merely cautious (ROUTE-7). The ends of a shop that come
     while another is being written are written together, in one transaction (group commit),
-    each decided on its own: a refused one changes nothing and is told why. After commit the
-    slots go to the shop's coalesced drain, which fills them in one pass; if this process
-    dies first, the scheduler's sweep drains them.
+    each decided on its own: a refused one changes nothing and is told why. If the shop lock
+    is free then, the same transaction takes it and fills the freed slots (one commit for the
+    ends and their routing pass); if not, after commit the slots go to the shop's coalesced
+    drain, which fills them in one pass. If this process dies first, the scheduler's sweep
+    drains them.
     """
-    view = await ctx.ends.run(
+    view, routed = await ctx.ends.run(
         staff.shop_id, (staff, conversation_id), lambda batch: _end_batch(ctx, staff.shop_id, batch)
     )
-    await drain(ctx, staff.shop_id)  # the batch's callers share a pass; the next batch runs
+    if not routed:
+        await drain(ctx, staff.shop_id)  # the batch's callers share a pass; the next batch runs
     return view
 
 
 async def _end_batch(
     ctx: Context, shop_id: int, batch: list[tuple[Staff, int]]
-) -> list[ConversationView | errors.KefuError]:
+) -> list[tuple[ConversationView, bool] | errors.KefuError]:
     now = ctx.clock.now()
-    outcomes: list[ConversationView | errors.KefuError | None] = [None] * len(batch)
+    outcomes: list[tuple[ConversationView, bool] | errors.KefuError | None] = [None] * len(batch)
     ending: dict[int, tuple[int, ConversationRecord, EndingRecord]] = {}  # id: item, row, facts
+    assigned: list[int] | None = None
     async with ctx.db.uow() as tx:
         found = await conversation_store.get_endings(tx.conn, shop_id, [c for _, c in batch])
         for i, (staff, conversation_id) in enumerate(batch):
@@ -300,11 +305,15 @@ async def _end_batch(
                 notice=notices.ended(),
             )
             views = await conversation_views(tx.conn, list(ending), now=now)
+            # ROUTE-2: the slots freed, routed in this transaction if the shop lock is free.
+            assigned = await assign_if_unlocked(ctx, tx, shop_id, now)
             await tx.commit()
             for view in views:
-                outcomes[ending[view.id][0]] = view
+                outcomes[ending[view.id][0]] = (view, assigned is not None)
     if ending:
         await publish_views(ctx, shop_id, views)
+    if assigned:  # announced beside the next batch, as a drain pass's are
+        ctx.drains.beside(announce(ctx, shop_id, assigned))
     return [o if o is not None else errors.NotFound(kind="conversation") for o in outcomes]
 
 

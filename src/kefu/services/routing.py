@@ -69,6 +69,24 @@ async def assign_waiting(
     return [a.conversation_id for a in plan]
 
 
+async def assign_if_unlocked(
+    ctx: Context, tx: UnitOfWork, shop_id: int, now: datetime
+) -> list[int] | None:
+    """ROUTE-2: the routing pass, in the caller's transaction that has just freed capacity (the
+    agents' ends), if the shop lock is free at once; None when another transaction holds it,
+    and then the caller drains after commit. The caller does not wait for the lock: an end
+    holds its conversations' rows only, and its transaction must not be held up by the
+    shop's routing (nor deadlock with it). The pass reads the loads after the lock, as
+    `_assign_queued` does, and sees the caller's ends (ROUTE-7)."""
+    rows = await tx.try_lock_shop_reading(shop_id, greetings_store.with_settings_query(shop_id))
+    if rows is None:
+        return None
+    settings, shop_greetings = greetings_store.settings_of(rows)
+    return await assign_waiting(
+        ctx, tx, shop_id, now, settings=settings, shop_greetings=shop_greetings
+    )
+
+
 async def _observe_waits(waits: list[timedelta]) -> None:
     telemetry.assignment_waits(waits)
 
@@ -117,12 +135,12 @@ async def _assign_queued(
     `on_locked` runs once the lock is held, before the reads that decide (coalesce.py).
     """
     now = ctx.clock.now()
-    async with ctx.db.uow() as tx:
-        if look_first and not any(
-            routing.is_eligible(a, None)
-            for a in await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
-        ):
+    if look_first:
+        async with ctx.db.glance() as look:  # one statement, outside any transaction
+            loads = await store.agent_loads(look.conn, shop_id, presence_window(ctx))
+        if not any(routing.is_eligible(a, None) for a in loads):
             return []
+    async with ctx.db.uow() as tx:
         # The settings and greetings are not load: read with the lock, in its round trip.
         settings, shop_greetings = greetings_store.settings_of(
             await tx.lock_shop_reading(shop_id, greetings_store.with_settings_query(shop_id))
@@ -166,7 +184,7 @@ async def announce(
     Returns the views it published, in the order asked, for the caller to return.
     """
     now = ctx.clock.now()
-    async with ctx.db.read() as tx:
+    async with ctx.db.glance() as tx:  # one statement
         views = await conversation_views(tx.conn, list(conversation_ids), now=now)
     await publish_views(ctx, shop_id, views)
     return views

@@ -4,6 +4,7 @@ writes. A conversation of another shop is NotFound, exactly like a missing one (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -510,36 +511,45 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
     """
     if not ids:
         return []
-    m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
     folded = conn.dialect.name == "postgresql"
-    rows = (
-        await conn.execute(
-            select(
-                *([_PARTICIPANT_ARRAY] if folded else []),
-                t.conversations,
-                t.consumers.c.uid,
-                t.consumers.c.nickname,
-                t.consumers.c.is_vip,
-                agent.c.display_name.label("agent_name"),
-                t.groups.c.name.label("group_name"),
-                *_LAST_MESSAGE_COLUMNS,
-                sender.c.display_name.label("m_sender_name"),
-                *_RATING_AND_SUMMARY,
-            )
-            .join(t.consumers, t.consumers.c.id == _c.consumer_id)
-            .outerjoin(agent, agent.c.id == _c.agent_id)
-            .outerjoin(t.groups, t.groups.c.id == _c.group_id)
-            .outerjoin(m, and_(m.c.conversation_id == _c.id, m.c.seq == _c.last_seq))
-            .outerjoin(sender, and_(sender.c.id == m.c.sender_id, m.c.sender == "agent"))
-            .where(_c.id.in_(ids))
-        )
-    ).all()
+    rows = (await conn.execute(_details_query(folded=folded), {"b_ids": list(ids)})).all()
     by_id = {r.id: r for r in rows}
     if folded:
         parts = {r.id: set(r.participant_ids or ()) for r in rows}
     else:
         parts = await participant_ids(conn, ids)
     return [_details(by_id[cid], sorted(parts.get(cid, ()))) for cid in ids if cid in by_id]
+
+
+@functools.cache
+def _details_query(*, folded: bool) -> Select[Any]:
+    """`details`' statement, built once per dialect: building it cost more than running it."""
+    m, sender, agent = _LAST_MESSAGE, _SENDER, _AGENT
+    return (
+        select(
+            *([_PARTICIPANT_ARRAY] if folded else []),
+            t.conversations,
+            t.consumers.c.uid,
+            t.consumers.c.nickname,
+            t.consumers.c.is_vip,
+            agent.c.display_name.label("agent_name"),
+            t.groups.c.name.label("group_name"),
+            *_LAST_MESSAGE_COLUMNS,
+            sender.c.display_name.label("m_sender_name"),
+            *_RATING_AND_SUMMARY,
+        )
+        .join(t.consumers, t.consumers.c.id == _c.consumer_id)
+        .outerjoin(agent, agent.c.id == _c.agent_id)
+        .outerjoin(t.groups, t.groups.c.id == _c.group_id)
+        .outerjoin(m, and_(m.c.conversation_id == _c.id, m.c.seq == _c.last_seq))
+        .outerjoin(sender, and_(sender.c.id == m.c.sender_id, m.c.sender == "agent"))
+        .where(
+            # On PostgreSQL one text whatever the number of ids, so prepared once per connection.
+            _c.id == func.any(bindparam("b_ids", type_=ARRAY(BigInteger)))
+            if folded
+            else _c.id.in_(bindparam("b_ids", expanding=True))
+        )
+    )
 
 
 def _details(r: Any, participants: list[int]) -> ConversationDetails:

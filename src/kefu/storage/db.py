@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Row, Select, event, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -88,7 +89,6 @@ class Database:
                 echo=echo,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
                 pool_timeout=timeouts.pool_s,
                 connect_args={
                     "timeout": timeouts.connect_s,
@@ -100,12 +100,20 @@ class Database:
                     },
                 },
             )
+            _discard_closed_at_checkout(self.engine)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self, readonly=False)
 
     def read(self) -> UnitOfWork:
         return UnitOfWork(self, readonly=True)
+
+    def glance(self) -> UnitOfWork:
+        """A read of one statement: on PostgreSQL outside any transaction (a statement sees
+        one snapshot anyway under READ COMMITTED), which spares BEGIN and ROLLBACK, two round
+        trips; on SQLite as `read()`. Not for several statements that must agree, nor for
+        `SET LOCAL` or transaction-scoped locks."""
+        return UnitOfWork(self, readonly=True, autocommit=not self.is_sqlite)
 
     async def create_all(self) -> None:
         """Create the schema directly (tests); deployments run the Alembic migrations."""
@@ -144,12 +152,28 @@ def _configure_sqlite(engine: AsyncEngine, timeouts: DbTimeouts) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def _discard_closed_at_checkout(engine: AsyncEngine) -> None:
+    """A pooled connection whose server side went away (a restart, a terminated backend) is
+    closed by asyncpg as soon as the event loop reads the server's goodbye or the end of the
+    stream: it is replaced at checkout, at no round trip (a ping per checkout costs three:
+    BEGIN, the ping and ROLLBACK). One that breaks unnoticed fails its statement, which is an
+    outage (`outage.translate`), and SQLAlchemy then recycles every connection of the pool
+    that was older."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        driver = record.driver_connection
+        if driver is not None and driver.is_closed():
+            raise sa_exc.DisconnectionError("the connection was closed by the server")
+
+
 class UnitOfWork:
     """`async with db.uow() as tx:` … `await tx.commit()`; leaving without commit rolls back."""
 
-    def __init__(self, db: Database, *, readonly: bool) -> None:
+    def __init__(self, db: Database, *, readonly: bool, autocommit: bool = False) -> None:
         self._db = db
         self._readonly = readonly
+        self._autocommit = autocommit
         self._after_commit: list[AfterCommit] = []
         self._conn: AsyncConnection | None = None
         self._committed = False
@@ -167,7 +191,9 @@ class UnitOfWork:
         conn: AsyncConnection | None = None
         try:
             conn = await self._db.engine.connect()
-            if self._readonly:
+            if self._autocommit:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self._readonly:
                 conn = await conn.execution_options(kefu_readonly=True)
             await conn.begin()
         except Exception as exc:
@@ -222,6 +248,23 @@ class UnitOfWork:
         if not rows:  # a row came only once the lock was held; with none it may not be
             await self.lock_shop(shop_id)
         return rows
+
+    async def try_lock_shop_reading(
+        self, shop_id: int, query: Select[Any]
+    ) -> Sequence[Row[Any]] | None:
+        """`lock_shop_reading` if the shop's lock is free at once, else None, without waiting
+        (`query` is run either way, in the same round trip). The caller may hold row locks:
+        never waiting for the shop's lock, it cannot deadlock with a holder of it."""
+        if self._db.is_sqlite:  # the writer's lock, held since BEGIN IMMEDIATE
+            found: Sequence[Row[Any]] = (await self.conn.execute(query)).all()
+            return found
+        locked = select(func.pg_try_advisory_xact_lock(shop_id).label("locked")).cte("shop_tried")
+        taken = select(locked.c.locked).scalar_subquery().label("kefu_shop_locked")
+        rows: Sequence[Row[Any]] = (await self.conn.execute(query.add_columns(taken))).all()
+        if not rows:  # no row to carry the answer: ask on its own
+            got = await self.conn.scalar(select(func.pg_try_advisory_xact_lock(shop_id)))
+            return rows if got else None
+        return rows if rows[0].kefu_shop_locked else None
 
     def on_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
