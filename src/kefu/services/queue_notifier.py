@@ -38,7 +38,7 @@ class QueueNotifier:
     async def _refresh(self, shop_id: int) -> None:
         try:
             await asyncio.sleep(self._delay_s)
-            del self._pending[shop_id]
+            self._done(shop_id)  # a change from now on schedules the next refresh
             snapshot = await queue_snapshot(self._ctx, shop_id)
             told = self._told.pop(shop_id, {})
             # Only the conversations queued now are kept: one that left the queue (assigned,
@@ -56,8 +56,14 @@ class QueueNotifier:
                 log.warning("queue refresh skipped", shop_id=shop_id, error=exc.code, **exc.params)
             else:
                 log.exception("queue refresh failed", shop_id=shop_id)
-            self._pending.pop(shop_id, None)
+            self._done(shop_id)
             self._told.pop(shop_id, None)  # whoever was not told is told on the next refresh
+
+    def _done(self, shop_id: int) -> None:
+        """Forgets this refresh as the shop's pending one, never a later one scheduled while it
+        ran (whose own end would otherwise find nothing to forget)."""
+        if self._pending.get(shop_id) is asyncio.current_task():
+            del self._pending[shop_id]
 
     async def _tell(self, place: QueuePlace) -> None:
         await self._ctx.broker.publish(
