@@ -16,6 +16,7 @@ from .conftest import PRODUCT, Server, Watch, field, login
 
 pytestmark = pytest.mark.e2e
 RESYNC = json.dumps({"type": "resync"})
+LOST_WITH_THE_FAN_OUT = ("message", "conversation", "typing")
 
 
 def test_issue_17_1_resync_brings_lost_pushes_to_workbench_and_widget(
@@ -26,12 +27,13 @@ def test_issue_17_1_resync_brings_lost_pushes_to_workbench_and_widget(
 
     def handler(ws: WebSocketRoute) -> None:
         """Between page and server: while the fan-out is off, pushed messages are lost, and so
-        are conversation updates (whose newest seq would let the page notice the gap itself)."""
+        are conversation updates (whose newest seq would let the page notice the gap itself)
+        and typing previews (which show the text being typed until its message arrives)."""
         srv = ws.connect_to_server()
         ws.on_message(srv.send)
 
         def down(m: str | bytes) -> None:
-            if fan_out["on"] or json.loads(m).get("type") not in ("message", "conversation"):
+            if fan_out["on"] or json.loads(m).get("type") not in LOST_WITH_THE_FAN_OUT:
                 ws.send(m)
 
         srv.on_message(down)
