@@ -230,13 +230,13 @@ async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Conte
     assert all(states[c] == ConversationState.ASSIGNED for c in queued)
 
 
+# PostgreSQL only: SQLite's lock is its writer's, so an end there waits for the holder's commit.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_route_2_an_end_while_the_shop_lock_is_held_commits_and_drains_after(
     ctx: Context,
 ) -> None:
     """The end's transaction takes the shop lock only if it is free at once: behind another
     holder it commits the end alone, and the freed slot is routed once the lock is free."""
-    if ctx.db.is_sqlite:
-        pytest.skip("SQLite's lock is its writer's: an end waits for the holder's commit")
     shop = await make_shop(ctx.db, agents=[AgentSpec("ann", limit=1)], clock=ctx.clock)
     first, waiting = await _assigned(ctx, shop, 2)
     staff = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
