@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 
 from kefu.domain.shop import ShopSettings
 from kefu.storage import tables as t
-from support import PASSWORD, AgentSpec, Frames, Server, ShopIds, make_shop, running_server
+from support import (
+    PASSWORD,
+    AgentSpec,
+    Server,
+    ShopIds,
+    bot_answer,
+    make_shop,
+    running_server,
+)
 
 BOT_ON = ShopSettings(bot_enabled=True, bot_mode="bot_first")
 KB = [
@@ -51,21 +59,6 @@ async def _take_over(srv: Server, shop_id: int) -> httpx.AsyncClient:
     return client
 
 
-async def _say(consumer: Frames, text: str, client_id: str) -> dict[str, Any]:
-    cid = consumer.conversation_id  # type: ignore[attr-defined]
-    ack = await consumer.request(
-        {"type": "send", "conversation_id": cid, "client_id": client_id, "body": text}
-    )
-    assert ack["type"] == "ack", ack
-    return await consumer.wait_for(
-        lambda f: (
-            f["type"] == "message"
-            and f["message"]["sender"] == "bot"
-            and f["message"]["seq"] > ack["seq"]
-        )
-    )
-
-
 async def _state(srv: Server, conversation_id: int) -> tuple[str, list[tuple[str, str | None]]]:
     async with srv.db.read() as tx:
         state = await tx.conn.scalar(
@@ -94,7 +87,7 @@ async def test_bot_3_recognised_question_is_answered_and_feedback_is_counted(db_
         consumer = await srv.consumer(shop.shop_id)
         cid = consumer.conversation_id  # type: ignore[attr-defined]
 
-        answer = (await _say(consumer, "请问什么时候发货呀", "c1"))["message"]
+        answer = (await bot_answer(consumer, "请问什么时候发货呀", "c1"))["message"]
         assert answer["body"] == "付款后48小时内发货。"
         assert answer["meta"] == {
             "question_id": ids[0],
@@ -144,12 +137,12 @@ async def test_bot_4_two_misses_hand_over_to_the_queue(db_url: str) -> None:
         consumer = await srv.consumer(shop.shop_id)
         cid = consumer.conversation_id  # type: ignore[attr-defined]
 
-        first = (await _say(consumer, "你们家的猫叫什么名字", "m1"))["message"]
+        first = (await bot_answer(consumer, "你们家的猫叫什么名字", "m1"))["message"]
         assert first["notice"] == {"code": "bot.no_answer", "params": {}}
         assert first["meta"] == {"miss": True, "notice": first["notice"]}
         state, _ = await _state(srv, cid)
         assert state == "bot"
-        await _say(consumer, "天空为什么是蓝色的", "m2")
+        await bot_answer(consumer, "天空为什么是蓝色的", "m2")
         await consumer.wait_for(
             lambda f: f["type"] == "conversation" and f["conversation"]["state"] == "assigned"
         )
@@ -166,9 +159,9 @@ async def test_bot_4_an_answer_between_misses_resets_the_count(db_url: str) -> N
         await _add_kb(owner)
         consumer = await srv.consumer(shop.shop_id)
         cid = consumer.conversation_id  # type: ignore[attr-defined]
-        await _say(consumer, "你们家的猫叫什么名字", "m1")
-        await _say(consumer, "多久发货", "m2")
-        await _say(consumer, "天空为什么是蓝色的", "m3")
+        await bot_answer(consumer, "你们家的猫叫什么名字", "m1")
+        await bot_answer(consumer, "多久发货", "m2")
+        await bot_answer(consumer, "天空为什么是蓝色的", "m3")
         state, _ = await _state(srv, cid)
         assert state == "bot"
 
@@ -234,8 +227,8 @@ async def test_bot_6_hit_counts_and_both_resolution_rates_match_hand_computed_va
         # Consumer 1: two answers (resolved, unresolved), then asks for a human.
         c1 = await srv.consumer(shop.shop_id)
         cid1 = c1.conversation_id  # type: ignore[attr-defined]
-        a1 = (await _say(c1, "什么时候发货", "a"))["message"]
-        a2 = (await _say(c1, "退货流程是什么", "b"))["message"]
+        a1 = (await bot_answer(c1, "什么时候发货", "a"))["message"]
+        a2 = (await bot_answer(c1, "退货流程是什么", "b"))["message"]
         for seq, resolved in ((a1["seq"], True), (a2["seq"], False)):
             await c1.request(
                 {"type": "feedback", "conversation_id": cid1, "seq": seq, "resolved": resolved}
@@ -252,8 +245,8 @@ async def test_bot_6_hit_counts_and_both_resolution_rates_match_hand_computed_va
             lambda f: f["type"] == "message" and f["message"]["seq"] == click["seq"]
         )
         assert faq_answer["message"]["body"] == KB[1][1]
-        await _say(c2, "你们家的猫叫什么名字", "x")
-        a3 = (await _say(c2, "可以开发票吗", "y"))["message"]
+        await bot_answer(c2, "你们家的猫叫什么名字", "x")
+        a3 = (await bot_answer(c2, "可以开发票吗", "y"))["message"]
         await c2.request(
             {"type": "feedback", "conversation_id": cid2, "seq": a3["seq"], "resolved": True}
         )
@@ -448,7 +441,8 @@ async def test_bot_2_kb_import_export_round_trip_with_rejected_lines(db_url: str
         assert {c["name"]: c["question_count"] for c in cats} == {"物流": 1, "售后": 2}
         # The imported base answers at once (the matcher follows the version).
         consumer = await srv.consumer(shop.shop_id)
-        assert (await _say(consumer, "几天发货", "i1"))["message"]["body"] == "付款后48小时内发货。"
+        answer = (await bot_answer(consumer, "几天发货", "i1"))["message"]
+        assert answer["body"] == "付款后48小时内发货。"
         tried = (await owner.post("/api/kb/try", json={"text": "几天发货"})).json()
         assert tried["answered"] and tried["candidates"][0]["question"] == "多久发货"
 
@@ -458,7 +452,8 @@ async def test_bot_2_edits_reach_the_matcher_and_another_process(db_url: str) ->
         shop, owner = await _bot_shop(srv)
         ids = await _add_kb(owner)
         consumer = await srv.consumer(shop.shop_id)
-        assert (await _say(consumer, "多久发货", "e1"))["message"]["meta"]["question_id"] == ids[0]
+        answer = (await bot_answer(consumer, "多久发货", "e1"))["message"]
+        assert answer["meta"]["question_id"] == ids[0]
         async with running_server(db_url, create_schema=False, clock=srv.clock) as other:
             other_owner = await _take_over(other, shop.shop_id)
             # Another process edits the base: this one reloads on its next answer.
@@ -469,7 +464,7 @@ async def test_bot_2_edits_reach_the_matcher_and_another_process(db_url: str) ->
             assert changed.status_code == 200
             deleted = await other_owner.delete(f"/api/kb/questions/{ids[2]}")
             assert deleted.status_code == 200
-        assert (await _say(consumer, "多久发货", "e2"))["message"]["body"] == "今天就发。"
+        assert (await bot_answer(consumer, "多久发货", "e2"))["message"]["body"] == "今天就发。"
         owner = await _take_over(srv, shop.shop_id)
         tried = (await owner.post("/api/kb/try", json={"text": "可以开发票吗"})).json()
         assert ids[2] not in [c["question_id"] for c in tried["candidates"]]
@@ -619,14 +614,14 @@ async def test_bot_5_a_near_miss_offers_did_you_mean(db_url: str) -> None:
         consumer = await srv.consumer(shop.shop_id)
         # A near miss keeps the confidence under the threshold: the bot does not answer, but it
         # offers the question it was close to, and the consumer can click it.
-        near = (await _say(consumer, "下单后多久发火", "m1"))["message"]
+        near = (await bot_answer(consumer, "下单后多久发火", "m1"))["message"]
         assert near["meta"] == {
             "miss": True,
             "related": [{"question_id": ids[0], "question": "多久发货"}],
             "notice": near["notice"],
         }
         assert near["notice"] == {"code": "bot.suggestions", "params": {}}
-        far = (await _say(consumer, "你们家的猫叫什么名字", "m2"))["message"]
+        far = (await bot_answer(consumer, "你们家的猫叫什么名字", "m2"))["message"]
         assert far["meta"] == {
             "miss": True,
             "notice": far["notice"],
