@@ -149,6 +149,20 @@ class Frames:
         ref = await self.send(frame)
         return await self.wait_for(lambda f: f.get("ref") == ref, timeout)
 
+    async def request_resending(
+        self, frame: dict[str, Any], timeout: float = 5.0, attempts: int = 5
+    ) -> dict[str, Any]:
+        """`request`, sent again after `retry_after_s` while the answer is a retryable error,
+        as the protocol tells clients to (docs/protocol.md, Errors): under a loaded machine a
+        wait on the database may time out, which is an answer, not a loss."""
+        for _ in range(attempts - 1):
+            answer = await self.request(frame, timeout)
+            params = answer.get("params") or {}
+            if answer.get("type") != "error" or not params.get("retryable"):
+                return answer
+            await asyncio.sleep(float(params.get("retry_after_s", 1)))
+        return await self.request(frame, timeout)
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.received if f.get("type") == kind]
 

@@ -63,8 +63,11 @@ async def test_route_7_two_hundred_requests_over_two_processes(tmp_path: Path) -
 
         sockets = list(await asyncio.gather(*(arrive(s) for s in places)))
         answers = await asyncio.gather(
-            *(f.request({"type": "request_human"}, timeout=60) for f in sockets)
+            *(f.request_resending({"type": "request_human"}, timeout=60) for f in sockets)
         )
+        assert all("conversation" in a for a in answers), [
+            a for a in answers if "conversation" not in a
+        ]
         states = Counter(a["conversation"]["state"] for a in answers)
         assert states == {"assigned": 50, "queued": 150}
 
