@@ -11,25 +11,29 @@ import random
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import orjson
 import uvicorn
 from argon2 import PasswordHasher
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from kefu.app import Runtime, create_app
 from kefu.broker.memory import MemoryBroker
 from kefu.clock import Clock, FakeClock
+from kefu.domain.conversation import ConversationState
 from kefu.domain.presence import AgentStatus, Role
 from kefu.domain.shop import ShopSettings
 from kefu.services.accounts import NewAccount, create_accounts
 from kefu.services.context import Context
+from kefu.services.routing import drain
 from kefu.services.shops import create_group, create_shop
 from kefu.settings import Settings
+from kefu.storage import tables as t
 from kefu.storage.db import Database
 
 PASSWORD = "secret-pass-1"
@@ -171,6 +175,40 @@ class Frames:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+
+async def queued_and_drained(ctx: Context, shop: ShopIds, n: int) -> list[int]:
+    """N queued requests of the shop's first group, drained to its agents (as many as they have
+    room for); their ids, in the order they were queued."""
+    now = ctx.clock.now()
+    ids = []
+    async with ctx.db.uow() as tx:
+        for i in range(n):
+            at = now + timedelta(milliseconds=i)
+            consumer_id = await tx.conn.scalar(
+                insert(t.consumers)
+                .values(shop_id=shop.shop_id, uid=f"c{i}", nickname=f"c{i}", created_at=at)
+                .returning(t.consumers.c.id)
+            )
+            ids.append(
+                await tx.conn.scalar(
+                    insert(t.conversations)
+                    .values(
+                        shop_id=shop.shop_id,
+                        consumer_id=consumer_id,
+                        state=ConversationState.QUEUED,
+                        group_id=shop.group_ids[0],
+                        entry={"source": "direct"},
+                        created_at=at,
+                        human_requested_at=at,
+                    )
+                    .returning(t.conversations.c.id)
+                )
+            )
+        await tx.commit()
+    assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
+    assert sorted(assigned) == ids[: len(assigned)]
+    return ids
 
 
 async def consumer_token(base_url: str, shop_id: int) -> str:

@@ -6,10 +6,9 @@ wrote (SET-2's closing message, RATE-1's card, CONV-1's event, DATA-1's mark).""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from kefu import errors
 from kefu.domain.conversation import ConversationState
@@ -17,48 +16,14 @@ from kefu.domain.presence import Role
 from kefu.domain.shop import ShopSettings
 from kefu.services.context import Context, Staff
 from kefu.services.conversations import end_conversation
-from kefu.services.routing import drain
 from kefu.storage import greetings as greetings_store
 from kefu.storage import tables as t
 from kefu.storage.greetings import Greeting
-from support import AgentSpec, ShopIds, make_shop, recorded_statements
+from support import AgentSpec, make_shop, queued_and_drained, recorded_statements
 
 _c = t.conversations.c
 _m = t.messages.c
 _e = t.conversation_events.c
-
-
-async def _assigned(ctx: Context, shop: ShopIds, n: int) -> list[int]:
-    """N queued requests, drained to the shop's agents (as many as they have room for)."""
-    now = ctx.clock.now()
-    ids = []
-    async with ctx.db.uow() as tx:
-        for i in range(n):
-            at = now + timedelta(milliseconds=i)
-            consumer_id = await tx.conn.scalar(
-                insert(t.consumers)
-                .values(shop_id=shop.shop_id, uid=f"c{i}", nickname=f"c{i}", created_at=at)
-                .returning(t.consumers.c.id)
-            )
-            ids.append(
-                await tx.conn.scalar(
-                    insert(t.conversations)
-                    .values(
-                        shop_id=shop.shop_id,
-                        consumer_id=consumer_id,
-                        state=ConversationState.QUEUED,
-                        group_id=shop.group_ids[0],
-                        entry={"source": "direct"},
-                        created_at=at,
-                        human_requested_at=at,
-                    )
-                    .returning(_c.id)
-                )
-            )
-        await tx.commit()
-    assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
-    assert sorted(assigned) == ids[: len(assigned)]
-    return ids
 
 
 async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context) -> None:
@@ -81,7 +46,7 @@ async def test_conv_3_end_writes_closing_notice_card_event_and_mark(ctx: Context
             ],
         )
         await tx.commit()
-    ids = await _assigned(ctx, shop, 4)
+    ids = await queued_and_drained(ctx, shop, 4)
     async with ctx.db.read() as tx:
         holders = dict((await tx.conn.execute(select(_c.id, _c.agent_id))).all())
         before = dict((await tx.conn.execute(select(_c.id, _c.last_seq))).all())
@@ -156,7 +121,7 @@ async def test_conv_3_end_refused_writes_nothing(ctx: Context) -> None:
         settings=ShopSettings(summary_required=True),
         clock=ctx.clock,
     )
-    (cid,) = await _assigned(ctx, shop, 1)
+    (cid,) = await queued_and_drained(ctx, shop, 1)
     ann = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
     async with ctx.db.read() as tx:
         before = (await tx.conn.execute(select(t.conversations).where(_c.id == cid))).one()
@@ -186,7 +151,7 @@ async def test_route_2_ends_at_once_are_one_transaction_and_one_drain(ctx: Conte
         settings=ShopSettings(rating_forced=True),
         clock=ctx.clock,
     )
-    ids = await _assigned(ctx, shop, 8)  # 6 assigned, 2 queued
+    ids = await queued_and_drained(ctx, shop, 8)  # 6 assigned, 2 queued
     async with ctx.db.read() as tx:
         holders = dict(
             (
@@ -238,7 +203,7 @@ async def test_route_2_an_end_while_the_shop_lock_is_held_commits_and_drains_aft
     """The end's transaction takes the shop lock only if it is free at once: behind another
     holder it commits the end alone, and the freed slot is routed once the lock is free."""
     shop = await make_shop(ctx.db, agents=[AgentSpec("ann", limit=1)], clock=ctx.clock)
-    first, waiting = await _assigned(ctx, shop, 2)
+    first, waiting = await queued_and_drained(ctx, shop, 2)
     staff = Staff(shop.accounts["ann"], shop.shop_id, Role.AGENT, shop.group_ids[0])
 
     async def states() -> dict[int, str]:

@@ -9,11 +9,13 @@ Every wait on the database is bounded (`DbTimeouts`), and every outage leaves he
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, Select, event, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -60,6 +62,16 @@ class DbTimeouts:
         )
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns as stored: orjson (several times faster than the standard library, and
+    the columns of every conversation and view are read through it), falling back to the
+    standard library for what orjson refuses (integers beyond 64 bits, NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _ms(seconds: float) -> str:
     return str(max(1, round(seconds * 1000)))
 
@@ -80,7 +92,10 @@ class Database:
         self.timeouts = timeouts = timeouts or DbTimeouts()
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
-                url, echo=echo, connect_args={"timeout": timeouts.busy_s}
+                url,
+                echo=echo,
+                json_deserializer=_json_loads,
+                connect_args={"timeout": timeouts.busy_s},
             )
             _configure_sqlite(self.engine, timeouts)
         else:
@@ -90,6 +105,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=timeouts.pool_s,
+                json_deserializer=_json_loads,
                 connect_args={
                     "timeout": timeouts.connect_s,
                     "command_timeout": timeouts.statement_s + 2,
