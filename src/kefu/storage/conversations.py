@@ -542,9 +542,11 @@ async def details(conn: AsyncConnection, ids: Sequence[int]) -> list[Conversatio
     result = await conn.execute(_details_query(folded=folded), {"b_ids": list(ids)})
     keys = tuple(result.keys())
     rows = result.all()
-    by_id = {r.id: r for r in rows}
+    at_id = keys.index("id")
+    by_id = {r[at_id]: r for r in rows}
     if folded:
-        parts = {r.id: set(r.participant_ids or ()) for r in rows}
+        at_parts = keys.index("participant_ids")
+        parts = {r[at_id]: set(r[at_parts] or ()) for r in rows}
     else:
         parts = await participant_ids(conn, ids)
     conversation = conversation_values(keys)

@@ -87,18 +87,28 @@ async def agent_loads(
     """Each agent's load as the database says it now (ROUTE-7), and whether they are there
     as `window` sees it (PRES-1). One statement."""
     rows = await conn.execute(_LOADS, {"b_shop": shop_id})
+    # Unpacked by position (_LOADS' columns, in order): by name cost more than the statement.
     return [
         routing.AgentLoad(
-            agent_id=AccountId(r.id),
-            group_id=GroupId(r.group_id) if r.group_id is not None else None,
-            status=AgentStatus(r.status),
-            is_suspended=r.is_suspended,
-            has_im_permission=r.has_im_permission,
-            limit=r.reception_limit,
-            current=r.current,
-            is_present=window.is_present(r.id, r.last_seen_at),
+            agent_id=AccountId(agent_id),
+            group_id=GroupId(group_id) if group_id is not None else None,
+            status=AgentStatus(status),
+            is_suspended=is_suspended,
+            has_im_permission=has_im_permission,
+            limit=limit,
+            current=current,
+            is_present=window.is_present(agent_id, last_seen_at),
         )
-        for r in rows
+        for (
+            agent_id,
+            group_id,
+            status,
+            is_suspended,
+            has_im_permission,
+            limit,
+            last_seen_at,
+            current,
+        ) in rows
     ]
 
 
@@ -144,9 +154,9 @@ async def queue_heads(
         {"b_shop": shop_id, "b_groups": groups, "b_most": max(rooms.values())},
     )
     return [
-        routing.QueuedRequest(ConversationId(r.id), r.group_id, r.human_requested_at)
-        for r in rows
-        if r.n <= rooms[r.group_id]
+        routing.QueuedRequest(ConversationId(cid), group_id, requested_at)
+        for cid, group_id, requested_at, n in rows  # _heads' columns, in order
+        if n <= rooms[group_id]
     ]
 
 
