@@ -11,14 +11,22 @@ import hashlib
 import os
 import secrets
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeRemainingColumn,
+)
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kefu.bench.common import create_database, progress
+from kefu.storage import search as search_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from kefu.storage.migrate import MIGRATIONS, upgrade
@@ -162,6 +170,9 @@ async def fill(url: str, stored: int) -> None:
                 async with db.engine.begin() as conn:
                     await conn.execute(insert(t.messages), rows)
                 bar.advance(task, len(rows))
+            if db.is_sqlite:  # indexed for search as the server's writer would have done
+                task = bar.add_task("history: search index", total=stored)
+                await asyncio.to_thread(_index_all, str(db.engine.url.database), bar, task)
         # PostgreSQL's autovacuum would analyze such a table; SQLite has no statistics
         # unless someone runs ANALYZE, and a deployment does not.
         if not db.is_sqlite:
@@ -170,6 +181,15 @@ async def fill(url: str, stored: int) -> None:
                 await conn.exec_driver_sql("VACUUM ANALYZE")
     finally:
         await db.dispose()
+
+
+def _index_all(path: str, bar: Progress, task: TaskID) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        while indexed := search_store.index_pending(conn, most=CHUNK):
+            bar.advance(task, indexed)
+    finally:
+        conn.close()
 
 
 def _message(

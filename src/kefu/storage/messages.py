@@ -28,6 +28,7 @@ from kefu.domain.notices import Notice
 from kefu.errors import StorageUnavailable
 from kefu.storage import outage
 from kefu.storage import rollups as rollup_store
+from kefu.storage import search as search_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 
@@ -629,7 +630,9 @@ class SqliteBatches:
     committing call once the WAL holds 1,000 pages, and copying them into the database with
     its fsync held every send behind it for tens of milliseconds (the gateway's p99 at 2,000
     messages/s, issue 16). A checkpointer thread with a connection of its own checkpoints
-    instead every CHECKPOINT_EVERY_S (PASSIVE: it never waits for, nor blocks, the writer)."""
+    instead every CHECKPOINT_EVERY_S (PASSIVE: it never waits for, nor blocks, the writer),
+    and has the writer's thread put the messages stored meanwhile into SQLite's search index
+    between two batches, all in one transaction (`search.index_pending`)."""
 
     def __init__(self, path: str, *, busy_s: float) -> None:
         self._path = path
@@ -694,10 +697,20 @@ class SqliteBatches:
         conn = sqlite3.connect(self._path, timeout=self._busy_s, isolation_level=None)
         try:
             while not self._stop_checkpoints.wait(CHECKPOINT_EVERY_S):
+                # The search index, on the writer's own thread: between two batches, never
+                # waiting for the write lock against them (DATA-5, storage/search.py).
+                with contextlib.suppress(RuntimeError):  # the writer is closing
+                    self._executor.submit(self._index_pending)
                 with contextlib.suppress(sqlite3.Error):  # busy or out: the next one tries
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
+
+    def _index_pending(self) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(sqlite3.Error):  # busy, out, or no index: the next one tries
+            search_store.index_pending(self._conn)
 
     async def close(self) -> None:
         def close() -> None:

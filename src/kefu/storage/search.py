@@ -2,12 +2,14 @@
 agent, consumer and time, in pages the service assembles into conversations.
 
 Words of 3 characters or more go through the trigram index (PostgreSQL: pg_trgm GIN index
-behind ILIKE; SQLite: the FTS5 trigram table `message_search`); 2-character words, which a
-trigram index cannot serve, are matched by LIKE on the rows the other conditions leave.
+behind ILIKE; SQLite: the FTS5 trigram table `message_search`, which the message writer fills
+in bulk, `index_pending`; the few messages stored since are read directly); 2-character words,
+which a trigram index cannot serve, are matched by LIKE on the rows the other conditions leave.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +38,9 @@ TRIGRAM = 3  # the shortest word the trigram indexes serve
 RANGE_SCAN_ROWS = 50_000  # SQLite reads a time range of fewer messages than this directly
 FEW_CONVERSATIONS = 3_000  # and the messages of fewer conversations than this
 SEARCHED_KINDS = ("text",)
+_COLUMNS = (_m.id, _m.conversation_id, _m.seq, _m.sender, _m.body, _m.created_at)
+# SQLite: the messages indexed in one transaction of `index_pending` at most.
+INDEX_BATCH = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +173,15 @@ def _in_range(f: SearchFilters, *, by_time_index: bool = True) -> list[ColumnEle
 
 def _matches_query(f: SearchFilters, *, postgresql: bool, path: Path) -> Select[Any]:
     long_words = [w for w in f.words if len(w) >= TRIGRAM]
-    columns = (_m.id, _m.conversation_id, _m.seq, _m.sender, _m.body, _m.created_at)
     if not postgresql and path is Path.WALK and long_words:
-        query = select(*columns).select_from(_fts.join(t.messages, _m.id == _fts_rowid))
+        query = select(*_COLUMNS).select_from(_fts.join(t.messages, _m.id == _fts_rowid))
         query = query.where(
             literal_column("message_search").op("MATCH")(
                 " AND ".join(_fts_phrase(w) for w in long_words)
             )
         )
     else:
-        query = select(*columns)
+        query = select(*_COLUMNS)
     if not postgresql and path is Path.RANGE:
         query = query.with_hint(t.messages, "INDEXED BY ix_messages_shop_created", "sqlite")
     return query.where(
@@ -185,6 +189,18 @@ def _matches_query(f: SearchFilters, *, postgresql: bool, path: Path) -> Select[
         *_in_conversations(f, path, postgresql=postgresql),
         *_word_conditions(f, postgresql=postgresql, path=path),
         *_in_range(f, by_time_index=postgresql or path is Path.RANGE),
+    )
+
+
+def _unindexed_query(f: SearchFilters, indexed_upto: int) -> Select[Any]:
+    """SQLite: the matches among the messages stored since the search index was last filled
+    (the newest ids, read by the primary key; a handful, unless nothing indexes them)."""
+    return select(*_COLUMNS).where(
+        _m.id > indexed_upto,
+        _m.kind.in_(SEARCHED_KINDS),
+        *_in_conversations(f, Path.WALK, postgresql=False),
+        *(_contains(word, postgresql=False) for word in f.words),
+        *_in_range(f, by_time_index=False),
     )
 
 
@@ -234,6 +250,19 @@ async def matches(
     query = _matches_query(f, postgresql=postgresql, path=path)
     by_fts = not postgresql and path is Path.WALK and any(len(w) >= TRIGRAM for w in f.words)
     key = _fts_rowid if by_fts else _m.id  # FTS5 orders and bounds its own rowid cheaply
+    newest: list[MatchRecord] = []
+    if by_fts:
+        # The messages not yet in the index are the newest: they come first.
+        upto = int(await conn.scalar(_INDEXED_UPTO) or 0)
+        unindexed = _unindexed_query(f, upto)
+        if before_id is not None:
+            unindexed = unindexed.where(_m.id < before_id)
+        rows = await conn.execute(unindexed.order_by(_m.id.desc()).limit(limit))
+        newest = [MatchRecord(*row) for row in rows]
+        if len(newest) == limit:
+            return newest
+        limit -= len(newest)
+        query = query.where(key <= upto)
     if before_id is not None:
         query = query.where(key < before_id)
     # Off the walk, ordering by `id + 0` keeps either planner from walking the primary key
@@ -252,7 +281,39 @@ async def matches(
             await conn.execute(text("SET LOCAL enable_bitmapscan = on"))
     else:
         rows = await conn.execute(query)
-    return [MatchRecord(*row) for row in rows]
+    return newest + [MatchRecord(*row) for row in rows]
+
+
+_INDEXED_UPTO = text("SELECT indexed_upto FROM message_search_progress")
+_PENDING = "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)"
+
+
+def index_pending(conn: sqlite3.Connection, most: int = INDEX_BATCH) -> int:
+    """SQLite: put up to `most` of the messages stored since the last call into the search
+    index, in one transaction (FTS5 writes one segment for them all); how many. Messages
+    from any writer are taken, in id order. Run by the message writer on its own connection,
+    between its batches (storage/messages.py `SqliteBatches`)."""
+    (upto,) = conn.execute("SELECT indexed_upto FROM message_search_progress").fetchone()
+    if conn.execute(_PENDING, (upto, 1)).fetchone()[0] is None:
+        return 0  # nothing new: no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (upto,) = conn.execute("SELECT indexed_upto FROM message_search_progress").fetchone()
+        (top,) = conn.execute(_PENDING, (upto, most)).fetchone()
+        indexed = 0
+        if top is not None:
+            indexed = conn.execute(
+                "INSERT INTO message_search(rowid, body) "
+                "SELECT id, body FROM messages WHERE id > ? AND id <= ?",
+                (upto, top),
+            ).rowcount
+            conn.execute("UPDATE message_search_progress SET indexed_upto = ?", (top,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return indexed
 
 
 async def matched_from(

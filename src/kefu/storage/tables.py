@@ -545,8 +545,8 @@ page_views = Table(
 
 # History search (DATA-5). PostgreSQL: a trigram GIN index on the message text (pg_trgm), used
 # by `body ILIKE '%words%'` for words of 3 or more characters. SQLite: an FTS5 index with the
-# trigram tokenizer over the same text (external content: it stores no copy of the bodies), kept
-# in step by triggers so that the message writer does not change. Both find any substring,
+# trigram tokenizer over the same text (external content: it stores no copy of the bodies),
+# filled in bulk after the messages are stored (below). Both find any substring,
 # whatever a word segmenter would make of the text (Chinese has no spaces).
 ix_messages_body_trgm = Index(
     "ix_messages_body_trgm",
@@ -562,15 +562,29 @@ ix_messages_shop_created = Index(
 
 MESSAGE_SEARCH_TABLE = "message_search"
 PG_SEARCH_DDL = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",)
+# SQLite's index is filled after the fact, not by a trigger on every insert: FTS5 writes a new
+# segment at every commit that changes it, and merging the segments of the writer's small
+# commits cost more than the rest of a send (issue 16). The message writer indexes the new
+# messages in bulk every CHECKPOINT_EVERY_S (storage/search.py `index_pending`);
+# `message_search_progress` holds the last message id indexed, and searches read the messages
+# above it directly, so that they find every message from the moment it is stored. A change
+# of an indexed message is applied to the index at once by the triggers below; a deleted
+# newest message brings the mark down with it, so that an id SQLite gives again is indexed.
 SQLITE_SEARCH_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5("
     "body, content='messages', content_rowid='id', tokenize='trigram')",
-    "CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO message_search(rowid, body) VALUES (new.id, new.body); END",
-    "CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON messages BEGIN "
+    "CREATE TABLE IF NOT EXISTS message_search_progress ("
+    "id INTEGER PRIMARY KEY CHECK (id = 1), indexed_upto INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO message_search_progress (id, indexed_upto) "
+    "SELECT 1, coalesce(max(id), 0) FROM messages",
+    "CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON messages "
+    "WHEN old.id <= (SELECT indexed_upto FROM message_search_progress) BEGIN "
     "INSERT INTO message_search(message_search, rowid, body) "
-    "VALUES ('delete', old.id, old.body); END",
-    "CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF body ON messages BEGIN "
+    "VALUES ('delete', old.id, old.body); "
+    "UPDATE message_search_progress SET indexed_upto = "
+    "min(indexed_upto, (SELECT coalesce(max(id), 0) FROM messages)); END",
+    "CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF body ON messages "
+    "WHEN old.id <= (SELECT indexed_upto FROM message_search_progress) BEGIN "
     "INSERT INTO message_search(message_search, rowid, body) "
     "VALUES ('delete', old.id, old.body); "
     "INSERT INTO message_search(rowid, body) VALUES (new.id, new.body); END",
@@ -578,7 +592,7 @@ SQLITE_SEARCH_DDL = (
 SQLITE_SEARCH_DROP = (
     "DROP TRIGGER IF EXISTS message_search_update",
     "DROP TRIGGER IF EXISTS message_search_delete",
-    "DROP TRIGGER IF EXISTS message_search_insert",
+    "DROP TABLE IF EXISTS message_search_progress",
     "DROP TABLE IF EXISTS message_search",
 )
 
