@@ -421,3 +421,34 @@ async def test_data_1_the_scheduler_folds_at_most_every_few_seconds(ctx: Context
     await scheduler.tick()
     assert await _dirty(ctx) == 0
     await _assert_rollups_equal_raw(ctx, shop)
+
+
+async def test_data_1_the_scheduler_leaves_a_conversation_in_full_flow_until_it_pauses(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: a conversation still receiving messages would change its mark while the fold
+    reads its facts, and the fold would claim nothing: the scheduler folds only conversations
+    quiet for a fold interval, and reads no facts of the others."""
+    from kefu.scheduler.loop import Scheduler
+
+    shop = await _shop(ctx)
+    cid = await _conversation(ctx, shop)
+    scheduler = Scheduler(ctx)
+    read: list[list[int]] = []
+    facts_by_id = folds.facts_by_id
+
+    async def counted(conn: Any, shop_id: int, ids: list[int]) -> Any:
+        read.append(list(ids))
+        return await facts_by_id(conn, shop_id, ids)
+
+    monkeypatch.setattr(folds, "facts_by_id", counted)
+    for _ in range(3 * int(folds.FOLD_EVERY.total_seconds())):  # a message every second
+        await _say(ctx, shop, cid, "consumer")
+        _clock(ctx).advance(timedelta(seconds=1))
+        await scheduler.tick()
+    assert await _dirty(ctx) == 1 and cid not in [c for ids in read for c in ids]
+    await _assert_rollups_equal_raw(ctx, shop)  # computed raw meanwhile
+    _clock(ctx).advance(folds.FOLD_EVERY)  # it pauses
+    await scheduler.tick()
+    assert await _dirty(ctx) == 0 and read[-1] == [cid]
+    await _assert_rollups_equal_raw(ctx, shop)

@@ -76,7 +76,8 @@ class Scheduler:
         if self._folded_at is not None and now - self._folded_at < analytics_folds.FOLD_EVERY:
             return
         self._folded_at = now
-        await analytics_folds.refresh(self._ctx)
+        # Only conversations quiet for a fold interval (analytics/folds.py `refresh`).
+        await analytics_folds.refresh(self._ctx, quiet_for=analytics_folds.FOLD_EVERY)
 
     async def _sweep_files(self) -> None:
         """MSG-1: orphaned uploads, one bounded batch every ORPHAN_SWEEP_EVERY per process."""

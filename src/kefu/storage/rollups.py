@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import Select, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -108,11 +108,23 @@ class Mark:
     version: int
 
 
-async def marks(conn: AsyncConnection, *, limit: int, shop_id: int | None = None) -> list[Mark]:
-    """Up to `limit` marked conversations (of one shop if given), read without a lock."""
+async def marks(
+    conn: AsyncConnection,
+    *,
+    limit: int,
+    shop_id: int | None = None,
+    quiet_since: datetime | None = None,
+) -> list[Mark]:
+    """Up to `limit` marked conversations (of one shop if given), read without a lock; with
+    `quiet_since`, only those without a message since then."""
     query = select(_d.shop_id, _d.conversation_id, _d.version)
     if shop_id is not None:
         query = query.where(_d.shop_id == shop_id)
+    if quiet_since is not None:
+        c = t.conversations.c
+        query = query.join(t.conversations, c.id == _d.conversation_id).where(
+            or_(c.last_message_at.is_(None), c.last_message_at <= quiet_since)
+        )
     rows = await conn.execute(query.order_by(_d.conversation_id).limit(limit))
     return [Mark(int(s), int(c), int(v)) for s, c, v in rows]
 
