@@ -208,6 +208,7 @@ async def queued_and_drained(ctx: Context, shop: ShopIds, n: int) -> list[int]:
         await tx.commit()
     assigned = await drain(ctx, shop.shop_id, freed_capacity=False)
     assert sorted(assigned) == ids[: len(assigned)]
+    await ctx.drains.settled()  # the announcement too: what the caller does next runs alone
     return ids
 
 

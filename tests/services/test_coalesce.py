@@ -88,6 +88,23 @@ async def test_a_follow_up_runs_beside_the_next_pass() -> None:
     assert order == ["pass", "pass", "announced", "announced"]
 
 
+async def test_settled_waits_for_the_follow_ups_running_and_survives_a_failed_one() -> None:
+    drains: Coalescer[None] = Coalescer()
+    done: list[str] = []
+
+    async def announce(name: str) -> None:
+        await asyncio.sleep(0.05)
+        if name == "bad":
+            raise RuntimeError("lost socket")
+        done.append(name)
+
+    drains.beside(announce("good"))
+    drains.beside(announce("bad"))
+    await asyncio.wait_for(drains.settled(), 1.0)
+    assert done == ["good"]
+    await asyncio.wait_for(drains.settled(), 1.0)  # nothing running: returns at once
+
+
 async def test_a_shared_pass_reports_its_result_to_one_claiming_caller() -> None:
     drains: Coalescer[list[int]] = Coalescer()
     gate = asyncio.Event()

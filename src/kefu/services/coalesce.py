@@ -65,6 +65,10 @@ class Coalescer(Generic[T]):
         self._beside.add(task)
         task.add_done_callback(self._follow_up_done)
 
+    async def settled(self) -> None:
+        """Wait for the follow-ups running now (a caller that must see them done)."""
+        await asyncio.gather(*self._beside, return_exceptions=True)
+
     def _follow_up_done(self, task: asyncio.Task[object]) -> None:
         self._beside.discard(task)
         if task.cancelled() or (exc := task.exception()) is None:
