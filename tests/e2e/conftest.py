@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -66,41 +68,69 @@ class Server:
         return client
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on 127.0.0.1:`port` (Linux's /proc)."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and local == f"0100007F:{port:04X}":
+            listening.add(f"socket:[{inode}]")
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            held.add(os.readlink(fd))
+    return bool(listening & held)
+
+
+def _start_demo(port: int, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes] | None:
+    """`kefu demo` on `port`, once it serves there; None if another server took the port first
+    (a free port is only free until someone binds it, and tests run side by side)."""
+    command = [sys.executable, "-m", "kefu", "demo", "--port", str(port)]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/public/shops/1", timeout=1)
+            if answer.is_success and _listens(proc.pid, port):
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("kefu demo did not start within 60 s")
+        time.sleep(0.2)  # no browser yet: plain sleeping is fine here
+    if "address already in use" in log_path.read_text():
+        return None
+    pytest.fail(f"kefu demo exited: {log_path.read_text()[-2000:]}")
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     if not STATIC_INDEX.exists() or "assets/" not in STATIC_INDEX.read_text():
         pytest.fail("the web front end is not built: run `cd web && npm ci && npm run build`")
-    port = _free_port()
     data_dir = tmp_path / "kefu-demo"
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu", "demo", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    log_path = tmp_path / "server.log"
+    for _ in range(5):
+        port = _free_port()
+        proc = _start_demo(port, data_dir, log_path)
+        if proc is not None:
+            break
+    else:
+        pytest.fail("no free port for kefu demo in 5 tries")
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"kefu demo exited: {(tmp_path / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/api/public/shops/1", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("kefu demo did not start within 60 s")
-            time.sleep(0.2)  # no browser yet: plain sleeping is fine here
-        yield Server(base=base, data_dir=data_dir)
+        yield Server(base=f"http://127.0.0.1:{port}", data_dir=data_dir)
+        if proc.poll() is not None:  # a crash shows as the browser's refused connections
+            pytest.fail(f"kefu demo exited during the test: {log_path.read_text()[-2000:]}")
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
