@@ -6,6 +6,8 @@
  *  - drops duplicates by (conversation_id, seq) so stores see each message once,
  *  - takes its own sent messages from their acks (the server pushes them to the other sockets),
  *  - keeps unacknowledged sends and resends them with the same client_id after reconnecting,
+ *  - resends a send or request the server refused as retryable (an outage: `params.retryable`)
+ *    after `retry_after_s`, doubling on repeated refusals; its caller sees only the final answer,
  *  - on a `resync` frame (the server's fan-out reconnected, so pushes may be missing) catches up
  *    as after a reconnect: `sync` from each last seq, or a reconnect (see `onResync`).
  * Stores subscribe with `on(type, fn)`; nothing else opens a socket.
@@ -33,6 +35,7 @@ interface PendingSend {
 }
 
 interface PendingRequest {
+  frame: Frame
   resolve: (frame: Frame) => void
   reject: (err: ServerError) => void
 }
@@ -54,6 +57,8 @@ const BACKOFF_MS = [300, 800, 1500, 3000, 5000, 8000]
 const PING_EVERY_MS = 15000
 const PONG_TIMEOUT_MS = 8000
 const TERMINAL_CODES = new Set([4401, 4403, 4409])
+/** The longest wait before resending a frame refused as retryable. */
+const RETRY_MAX_MS = 30000
 
 let clientCounter = 0
 export function newClientId(): string {
@@ -84,6 +89,8 @@ export class RealtimeSocket {
   private readonly syncing = new Set<number>()
   private readonly pendingSends = new Map<string, PendingSend>()
   private readonly pendingRequests = new Map<string, PendingRequest>()
+  /** Refs of frames refused as retryable, and how many times in a row. */
+  private readonly refusals = new Map<string, number>()
   private readonly listeners = new Map<string, Set<Listener>>()
 
   constructor(private readonly opts: SocketOptions) {}
@@ -357,7 +364,9 @@ export class RealtimeSocket {
       params: (frame.params as Record<string, unknown>) ?? {},
     }
     if (!ref && err.code === 'rate_limited') this.retryAfterS = Number(err.params.retry_after) || 0
+    if (ref && err.params.retryable === true && this.resendLater(ref, err)) return
     if (ref) {
+      this.refusals.delete(ref)
       for (const [clientId, p] of this.pendingSends) {
         if (p.frame.ref === ref) {
           this.pendingSends.delete(clientId)
@@ -373,8 +382,33 @@ export class RealtimeSocket {
     this.emit(frame)
   }
 
+  /**
+   * The server could not take a frame for now (PROTOCOL "Outages"): the same frame goes again
+   * after `retry_after_s`, doubled on each refusal in a row, while its caller still waits (a send
+   * until acked, a request until its timeout). A send refused while the socket is down goes
+   * again on the next `ready`. False if nobody waits for it.
+   */
+  private resendLater(ref: string, err: ServerError): boolean {
+    const waiting = (): Frame | undefined => {
+      for (const p of this.pendingSends.values()) if (p.frame.ref === ref) return p.frame
+      return this.pendingRequests.get(ref)?.frame
+    }
+    const frame = waiting()
+    if (!frame) return false
+    const refusals = (this.refusals.get(ref) ?? 0) + 1
+    this.refusals.set(ref, refusals)
+    const firstMs = Math.max(Number(err.params.retry_after_s) || 1, 0.1) * 1000
+    const delay = Math.min(firstMs * 2 ** (refusals - 1), RETRY_MAX_MS)
+    setTimeout(() => {
+      if (waiting() === frame) this.write(frame)
+      else this.refusals.delete(ref)
+    }, delay * (0.8 + Math.random() * 0.4))
+    return true
+  }
+
   private resolveRef(frame: Frame): void {
     if (!frame.ref) return
+    this.refusals.delete(frame.ref)
     const req = this.pendingRequests.get(frame.ref)
     if (req) {
       this.pendingRequests.delete(frame.ref)
@@ -449,6 +483,7 @@ export class RealtimeSocket {
         reject({ code: 'timeout', message: 'timeout', params: {} } satisfies ServerError)
       }, timeoutMs)
       this.pendingRequests.set(ref, {
+        frame: { ...frame, ref },
         resolve: (f) => {
           clearTimeout(timer)
           resolve(f)

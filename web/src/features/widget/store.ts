@@ -11,6 +11,8 @@ import { widgetApi, type PublicEntry, type SignedIdentity } from './api'
 type SuggestionClickFrame = { type: 'suggestion_click'; conversation_id: number; seq: number; question_id: number; ref?: string }
 
 const TYPING_EVERY_MS = 300
+/** How long a human request or leaving the queue is resent through an outage before giving up. */
+const REQUEST_HUMAN_TIMEOUT_MS = 30000
 
 /** The consumer's side of the chat: session token, socket, conversation, queue (ROUTE-4). */
 export interface PageVisit {
@@ -160,13 +162,18 @@ export const useWidgetStore = defineStore('widget', () => {
     await msgs.send(socket, c.id, kind, body, 'consumer', nickname.value)
   }
 
+  /** ROUTE-1: answered with the conversation, queued or assigned; resent through an outage. */
   function requestHuman(): void {
     humanRequested.value = true
-    if (!live.value) {
-      void liveConversation().then(() => socket?.send({ type: 'request_human' }))
-      return
+    const ask = async (): Promise<void> => {
+      if (!live.value) await liveConversation()
+      await socket?.request({ type: 'request_human' }, REQUEST_HUMAN_TIMEOUT_MS)
     }
-    socket?.send({ type: 'request_human' })
+    ask().catch(() => {
+      // Refused (a limit) or unanswered: the button comes back unless the state came meanwhile.
+      const state = conversation.value?.state
+      humanRequested.value = state === 'queued' || state === 'assigned'
+    })
   }
 
   function recordFeedback(f: FeedbackRecordedFrame, asked?: boolean): void {
@@ -239,7 +246,7 @@ export const useWidgetStore = defineStore('widget', () => {
   }
 
   function leaveQueue(): void {
-    socket?.send({ type: 'leave_queue' })
+    socket?.request({ type: 'leave_queue' }, REQUEST_HUMAN_TIMEOUT_MS).catch(() => undefined)
     queue.value = null
   }
 
