@@ -197,3 +197,47 @@ async def test_route_7_the_pass_takes_the_shop_lock_with_the_settings_read(ctx: 
         if not ctx.db.is_sqlite:
             async with ctx.db.read() as other:
                 assert await other.conn.scalar(select(func.pg_try_advisory_xact_lock(0))) is False
+
+
+async def test_route_1_the_pass_reads_only_agents_with_room(ctx: Context) -> None:
+    """The routing pass reads the agents `routing.is_eligible` may pass (but for presence,
+    which the process judges), so that a busy shop's full agents cost it nothing."""
+    shop = await make_shop(
+        ctx.db,
+        agents=[
+            AgentSpec("free", limit=2),
+            AgentSpec("full", limit=1),
+            AgentSpec("away", status="busy"),
+            AgentSpec("suspended", suspended=True),
+            AgentSpec("no_im", im=False),
+            AgentSpec("no_workbench"),
+            AgentSpec("ungrouped", group=None),
+        ],
+        clock=ctx.clock,
+    )
+    await _enqueue(ctx, shop.shop_id, [shop.group_ids[0]] * 2, ctx.clock.now())
+    async with ctx.db.uow() as tx:
+        await tx.conn.execute(
+            insert(t.permission_grants).values(
+                account_id=shop.accounts["no_workbench"],
+                feature="workbench",
+                shop_id=shop.shop_id,
+                is_granted=False,
+            )
+        )
+        await tx.conn.execute(
+            t.conversations.update()
+            .where(_c.id == select(func.min(_c.id)).scalar_subquery())
+            .values(state=ConversationState.ASSIGNED, agent_id=shop.accounts["full"])
+        )
+        await tx.commit()
+    window = presence_window(ctx)
+    async with ctx.db.read() as tx:
+        every = await store.agent_loads(tx.conn, shop.shop_id, window)
+        with_room = await store.agent_loads(tx.conn, shop.shop_id, window, with_room=True)
+    names = {v: k for k, v in shop.accounts.items()}
+    assert {names[a.agent_id] for a in with_room} == {"free", "ungrouped"}
+    assert sorted(with_room, key=lambda a: a.agent_id) == sorted(
+        (a for a in every if routing.is_eligible(a, None)), key=lambda a: a.agent_id
+    )
+    assert len(every) == len(shop.accounts)

@@ -41,7 +41,7 @@ async def assign_waiting(
     are not load; ROUTE-7 is about loads).
     """
     settings = settings or await shop_store.shop_settings(tx.conn, shop_id)
-    agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now))
+    agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx, now), with_room=True)
     free: dict[GroupId | None, int] = {}
     for agent in agents:
         if routing.is_eligible(agent, agent.group_id):
@@ -137,7 +137,9 @@ async def _assign_queued(
     now = ctx.clock.now()
     if look_first:
         async with ctx.db.glance() as look:  # one statement, outside any transaction
-            loads = await store.agent_loads(look.conn, shop_id, presence_window(ctx))
+            loads = await store.agent_loads(
+                look.conn, shop_id, presence_window(ctx), with_room=True
+            )
         if not any(routing.is_eligible(a, None) for a in loads):
             return []
     async with ctx.db.uow() as tx:
@@ -168,7 +170,7 @@ async def sweep_queues(ctx: Context) -> list[int]:
     async with ctx.db.read() as tx:
         for shop_id in await store.shops_with_queue(tx.conn):
             groups = await store.queued_groups(tx.conn, shop_id)
-            agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx))
+            agents = await store.agent_loads(tx.conn, shop_id, presence_window(ctx), with_room=True)
             if any(routing.is_eligible(a, g) for g in groups for a in agents):
                 shop_ids.append(shop_id)
     for shop_id in shop_ids:

@@ -42,7 +42,7 @@ _a = t.accounts.c
 _g = t.permission_grants.c
 
 
-def _loads() -> Select[Any]:
+def _loads(*, with_room: bool) -> Select[Any]:
     # The counts are computed once, as a materialised CTE joined to the accounts. Neither a
     # plain joined subquery (PostgreSQL re-aggregated it once per account whenever its estimate
     # of assigned rows was stale, a burst of routing: 0.4 s a call) nor a correlated count per
@@ -60,7 +60,8 @@ def _loads() -> Select[Any]:
     without_workbench = exists().where(
         _g.account_id == _a.id, _g.feature == str(Feature.WORKBENCH), _g.is_granted.is_(False)
     )
-    return (
+    current = func.coalesce(counts.c.n, 0)
+    loads = (
         select(
             _a.id,
             _a.group_id,
@@ -69,24 +70,38 @@ def _loads() -> Select[Any]:
             and_(_a.has_im_permission, not_(without_workbench)).label("has_im_permission"),
             _a.reception_limit,
             _a.last_seen_at,
-            func.coalesce(counts.c.n, 0).label("current"),
+            current.label("current"),
         )
         .outerjoin(counts, counts.c.agent_id == _a.id)
         .where(_a.shop_id == shop, _a.is_disabled.is_(False))
     )
+    if with_room:
+        # What routing.is_eligible asks of the row (presence is the process's to judge).
+        loads = loads.where(
+            _a.status == AgentStatus.ONLINE,
+            _a.is_suspended.is_(False),
+            _a.has_im_permission,
+            not_(without_workbench),
+            current < _a.reception_limit,
+        )
+    return loads
 
 
 # Routing's statements are built once: building them (their CTEs' and subqueries' columns)
 # cost more Python under the shop lock than executing them.
-_LOADS = _loads()
+_LOADS = _loads(with_room=False)
+_LOADS_WITH_ROOM = _loads(with_room=True)
 
 
 async def agent_loads(
-    conn: AsyncConnection, shop_id: int, window: PresenceWindow
+    conn: AsyncConnection, shop_id: int, window: PresenceWindow, *, with_room: bool = False
 ) -> list[routing.AgentLoad]:
     """Each agent's load as the database says it now (ROUTE-7), and whether they are there
-    as `window` sees it (PRES-1). One statement."""
-    rows = await conn.execute(_LOADS, {"b_shop": shop_id})
+    as `window` sees it (PRES-1). One statement.
+
+    `with_room`: only the agents routing may give a conversation to now, as far as their row
+    says (`routing.is_eligible` but for presence): in a busy shop, a few of its agents."""
+    rows = await conn.execute(_LOADS_WITH_ROOM if with_room else _LOADS, {"b_shop": shop_id})
     # Unpacked by position (_LOADS' columns, in order): by name cost more than the statement.
     return [
         routing.AgentLoad(
