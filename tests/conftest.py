@@ -20,6 +20,7 @@ from databases import (
     require_pg,
 )
 from kefu.settings import RATE_LIMITS
+from kefu.storage.db import Database
 
 # The rate limits count per client address, and every test client comes from 127.0.0.1: they
 # are lifted for the suite (servers started here, in-process or `kefu serve`, read the
@@ -40,6 +41,17 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield url
     finally:
         await drop_pg_database(url)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A fresh schema on `db_url`."""
+    database = Database(db_url)
+    await database.create_all()
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 def _redis_reachable() -> bool:

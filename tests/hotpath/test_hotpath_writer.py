@@ -7,7 +7,6 @@ with the agent's name."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, select
@@ -21,16 +20,6 @@ from kefu.storage import messages as message_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from support import AgentSpec, make_shop, service_context
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_msg_2_writer_batches_on_both_engines(db: Database) -> None:

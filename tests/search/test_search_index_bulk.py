@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,16 +25,6 @@ from support import make_shop
 
 AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 COAT = "我想把这件羊绒大衣退掉"
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _conversation(db: Database) -> tuple[int, int]:

@@ -5,7 +5,6 @@ and a client id that another writer stored after the lookup is replayed, not ref
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,16 +17,6 @@ from kefu.storage import messages as message_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
 from support import make_shop, service_context
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _two_conversations(db: Database) -> tuple[int, int]:
