@@ -58,7 +58,8 @@ def test_route_1_a_refused_human_request_and_message_are_sent_again(
     )
     asked = seen["request_human"]
     assert len(asked) == 3  # refused twice, then taken
-    assert asked[1] - asked[0] >= 0.7 and asked[2] - asked[1] >= 1.5  # waited, then doubled
+    # Waited about retry_after_s (1 s ± 20 %), then twice that (2 s ± 20 %).
+    assert asked[1] - asked[0] >= 0.5 and asked[2] - asked[1] >= 1.3
 
     field(phone, "widget-input").fill("还在吗")
     phone.get_by_test_id("widget-send").click()
