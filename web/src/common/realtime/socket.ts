@@ -477,13 +477,14 @@ export class RealtimeSocket {
   /** A frame whose answer (same ref) resolves the promise; rejects on an error frame. */
   request(frame: Frame, timeoutMs = 10000): Promise<Frame> {
     const ref = frame.ref ?? this.nextRef('r')
+    const out: Frame = { ...frame, ref }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingRequests.delete(ref)
         reject({ code: 'timeout', message: 'timeout', params: {} } satisfies ServerError)
       }, timeoutMs)
       this.pendingRequests.set(ref, {
-        frame: { ...frame, ref },
+        frame: out,
         resolve: (f) => {
           clearTimeout(timer)
           resolve(f)
@@ -493,7 +494,7 @@ export class RealtimeSocket {
           reject(e)
         },
       })
-      if (!this.write({ ...frame, ref })) {
+      if (!this.write(out)) {
         clearTimeout(timer)
         this.pendingRequests.delete(ref)
         reject({ code: 'network', message: 'not connected', params: {} } satisfies ServerError)
