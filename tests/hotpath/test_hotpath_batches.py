@@ -276,6 +276,36 @@ async def test_msg_2_the_writer_never_checkpoints_in_its_commits(
         await batches.close()
 
 
+async def test_msg_2_the_wal_starts_over_under_writes_without_a_pause(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits back to back, as under a steady flood of messages: the checkpointer's passes
+    never catch up with the writer on their own, and SQLite starts a WAL over only once all of
+    it is in the database. Past WAL_RESTART_FRAMES the writer's thread finishes the checkpoint
+    between two batches, so the WAL stays short while many times its length is written."""
+    monkeypatch.setattr(message_store, "CHECKPOINT_EVERY_S", 0.02)
+    monkeypatch.setattr(message_store, "WAL_RESTART_FRAMES", 256)  # 1 MiB of 4 KiB pages
+    batches = _batches(db)
+    wal = tmp_path / "kefu.db-wal"
+    rows, body = 25, "x" * 4000  # a page a row: each commit appends 25 frames and more
+
+    def fill(tx: Any) -> None:
+        tx._conn.execute("CREATE TABLE IF NOT EXISTS filler (body TEXT)")
+        tx._conn.executemany("INSERT INTO filler VALUES (?)", [(body,)] * rows)
+
+    try:
+        written, longest = 0, 0
+        deadline = asyncio.get_running_loop().time() + 60
+        while written < 96 * 2**20 and asyncio.get_running_loop().time() < deadline:
+            await batches.run(fill)
+            written += rows * len(body)
+            longest = max(longest, wal.stat().st_size)
+    finally:
+        await batches.close()
+    assert written >= 96 * 2**20
+    assert longest < 48 * 2**20
+
+
 def test_msg_2_the_writer_lingers_only_right_after_a_batch() -> None:
     """Group commit (issue 16): a batch starts at most every `every_s`; a send after a quiet
     spell, or a full batch already queued, waits for nothing."""
