@@ -41,6 +41,7 @@ GATEWAY_KEYS = {
     "cpu_at_500_per_s",
     "cpu_us_per_message",
     "bare_cpu_us_per_message",
+    "wal_mb",
 }
 
 
@@ -114,6 +115,9 @@ def test_msg_2_bench_gateway_delivers_every_acked_message(db_url: str, tmp_path:
     )
     if db == "sqlite":
         assert list(tmp_path.glob("kefu/bench/history-*-300.db")), "the history is cached"
+        assert 0 < figures["wal_mb"] < 64  # the write-ahead log was watched, and stayed short
+    else:
+        assert figures["wal_mb"] == 0
 
 
 SCALEOUT_KEYS = {

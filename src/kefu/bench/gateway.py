@@ -21,7 +21,8 @@ process: parse, then the same two frames as kefu — the ack carrying the messag
 sender, the message to the agent — with no persistence) gets phase three only:
 `bare_cpu_us_per_message`, and `ratio_to_bare` = bare CPU per message / kefu CPU per
 message. `lost` counts messages sent in any phase that were never both acknowledged and
-delivered within a 10 s grace period. Clients offer no compression.
+delivered within a 10 s grace period. `wal_mb` is the largest size SQLite's write-ahead log
+reached during kefu's phases (0 on PostgreSQL). Clients offer no compression.
 
 With `--processes N` (PostgreSQL only) N `kefu serve` processes on ports of their own share the
 database and a Redis (`--redis-url`) for the fan-out, under a channel prefix and a rate-limit key
@@ -48,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
@@ -90,6 +91,7 @@ GRACE_S = 10.0
 SETUP_CONCURRENCY = 20
 LOW_RATE = 500.0  # messages/s offered while `cpu_at_500_per_s` is measured
 LOGIN_RETRIES = 5
+WATCH_EVERY_S = 0.25  # how often the size of SQLite's write-ahead log is looked at
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +221,17 @@ async def benchmark(
         try:
             env = server_env(url, tmp, redis_url if processes > 1 else None)
             shop = await prepare(env, db, pairs=pairs, limit=limit, load_procs=load_procs)
-            kefu = await run_kefu(
-                env,
-                shop,
-                processes=processes,
-                tmp=tmp,
-                pairs=pairs,
-                rate=rate,
-                seconds=seconds,
-                window=window,
-            )
+            async with _largest(tmp / "kefu.db-wal") as wal:
+                kefu = await run_kefu(
+                    env,
+                    shop,
+                    processes=processes,
+                    tmp=tmp,
+                    pairs=pairs,
+                    rate=rate,
+                    seconds=seconds,
+                    window=window,
+                )
             port = free_port()
             relay = [
                 sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_relay_app",
@@ -243,7 +246,40 @@ async def benchmark(
         finally:
             if db != "sqlite":
                 await drop_database(pg_admin_url, url)
-    return {**_figures(kefu, bare, seconds, db, load_procs, stored), "processes": processes}
+    figures = _figures(kefu, bare, seconds, db, load_procs, stored)
+    return {**figures, "processes": processes, "wal_mb": wal.size / 2**20}
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+@dataclass
+class _Watched:
+    size: int = 0
+
+
+@contextlib.asynccontextmanager
+async def _largest(path: Path) -> AsyncIterator[_Watched]:
+    """The largest size the file at `path` had meanwhile (looked at every WATCH_EVERY_S; 0
+    if it never existed): SQLite's write-ahead log, which must not grow with the traffic."""
+    watched = _Watched()
+
+    async def watch() -> None:
+        while True:
+            watched.size = max(watched.size, await asyncio.to_thread(_size_of, path))
+            await asyncio.sleep(WATCH_EVERY_S)
+
+    task = asyncio.create_task(watch())
+    try:
+        yield watched
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def database_with_history(db: str, stored: int, tmp: Path, pg_admin_url: str) -> str:
