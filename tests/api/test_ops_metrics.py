@@ -12,7 +12,7 @@ import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from kefu import logs
-from kefu.api.request_ids import request_id_of
+from kefu.api.request_ids import RequestIds, request_id_of
 from kefu.app import create_app
 from kefu.settings import Settings
 from support import SECRET_KEY, AgentSpec, eventually, make_shop, running_server
@@ -120,6 +120,28 @@ def test_ops_request_ids_accept_only_short_plain_tokens() -> None:
     assert request_id_of("x" * 65) != "x" * 65
     assert request_id_of("a b") != "a b"
     assert request_id_of(None) != request_id_of(None)
+
+
+async def test_ops_a_socket_has_a_request_id_and_writes_to_the_server_directly() -> None:
+    """A WebSocket's work logs under the load balancer's id, and its frames go to the server's
+    own `send` (no wrapper per frame: a message is two frames)."""
+    seen: list[tuple[object, object]] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        seen.append((send, structlog.contextvars.get_contextvars().get("request_id")))
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        return None
+
+    headers = [(b"x-request-id", b"lb-ws-1")]
+    for kind in ("websocket", "http"):
+        await RequestIds(app)({"type": kind, "headers": headers}, receive, send)
+    (ws_send, ws_id), (http_send, http_id) = seen
+    assert ws_send is send and ws_id == "lb-ws-1"
+    assert http_send is not send and http_id == "lb-ws-1"  # HTTP answers get the header
 
 
 def test_ops_json_logs_carry_the_request_id_on_kefu_and_library_lines() -> None:
