@@ -24,20 +24,17 @@ class RequestIds:
             await self._app(scope, receive, send)
             return
         request_id = request_id_of(Headers(scope=scope).get(HEADER))
-        if scope["type"] == "websocket":
-            # A socket's frames have no headers: they go to the server's own `send`, not
-            # through one more coroutine each (two frames per message, issue 16).
-            with structlog.contextvars.bound_contextvars(request_id=request_id):
-                await self._app(scope, receive, send)
-            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 
+        # A socket's frames have no headers: they go to the server's own `send`, not through
+        # one more coroutine each (two frames per message, issue 16).
+        sending = send if scope["type"] == "websocket" else send_with_id
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self._app(scope, receive, send_with_id)
+            await self._app(scope, receive, sending)
 
 
 def request_id_of(given: str | None) -> str:
