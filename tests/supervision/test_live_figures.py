@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -151,6 +152,17 @@ def test_live_1_response_over_last_3_minutes_is_the_mean_of_agent_means() -> Non
     assert agents[CAT].response_3m_s is None
     assert view.shop is not None and view.shop.response_3m_s == 30.0
     assert view.groups[0].response_3m_s == 30.0 and view.groups[1].response_3m_s is None
+
+
+def test_live_1_a_reply_stamped_after_the_views_clock_reading_counts() -> None:
+    """The view reads the clock, then the database: a reply committed in between is stamped
+    after `now`. It has cleared the conversation's pending, so its response time shows too."""
+    late = _exchange(1, ANN, 10, 0)
+    late = replace(
+        late, messages=(late.messages[0], replace(late.messages[1], at=NOW + timedelta(seconds=1)))
+    )
+    view = live_view(_facts(recent=(late,)))
+    assert {a.id: a.response_3m_s for a in view.agents}[ANN] == 11.0
 
 
 def test_live_1_bot_handover_rate_and_faq_clicks_of_the_last_half_hour() -> None:

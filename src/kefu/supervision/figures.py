@@ -179,7 +179,7 @@ class LiveView:
 def live_view(facts: LiveFacts) -> LiveView:
     """LIVE-1: the shop, group, agent and bot figures of `facts`."""
     pending = pending_by_agent(facts.open_conversations)
-    response = response_by_agent(facts.recent, since=facts.now - RESPONSE_WINDOW, now=facts.now)
+    response = response_by_agent(facts.recent, since=facts.now - RESPONSE_WINDOW)
     served = served_today(facts.credits)
     agents = tuple(
         _agent(a, pending.get(a.id, 0), served.get(a.id, 0), response.get(a.id))
@@ -224,13 +224,17 @@ def pending_by_agent(conversations: Iterable[OpenConversation]) -> dict[int, int
 
 
 def response_by_agent(
-    conversations: Iterable[ConversationFacts], *, since: datetime, now: datetime
+    conversations: Iterable[ConversationFacts], *, since: datetime
 ) -> dict[int, float]:
-    """Each agent's mean response time (DATA-1's replies) over replies sent in (since, now]."""
+    """Each agent's mean response time (DATA-1's replies) over the replies sent after `since`.
+
+    No upper bound: the facts are read after the view's clock reading, and a reply committed in
+    between (stamped a little after it) is as recent as any; dropping it would show the reply's
+    conversation as answered (pending 0) without its response time."""
     took: dict[int, list[float]] = {}
     for facts in conversations:
         for reply in replies(facts):
-            if since < reply.at <= now:
+            if since < reply.at:
                 took.setdefault(reply.agent_id, []).append(reply.took.total_seconds())
     return {agent_id: fmean(values) for agent_id, values in took.items()}
 
