@@ -8,6 +8,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from kefu import errors
+from kefu.supervision import monitor as monitor_module
 from kefu.supervision.models import LiveViewOut
 from support import AgentSpec, Frames, Server, ShopIds, make_shop, running_server
 
@@ -260,3 +264,53 @@ async def test_live_1_a_leader_is_pushed_only_their_group(db_url: str) -> None:
         pushed = await _pushed(lead, 0, lambda v: v["groups"][0]["suspended"] == 1)
         assert {a["id"] for a in pushed["view"]["agents"]} == mine
         assert [g["id"] for g in pushed["view"]["groups"]] == [shop.group_ids[1]]
+
+
+async def test_live_1_a_failed_recompute_is_retried_before_the_next_event(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recomputes that fail (the database away for a moment) are tried again after a short
+    back-off: the page does not keep a stale view until the next event or the slow tick."""
+    async with running_server(db_url) as srv:
+        shop = await _shop(srv)
+        monitor = srv.runtime.monitor
+        assert monitor is not None
+        monitor.tick_s = 60.0  # far beyond the waits below: only a retry can push in time
+        sue = await srv.staff_socket(await srv.staff(shop.shop_id, "sue"))
+        await sue.request({"type": "live_watch"})
+        consumer = await srv.consumer(shop.shop_id)
+        assigned = await consumer.request({"type": "request_human"})
+        conversation_id, alice = assigned["conversation"]["id"], shop.accounts["alice"]
+        await sue.wait_for(
+            lambda f: f["type"] == "live" and _agent(f["view"], alice)["served_today"] == 1
+        )
+
+        computed, outage, failed = monitor_module.live_view, [True], [0]
+
+        async def unavailable_during_the_outage(*args: Any, **kwargs: Any) -> Any:
+            if outage:
+                failed[0] += 1
+                raise errors.Unavailable("database")
+            return await computed(*args, **kwargs)
+
+        monkeypatch.setattr(monitor_module, "live_view", unavailable_during_the_outage)
+        mark = len(sue.received)
+        await consumer.request(
+            {"type": "send", "conversation_id": conversation_id, "client_id": "c1", "body": "在吗"}
+        )
+        for _ in range(100):  # the message's events were heard, and their recompute failed
+            if failed[0]:
+                break
+            await asyncio.sleep(0.05)
+        assert failed[0] >= 1
+        await asyncio.sleep(0.3)
+        outage.clear()  # back, with no event left to trigger a recompute
+        pushed = await sue.wait_for(
+            lambda f: (
+                f["type"] == "live"
+                and any(g is f for g in sue.received[mark:])
+                and _agent(f["view"], alice)["pending"] == 1
+            ),
+            timeout=8.0,
+        )
+        assert pushed["view"]["shop"]["pending"] == 1

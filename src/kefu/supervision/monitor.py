@@ -107,6 +107,7 @@ class LiveMonitor:
         return view
 
     async def _run(self, shop_id: int, shop: _Shop) -> None:
+        failures = 0
         while shop.pages:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shop.dirty.wait(), self.tick_s)
@@ -115,11 +116,15 @@ class LiveMonitor:
                 break
             try:
                 view = await self._compute(shop_id, shop)
-            except Exception:  # an outage must not end the pushes; the next event retries
-                log.warning("live.view_failed", shop_id=shop_id, exc_info=True)
-            else:
-                for page in list(shop.pages.values()):
-                    page.push(live_frame(visible_to(view, page.staff)))
+            except Exception:  # an outage must not end the pushes, nor leave them stale
+                failures += 1
+                log.warning("live.view_failed", shop_id=shop_id, failures=failures, exc_info=True)
+                shop.dirty.set()  # retried after a back-off, not only at the next event or tick
+                await asyncio.sleep(min(self.tick_s, self.min_interval_s * 2**failures))
+                continue
+            failures = 0
+            for page in list(shop.pages.values()):
+                page.push(live_frame(visible_to(view, page.staff)))
             await asyncio.sleep(self.min_interval_s)
         if self._shops.get(shop_id) is shop and not shop.pages:
             del self._shops[shop_id]
