@@ -5,11 +5,13 @@ is logged as an error, no other shop is touched, and the agents go off shift on 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
@@ -18,6 +20,7 @@ from kefu.clock import FakeClock
 from kefu.demo import DEMO_SHOP_ID, LIVELY_AGENTS
 from kefu.seed import DEMO_PASSWORD, seed_demo
 from kefu.services.messages import MessageWriter
+from kefu.simulation import driver as driver_module
 from kefu.simulation.driver import LivelyDemo, shift_status
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -240,3 +243,34 @@ async def test_lively_demo_without_the_demo_shop_says_so_and_touches_nothing(
     warned = [(e["event"], e["log_level"]) for e in events if e["log_level"] != "info"]
     assert warned == [("lively.not_started", "warning")] * 2
     assert (conversations, consumers, status) == (0, 0, "online")
+
+
+async def test_lively_demo_stops_after_the_step_under_way_not_in_its_middle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step cancelled half-way could leave a database operation half done behind the agents'
+    off-shift writes: the demo stops once the step under way ends, and cancels only one that
+    outlasts STEP_WITHIN_S."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}")
+    await db.create_all()
+    try:
+        ctx = service_context(db, FakeClock())
+        for step_s, finished in ((0.3, True), (5.0, False)):
+            driver = LivelyDemo(ctx, MessageWriter(ctx), speed=100.0)
+            began, ended = asyncio.Event(), asyncio.Event()
+
+            async def step(
+                step_s: float = step_s, began: asyncio.Event = began, ended: asyncio.Event = ended
+            ) -> None:
+                began.set()
+                await asyncio.sleep(step_s)  # a database operation, say
+                ended.set()
+
+            monkeypatch.setattr(driver, "_prepare", step)
+            monkeypatch.setattr(driver_module, "STEP_WITHIN_S", 0.5)
+            await driver.start()
+            await asyncio.wait_for(began.wait(), 5)
+            await driver.stop()
+            assert ended.is_set() is finished and not driver.running
+    finally:
+        await db.dispose()

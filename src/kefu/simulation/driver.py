@@ -139,6 +139,9 @@ POLL_S = 0.5
 ADOPT_S = 3.0
 FOLLOW_UPS_FOR_A_PERSON = 3  # messages back to a person's answers before going quiet
 RETRY_S = 5.0  # before trying to start again when the start failed
+# At shutdown, the step under way ends on its own (a cancelled step could leave a database
+# operation half done), then the agents go off shift: each within its bound.
+STEP_WITHIN_S = 2.0
 STOP_WITHIN_S = 3.0
 
 
@@ -310,6 +313,7 @@ class LivelyDemo:
         self.tally = Tally()
         self.played_hour = FIRST_HOUR  # the hour being played, counted from day 0's midnight
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._agents: dict[int, Staff] = {}
         self._usernames: dict[str, Staff] = {}
         self._statuses: dict[str, AgentStatus] = {}
@@ -327,6 +331,7 @@ class LivelyDemo:
         self._prefix = secrets.token_hex(4)
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="lively-demo")
 
     @property
@@ -334,21 +339,32 @@ class LivelyDemo:
         return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
-        """Stop playing, and take the simulated agents off shift (within a few seconds)."""
+        """Stop playing once the step under way is done, and take the simulated agents off
+        shift (within a few seconds)."""
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with contextlib.suppress(TimeoutError):
+        self._stopping.set()
+        finished, _ = await asyncio.wait({task}, timeout=STEP_WITHIN_S)
+        if not finished:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
             await asyncio.wait_for(self._off_shift(), STOP_WITHIN_S)
+        except TimeoutError:
+            log.warning("lively.off_shift_late", within_s=STOP_WITHIN_S)
         log.info("lively.stopped", **self._figures())
 
     # --- the loop ---------------------------------------------------------------------------
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless the demo is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._prepare()
                 break
@@ -357,13 +373,15 @@ class LivelyDemo:
                 return
             except Exception:  # the database, say: try again in a while
                 log.warning("lively.not_ready", shop_id=self.shop_id, exc_info=True)
-                await asyncio.sleep(RETRY_S)
+                await self._pause(RETRY_S)
+        if self._stopping.is_set():
+            return
         loop = asyncio.get_running_loop()
         clock = SimClock(self.speed, loop.time())
         hour = FIRST_HOUR  # the next hour whose arrivals are drawn (counted from day 0)
         polled = adopted = loop.time() - ADOPT_S
         log.info("lively.started", shop_id=self.shop_id, speed=self.speed)
-        while True:
+        while not self._stopping.is_set():
             now = clock.now(loop.time())
             if hour * 3600.0 <= now:
                 if not self._events and not self._waiting and DEMO_DAY[hour % HOURS] == 0:
@@ -393,7 +411,7 @@ class LivelyDemo:
             wait = min(clock.real_wait(due, loop.time()), adopted + ADOPT_S - loop.time())
             if self._waiting:
                 wait = min(wait, polled + POLL_S - loop.time())
-            await asyncio.sleep(max(wait, 0.0))
+            await self._pause(max(wait, 0.0))
 
     def _push(self, at: float, step: Step, visitor: _Visitor | None) -> None:
         # An arrival carries no visitor yet: it is made when it plays.
