@@ -6,8 +6,10 @@ and a writer with nothing to write does nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from kefu import errors
 from kefu.clock import FakeClock
 from kefu.domain.messages import MessageKind, ReplyClock, SenderKind
 from kefu.services import messages as message_services
-from kefu.services.messages import MessageWriter, SendRequest
+from kefu.services.messages import Ack, MessageWriter, SendRequest
 from kefu.storage import messages as message_store
 from kefu.storage import tables as t
 from kefu.storage.db import Database
@@ -308,41 +310,80 @@ async def test_msg_2_the_wal_starts_over_under_writes_without_a_pause(
 
 def test_msg_2_the_writer_lingers_only_right_after_a_batch() -> None:
     """Group commit (issue 16): a batch starts at most every `every_s`; a send after a quiet
-    spell, or a full batch already queued, waits for nothing."""
+    spell, or enough sends already queued, waits for nothing."""
     linger = message_services.linger_s
-    assert linger(10.0, 0.005, queued=1, batch_max=200) == 0.0  # after a quiet spell
-    assert linger(0.002, 0.005, queued=1, batch_max=200) == pytest.approx(0.003)
-    assert linger(0.002, 0.005, queued=200, batch_max=200) == 0.0  # a full batch is waiting
-    assert linger(0.0, 0.0, queued=1, batch_max=200) == 0.0  # lingering turned off
+    assert linger(10.0, 0.02, queued=1, enough=16) == 0.0  # after a quiet spell
+    assert linger(0.002, 0.02, queued=1, enough=16) == pytest.approx(0.018)
+    assert linger(0.002, 0.02, queued=15, enough=16) == pytest.approx(0.018)
+    assert linger(0.002, 0.02, queued=16, enough=16) == 0.0  # enough are waiting
+    assert linger(0.0, 0.0, queued=1, enough=16) == 0.0  # lingering turned off
+
+
+@dataclass
+class _Lingering:
+    """A writer on one conversation, with settings of its own, and its batches' sizes."""
+
+    writer: MessageWriter
+    sizes: list[int]
+    shop_id: int
+    consumer_id: int
+    conversation_id: int
+
+    def send(self, client_id: str) -> Awaitable[Ack]:
+        request = SendRequest(
+            self.shop_id, self.conversation_id, SenderKind.CONSUMER, self.consumer_id,
+            MessageKind.TEXT, "在吗", client_id,
+        )  # fmt: skip
+        return self.writer.send(request)
+
+
+@contextlib.asynccontextmanager
+async def _lingering(
+    db: Database, monkeypatch: pytest.MonkeyPatch, **settings: Any
+) -> AsyncIterator[_Lingering]:
+    clock = FakeClock()
+    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
+    ctx = service_context(db, clock)
+    ctx.settings = ctx.settings.model_copy(update=settings)
+    sizes: list[int] = []
+    monkeypatch.setattr(
+        message_services.telemetry, "writer_batch", lambda size, seconds: sizes.append(size)
+    )
+    writer = MessageWriter(ctx)
+    await writer.start()
+    try:
+        yield _Lingering(writer, sizes, shop_id, consumer_id, conversation_id)
+    finally:
+        await writer.stop()
 
 
 async def test_msg_2_sends_right_after_a_batch_share_the_next_one(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
-    shop_id, consumer_id, conversation_id = await _conversation(db, clock)
-    ctx = service_context(db, clock)
-    ctx.settings = ctx.settings.model_copy(update={"message_batch_every_ms": 1000.0})
-    sizes: list[int] = []
-    monkeypatch.setattr(
-        message_services.telemetry, "writer_batch", lambda size, seconds: sizes.append(size)
-    )
-
-    def send(client_id: str) -> SendRequest:
-        return SendRequest(
-            shop_id, conversation_id, SenderKind.CONSUMER, consumer_id, MessageKind.TEXT,
-            "在吗", client_id,
-        )  # fmt: skip
-
-    writer = MessageWriter(ctx)
-    await writer.start()
-    try:
-        first = await asyncio.wait_for(writer.send(send("c1")), 0.9)  # not held back
-        second = asyncio.create_task(writer.send(send("c2")))
+    async with _lingering(db, monkeypatch, message_batch_every_ms=1000.0) as w:
+        first = await asyncio.wait_for(w.send("c1"), 0.9)  # not held back
+        second = asyncio.create_task(w.send("c2"))
         await asyncio.sleep(0.01)
-        third = asyncio.create_task(writer.send(send("c3")))
+        third = asyncio.create_task(w.send("c3"))
         acks = [first, await second, await third]
-    finally:
-        await writer.stop()
     assert [a.seq for a in acks] == [1, 2, 3]
-    assert sizes == [1, 2]
+    assert w.sizes == [1, 2]
+
+
+async def test_msg_2_a_batch_goes_as_soon_as_enough_sends_wait(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit (issue 16): under heavier traffic a batch fills before its time is up and
+    goes at once, rather than holding its sends for the rest of `message_batch_every_ms`."""
+    settings = {"message_batch_every_ms": 1000.0, "message_batch_enough": 3}
+    async with _lingering(db, monkeypatch, **settings) as w:
+        await w.send("c1")  # a batch began: the next one may wait up to 1 s
+        started = asyncio.get_running_loop().time()
+        two = [asyncio.create_task(w.send(c)) for c in ("c2", "c3")]
+        await asyncio.sleep(0.05)
+        assert not any(t.done() for t in two)  # two of three: still waiting
+        last = await asyncio.wait_for(w.send("c4"), 0.9)  # the third sends it
+        waited = asyncio.get_running_loop().time() - started
+    assert last.seq == 4 and [t.result().seq for t in two] == [2, 3]
+    assert w.sizes == [1, 3]
+    assert waited < 0.9

@@ -115,6 +115,8 @@ class MessageWriter:
         self._task: asyncio.Task[None] | None = None
         self._is_stopping = False
         self._batches: SqliteBatches | None = None
+        # Set while the writer waits for its next batch to fill (`_linger`).
+        self._filling: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         self._batches = SqliteBatches.of(self._ctx.db)
@@ -128,6 +130,7 @@ class MessageWriter:
         if self._task is None or self._task.done():
             return
         self._queue.put_nowait(None)
+        self._filled()
         await asyncio.wait({self._task}, timeout=STOP_WITHIN_S)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -146,6 +149,9 @@ class MessageWriter:
             raise _stopping()
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((request, future))
+        # With the batch's first send, taken off the queue while the writer lingers.
+        if self._filling is not None and self._queue.qsize() + 1 >= self._enough:
+            self._filled()
         return await future
 
     async def _run(self) -> None:
@@ -154,19 +160,36 @@ class MessageWriter:
         started = -every_s
         while (first := await self._queue.get()) is not None:
             wait = linger_s(
-                loop.time() - started,
-                every_s,
-                queued=self._queue.qsize() + 1,
-                batch_max=self._ctx.settings.message_batch_max,
+                loop.time() - started, every_s, queued=self._queue.qsize() + 1, enough=self._enough
             )
             if wait > 0 and not self._is_stopping:
-                await asyncio.sleep(wait)  # what arrives meanwhile joins this batch
+                await self._linger(wait)  # what arrives meanwhile joins this batch
             started = loop.time()
             batch = self._batch_from(first)
             try:
                 await self._write_batch(batch)
             finally:
                 _refuse_unsettled(batch)  # cancelled mid-write: nobody waits forever
+
+    @property
+    def _enough(self) -> int:
+        settings = self._ctx.settings
+        return min(settings.message_batch_enough, settings.message_batch_max)
+
+    async def _linger(self, wait_s: float) -> None:
+        """Until `wait_s` has passed, or `send` finds enough sends waiting, or `stop`."""
+        loop = asyncio.get_running_loop()
+        self._filling = filling = loop.create_future()
+        timer = loop.call_later(wait_s, self._filled)
+        try:
+            await filling
+        finally:
+            timer.cancel()
+            self._filling = None
+
+    def _filled(self) -> None:
+        if self._filling is not None and not self._filling.done():
+            self._filling.set_result(None)
 
     def _batch_from(self, first: _Pending) -> list[_Pending]:
         """`first` and what else is queued, up to message_batch_max, and never past the end."""
@@ -245,11 +268,11 @@ class MessageWriter:
             await publish_message(ctx, topics, view, origin=origin)
 
 
-def linger_s(since_last_s: float, every_s: float, *, queued: int, batch_max: int) -> float:
+def linger_s(since_last_s: float, every_s: float, *, queued: int, enough: int) -> float:
     """How long the writer waits before taking a batch (group commit): until `every_s` after
-    the last batch began, unless a full batch is already queued. A send after a quiet spell
+    the last batch began, unless `enough` sends are already queued. A send after a quiet spell
     waits for nothing."""
-    if queued >= batch_max:
+    if queued >= enough:
         return 0.0
     return max(0.0, every_s - since_last_s)
 
