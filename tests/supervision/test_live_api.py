@@ -314,3 +314,8 @@ async def test_live_1_a_failed_recompute_is_retried_before_the_next_event(
             timeout=8.0,
         )
         assert pushed["view"]["shop"]["pending"] == 1
+
+
+def test_live_1_the_retry_back_off_doubles_up_to_the_tick_however_long_the_outage() -> None:
+    waits = [monitor_module.retry_after(n, 0.5, 10.0) for n in (1, 2, 3, 5, 5000)]
+    assert waits == [1.0, 2.0, 4.0, 10.0, 10.0]

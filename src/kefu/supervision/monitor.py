@@ -120,7 +120,7 @@ class LiveMonitor:
                 failures += 1
                 log.warning("live.view_failed", shop_id=shop_id, failures=failures, exc_info=True)
                 shop.dirty.set()  # retried after a back-off, not only at the next event or tick
-                await asyncio.sleep(min(self.tick_s, self.min_interval_s * 2**failures))
+                await asyncio.sleep(retry_after(failures, self.min_interval_s, self.tick_s))
                 continue
             failures = 0
             for page in list(shop.pages.values()):
@@ -128,3 +128,9 @@ class LiveMonitor:
             await asyncio.sleep(self.min_interval_s)
         if self._shops.get(shop_id) is shop and not shop.pages:
             del self._shops[shop_id]
+
+
+def retry_after(failures: int, min_interval_s: float, tick_s: float) -> float:
+    """The back-off after `failures` failed recomputes in a row: twice the minimum interval,
+    doubling, at most the tick (the exponent capped, so that a long outage cannot overflow)."""
+    return min(tick_s, min_interval_s * float(2 ** min(failures, 32)))
